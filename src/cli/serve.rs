@@ -1,0 +1,131 @@
+//! `keyward serve`: merge defaults, `--config` and flags; start the proxy; print where it
+//! listens and what to paste into an agent's environment; stop gracefully on SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::config::{Config, FileConfig, HostAllow, LogFormat, ResolveOverride};
+use crate::proxy::Proxy;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A keyward.yaml with the same keys as these flags (flags win).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address agents connect to [default: 127.0.0.1:3128].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the CA (created on first start) [default: certs].
+    #[arg(long)]
+    pub ca_dir: Option<PathBuf>,
+    /// Directory of rule files [default: rules].
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Extra PEM roots trusted for upstream servers (repeatable).
+    #[arg(long = "upstream-ca")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// HOST:PORT:ADDR — connect to ADDR for HOST:PORT, keeping SNI and certificate checks
+    /// for HOST (repeatable; ADDR may carry a port).
+    #[arg(long)]
+    pub resolve: Vec<ResolveOverride>,
+    /// HOST[:PORT] — allow every request to this host (repeatable).
+    #[arg(long)]
+    pub allow: Vec<HostAllow>,
+    /// Log format [default: text].
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl ServeArgs {
+    /// Defaults, then the file, then the flags.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let mut config = Config::default();
+        if let Some(path) = &self.config {
+            FileConfig::load(path)?.apply(&mut config)?;
+        }
+        if let Some(v) = self.listen {
+            config.listen = v;
+        }
+        if let Some(v) = self.ca_dir {
+            config.ca_dir = v;
+        }
+        if let Some(v) = self.rules {
+            config.rules_dir = v;
+        }
+        config.upstream_ca.extend(self.upstream_ca);
+        config.resolve.extend(self.resolve);
+        config.allow.extend(self.allow);
+        if let Some(v) = self.log_format {
+            config.log_format = v;
+        }
+        Ok(config)
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    let config = args.into_config()?;
+    crate::logging::init(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(config))?;
+    Ok(0)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let proxy = Proxy::bind(config).await?;
+    print_banner(&proxy)?;
+    let token = proxy.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: no new connections; finishing in-flight exchanges");
+        token.cancel();
+    });
+    proxy.run().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_banner(proxy: &Proxy) -> anyhow::Result<()> {
+    let addr = proxy.local_addr();
+    let ca =
+        std::fs::canonicalize(proxy.ca_path()).unwrap_or_else(|_| proxy.ca_path().to_path_buf());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "keyward is listening on {addr}")?;
+    writeln!(out, "CA certificate: {}", ca.display())?;
+    writeln!(out, "Point an agent at it with:")?;
+    writeln!(
+        out,
+        "  export HTTPS_PROXY=http://{addr} HTTP_PROXY=http://{addr}"
+    )?;
+    writeln!(out, "  export SSL_CERT_FILE={}", ca.display())?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

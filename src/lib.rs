@@ -1,0 +1,49 @@
+//! keyward: the execution boundary between AI agents and the network. A forward HTTPS proxy
+//! that terminates agents' TLS with its own CA, decides every request, forwards what is
+//! allowed over verified TLS, and records every decision.
+//!
+//! # Layout
+//! The request path, in the order a request meets it:
+//!
+//! | module | job |
+//! | --- | --- |
+//! | [`listener`] | accept loop, connection limit, back-off, per-connection task |
+//! | [`proxy_request`] | the proxy protocol: CONNECT, absolute-form `http://`, 400 otherwise |
+//! | [`intercept`] | TLS termination of a tunnel: ClientHello check, SNI pinning, ALPN |
+//! | [`pipeline`] | the request path: method check, pinning, decision, forwarding, clean-up |
+//! | [`allow_list`] | the quick-start policy (`--allow HOST`), default deny |
+//! | [`upstream`] | pooled verified client, destination guard, `--resolve` pins |
+//! | [`websocket`] | bridging upgraded connections after a 101 |
+//! | [`refusal`] | the one place a failure becomes the agent's status + JSON |
+//! | [`exchange`] | per-exchange context and its single closing record |
+//!
+//! Around it: [`config`] (defaults, `keyward.yaml`, flags), [`ca`] (root CA, leaf issuer,
+//! bounded cache), [`proxy`] (shared state, bind, run, drain), [`connection`] (driving a
+//! connection to its end), [`activity`] (idle detection), [`hop`] (hop-by-hop headers),
+//! [`target`] (host and port parsing), [`rewind`] (peeked bytes), [`body`], [`tls`],
+//! [`logging`].
+
+pub mod activity;
+pub mod allow_list;
+pub mod body;
+pub mod ca;
+pub mod cli;
+pub mod config;
+pub mod connection;
+pub mod exchange;
+pub mod hop;
+pub mod intercept;
+pub mod listener;
+pub mod logging;
+pub mod pipeline;
+pub mod proxy;
+pub mod proxy_request;
+pub mod refusal;
+pub mod rewind;
+pub mod target;
+pub mod tls;
+pub mod upstream;
+pub mod websocket;
+
+pub use config::Config;
+pub use proxy::{Proxy, RunningProxy};

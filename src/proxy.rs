@@ -1,0 +1,250 @@
+//! A keyward proxy instance: builds the shared state from a [`Config`] (CA, leaf cache,
+//! upstream client, policy, connection builders), binds the listener, runs and drains.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::allow_list::AllowList;
+use crate::ca::{CaError, CertificateAuthority, LeafIssuer, ServerConfigCache};
+use crate::config::Config;
+use crate::listener;
+use crate::target::Target;
+use crate::upstream::{RootsError, Upstream, upstream_roots};
+
+/// Most concurrent HTTP/2 streams an agent may open on one tunnel.
+const H2_MAX_CONCURRENT_STREAMS: u32 = 256;
+/// Streams an agent may open and reset before being answered (rapid-reset guard).
+const H2_MAX_PENDING_RESETS: usize = 64;
+
+/// Why a proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    #[error(transparent)]
+    Roots(#[from] RootsError),
+    #[error("upstream TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// State shared by every connection of one proxy.
+pub struct Shared {
+    config: Config,
+    certs: ServerConfigCache,
+    upstream: Upstream,
+    policy: AllowList,
+    /// Targets the operator pinned with `--resolve` (the guard does not apply to them).
+    pinned: HashSet<Target>,
+    /// Cancelled when the proxy stops accepting.
+    shutdown: CancellationToken,
+    /// Every connection and tunnel task, so shutdown can wait for them.
+    tasks: TaskTracker,
+    /// Serves decrypted HTTP/1.1 in tunnels.
+    tunnel_h1: auto::Builder<TokioExecutor>,
+    /// Serves decrypted HTTP/2 in tunnels.
+    tunnel_h2: auto::Builder<TokioExecutor>,
+    /// Serves the proxy protocol on client connections.
+    outer: hyper::server::conn::http1::Builder,
+}
+
+impl Shared {
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn certs(&self) -> &ServerConfigCache {
+        &self.certs
+    }
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+    pub fn policy(&self) -> &AllowList {
+        &self.policy
+    }
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
+    }
+    pub fn outer_builder(&self) -> &hyper::server::conn::http1::Builder {
+        &self.outer
+    }
+    /// The builder for a tunnel whose agent negotiated `h2` (or not).
+    pub fn tunnel_builder(&self, h2: bool) -> &auto::Builder<TokioExecutor> {
+        if h2 { &self.tunnel_h2 } else { &self.tunnel_h1 }
+    }
+    /// Whether the operator pinned `target` with `--resolve`.
+    pub fn is_pinned(&self, target: &Target) -> bool {
+        self.pinned.contains(target)
+    }
+}
+
+/// A bound, not yet running proxy.
+pub struct Proxy {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    addr: SocketAddr,
+    ca_path: PathBuf,
+}
+
+impl Proxy {
+    /// Loads (or creates) the CA, builds the upstream client, binds the listen address.
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        let ca = Arc::new(CertificateAuthority::load_or_create(&config.ca_dir)?);
+        let ca_path = ca.cert_path().to_path_buf();
+        let certs = ServerConfigCache::new(LeafIssuer::new(ca)?, config.cert_cache_capacity);
+        let roots = upstream_roots(&config.upstream_ca)?;
+        let upstream = Upstream::new(roots, &config.resolve, &config.limits)?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let shared = Arc::new(Shared {
+            policy: AllowList::new(config.allow.clone()),
+            pinned: config.resolve.iter().map(|r| r.target.clone()).collect(),
+            tunnel_h1: tunnel_builder(&config, false),
+            tunnel_h2: tunnel_builder(&config, true),
+            outer: outer_builder(&config),
+            certs,
+            upstream,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            config,
+        });
+        Ok(Self {
+            shared,
+            listener,
+            addr,
+            ca_path,
+        })
+    }
+
+    /// The address agents connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The CA certificate agents must trust.
+    pub fn ca_path(&self) -> &Path {
+        &self.ca_path
+    }
+
+    /// Cancel this to stop the proxy gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shared.shutdown.clone()
+    }
+
+    /// The shared state (for inspection: cache statistics, configuration).
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Accepts until shutdown, then waits up to the grace period for in-flight exchanges.
+    pub async fn run(self) {
+        let shared = self.shared;
+        listener::accept_loop(shared.clone(), self.listener).await;
+        shared.tasks.close();
+        let grace = shared.config.limits.shutdown_grace;
+        if tokio::time::timeout(grace, shared.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = shared.tasks.len(),
+                "shutdown grace period over; closing remaining connections"
+            );
+        }
+    }
+
+    /// Runs the proxy on a task.
+    pub fn spawn(self) -> RunningProxy {
+        let addr = self.addr;
+        let shared = self.shared.clone();
+        let handle = tokio::spawn(self.run());
+        RunningProxy {
+            addr,
+            shared,
+            handle,
+        }
+    }
+}
+
+/// A proxy running on a task.
+pub struct RunningProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    handle: JoinHandle<()>,
+}
+
+impl RunningProxy {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops accepting and waits for the drain to finish.
+    pub async fn shutdown(self) {
+        self.shared.shutdown.cancel();
+        let _ = self.handle.await;
+    }
+}
+
+fn tunnel_builder(config: &Config, h2: bool) -> auto::Builder<TokioExecutor> {
+    let limits = &config.limits;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(limits.max_headers)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(limits.max_header_bytes as u32)
+        .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
+        .max_pending_accept_reset_streams(H2_MAX_PENDING_RESETS)
+        .keep_alive_interval(Some(limits.idle_timeout / 2))
+        .keep_alive_timeout(limits.header_read_timeout);
+    if h2 {
+        builder.http2_only()
+    } else {
+        builder.http1_only()
+    }
+}
+
+fn outer_builder(config: &Config) -> hyper::server::conn::http1::Builder {
+    let limits = &config.limits;
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(limits.max_headers)
+        .max_header_size(limits.max_header_bytes)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+}

@@ -1,0 +1,159 @@
+//! The proxy protocol on a client connection: `CONNECT host:port` opens an intercepted
+//! tunnel, absolute-form `http://` requests go through the pipeline, anything else is 400.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::activity::Activity;
+use crate::body::{self, ProxyBody};
+use crate::exchange::{ConnInfo, Exchange, Outcome, RequestId, Scheme};
+use crate::intercept;
+use crate::pipeline;
+use crate::proxy::Shared;
+use crate::refusal::Refusal;
+use crate::target::{Host, Target};
+use crate::upstream::guard;
+
+/// Serves one request read from a client connection.
+pub async fn handle(
+    shared: Arc<Shared>,
+    client: SocketAddr,
+    activity: Arc<Activity>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    if req.method() == Method::CONNECT {
+        return Ok(connect(shared, client, activity, req));
+    }
+    match req.uri().scheme_str() {
+        Some("http") => match plain_target(&req) {
+            Ok(target) => {
+                let conn = Arc::new(ConnInfo {
+                    client,
+                    target,
+                    scheme: Scheme::Http,
+                    sni_mismatch: None,
+                    activity,
+                });
+                pipeline::handle(shared, conn, req).await
+            }
+            Err(refusal) => Ok(refuse_unpinned(client, activity, &req, refusal)),
+        },
+        Some(scheme) => {
+            let refusal = Refusal::BadRequest(format!(
+                "absolute-form {scheme}:// requests are refused; use CONNECT for HTTPS"
+            ));
+            Ok(refuse_unpinned(client, activity, &req, refusal))
+        }
+        None => {
+            let refusal = Refusal::BadRequest(
+                "not a proxy request: send CONNECT host:port or an absolute-form http:// URI"
+                    .into(),
+            );
+            Ok(refuse_unpinned(client, activity, &req, refusal))
+        }
+    }
+}
+
+fn plain_target(req: &Request<Incoming>) -> Result<Target, Refusal> {
+    let authority = req
+        .uri()
+        .authority()
+        .ok_or_else(|| Refusal::BadRequest("absolute-form URI without a host".into()))?;
+    Target::parse_with_default(authority.as_str(), Some(80))
+        .map_err(|e| Refusal::BadRequest(format!("invalid request target {authority}: {e}")))
+}
+
+/// Answers a CONNECT: 403 before any handshake when nothing could allow the target,
+/// otherwise 200 and the tunnel is intercepted once the connection is handed over.
+fn connect(
+    shared: Arc<Shared>,
+    client: SocketAddr,
+    activity: Arc<Activity>,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let raw = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_default();
+    let target = match Target::parse_authority(&raw) {
+        Ok(t) => t,
+        Err(e) => {
+            let refusal = Refusal::BadRequest(format!("invalid CONNECT target {raw:?}: {e}"));
+            return refuse_unpinned(client, activity, &req, refusal);
+        }
+    };
+    let conn = Arc::new(ConnInfo {
+        client,
+        target: target.clone(),
+        scheme: Scheme::Https,
+        sni_mismatch: None,
+        activity: activity.clone(),
+    });
+    if let Some(refusal) = early_refusal(&shared, &target) {
+        let mut exchange = Exchange::start(conn, Method::CONNECT, "");
+        let resp = refusal.into_response(&exchange.id);
+        exchange.set_outcome(Outcome::Refused(refusal));
+        exchange.finish(resp.status());
+        return resp;
+    }
+    let on_upgrade = hyper::upgrade::on(req);
+    let tunnel_shared = shared.clone();
+    shared.tasks().spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                intercept::serve_tunnel(tunnel_shared, client, target, upgraded, activity).await
+            }
+            Err(err) => tracing::debug!(%client, %target, error = %err, "CONNECT upgrade failed"),
+        }
+    });
+    let mut resp = Response::new(body::empty());
+    *resp.status_mut() = StatusCode::OK;
+    resp
+}
+
+/// Refusals decided from the CONNECT line alone: no rule could match the host and port, or
+/// an IP literal the destination guard refuses (and the operator did not pin).
+fn early_refusal(shared: &Shared, target: &Target) -> Option<Refusal> {
+    if !shared.policy().admits(target) {
+        return Some(Refusal::default_deny(format!(
+            "no rule allows requests to {target}"
+        )));
+    }
+    if let Host::Ip(ip) = target.host
+        && !shared.is_pinned(target)
+        && let Some(reason) = guard::refusal_reason(ip)
+    {
+        return Some(Refusal::Upstream(
+            crate::upstream::UpstreamFailure::Refused(format!("destination {target} is {reason}")),
+        ));
+    }
+    None
+}
+
+/// Answers a request that has no usable target, with its closing record.
+fn refuse_unpinned(
+    client: SocketAddr,
+    activity: Arc<Activity>,
+    req: &Request<Incoming>,
+    refusal: Refusal,
+) -> Response<ProxyBody> {
+    let _ = activity;
+    let id = RequestId::new();
+    tracing::info!(
+        target: "keyward::exchange",
+        request_id = id.as_str(),
+        %client,
+        method = %req.method(),
+        uri = %req.uri().path(),
+        decision = refusal.parts().2,
+        reason = refusal.reason(),
+        status = refusal.parts().0.as_u16(),
+        "exchange"
+    );
+    refusal.into_response(&id)
+}

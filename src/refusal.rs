@@ -1,0 +1,155 @@
+//! The one place where a failure becomes what the agent sees: a status, the
+//! `keyward-decision` header and a short JSON body naming the rule or reason.
+
+use http::{HeaderValue, Response, StatusCode, header};
+use serde::Serialize;
+
+use crate::body::{self, ProxyBody};
+use crate::exchange::RequestId;
+use crate::upstream::UpstreamFailure;
+
+/// Header telling the agent which decision produced a response keyward wrote itself.
+pub const DECISION_HEADER: &str = "keyward-decision";
+
+/// Why keyward answers an exchange itself instead of forwarding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request is malformed or not a proxy request (400).
+    BadRequest(String),
+    /// The method is never forwarded, e.g. TRACE (405).
+    MethodNotAllowed(String),
+    /// The request names another host than its tunnel (421).
+    Misdirected(String),
+    /// Policy denied it (403).
+    Denied {
+        rule: Option<String>,
+        reason: String,
+    },
+    /// Upstream failed; the status follows the failure (403 guard, 502, 504).
+    Upstream(UpstreamFailure),
+    /// keyward itself failed; fail closed (500).
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
+    reason: &'a str,
+    request_id: &'a str,
+}
+
+impl Refusal {
+    /// A policy denial with no rule (default deny).
+    pub fn default_deny(reason: impl Into<String>) -> Self {
+        Refusal::Denied {
+            rule: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// Status, short error kind and decision header value.
+    pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Refusal::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "error"),
+            Refusal::MethodNotAllowed(_) => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "deny")
+            }
+            Refusal::Misdirected(_) => (StatusCode::MISDIRECTED_REQUEST, "misdirected", "deny"),
+            Refusal::Denied { .. } => (StatusCode::FORBIDDEN, "denied", "deny"),
+            Refusal::Upstream(UpstreamFailure::Refused(_)) => {
+                (StatusCode::FORBIDDEN, "destination_refused", "deny")
+            }
+            Refusal::Upstream(UpstreamFailure::Timeout(_)) => {
+                (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "error")
+            }
+            Refusal::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed", "error"),
+            Refusal::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "error"),
+        }
+    }
+
+    /// The reason text.
+    pub fn reason(&self) -> &str {
+        match self {
+            Refusal::BadRequest(r)
+            | Refusal::MethodNotAllowed(r)
+            | Refusal::Misdirected(r)
+            | Refusal::Internal(r) => r,
+            Refusal::Denied { reason, .. } => reason,
+            Refusal::Upstream(f) => f.reason(),
+        }
+    }
+
+    /// The rule that decided, when one did.
+    pub fn rule(&self) -> Option<&str> {
+        match self {
+            Refusal::Denied { rule, .. } => rule.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The response the agent receives.
+    pub fn into_response(&self, request_id: &RequestId) -> Response<ProxyBody> {
+        let (status, error, decision) = self.parts();
+        let json = serde_json::to_vec(&Body {
+            error,
+            rule: self.rule(),
+            reason: self.reason(),
+            request_id: request_id.as_str(),
+        })
+        .unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
+        let mut resp = Response::new(body::full(json));
+        *resp.status_mut() = status;
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(DECISION_HEADER, HeaderValue::from_static(decision));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Ok(id) = HeaderValue::from_str(request_id.as_str()) {
+            headers.insert("keyward-request-id", id);
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn denial_carries_rule_reason_and_request_id() {
+        let id = RequestId::new();
+        let resp = Refusal::Denied {
+            rule: Some("github-create-issue".into()),
+            reason: "label not allowed".into(),
+        }
+        .into_response(&id);
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert_eq!(resp.headers()[DECISION_HEADER], "deny");
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["error"], "denied");
+        assert_eq!(v["rule"], "github-create-issue");
+        assert_eq!(v["reason"], "label not allowed");
+        assert_eq!(v["request_id"], id.as_str());
+    }
+
+    #[test]
+    fn upstream_failures_map_to_gateway_statuses() {
+        let s = |f| Refusal::Upstream(f).parts().0;
+        assert_eq!(
+            s(UpstreamFailure::Timeout("t".into())),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(s(UpstreamFailure::Tls("t".into())), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            s(UpstreamFailure::Refused("t".into())),
+            StatusCode::FORBIDDEN
+        );
+    }
+}

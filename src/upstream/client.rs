@@ -1,0 +1,88 @@
+//! The pooled upstream client: HTTP/1.1 and HTTP/2 (whatever the server negotiates by ALPN),
+//! certificates verified against the upstream roots, bounded by connect and response timeouts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response, Version};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::{ClientConfig, RootCertStore};
+
+use super::connector::GuardedConnector;
+use super::error::UpstreamFailure;
+use crate::body::ProxyBody;
+use crate::config::{Limits, ResolveOverride};
+
+/// The body of an upstream response, streamed as it arrives.
+pub type UpstreamBody = Incoming;
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Most idle connections kept per upstream host.
+const POOL_MAX_IDLE_PER_HOST: usize = 32;
+
+/// Sends requests upstream over pooled, verified connections.
+#[derive(Clone)]
+pub struct Upstream {
+    client: Client<HttpsConnector<GuardedConnector>, ProxyBody>,
+    connector: GuardedConnector,
+    response_timeout: Duration,
+}
+
+impl Upstream {
+    /// Builds the client; `roots` are the trusted upstream roots.
+    pub fn new(
+        roots: RootCertStore,
+        overrides: &[ResolveOverride],
+        limits: &Limits,
+    ) -> Result<Self, rustls::Error> {
+        let tls = ClientConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(Arc::new(roots))
+            .with_no_client_auth();
+        let connector = GuardedConnector::new(overrides, limits.upstream_connect_timeout);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(connector.clone());
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .http2_max_header_list_size(limits.max_header_bytes as u32)
+            .build(https);
+        Ok(Self {
+            client,
+            connector,
+            response_timeout: limits.upstream_response_timeout,
+        })
+    }
+
+    /// The connector, to check a destination before committing to an exchange.
+    pub fn connector(&self) -> &GuardedConnector {
+        &self.connector
+    }
+
+    /// Sends `req` (absolute URI) and waits for the response head.
+    pub async fn send(
+        &self,
+        mut req: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, UpstreamFailure> {
+        // The pool speaks HTTP/2 when the server negotiated it; the agent's version is its own.
+        *req.version_mut() = Version::HTTP_11;
+        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(err)) => Err(UpstreamFailure::classify(&err)),
+            Err(_) => Err(UpstreamFailure::Timeout(format!(
+                "upstream did not answer within {}",
+                humantime::format_duration(self.response_timeout)
+            ))),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! TCP dialling for the upstream client: resolve each host once, refuse it when any address
+//! fails the destination guard, and dial exactly the checked addresses; `--resolve` pins win.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::Uri;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::error::UpstreamError;
+use super::guard;
+use crate::config::ResolveOverride;
+use crate::target::{Host, Target};
+
+/// How many resolved addresses are tried before giving up.
+const MAX_ADDRESSES_TRIED: usize = 4;
+
+/// Resolves, guards and dials upstream TCP connections.
+#[derive(Clone)]
+pub struct GuardedConnector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Operator pins: HOST:PORT -> address, bypassing DNS and the guard for that target only.
+    overrides: HashMap<Target, SocketAddr>,
+    /// Time allowed for the DNS lookup and for each TCP connect.
+    connect_timeout: Duration,
+}
+
+impl GuardedConnector {
+    pub fn new(overrides: &[ResolveOverride], connect_timeout: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                overrides: overrides
+                    .iter()
+                    .map(|o| (o.target.clone(), o.addr))
+                    .collect(),
+                connect_timeout,
+            }),
+        }
+    }
+
+    /// The addresses to dial for `target`, each checked (or pinned by the operator).
+    pub async fn addresses(&self, target: &Target) -> Result<Vec<SocketAddr>, UpstreamError> {
+        if let Some(addr) = self.inner.overrides.get(target) {
+            return Ok(vec![*addr]);
+        }
+        let addrs: Vec<SocketAddr> = match &target.host {
+            Host::Ip(ip) => vec![SocketAddr::new(*ip, target.port)],
+            Host::Name(name) => {
+                let lookup = tokio::net::lookup_host((name.as_str(), target.port));
+                tokio::time::timeout(self.inner.connect_timeout, lookup)
+                    .await
+                    .map_err(|_| UpstreamError::ResolveTimeout { host: name.clone() })?
+                    .map_err(|source| UpstreamError::Resolve {
+                        host: name.clone(),
+                        reason: source.to_string(),
+                    })?
+                    .collect()
+            }
+        };
+        if addrs.is_empty() {
+            return Err(UpstreamError::Resolve {
+                host: target.host.to_string(),
+                reason: "no addresses".into(),
+            });
+        }
+        // One refused address refuses the host: a name that mixes public and internal
+        // addresses is a rebinding or misconfiguration signal, not something to route around.
+        for addr in &addrs {
+            if let Some(reason) = guard::refusal_reason(addr.ip()) {
+                return Err(UpstreamError::Refused {
+                    target: target.to_string(),
+                    addr: addr.ip(),
+                    reason,
+                });
+            }
+        }
+        Ok(addrs)
+    }
+
+    async fn connect(self, uri: Uri) -> Result<TokioIo<TcpStream>, UpstreamError> {
+        let target = target_of(&uri)?;
+        let addrs = self.addresses(&target).await?;
+        let mut last = None;
+        for addr in addrs.into_iter().take(MAX_ADDRESSES_TRIED) {
+            match tokio::time::timeout(self.inner.connect_timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(TokioIo::new(stream));
+                }
+                Ok(Err(source)) => {
+                    last = Some(UpstreamError::Connect {
+                        addr,
+                        reason: source.to_string(),
+                    })
+                }
+                Err(_) => last = Some(UpstreamError::ConnectTimeout { addr }),
+            }
+        }
+        Err(last.unwrap_or(UpstreamError::Resolve {
+            host: target.host.to_string(),
+            reason: "no addresses".into(),
+        }))
+    }
+}
+
+/// The host and port a request URI names (default port from its scheme).
+fn target_of(uri: &Uri) -> Result<Target, UpstreamError> {
+    let default = match uri.scheme_str() {
+        Some("http") => 80,
+        _ => 443,
+    };
+    let authority = uri
+        .authority()
+        .ok_or_else(|| UpstreamError::InvalidUri(uri.to_string()))?;
+    Target::parse_with_default(authority.as_str(), Some(default))
+        .map_err(|_| UpstreamError::InvalidUri(uri.to_string()))
+}
+
+impl tower_service::Service<Uri> for GuardedConnector {
+    type Response = TokioIo<TcpStream>;
+    type Error = UpstreamError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        Box::pin(self.clone().connect(uri))
+    }
+}

@@ -1,0 +1,128 @@
+//! Limits and lifecycle: oversized headers (431), slow headers (closed), graceful shutdown
+//! with a request in flight.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::support::agent::{Proto, read_response_head, send_over};
+use crate::support::upstream::{echo, full};
+use crate::support::{Handler, Keyward, TestCa, Upstream};
+
+#[tokio::test]
+async fn oversized_headers_are_431_on_the_proxy_port_and_in_tunnels() {
+    let ca = TestCa::new();
+    let upstream = Upstream::https(&ca, &["api.github.com"], &[b"http/1.1"], echo()).await;
+    let keyward = Keyward::start(
+        &ca,
+        &[("api.github.com:443", upstream.addr)],
+        &["api.github.com"],
+        |c| {
+            c.limits.max_header_bytes = 16 * 1024;
+        },
+    )
+    .await;
+    let big = "a".repeat(32 * 1024);
+
+    let mut tcp = TcpStream::connect(keyward.addr).await.unwrap();
+    let head = format!(
+        "CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.github.com:443\r\nX-Big: {big}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let (status, _, _) = read_response_head(&mut tcp).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+
+    let agent = keyward.agent();
+    let tcp = agent.connect("api.github.com:443").await.unwrap();
+    let tls = agent
+        .tls(tcp, "api.github.com", &[b"http/1.1"])
+        .await
+        .unwrap();
+    let req = Request::get("https://api.github.com/")
+        .header("x-big", big)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let reply = send_over(tls, Proto::H1, req).await;
+    assert_eq!(reply.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(upstream.count(), 0);
+}
+
+#[tokio::test]
+async fn slow_request_headers_are_cut_off() {
+    let ca = TestCa::new();
+    let keyward = Keyward::start(&ca, &[], &["api.github.com"], |c| {
+        c.limits.header_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut tcp = TcpStream::connect(keyward.addr).await.unwrap();
+    tcp.write_all(b"CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.gi")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut buf)).await;
+    assert!(
+        closed.is_ok(),
+        "keyward must close a connection whose head never completes"
+    );
+    let text = String::from_utf8_lossy(&buf);
+    assert!(!text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_an_in_flight_request_finish() {
+    let ca = TestCa::new();
+    let release = Arc::new(Notify::new());
+    let arrived = Arc::new(Notify::new());
+    let handler: Handler = {
+        let release = release.clone();
+        let arrived = arrived.clone();
+        Arc::new(move |_req| {
+            let release = release.clone();
+            let arrived = arrived.clone();
+            Box::pin(async move {
+                arrived.notify_one();
+                release.notified().await;
+                Response::new(full("finished"))
+            })
+        })
+    };
+    let upstream = Upstream::https(&ca, &["api.github.com"], &[b"http/1.1"], handler).await;
+    let keyward = Keyward::start(
+        &ca,
+        &[("api.github.com:443", upstream.addr)],
+        &["api.github.com"],
+        |_| {},
+    )
+    .await;
+    let agent = keyward.agent();
+    let addr = keyward.addr;
+    let in_flight =
+        tokio::spawn(async move { agent.get(Proto::H1, "https://api.github.com/long").await });
+    arrived.notified().await;
+
+    let shared = keyward.running.shared().clone();
+    let stopping = tokio::spawn(keyward.running.shutdown());
+    // Shutdown has begun: the listener stops accepting once it sees the token.
+    shared.shutdown().cancelled().await;
+    release.notify_one();
+    let reply = tokio::time::timeout(Duration::from_secs(10), in_flight)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(&reply.body[..], b"finished");
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}

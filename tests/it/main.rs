@@ -1,0 +1,18 @@
+//! Integration tests: real keyward on 127.0.0.1:0, real HTTPS upstreams with a test CA,
+//! real clients. One binary, shared helpers in `support`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    dead_code
+)]
+
+mod support;
+
+mod clients;
+mod limits;
+mod plain_http;
+mod streaming;
+mod tunnel;
+mod upstream_failures;

@@ -1,0 +1,114 @@
+//! Absolute-form plain `http://` requests, and what else the proxy port refuses with 400.
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Full;
+
+use crate::support::upstream::echo;
+use crate::support::{Keyward, TestCa, Upstream};
+
+#[tokio::test]
+async fn absolute_form_http_is_forwarded_to_a_pinned_upstream() {
+    let ca = TestCa::new();
+    let upstream = Upstream::plain(echo()).await;
+    let keyward = Keyward::start(
+        &ca,
+        &[("plain.example:80", upstream.addr)],
+        &["plain.example"],
+        |_| {},
+    )
+    .await;
+    let req = Request::post("http://plain.example/submit?q=1")
+        .header("host", "plain.example")
+        .header("proxy-connection", "keep-alive")
+        .body(Full::new(Bytes::from_static(b"hello")))
+        .unwrap();
+    let reply = keyward.agent().plain(req).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let echoed = reply.json();
+    assert_eq!(echoed["path"], "/submit");
+    assert_eq!(echoed["body"], "hello");
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].uri, "/submit?q=1", "origin-form upstream");
+    assert!(!seen[0].headers.contains_key("proxy-connection"));
+}
+
+#[tokio::test]
+async fn non_proxy_requests_and_https_absolute_form_are_400() {
+    let ca = TestCa::new();
+    let upstream = Upstream::plain(echo()).await;
+    let keyward = Keyward::start(
+        &ca,
+        &[("plain.example:80", upstream.addr)],
+        &["plain.example"],
+        |_| {},
+    )
+    .await;
+    let agent = keyward.agent();
+    let origin = Request::get("/")
+        .header("host", "plain.example")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let reply = agent.plain(origin).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a proxy request")
+    );
+    let https = Request::get("https://plain.example/")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let reply = agent.plain(https).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.json()["reason"].as_str().unwrap().contains("CONNECT"));
+    let fronted = Request::get("http://plain.example/")
+        .header("host", "other.example")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let reply = agent.plain(fronted).await;
+    assert_eq!(reply.status, StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(upstream.count(), 0);
+}
+
+#[tokio::test]
+async fn trace_and_track_are_refused() {
+    let ca = TestCa::new();
+    let upstream = Upstream::plain(echo()).await;
+    let keyward = Keyward::start(
+        &ca,
+        &[("plain.example:80", upstream.addr)],
+        &["plain.example"],
+        |_| {},
+    )
+    .await;
+    for method in ["TRACE", "TRACK"] {
+        let req = Request::builder()
+            .method(method)
+            .uri("http://plain.example/")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let reply = keyward.agent().plain(req).await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(reply.headers["keyward-decision"], "deny");
+    }
+    assert_eq!(upstream.count(), 0);
+}
+
+#[tokio::test]
+async fn default_deny_for_plain_http_names_the_reason() {
+    let ca = TestCa::new();
+    let upstream = Upstream::plain(echo()).await;
+    let keyward = Keyward::start(&ca, &[("plain.example:80", upstream.addr)], &[], |_| {}).await;
+    let req = Request::get("http://plain.example/")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let reply = keyward.agent().plain(req).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let json = reply.json();
+    assert_eq!(json["error"], "denied");
+    assert!(json["reason"].as_str().unwrap().contains("no rule allows"));
+    assert_eq!(upstream.count(), 0);
+}

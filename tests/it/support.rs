@@ -1,0 +1,86 @@
+//! Shared helpers for the integration tests: a test CA minted at run time, recording HTTPS
+//! upstreams, keyward started on port 0, and clients that speak through it.
+
+pub mod agent;
+pub mod test_ca;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use keyward::config::{Config, ResolveOverride};
+use keyward::{Proxy, RunningProxy};
+
+pub use agent::Agent;
+pub use test_ca::TestCa;
+pub use upstream::{Handler, Upstream};
+
+/// A keyward instance on 127.0.0.1:0 with its own CA directory.
+pub struct Keyward {
+    pub running: RunningProxy,
+    pub addr: SocketAddr,
+    /// keyward's CA certificate (what agents trust).
+    pub ca_path: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl Keyward {
+    /// Starts keyward trusting `upstream_ca`, pinning each `(host:port, addr)` and allowing
+    /// each host in `allow`; `tweak` adjusts the configuration further.
+    pub async fn start(
+        upstream_ca: &TestCa,
+        resolve: &[(&str, SocketAddr)],
+        allow: &[&str],
+        tweak: impl FnOnce(&mut Config),
+    ) -> Keyward {
+        init_logs();
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ca_dir: dir.path().join("certs"),
+            rules_dir: dir.path().join("rules"),
+            upstream_ca: vec![upstream_ca.path.clone()],
+            resolve: resolve
+                .iter()
+                .map(|(target, addr)| {
+                    format!("{target}:{addr}")
+                        .parse::<ResolveOverride>()
+                        .unwrap()
+                })
+                .collect(),
+            allow: allow.iter().map(|a| a.parse().unwrap()).collect(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let proxy = Proxy::bind(config).await.unwrap();
+        let addr = proxy.local_addr();
+        let ca_path = proxy.ca_path().to_path_buf();
+        Keyward {
+            running: proxy.spawn(),
+            addr,
+            ca_path,
+            dir,
+        }
+    }
+
+    /// An agent that trusts this keyward.
+    pub fn agent(&self) -> Agent {
+        Agent::new(self.addr, &self.ca_path)
+    }
+
+    /// `http://127.0.0.1:PORT`, for HTTPS_PROXY.
+    pub fn proxy_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Sends keyward's logs to the test output (shown for failing tests).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("keyward=debug")),
+        )
+        .with_test_writer()
+        .try_init();
+}
