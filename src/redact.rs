@@ -1,0 +1,8 @@
+//! Redaction of what comes back to the agent: every known secret value, in the encodings an
+//! API would echo it in, replaced by its placeholder in headers and in streamed bodies.
+
+mod patterns;
+mod stream;
+
+pub use patterns::{Encoding, RedactionCounts, Scrubber};
+pub use stream::StreamScrubber;

@@ -1,0 +1,126 @@
+//! Streaming redaction: scrubs a body chunk by chunk, holding back only the bytes that could
+//! begin a secret split across the next chunk boundary.
+
+use bytes::{Bytes, BytesMut};
+
+use super::{RedactionCounts, Scrubber};
+use std::sync::Arc;
+
+/// Per-body state of a [`Scrubber`] applied to a stream.
+pub struct StreamScrubber {
+    scrubber: Arc<Scrubber>,
+    /// Bytes not yet emitted: a possible start of a secret.
+    carry: BytesMut,
+    counts: RedactionCounts,
+}
+
+impl StreamScrubber {
+    pub fn new(scrubber: Arc<Scrubber>) -> Self {
+        Self {
+            scrubber,
+            carry: BytesMut::new(),
+            counts: RedactionCounts::default(),
+        }
+    }
+
+    /// Takes the next chunk; returns what can be sent now (possibly empty).
+    pub fn push(&mut self, chunk: &[u8]) -> Bytes {
+        let Some(ac) = self.scrubber.automaton() else {
+            return Bytes::copy_from_slice(chunk);
+        };
+        self.carry.extend_from_slice(chunk);
+        let buf = std::mem::take(&mut self.carry);
+        let hold = self.scrubber.longest().saturating_sub(1);
+        // A match starting before `safe` fits wholly in the buffer, so it is final.
+        let safe = buf.len().saturating_sub(hold);
+        let mut out = BytesMut::with_capacity(buf.len());
+        let mut emitted = 0;
+        for m in ac.find_iter(&buf[..]) {
+            if m.start() >= safe {
+                break;
+            }
+            out.extend_from_slice(&buf[emitted..m.start()]);
+            let (replacement, encoding) = self.scrubber.replacement(m.pattern().as_usize());
+            out.extend_from_slice(replacement);
+            self.counts.add(encoding);
+            emitted = m.end();
+        }
+        let cut = emitted.max(safe);
+        out.extend_from_slice(&buf[emitted..cut]);
+        self.carry.extend_from_slice(&buf[cut..]);
+        out.freeze()
+    }
+
+    /// Ends the stream: scrubs and returns what was held back.
+    pub fn finish(&mut self) -> Bytes {
+        let rest = std::mem::take(&mut self.carry);
+        let out = self.scrubber.scrub(&rest, &mut self.counts).into_owned();
+        Bytes::from(out)
+    }
+
+    /// Replacements made so far.
+    pub fn counts(&self) -> RedactionCounts {
+        self.counts
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::secret::SecretValue;
+
+    const SECRET: &str = "sk_live_51HxQzTopSecretValue";
+    const PLACEHOLDER: &str = "keyward:stripe:0123456789abcdef";
+
+    fn run(chunks: &[&[u8]], scrubber: &Arc<Scrubber>) -> (Vec<u8>, RedactionCounts) {
+        let mut s = StreamScrubber::new(scrubber.clone());
+        let mut out = Vec::new();
+        for c in chunks {
+            out.extend_from_slice(&s.push(c));
+        }
+        out.extend_from_slice(&s.finish());
+        (out, s.counts())
+    }
+
+    #[test]
+    fn secret_split_at_every_boundary_is_replaced() {
+        let secret = SecretValue::new(SECRET);
+        let scrubber = Arc::new(Scrubber::new([(&secret, PLACEHOLDER)]));
+        let body = format!("{{\"token\":\"{SECRET}\",\"again\":\"{SECRET}\"}}");
+        let bytes = body.as_bytes();
+        let expected = body.replace(SECRET, PLACEHOLDER);
+        for a in 0..bytes.len() {
+            for b in a..bytes.len() {
+                let (out, counts) = run(&[&bytes[..a], &bytes[a..b], &bytes[b..]], &scrubber);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    expected,
+                    "split at {a},{b}"
+                );
+                assert_eq!(counts.raw, 2);
+            }
+        }
+    }
+
+    #[test]
+    fn byte_by_byte_stream_is_scrubbed() {
+        let secret = SecretValue::new(SECRET);
+        let scrubber = Arc::new(Scrubber::new([(&secret, PLACEHOLDER)]));
+        let body = format!("data: {SECRET}\n\n");
+        let chunks: Vec<&[u8]> = body.as_bytes().chunks(1).collect();
+        let (out, _) = run(&chunks, &scrubber);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            body.replace(SECRET, PLACEHOLDER)
+        );
+    }
+
+    #[test]
+    fn without_secrets_chunks_pass_unchanged() {
+        let scrubber = Arc::new(Scrubber::empty());
+        let (out, counts) = run(&[b"abc", b"def"], &scrubber);
+        assert_eq!(out, b"abcdef");
+        assert_eq!(counts.total(), 0);
+    }
+}
