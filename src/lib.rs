@@ -30,6 +30,7 @@ pub mod ca;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod credentials;
 pub mod exchange;
 pub mod hop;
 pub mod intercept;

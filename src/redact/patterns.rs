@@ -55,11 +55,13 @@ impl RedactionCounts {
 }
 
 /// Secret forms and their replacements, compiled once per rule set.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Scrubber {
     automaton: Option<AhoCorasick>,
     replacements: Vec<Vec<u8>>,
     encodings: Vec<Encoding>,
+    /// For each pattern, the index of the secret it came from (in the order given).
+    owners: Vec<usize>,
     /// Longest pattern, in bytes: how much a stream must hold back between chunks.
     longest: usize,
 }
@@ -70,7 +72,8 @@ impl Scrubber {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut replacements = Vec::new();
         let mut encodings = Vec::new();
-        for (secret, placeholder) in secrets {
+        let mut owners = Vec::new();
+        for (owner, (secret, placeholder)) in secrets.into_iter().enumerate() {
             if secret.is_empty() {
                 continue;
             }
@@ -79,6 +82,7 @@ impl Scrubber {
                     patterns.push(pattern);
                     replacements.push(replacement);
                     encodings.push(encoding);
+                    owners.push(owner);
                 }
             }
         }
@@ -95,13 +99,30 @@ impl Scrubber {
             automaton,
             replacements,
             encodings,
+            owners,
             longest,
         }
     }
 
+    /// The index (in the order given to [`Scrubber::new`]) of every secret found in `input`,
+    /// in any of its forms, without duplicates.
+    pub fn owners_found(&self, input: &[u8]) -> Vec<usize> {
+        let mut found: Vec<usize> = Vec::new();
+        if let Some(ac) = &self.automaton {
+            for m in ac.find_iter(input) {
+                if let Some(owner) = self.owners.get(m.pattern().as_usize())
+                    && !found.contains(owner)
+                {
+                    found.push(*owner);
+                }
+            }
+        }
+        found
+    }
+
     /// A scrubber that knows no secret.
     pub fn empty() -> Self {
-        Self::new(std::iter::empty())
+        Self::default()
     }
 
     /// Whether there is nothing to scrub.

@@ -1,0 +1,16 @@
+//! Credential custody: the declared secrets (source, placeholder, bound destinations), their
+//! injection into allowed requests, and the exfiltration guard that refuses any request still
+//! carrying a placeholder keyward did not replace.
+
+mod guard;
+mod inject;
+pub mod source;
+mod store;
+
+pub use guard::{ExfilGuard, Exfiltration};
+pub use inject::{InjectError, Injected, inject};
+pub use source::{SecretSource, SourceError};
+pub use store::{Credential, CredentialStore, HostPattern, Placeholder, SecretName};
+
+#[cfg(test)]
+mod tests;

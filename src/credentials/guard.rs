@@ -1,0 +1,77 @@
+//! The exfiltration guard: after injection, any placeholder still anywhere in the request —
+//! headers (Basic auth decoded), the URI (decoded too), the body — means a secret would leave
+//! for a destination or in a way no rule allowed; the request is refused.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::request::Parts;
+
+use super::store::{CredentialStore, SecretName};
+
+/// A placeholder found where no secret may go.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Exfiltration {
+    #[error("credential not allowed for this destination ({secret} is not bound to {host})")]
+    Unbound { secret: SecretName, host: String },
+    #[error("credential not allowed for this destination ({secret} is sent only over TLS)")]
+    PlainHttp { secret: SecretName },
+    #[error(
+        "credential not allowed for this destination ({secret} is not injected by the allowing rule)"
+    )]
+    NotInjected { secret: SecretName },
+}
+
+/// Checks requests for leftover placeholders.
+pub struct ExfilGuard<'a> {
+    pub store: &'a CredentialStore,
+}
+
+impl ExfilGuard<'_> {
+    /// Refuses when any placeholder remains in `parts` or `body`.
+    pub fn check(
+        &self,
+        parts: &Parts,
+        body: Option<&[u8]>,
+        host: &str,
+        tls: bool,
+    ) -> Result<(), Exfiltration> {
+        if self.store.is_empty() {
+            return Ok(());
+        }
+        let mut found = Vec::new();
+        let mut scan = |bytes: &[u8]| {
+            for c in self.store.placeholders_in(bytes) {
+                if !found.iter().any(|f: &&super::Credential| f.name == c.name) {
+                    found.push(c);
+                }
+            }
+        };
+        let uri = parts.uri.to_string();
+        scan(uri.as_bytes());
+        scan(&percent_encoding::percent_decode_str(&uri).collect::<Vec<u8>>());
+        for value in parts.headers.values() {
+            scan(value.as_bytes());
+            if let Some(encoded) = value.as_bytes().strip_prefix(b"Basic ")
+                && let Ok(decoded) = STANDARD.decode(encoded.trim_ascii())
+            {
+                scan(&decoded);
+            }
+        }
+        if let Some(body) = body {
+            scan(body);
+        }
+        match found.first() {
+            None => Ok(()),
+            Some(c) if !tls => Err(Exfiltration::PlainHttp {
+                secret: c.name.clone(),
+            }),
+            Some(c) if !c.bound_to(host) => Err(Exfiltration::Unbound {
+                secret: c.name.clone(),
+                host: host.to_owned(),
+            }),
+            Some(c) => Err(Exfiltration::NotInjected {
+                secret: c.name.clone(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Injection: replaces each placeholder of the rule's secrets wherever the agent put it —
+//! header values (inside `Authorization: Basic` too), the query string, the body when the
+//! rule says so — and sets headers from templates such as `Bearer {{github}}`.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::request::Parts;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::source::SourceError;
+use super::store::{CredentialStore, Placeholder, SecretName};
+use crate::secret::SecretValue;
+
+/// Characters percent-encoded when a secret goes into a query string.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Why injection failed; the request is denied. Never contains a value.
+#[derive(Debug, thiserror::Error)]
+pub enum InjectError {
+    #[error("secret {name} is unavailable: {source}")]
+    Source {
+        name: SecretName,
+        source: SourceError,
+    },
+    #[error("secret {0} is not declared")]
+    Unknown(SecretName),
+    #[error("secret {name} cannot be placed in header {header}: not a valid header value")]
+    Header { name: SecretName, header: String },
+    #[error("the request target is invalid after injection")]
+    Uri,
+}
+
+/// What was injected, for the audit entry (names only).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Injected {
+    pub names: Vec<SecretName>,
+}
+
+/// Resolved values of the secrets a rule injects.
+struct Values(Vec<(SecretName, Placeholder, SecretValue)>);
+
+/// Injects `names` (and renders `set_headers`) into the request.
+pub async fn inject(
+    store: &CredentialStore,
+    names: &[SecretName],
+    set_headers: &[(HeaderName, String)],
+    parts: &mut Parts,
+    body: Option<&mut Bytes>,
+) -> Result<Injected, InjectError> {
+    let mut wanted: Vec<SecretName> = names.to_vec();
+    for (_, template) in set_headers {
+        for c in store.iter() {
+            if template.contains(&format!("{{{{{}}}}}", c.name)) && !wanted.contains(&c.name) {
+                wanted.push(c.name.clone());
+            }
+        }
+    }
+    let mut values = Values(Vec::with_capacity(wanted.len()));
+    for name in &wanted {
+        let cred = store
+            .get(name)
+            .ok_or_else(|| InjectError::Unknown(name.clone()))?;
+        let value = cred
+            .source
+            .resolve()
+            .await
+            .map_err(|source| InjectError::Source {
+                name: name.clone(),
+                source,
+            })?;
+        values
+            .0
+            .push((name.clone(), cred.placeholder.clone(), value));
+    }
+    let mut injected = Injected::default();
+    let mut used = |name: &SecretName| {
+        if !injected.names.contains(name) {
+            injected.names.push(name.clone());
+        }
+    };
+
+    let header_names: Vec<HeaderName> = parts.headers.keys().cloned().collect();
+    for header in header_names {
+        let current: Vec<HeaderValue> = parts.headers.get_all(&header).iter().cloned().collect();
+        let mut replaced = Vec::with_capacity(current.len());
+        let mut changed = false;
+        for value in current {
+            match replace_in_header(&header, value.as_bytes(), &values, &mut used)? {
+                Some(new) => {
+                    replaced.push(new);
+                    changed = true;
+                }
+                None => replaced.push(value),
+            }
+        }
+        if changed {
+            parts.headers.remove(&header);
+            for v in replaced {
+                parts.headers.append(header.clone(), v);
+            }
+        }
+    }
+
+    if let Some(query) = parts.uri.query() {
+        let mut q = query.to_owned();
+        for (name, placeholder, value) in &values.0 {
+            let encoded_value =
+                utf8_percent_encode(&String::from_utf8_lossy(value.expose()), QUERY_VALUE)
+                    .to_string();
+            let raw = placeholder.as_str();
+            let encoded = utf8_percent_encode(raw, QUERY_VALUE).to_string();
+            if q.contains(raw) || q.contains(&encoded) {
+                q = q
+                    .replace(raw, &encoded_value)
+                    .replace(&encoded, &encoded_value);
+                used(name);
+            }
+        }
+        if q != query {
+            let path = parts.uri.path();
+            let mut uri = http::uri::Builder::new();
+            if let Some(s) = parts.uri.scheme() {
+                uri = uri.scheme(s.clone());
+            }
+            if let Some(a) = parts.uri.authority() {
+                uri = uri.authority(a.clone());
+            }
+            parts.uri = uri
+                .path_and_query(format!("{path}?{q}"))
+                .build()
+                .map_err(|_| InjectError::Uri)?;
+        }
+    }
+
+    if let Some(body) = body {
+        let json = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        let mut bytes = body.to_vec();
+        for (name, placeholder, value) in &values.0 {
+            let replacement: Vec<u8> = if json {
+                let text = String::from_utf8_lossy(value.expose());
+                serde_json::to_string(&text)
+                    .map(|s| s.trim_matches('"').as_bytes().to_vec())
+                    .unwrap_or_default()
+            } else {
+                value.expose().to_vec()
+            };
+            if let Some(next) = replace_all(&bytes, placeholder.as_str().as_bytes(), &replacement) {
+                bytes = next;
+                used(name);
+            }
+        }
+        if bytes.len() != body.len() || bytes != body.as_ref() {
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            *body = Bytes::from(bytes);
+        }
+    }
+
+    for (header, template) in set_headers {
+        let mut rendered = template.clone().into_bytes();
+        for (name, _, value) in &values.0 {
+            if let Some(next) = replace_all(
+                &rendered,
+                format!("{{{{{name}}}}}").as_bytes(),
+                value.expose(),
+            ) {
+                rendered = next;
+                used(name);
+            }
+        }
+        let mut value = HeaderValue::from_bytes(&rendered).map_err(|_| InjectError::Header {
+            name: SecretName(template.clone()),
+            header: header.to_string(),
+        })?;
+        value.set_sensitive(true);
+        parts.headers.insert(header.clone(), value);
+    }
+    Ok(injected)
+}
+
+/// The header value with placeholders replaced, or `None` when it holds none.
+fn replace_in_header(
+    header: &HeaderName,
+    value: &[u8],
+    values: &Values,
+    used: &mut impl FnMut(&SecretName),
+) -> Result<Option<HeaderValue>, InjectError> {
+    let mut out = value.to_vec();
+    let mut changed = false;
+    for (name, placeholder, secret) in &values.0 {
+        if let Some(next) = replace_all(&out, placeholder.as_str().as_bytes(), secret.expose()) {
+            out = next;
+            changed = true;
+            used(name);
+        }
+    }
+    if header == AUTHORIZATION
+        && let Some(encoded) = out.strip_prefix(b"Basic ")
+        && let Ok(decoded) = STANDARD.decode(encoded.trim_ascii())
+    {
+        let mut inner = decoded;
+        let mut inner_changed = false;
+        for (name, placeholder, secret) in &values.0 {
+            if let Some(next) =
+                replace_all(&inner, placeholder.as_str().as_bytes(), secret.expose())
+            {
+                inner = next;
+                inner_changed = true;
+                used(name);
+            }
+        }
+        if inner_changed {
+            out = format!("Basic {}", STANDARD.encode(&inner)).into_bytes();
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    let mut value = HeaderValue::from_bytes(&out).map_err(|_| InjectError::Header {
+        name: values
+            .0
+            .first()
+            .map(|v| v.0.clone())
+            .unwrap_or(SecretName(String::new())),
+        header: header.to_string(),
+    })?;
+    value.set_sensitive(true);
+    Ok(Some(value))
+}
+
+/// `haystack` with every `needle` replaced, or `None` when there is none.
+fn replace_all(haystack: &[u8], needle: &[u8], replacement: &[u8]) -> Option<Vec<u8>> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    let mut found = false;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(replacement);
+            i += needle.len();
+            found = true;
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    found.then_some(out)
+}

