@@ -1,8 +1,12 @@
 //! Redaction of what comes back to the agent: every known secret value, in the encodings an
 //! API would echo it in, replaced by its placeholder in headers and in streamed bodies.
 
+mod body;
+mod decode;
 mod patterns;
 mod stream;
 
+pub use body::{ScrubbedBody, Tally};
+pub use decode::{Coding, Decoder};
 pub use patterns::{Encoding, RedactionCounts, Scrubber};
 pub use stream::StreamScrubber;
