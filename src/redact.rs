@@ -4,9 +4,11 @@
 mod body;
 mod decode;
 mod patterns;
+mod response;
 mod stream;
 
 pub use body::{ScrubbedBody, Tally};
 pub use decode::{Coding, Decoder};
 pub use patterns::{Encoding, RedactionCounts, Scrubber};
+pub use response::{UnscannableResponse, scrub_response};
 pub use stream::StreamScrubber;

@@ -28,6 +28,14 @@ pub struct ScrubbedBody {
     done: bool,
     /// Trailers that arrived while held-back data still had to go out first.
     trailers: Option<Frame<Bytes>>,
+    /// Whether the counts were added to the tally (at the end, or when dropped early).
+    recorded: bool,
+}
+
+impl Drop for ScrubbedBody {
+    fn drop(&mut self) {
+        self.record();
+    }
 }
 
 impl ScrubbedBody {
@@ -44,12 +52,18 @@ impl ScrubbedBody {
             tally,
             done: false,
             trailers: None,
+            recorded: false,
         }
     }
 
-    fn record(&self) {
+    /// Adds this body's counts to the exchange's tally, once.
+    fn record(&mut self) {
+        if self.recorded {
+            return;
+        }
+        self.recorded = true;
         if let Ok(mut tally) = self.tally.lock() {
-            *tally = self.scrubber.counts();
+            tally.merge(self.scrubber.counts());
         }
     }
 
@@ -183,7 +197,7 @@ mod tests {
             Some(Decoder::new(Coding::Gzip).unwrap()),
             tally.clone(),
         );
-        let out = body.collect().await.unwrap().to_bytes();
+        let out = BodyExt::collect(body).await.unwrap().to_bytes();
         let text = String::from_utf8(out.to_vec()).unwrap();
         assert!(!text.contains("tok_live_abcdefghijklmnop"));
         assert_eq!(text.matches("keyward:t:0123456789abcdef").count(), 1000);
