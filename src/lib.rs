@@ -41,6 +41,7 @@ pub mod proxy;
 pub mod proxy_request;
 pub mod redact;
 pub mod refusal;
+pub mod request_body;
 pub mod rewind;
 pub mod secret;
 pub mod target;

@@ -1,0 +1,183 @@
+//! The agent's request body on its way upstream: read ahead up to a cap when a rule or the
+//! exfiltration guard must look at it, then forwarded whole, or streamed with the remainder
+//! scanned for placeholders as it passes (aborting the upstream request on a hit).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::body::{self, BoxError, ProxyBody};
+use crate::redact::Scrubber;
+
+/// A request body after read-ahead.
+pub enum Prefetched {
+    /// The whole body, at most the cap.
+    Complete(Bytes),
+    /// The first `cap`+ bytes, and the rest still to stream.
+    Partial { head: Bytes, rest: Incoming },
+}
+
+/// Why the body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyReadError {
+    #[error("request body not received within {0:?}")]
+    Timeout(Duration),
+    #[error("reading the request body failed: {0}")]
+    Read(String),
+}
+
+/// Reads `body` until it ends or more than `cap` bytes arrived, within `timeout`.
+pub async fn prefetch(
+    mut body: Incoming,
+    cap: usize,
+    timeout: Duration,
+) -> Result<Prefetched, BodyReadError> {
+    let read = async {
+        let mut buf = BytesMut::new();
+        loop {
+            match body.frame().await {
+                None => return Ok(Prefetched::Complete(buf.freeze())),
+                Some(Err(e)) => return Err(BodyReadError::Read(e.to_string())),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        buf.extend_from_slice(&data);
+                    }
+                    if buf.len() > cap {
+                        return Ok(Prefetched::Partial {
+                            head: buf.freeze(),
+                            rest: body,
+                        });
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| BodyReadError::Timeout(timeout))?
+}
+
+impl Prefetched {
+    /// The bytes read so far.
+    pub fn head(&self) -> &Bytes {
+        match self {
+            Prefetched::Complete(b) => b,
+            Prefetched::Partial { head, .. } => head,
+        }
+    }
+
+    /// Whether the body continues past what was read.
+    pub fn is_partial(&self) -> bool {
+        matches!(self, Prefetched::Partial { .. })
+    }
+
+    /// The body to send upstream: `head` (possibly rewritten by injection) then the rest,
+    /// which is scanned for `placeholders` when given.
+    pub fn into_body(self, head: Bytes, placeholders: Option<Arc<Scrubber>>) -> ProxyBody {
+        match self {
+            Prefetched::Complete(_) => body::full(head),
+            Prefetched::Partial { rest, .. } => {
+                let tail: ProxyBody = match placeholders {
+                    Some(p) if !p.is_empty() => {
+                        body::stream(GuardedBody::new(body::stream(rest), p))
+                    }
+                    _ => body::stream(rest),
+                };
+                let head_frame =
+                    futures_util::stream::once(async move { Ok::<_, BoxError>(Frame::data(head)) });
+                let head_body = http_body_util::StreamBody::new(head_frame);
+                body::stream(Chain {
+                    first: Some(BodyExt::boxed(head_body)),
+                    second: tail,
+                })
+            }
+        }
+    }
+}
+
+/// One body, then another.
+struct Chain {
+    first: Option<ProxyBody>,
+    second: ProxyBody,
+}
+
+impl Body for Chain {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(first) = self.first.as_mut() {
+            match Pin::new(first).poll_frame(cx) {
+                Poll::Ready(None) => self.first = None,
+                other => return other,
+            }
+        }
+        Pin::new(&mut self.second).poll_frame(cx)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+/// A placeholder was found in a streamed request body.
+#[derive(Debug, thiserror::Error)]
+#[error("request body carries a credential placeholder; upload aborted")]
+pub struct PlaceholderInBody;
+
+/// Scans a streamed body for placeholders (across chunk boundaries) and fails the stream on
+/// the first one, so the upstream never receives a complete request.
+struct GuardedBody {
+    inner: ProxyBody,
+    placeholders: Arc<Scrubber>,
+    /// The last bytes seen, to catch a placeholder split across chunks.
+    window: Vec<u8>,
+}
+
+impl GuardedBody {
+    fn new(inner: ProxyBody, placeholders: Arc<Scrubber>) -> Self {
+        Self {
+            inner,
+            placeholders,
+            window: Vec::new(),
+        }
+    }
+}
+
+impl Body for GuardedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            let keep = self.placeholders.longest().saturating_sub(1);
+            let mut scan = std::mem::take(&mut self.window);
+            scan.extend_from_slice(data);
+            if !self.placeholders.owners_found(&scan).is_empty() {
+                return Poll::Ready(Some(Err(Box::new(PlaceholderInBody))));
+            }
+            let start = scan.len().saturating_sub(keep);
+            self.window = scan[start..].to_vec();
+        }
+        polled
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
