@@ -7,7 +7,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::target::{Host, Target, TargetError};
+use crate::audit::AuditConfig;
+
+pub use crate::policy::HostAllow;
+use crate::target::Target;
+
+/// Default audit log, relative to the working directory.
+pub const DEFAULT_AUDIT_LOG: &str = "logs/audit.jsonl";
 
 /// Default proxy listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3128";
@@ -33,6 +39,8 @@ pub struct Config {
     pub limits: Limits,
     /// How many hosts' leaf certificates are kept.
     pub cert_cache_capacity: usize,
+    /// The audit log (`None`: exchanges are only logged).
+    pub audit: Option<AuditConfig>,
 }
 
 impl Default for Config {
@@ -47,6 +55,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             limits: Limits::default(),
             cert_cache_capacity: 10_000,
+            audit: Some(AuditConfig::new(DEFAULT_AUDIT_LOG)),
         }
     }
 }
@@ -144,42 +153,6 @@ fn parse_addr(raw: &str, default_port: u16) -> Option<SocketAddr> {
     bare.parse::<std::net::IpAddr>()
         .ok()
         .map(|ip| SocketAddr::new(ip, default_port))
-}
-
-/// `HOST[:PORT]`: every request to that host (on that port, or any port) is allowed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostAllow {
-    pub host: Host,
-    pub port: Option<u16>,
-}
-
-impl HostAllow {
-    /// Whether this allow covers `target`.
-    pub fn covers(&self, target: &Target) -> bool {
-        self.host == target.host && self.port.is_none_or(|p| p == target.port)
-    }
-}
-
-impl std::str::FromStr for HostAllow {
-    type Err = ConfigError;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let bad = |e: TargetError| ConfigError::Allow {
-            value: raw.to_owned(),
-            reason: e.to_string(),
-        };
-        match Target::parse_authority(raw) {
-            Ok(t) => Ok(Self {
-                host: t.host,
-                port: Some(t.port),
-            }),
-            Err(TargetError::MissingPort(_)) => Ok(Self {
-                host: Host::parse(raw).map_err(bad)?,
-                port: None,
-            }),
-            Err(e) => Err(bad(e)),
-        }
-    }
 }
 
 /// Keys of `keyward.yaml`; every key is optional and flags override it.
@@ -313,8 +286,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, reason: String },
     #[error("invalid --resolve {value:?}: {reason}")]
     Resolve { value: String, reason: String },
-    #[error("invalid --allow {value:?}: {reason}")]
-    Allow { value: String, reason: String },
+    #[error(transparent)]
+    Allow(#[from] crate::policy::HostAllowError),
     #[error("invalid duration for {key}: {value:?}: {reason}")]
     Duration {
         key: String,
@@ -349,9 +322,9 @@ mod tests {
     fn allow_with_and_without_port() {
         let a: HostAllow = "PyPI.org".parse().unwrap();
         assert_eq!(a.port, None);
-        assert!(a.covers(&Target::parse_authority("pypi.org:8443").unwrap()));
         let a: HostAllow = "pypi.org:443".parse().unwrap();
-        assert!(!a.covers(&Target::parse_authority("pypi.org:8443").unwrap()));
+        assert_eq!(a.port, Some(443));
+        assert!("pypi.org/simple".parse::<HostAllow>().is_err());
     }
 
     #[test]

@@ -23,11 +23,13 @@
 //! [`target`] (host and port parsing), [`rewind`] (peeked bytes), [`body`], [`tls`],
 //! [`logging`].
 
+pub mod active;
 pub mod activity;
-pub mod allow_list;
+pub mod audit;
 pub mod body;
 pub mod ca;
 pub mod cli;
+pub mod closing_body;
 pub mod config;
 pub mod connection;
 pub mod credentials;
@@ -37,6 +39,7 @@ pub mod intercept;
 pub mod listener;
 pub mod logging;
 pub mod pipeline;
+pub mod policy;
 pub mod proxy;
 pub mod proxy_request;
 pub mod redact;

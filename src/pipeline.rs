@@ -1,20 +1,36 @@
 //! The request path, top to bottom, for plain-HTTP and decrypted-HTTPS requests alike:
-//! method check, pinning to the tunnel target, policy decision, forwarding, response
-//! clean-up, and one closing record per exchange.
+//! checks, pinning, policy decision (reading the body when a rule or the exfiltration guard
+//! must see it), credential injection, the exfiltration guard, forwarding, response
+//! redaction, and one closing audit entry per exchange.
+
+mod checks;
+mod forward;
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
 
-use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http::{Request, Response, StatusCode, Version, header};
+use http_body::Body as _;
 use hyper::body::Incoming;
 
 use crate::body::{self, ProxyBody};
+use crate::closing_body::ClosingBody;
+use crate::credentials::{self, ExfilGuard, Injected};
 use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme};
 use crate::hop;
+use crate::policy::{BodyNeed, RequestBody, RequestHead, Verdict, normalize_target};
 use crate::proxy::Shared;
+use crate::redact;
 use crate::refusal::Refusal;
-use crate::target::{Host, Target};
+use crate::request_body::{Prefetched, prefetch};
+use crate::upstream::UpstreamFailure;
 use crate::websocket;
+
+/// Bytes of a request body read ahead so the exfiltration guard can see them when no rule
+/// inspects the body; the rest streams, scanned as it passes.
+const SCAN_CAP: usize = 1024 * 1024;
 
 /// Serves one request: always answers, never fails.
 pub async fn handle(
@@ -22,22 +38,36 @@ pub async fn handle(
     conn: Arc<ConnInfo>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    let path = req.uri().path().to_owned();
-    let mut exchange = Exchange::start(conn, req.method().clone(), &path);
+    let mut exchange = Exchange::start(
+        conn,
+        req.method().clone(),
+        req.uri(),
+        shared.audit().cloned(),
+    );
     let agent_version = req.version();
     let mut resp = match process(&shared, &mut exchange, req).await {
-        Ok(resp) => resp,
+        Ok(resp) => {
+            exchange.status = Some(resp.status());
+            resp.map(|b| body::stream(ClosingBody::new(b, exchange)))
+        }
         Err(refusal) => {
             let resp = refusal.into_response(&exchange.id);
+            exchange.status = Some(resp.status());
             exchange.set_outcome(Outcome::Refused(refusal));
+            exchange.finish();
             resp
         }
     };
     if agent_version != Version::HTTP_2 {
         *resp.version_mut() = Version::HTTP_11;
     }
-    exchange.finish(resp.status());
     Ok(resp)
+}
+
+/// The agent's body: untouched, or read ahead.
+enum AgentBody {
+    Unread(Incoming),
+    Read(Prefetched),
 }
 
 async fn process(
@@ -46,118 +76,173 @@ async fn process(
     mut req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let conn = exchange.conn.clone();
-    check_method(req.method(), conn.scheme)?;
-    if let Some(mismatch) = &conn.sni_mismatch {
-        return Err(Refusal::Misdirected(mismatch.clone()));
+    checks::check_method(req.method(), conn.scheme)?;
+    checks::check_pinned(&conn, &req)?;
+    if !shared.audit_healthy() {
+        return Err(Refusal::Unavailable(
+            "audit log cannot be written; refusing to act unrecorded".into(),
+        ));
     }
-    check_pinned(&conn, &req)?;
-    let rule = shared.policy().decide(&conn.target)?;
-
+    let active = shared.active();
     let upgrade = hop::websocket_upgrade(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
-    let upstream_req = upstream_request(&conn, req, upgrade.as_ref())?;
+    let (mut parts, body) = req.into_parts();
+    let host = conn.target.host.to_string();
+    normalize_target(&host, conn.target.port, parts.uri.path())
+        .map_err(|e| Refusal::BadRequest(e.to_string()))?;
 
+    // Decide, reading the body first when a rule or the exfiltration guard must see it.
+    let head = RequestHead {
+        method: &parts.method,
+        scheme: conn.scheme,
+        host: &host,
+        port: conn.target.port,
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+    };
+    let need = active.rules.body_need(&head, None);
+    let inspect = matches!(need, BodyNeed::Inspect { .. });
+    let cap = match need {
+        BodyNeed::Inspect { max_size } => max_size,
+        BodyNeed::None => SCAN_CAP,
+    };
+    let agent_body = if (inspect || !active.credentials.is_empty()) && !body.is_end_stream() {
+        let read = prefetch(body, cap, shared.config().limits.header_read_timeout)
+            .await
+            .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        AgentBody::Read(read)
+    } else {
+        AgentBody::Unread(body)
+    };
+    let view = match &agent_body {
+        AgentBody::Read(p) => Some(RequestBody {
+            bytes: p.head(),
+            content_encoding: parts
+                .headers
+                .get(CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
+            content_type: parts
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            truncated: p.is_partial(),
+        }),
+        AgentBody::Unread(b) if b.is_end_stream() => Some(RequestBody {
+            bytes: &[],
+            content_encoding: None,
+            content_type: None,
+            truncated: false,
+        }),
+        AgentBody::Unread(_) => None,
+    };
+    let decision = active
+        .rules
+        .decide(&head, view.as_ref().filter(|_| inspect), None);
+    if let Some(shadow) = &decision.shadow {
+        tracing::info!(request_id = exchange.id.as_str(), rule = ?shadow.rule, verdict = ?shadow.verdict, reason = %shadow.reason, "shadow rule would decide differently");
+    }
+    exchange.decision = Some(decision.clone());
+    match decision.verdict {
+        Verdict::Allow => {}
+        Verdict::Deny => {
+            return Err(Refusal::Denied {
+                rule: decision.rule.map(|r| r.to_string()),
+                reason: decision.reason,
+            });
+        }
+        Verdict::Approve => {
+            return Err(Refusal::Denied {
+                rule: decision.rule.map(|r| r.to_string()),
+                reason: "approval required".into(),
+            });
+        }
+    }
+    let rule_id = decision.rule.as_ref().map(|r| r.to_string());
+
+    // Credentials: inject the allowing rule's secrets, then refuse any placeholder left.
+    let rule = decision.rule.as_ref().and_then(|id| active.rules.rule(id));
+    let set_headers = rule.map(|r| r.set_headers()).unwrap_or(&[]);
+    let injected = if decision.inject.is_empty() && set_headers.is_empty() {
+        Injected::default()
+    } else if conn.scheme == Scheme::Http {
+        return Err(Refusal::Denied {
+            rule: rule_id,
+            reason: "credentials are injected only over TLS".into(),
+        });
+    } else {
+        credentials::inject(
+            &active.credentials,
+            &decision.inject,
+            set_headers,
+            &mut parts,
+            None,
+        )
+        .await
+        .map_err(|e| Refusal::Unavailable(e.to_string()))?
+    };
+    exchange.credentials = injected.names.iter().map(|n| n.to_string()).collect();
+    let head_bytes = match &agent_body {
+        AgentBody::Read(p) => Some(p.head().clone()),
+        AgentBody::Unread(_) => None,
+    };
+    let guard = ExfilGuard {
+        store: &active.credentials,
+    };
+    if let Err(exfil) = guard.check(
+        &parts,
+        head_bytes.as_deref(),
+        &host,
+        conn.scheme == Scheme::Https,
+    ) {
+        exchange.exfiltration = true;
+        tracing::warn!(request_id = exchange.id.as_str(), %exfil, "exfiltration attempt refused");
+        return Err(Refusal::Denied {
+            rule: rule_id,
+            reason: exfil.to_string(),
+        });
+    }
+
+    // Forward.
+    forward::upstream_parts(&conn, &mut parts, upgrade.as_ref())?;
+    let upstream_body = match agent_body {
+        AgentBody::Unread(b) => body::stream(b),
+        AgentBody::Read(p) => {
+            exchange.bytes_in = p.head().len() as u64;
+            let head = p.head().clone();
+            p.into_body(head, Some(active.placeholders().clone()))
+        }
+    };
     let busy = conn.activity.begin();
+    let sent = Instant::now();
     let mut resp = shared
         .upstream()
-        .send(upstream_req)
+        .send(Request::from_parts(parts, upstream_body))
         .await
         .map_err(Refusal::Upstream)?;
+    exchange.upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
     drop(busy);
-    exchange.set_outcome(Outcome::Forwarded { rule });
+    exchange.set_outcome(Outcome::Forwarded);
 
-    let upgraded = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
-    let kept_upgrade = match (upgraded, client_upgrade) {
+    let kept_upgrade = match (
+        resp.status() == StatusCode::SWITCHING_PROTOCOLS,
+        client_upgrade,
+    ) {
         (true, Some(client)) => {
             websocket::bridge(shared, &conn, client, hyper::upgrade::on(&mut resp));
             resp.headers().get(header::UPGRADE).cloned()
         }
         _ => None,
     };
-    hop::strip(resp.headers_mut(), kept_upgrade.as_ref());
-    Ok(resp.map(body::stream))
-}
-
-/// TRACE/TRACK echo requests (and cookies) back; CONNECT inside a tunnel would escape the pin.
-fn check_method(method: &Method, scheme: Scheme) -> Result<(), Refusal> {
-    match method.as_str() {
-        "TRACE" | "TRACK" => Err(Refusal::MethodNotAllowed(format!("{method} is refused"))),
-        "CONNECT" if scheme == Scheme::Https => Err(Refusal::MethodNotAllowed(
-            "CONNECT inside a tunnel is refused".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// Every request names the connection's target, in its URI authority and its Host header;
-/// anything else is domain fronting (421).
-fn check_pinned(conn: &ConnInfo, req: &Request<Incoming>) -> Result<(), Refusal> {
-    let default = conn.scheme.default_port();
-    let mut named = Vec::with_capacity(2);
-    if let Some(authority) = req.uri().authority() {
-        named.push(("request target", authority.as_str().to_owned()));
-    }
-    for host in req.headers().get_all(header::HOST) {
-        let text = host
-            .to_str()
-            .map_err(|_| Refusal::BadRequest("Host header is not valid text".into()))?;
-        named.push(("Host header", text.to_owned()));
-    }
-    if named.is_empty() {
-        return Err(Refusal::BadRequest(
-            "request names no host (no Host header)".into(),
-        ));
-    }
-    for (what, raw) in named {
-        let parsed = Target::parse_with_default(&raw, Some(default))
-            .map_err(|e| Refusal::BadRequest(format!("invalid {what} {raw:?}: {e}")))?;
-        if parsed != conn.target {
-            return Err(Refusal::Misdirected(format!(
-                "{what} {raw} does not match the tunnel target {}",
-                conn.target
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The request as sent upstream: absolute URI on the pinned target, hop-by-hop headers
-/// removed (Upgrade kept for a WebSocket), Host recomputed by the client from the URI.
-fn upstream_request(
-    conn: &ConnInfo,
-    req: Request<Incoming>,
-    upgrade: Option<&HeaderValue>,
-) -> Result<Request<ProxyBody>, Refusal> {
-    let (mut parts, body) = req.into_parts();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .filter(|p| p.starts_with('/'))
-        .unwrap_or("/");
-    let uri = format!(
-        "{}://{}{}",
-        conn.scheme.as_str(),
-        authority(&conn.target, conn.scheme),
-        path
-    );
-    parts.uri = uri
-        .parse::<Uri>()
-        .map_err(|e| Refusal::BadRequest(format!("invalid request target: {e}")))?;
-    hop::strip(&mut parts.headers, upgrade);
-    parts.headers.remove(header::HOST);
-    Ok(Request::from_parts(parts, body::stream(body)))
-}
-
-/// `host[:port]`, the port omitted when it is the scheme's default.
-fn authority(target: &Target, scheme: Scheme) -> String {
-    let host = match &target.host {
-        Host::Name(n) => n.clone(),
-        Host::Ip(_) => target.host.to_string(),
-    };
-    if target.port == scheme.default_port() {
-        host
-    } else {
-        format!("{host}:{}", target.port)
-    }
+    let (mut resp_parts, resp_body) = resp.into_parts();
+    hop::strip(&mut resp_parts.headers, kept_upgrade.as_ref());
+    let scrubber = active.known_secrets(&injected.values).await;
+    let body = redact::scrub_response(
+        &mut resp_parts,
+        body::stream(resp_body),
+        &scrubber,
+        &exchange.redactions,
+    )
+    .map_err(|e| Refusal::Upstream(UpstreamFailure::Protocol(e.to_string())))?;
+    Ok(Response::from_parts(resp_parts, body))
 }

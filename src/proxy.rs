@@ -13,7 +13,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::allow_list::AllowList;
+use crate::active::{Active, ActiveRules};
+use crate::audit::{AuditError, AuditHandle, AuditWriter};
 use crate::ca::{CaError, CertificateAuthority, LeafIssuer, ServerConfigCache};
 use crate::config::Config;
 use crate::listener;
@@ -34,6 +35,13 @@ pub enum StartError {
     Roots(#[from] RootsError),
     #[error("upstream TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
+    #[error("rules in {dir} do not compile:\n{errors}")]
+    Rules {
+        dir: PathBuf,
+        errors: crate::policy::CompileErrors,
+    },
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -46,7 +54,10 @@ pub struct Shared {
     config: Config,
     certs: ServerConfigCache,
     upstream: Upstream,
-    policy: AllowList,
+    /// The rules and credentials in force (swapped on reload).
+    active: ActiveRules,
+    /// Where every exchange's audit entry goes (`None`: log lines only).
+    audit: Option<AuditHandle>,
     /// Targets the operator pinned with `--resolve` (the guard does not apply to them).
     pinned: HashSet<Target>,
     /// Cancelled when the proxy stops accepting.
@@ -71,8 +82,20 @@ impl Shared {
     pub fn upstream(&self) -> &Upstream {
         &self.upstream
     }
-    pub fn policy(&self) -> &AllowList {
-        &self.policy
+    /// The rules and credentials in force for a new exchange.
+    pub fn active(&self) -> Arc<Active> {
+        self.active.current()
+    }
+    /// Reloading the rules.
+    pub fn rules(&self) -> &ActiveRules {
+        &self.active
+    }
+    pub fn audit(&self) -> Option<&AuditHandle> {
+        self.audit.as_ref()
+    }
+    /// False while the audit log cannot be written: new requests are refused.
+    pub fn audit_healthy(&self) -> bool {
+        self.audit.as_ref().is_none_or(AuditHandle::is_healthy)
     }
     pub fn shutdown(&self) -> &CancellationToken {
         &self.shutdown
@@ -106,6 +129,29 @@ impl Proxy {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let ca = Arc::new(CertificateAuthority::load_or_create(&config.ca_dir)?);
         let ca_path = ca.cert_path().to_path_buf();
+        let active = ActiveRules::load(
+            &config.rules_dir,
+            config.allow.clone(),
+            ca.placeholder_seed(),
+        )
+        .map_err(|errors| StartError::Rules {
+            dir: config.rules_dir.clone(),
+            errors,
+        })?;
+        let audit = match &config.audit {
+            Some(audit_config) => {
+                if let Some(dir) = audit_config
+                    .path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let (handle, _task) = AuditWriter::start(audit_config.clone())?;
+                Some(handle)
+            }
+            None => None,
+        };
         let certs = ServerConfigCache::new(LeafIssuer::new(ca)?, config.cert_cache_capacity);
         let roots = upstream_roots(&config.upstream_ca)?;
         let upstream = Upstream::new(roots, &config.resolve, &config.limits)?;
@@ -121,7 +167,8 @@ impl Proxy {
             source,
         })?;
         let shared = Arc::new(Shared {
-            policy: AllowList::new(config.allow.clone()),
+            active,
+            audit,
             pinned: config.resolve.iter().map(|r| r.target.clone()).collect(),
             tunnel_h1: tunnel_builder(&config, false),
             tunnel_h2: tunnel_builder(&config, true),

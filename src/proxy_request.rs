@@ -9,6 +9,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::activity::Activity;
+use crate::audit::{AuditEntry, Decision as AuditDecision};
 use crate::body::{self, ProxyBody};
 use crate::exchange::{ConnInfo, Exchange, Outcome, RequestId, Scheme};
 use crate::intercept;
@@ -40,20 +41,20 @@ pub async fn handle(
                 });
                 pipeline::handle(shared, conn, req).await
             }
-            Err(refusal) => Ok(refuse_unpinned(client, activity, &req, refusal)),
+            Err(refusal) => Ok(refuse_unpinned(&shared, client, &req, refusal)),
         },
         Some(scheme) => {
             let refusal = Refusal::BadRequest(format!(
                 "absolute-form {scheme}:// requests are refused; use CONNECT for HTTPS"
             ));
-            Ok(refuse_unpinned(client, activity, &req, refusal))
+            Ok(refuse_unpinned(&shared, client, &req, refusal))
         }
         None => {
             let refusal = Refusal::BadRequest(
                 "not a proxy request: send CONNECT host:port or an absolute-form http:// URI"
                     .into(),
             );
-            Ok(refuse_unpinned(client, activity, &req, refusal))
+            Ok(refuse_unpinned(&shared, client, &req, refusal))
         }
     }
 }
@@ -84,7 +85,7 @@ fn connect(
         Ok(t) => t,
         Err(e) => {
             let refusal = Refusal::BadRequest(format!("invalid CONNECT target {raw:?}: {e}"));
-            return refuse_unpinned(client, activity, &req, refusal);
+            return refuse_unpinned(&shared, client, &req, refusal);
         }
     };
     let conn = Arc::new(ConnInfo {
@@ -95,10 +96,12 @@ fn connect(
         activity: activity.clone(),
     });
     if let Some(refusal) = early_refusal(&shared, &target) {
-        let mut exchange = Exchange::start(conn, Method::CONNECT, "");
+        let mut exchange =
+            Exchange::start(conn, Method::CONNECT, req.uri(), shared.audit().cloned());
         let resp = refusal.into_response(&exchange.id);
+        exchange.status = Some(resp.status());
         exchange.set_outcome(Outcome::Refused(refusal));
-        exchange.finish(resp.status());
+        exchange.finish();
         return resp;
     }
     let on_upgrade = hyper::upgrade::on(req);
@@ -119,7 +122,11 @@ fn connect(
 /// Refusals decided from the CONNECT line alone: no rule could match the host and port, or
 /// an IP literal the destination guard refuses (and the operator did not pin).
 fn early_refusal(shared: &Shared, target: &Target) -> Option<Refusal> {
-    if !shared.policy().admits(target) {
+    if !shared
+        .active()
+        .rules
+        .admits_connect(&target.host.to_string(), target.port, None)
+    {
         return Some(Refusal::default_deny(format!(
             "no rule allows requests to {target}"
         )));
@@ -135,25 +142,44 @@ fn early_refusal(shared: &Shared, target: &Target) -> Option<Refusal> {
     None
 }
 
-/// Answers a request that has no usable target, with its closing record.
+/// Answers a request that has no usable target, with its audit entry and log line.
 fn refuse_unpinned(
+    shared: &Shared,
     client: SocketAddr,
-    activity: Arc<Activity>,
     req: &Request<Incoming>,
     refusal: Refusal,
 ) -> Response<ProxyBody> {
-    let _ = activity;
     let id = RequestId::new();
+    let (status, _, decision) = refusal.parts();
     tracing::info!(
         target: "keyward::exchange",
         request_id = id.as_str(),
         %client,
         method = %req.method(),
         uri = %req.uri().path(),
-        decision = refusal.parts().2,
+        decision,
         reason = refusal.reason(),
-        status = refusal.parts().0.as_u16(),
+        status = status.as_u16(),
         "exchange"
     );
+    if let Some(audit) = shared.audit() {
+        let mut entry = AuditEntry::new(
+            id.as_str(),
+            client.to_string(),
+            req.method().as_str(),
+            "-",
+            "-",
+            0,
+            req.uri().path(),
+        );
+        entry.decision = if decision == "deny" {
+            AuditDecision::Deny
+        } else {
+            AuditDecision::Error
+        };
+        entry.reason = Some(refusal.reason().to_owned());
+        entry.status = Some(status.as_u16());
+        let _ = audit.try_record(entry);
+    }
     refusal.into_response(&id)
 }

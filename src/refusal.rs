@@ -27,6 +27,8 @@ pub enum Refusal {
     },
     /// Upstream failed; the status follows the failure (403 guard, 502, 504).
     Upstream(UpstreamFailure),
+    /// Something keyward needs is unavailable (audit sink, a secret source): fail closed (503).
+    Unavailable(String),
     /// keyward itself failed; fail closed (500).
     Internal(String),
 }
@@ -65,6 +67,7 @@ impl Refusal {
                 (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "error")
             }
             Refusal::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed", "error"),
+            Refusal::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "error"),
             Refusal::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "error"),
         }
     }
@@ -75,6 +78,7 @@ impl Refusal {
             Refusal::BadRequest(r)
             | Refusal::MethodNotAllowed(r)
             | Refusal::Misdirected(r)
+            | Refusal::Unavailable(r)
             | Refusal::Internal(r) => r,
             Refusal::Denied { reason, .. } => reason,
             Refusal::Upstream(f) => f.reason(),

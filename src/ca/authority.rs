@@ -137,6 +137,15 @@ impl CertificateAuthority {
         &self.issuer
     }
 
+    /// A stable secret derived from the CA key: default placeholders are computed from it,
+    /// so they survive restarts and cannot be guessed without the key.
+    pub fn placeholder_seed(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"keyward placeholder seed v1\0");
+        hasher.update(self.issuer.key().serialize_der());
+        hasher.finalize().into()
+    }
+
     /// SHA-256 of the DER certificate, as colon-separated upper-case hex.
     pub fn fingerprint_sha256(&self) -> String {
         let digest = Sha256::digest(self.cert_der.as_ref());

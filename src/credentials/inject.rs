@@ -6,6 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+
+use crate::policy::extras::{HeaderTemplate, TemplatePart};
 use http::request::Parts;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -30,16 +32,18 @@ pub enum InjectError {
     },
     #[error("secret {0} is not declared")]
     Unknown(SecretName),
-    #[error("secret {name} cannot be placed in header {header}: not a valid header value")]
-    Header { name: SecretName, header: String },
+    #[error("a secret cannot be placed in header {header}: not a valid header value")]
+    Header { header: String },
     #[error("the request target is invalid after injection")]
     Uri,
 }
 
-/// What was injected, for the audit entry (names only).
+/// What was injected: names for the audit entry, values so the response can be scrubbed
+/// of them (a `SecretValue` prints as `[redacted]`).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Injected {
     pub names: Vec<SecretName>,
+    pub values: Vec<SecretValue>,
 }
 
 /// Resolved values of the secrets a rule injects.
@@ -49,15 +53,17 @@ struct Values(Vec<(SecretName, Placeholder, SecretValue)>);
 pub async fn inject(
     store: &CredentialStore,
     names: &[SecretName],
-    set_headers: &[(HeaderName, String)],
+    set_headers: &[HeaderTemplate],
     parts: &mut Parts,
     body: Option<&mut Bytes>,
 ) -> Result<Injected, InjectError> {
     let mut wanted: Vec<SecretName> = names.to_vec();
-    for (_, template) in set_headers {
-        for c in store.iter() {
-            if template.contains(&format!("{{{{{}}}}}", c.name)) && !wanted.contains(&c.name) {
-                wanted.push(c.name.clone());
+    for template in set_headers {
+        for part in &template.parts {
+            if let TemplatePart::Secret(name) = part
+                && !wanted.contains(name)
+            {
+                wanted.push(name.clone());
             }
         }
     }
@@ -82,6 +88,9 @@ pub async fn inject(
     let mut used = |name: &SecretName| {
         if !injected.names.contains(name) {
             injected.names.push(name.clone());
+            if let Some((_, _, v)) = values.0.iter().find(|(n, _, _)| n == name) {
+                injected.values.push(v.clone());
+            }
         }
     };
 
@@ -167,24 +176,27 @@ pub async fn inject(
         }
     }
 
-    for (header, template) in set_headers {
-        let mut rendered = template.clone().into_bytes();
-        for (name, _, value) in &values.0 {
-            if let Some(next) = replace_all(
-                &rendered,
-                format!("{{{{{name}}}}}").as_bytes(),
-                value.expose(),
-            ) {
-                rendered = next;
-                used(name);
+    for template in set_headers {
+        let mut rendered = Vec::new();
+        for part in &template.parts {
+            match part {
+                TemplatePart::Text(text) => rendered.extend_from_slice(text.as_bytes()),
+                TemplatePart::Secret(name) => {
+                    let value = values
+                        .0
+                        .iter()
+                        .find(|(n, _, _)| n == name)
+                        .ok_or_else(|| InjectError::Unknown(name.clone()))?;
+                    rendered.extend_from_slice(value.2.expose());
+                    used(name);
+                }
             }
         }
         let mut value = HeaderValue::from_bytes(&rendered).map_err(|_| InjectError::Header {
-            name: SecretName(template.clone()),
-            header: header.to_string(),
+            header: template.name.to_string(),
         })?;
         value.set_sensitive(true);
-        parts.headers.insert(header.clone(), value);
+        parts.headers.insert(template.name.clone(), value);
     }
     Ok(injected)
 }
@@ -229,11 +241,6 @@ fn replace_in_header(
         return Ok(None);
     }
     let mut value = HeaderValue::from_bytes(&out).map_err(|_| InjectError::Header {
-        name: values
-            .0
-            .first()
-            .map(|v| v.0.clone())
-            .unwrap_or(SecretName(String::new())),
         header: header.to_string(),
     })?;
     value.set_sensitive(true);

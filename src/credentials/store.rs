@@ -1,52 +1,20 @@
 //! The declared credentials: name, source, placeholder, and the destinations each may ever
 //! be sent to; resolves values on demand and builds the redaction set of known values.
 
-use std::fmt;
 use std::sync::Arc;
 
+pub use crate::policy::SecretName;
+pub use crate::policy::url_pattern::HostPattern;
 use crate::redact::Scrubber;
 use crate::secret::SecretValue;
 
 use super::source::{SecretSource, SourceError};
-
-/// A secret's name in rule files (`github`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SecretName(pub String);
-
-impl fmt::Display for SecretName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// What the agent holds instead of a secret (`keyward:github:7f3c…`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Placeholder(pub String);
 
 impl Placeholder {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A destination host a secret may be sent to: `api.github.com` or `*.github.com`
-/// (subdomains only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostPattern(String);
-
-impl HostPattern {
-    pub fn new(pattern: &str) -> Self {
-        Self(pattern.trim_end_matches('.').to_ascii_lowercase())
-    }
-
-    pub fn matches(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        match self.0.strip_prefix("*.") {
-            Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
-            None => host == self.0,
-        }
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -67,7 +35,8 @@ pub struct Credential {
 impl Credential {
     /// Whether this secret may be sent to `host`.
     pub fn bound_to(&self, host: &str) -> bool {
-        self.hosts.iter().any(|p| p.matches(host))
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.hosts.iter().any(|p| p.matches(&host))
     }
 }
 
@@ -122,7 +91,7 @@ impl CredentialStore {
     pub async fn resolve(&self, name: &SecretName) -> Result<SecretValue, SourceError> {
         match self.get(name) {
             Some(c) => c.source.resolve().await,
-            None => Err(SourceError::Invalid(name.0.clone())),
+            None => Err(SourceError::Invalid(name.to_string())),
         }
     }
 
@@ -138,20 +107,5 @@ impl CredentialStore {
             }
         }
         (Scrubber::new(values.iter().map(|(v, p)| (v, *p))), failures)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_patterns_match_exact_names_and_subdomains_only() {
-        assert!(HostPattern::new("api.github.com").matches("API.GitHub.com."));
-        let wild = HostPattern::new("*.github.com");
-        assert!(wild.matches("api.github.com"));
-        assert!(!wild.matches("github.com"));
-        assert!(!wild.matches("evilgithub.com"));
-        assert!(!wild.matches("github.com.evil.example"));
     }
 }

@@ -9,6 +9,7 @@ use http::header::HeaderName;
 
 use super::source::{EnvSource, ExecSource, FileSource};
 use super::*;
+use crate::policy::extras::{HeaderTemplate, parse_template};
 
 const GITHUB_VALUE: &str = "ghp_unit_test_value_0123456789";
 const GITHUB_PH: &str = "keyward:github:7f3c9a1e5b2d4c8e";
@@ -19,21 +20,21 @@ fn store(dir: &std::path::Path) -> CredentialStore {
     std::fs::write(&file, GITHUB_VALUE).unwrap();
     CredentialStore::new(vec![
         Credential {
-            name: SecretName("github".into()),
+            name: SecretName::new("github"),
             source: Box::new(FileSource::new(file)),
             placeholder: Placeholder(GITHUB_PH.into()),
             env_var: Some("GITHUB_TOKEN".into()),
             hosts: vec![
-                HostPattern::new("api.github.com"),
-                HostPattern::new("github.com"),
+                HostPattern::parse("api.github.com").unwrap(),
+                HostPattern::parse("github.com").unwrap(),
             ],
         },
         Credential {
-            name: SecretName("slack".into()),
+            name: SecretName::new("slack"),
             source: Box::new(EnvSource("KEYWARD_TEST_UNSET_SLACK".into())),
             placeholder: Placeholder(SLACK_PH.into()),
             env_var: None,
-            hosts: vec![HostPattern::new("slack.com")],
+            hosts: vec![HostPattern::parse("slack.com").unwrap()],
         },
     ])
 }
@@ -43,7 +44,7 @@ fn parts(req: Request<()>) -> http::request::Parts {
 }
 
 fn github() -> Vec<SecretName> {
-    vec![SecretName("github".into())]
+    vec![SecretName::new("github")]
 }
 
 #[tokio::test]
@@ -96,10 +97,10 @@ async fn set_header_template_needs_no_placeholder_from_the_agent() {
             .body(())
             .unwrap(),
     );
-    let set = vec![(
-        HeaderName::from_static("authorization"),
-        "Bearer {{github}}".to_owned(),
-    )];
+    let set = vec![HeaderTemplate {
+        name: HeaderName::from_static("authorization"),
+        parts: parse_template("Bearer {{github}}").unwrap(),
+    }];
     let injected = inject(&store, &[], &set, &mut p, None).await.unwrap();
     assert_eq!(injected.names, github());
     assert_eq!(
@@ -113,7 +114,7 @@ async fn failing_sources_fail_closed_without_the_value() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path());
     let mut p = parts(Request::get("https://slack.com/api").body(()).unwrap());
-    let err = inject(&store, &[SecretName("slack".into())], &[], &mut p, None)
+    let err = inject(&store, &[SecretName::new("slack")], &[], &mut p, None)
         .await
         .unwrap_err();
     assert!(
@@ -121,7 +122,7 @@ async fn failing_sources_fail_closed_without_the_value() {
         "{err}"
     );
     let exec = CredentialStore::new(vec![Credential {
-        name: SecretName("vault".into()),
+        name: SecretName::new("vault"),
         source: Box::new(ExecSource::new(
             vec!["false".into()],
             std::time::Duration::from_secs(60),
@@ -130,7 +131,7 @@ async fn failing_sources_fail_closed_without_the_value() {
         env_var: None,
         hosts: vec![],
     }]);
-    let err = inject(&exec, &[SecretName("vault".into())], &[], &mut p, None)
+    let err = inject(&exec, &[SecretName::new("vault")], &[], &mut p, None)
         .await
         .unwrap_err();
     assert!(
@@ -210,4 +211,23 @@ fn guard_refuses_plain_http_and_bound_but_not_injected() {
         guard.check(&clean, Some(b"no placeholders"), "api.github.com", true),
         Ok(())
     );
+}
+
+#[test]
+fn secrets_are_bound_to_exact_hosts_and_subdomain_patterns_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let github = store.get(&SecretName::new("github")).unwrap();
+    assert!(github.bound_to("API.GitHub.com."));
+    assert!(!github.bound_to("api.github.com.evil.example"));
+    let wild = Credential {
+        name: SecretName::new("w"),
+        source: Box::new(EnvSource("X".into())),
+        placeholder: Placeholder("keyward:w:0011223344556677".into()),
+        env_var: None,
+        hosts: vec![HostPattern::parse("*.github.com").unwrap()],
+    };
+    assert!(wild.bound_to("api.github.com"));
+    assert!(!wild.bound_to("github.com"));
+    assert!(!wild.bound_to("evilgithub.com"));
 }

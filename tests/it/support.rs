@@ -8,6 +8,7 @@ pub mod upstream;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use keyward::audit::AuditConfig;
 use keyward::config::{Config, ResolveOverride};
 use keyward::{Proxy, RunningProxy};
 
@@ -49,6 +50,7 @@ impl Keyward {
                 })
                 .collect(),
             allow: allow.iter().map(|a| a.parse().unwrap()).collect(),
+            audit: Some(AuditConfig::new(dir.path().join("audit.jsonl"))),
             ..Config::default()
         };
         tweak(&mut config);
@@ -61,6 +63,11 @@ impl Keyward {
             ca_path,
             dir,
         }
+    }
+
+    /// The audit log's path.
+    pub fn audit_path(&self) -> PathBuf {
+        self.dir.path().join("audit.jsonl")
     }
 
     /// An agent that trusts this keyward.

@@ -1,0 +1,165 @@
+//! The rules and credentials in force: compiled from the rules directory (plus `--allow`),
+//! swapped atomically on reload so in-flight exchanges finish on the rules they started
+//! with, and a failed reload keeps the last good set.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+
+use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
+use crate::credentials::{Credential, CredentialStore, Placeholder, SecretSource};
+use crate::policy::{CompileErrors, CredentialSource, HostAllow, RuleSet, SecretDecl, Summary};
+use crate::redact::Scrubber;
+use crate::secret::SecretValue;
+
+/// How long the set of known secret values is reused before sources are read again.
+const KNOWN_REFRESH: Duration = Duration::from_secs(1);
+
+/// One compiled generation of rules and credentials.
+pub struct Active {
+    pub rules: RuleSet,
+    pub credentials: CredentialStore,
+    /// Scrubber of every secret value keyward can currently resolve.
+    known: tokio::sync::Mutex<Option<(Instant, Arc<Scrubber>)>>,
+    /// Finds placeholders in streamed request bodies.
+    placeholders: Arc<Scrubber>,
+}
+
+impl Active {
+    fn new(rules: RuleSet, seed: &[u8; 32]) -> Self {
+        let credentials = CredentialStore::new(
+            rules
+                .secrets()
+                .iter()
+                .map(|d| credential(d, seed))
+                .collect(),
+        );
+        let values: Vec<SecretValue> = credentials
+            .iter()
+            .map(|c| SecretValue::new(c.placeholder.as_str()))
+            .collect();
+        let placeholders = Arc::new(Scrubber::new(
+            values
+                .iter()
+                .zip(credentials.iter())
+                .map(|(v, c)| (v, c.placeholder.as_str())),
+        ));
+        Self {
+            rules,
+            credentials,
+            known: tokio::sync::Mutex::new(None),
+            placeholders,
+        }
+    }
+
+    /// The placeholder detector for streamed bodies.
+    pub fn placeholders(&self) -> &Arc<Scrubber> {
+        &self.placeholders
+    }
+
+    /// A scrubber of all secret values keyward knows, re-read at most every second, and at
+    /// once when `must_cover` holds a value it does not know yet (a just-rotated secret).
+    pub async fn known_secrets(&self, must_cover: &[SecretValue]) -> Arc<Scrubber> {
+        if self.credentials.is_empty() {
+            return Arc::new(Scrubber::empty());
+        }
+        let mut known = self.known.lock().await;
+        if let Some((at, scrubber)) = known.as_ref()
+            && at.elapsed() < KNOWN_REFRESH
+            && must_cover
+                .iter()
+                .all(|v| !scrubber.owners_found(v.expose()).is_empty())
+        {
+            return scrubber.clone();
+        }
+        let (scrubber, failures) = self.credentials.known_values().await;
+        for (name, error) in failures {
+            tracing::debug!(secret = %name, %error, "secret source does not resolve; not in the redaction set");
+        }
+        let scrubber = Arc::new(scrubber);
+        *known = Some((Instant::now(), scrubber.clone()));
+        scrubber
+    }
+}
+
+/// Builds a credential from its declaration; the default placeholder is derived from the
+/// CA-key seed and the name.
+fn credential(decl: &SecretDecl, seed: &[u8; 32]) -> Credential {
+    let source: Box<dyn SecretSource> = match &decl.source {
+        CredentialSource::Env(name) => Box::new(EnvSource(name.clone())),
+        CredentialSource::File(path) => Box::new(FileSource::new(PathBuf::from(path))),
+        CredentialSource::Exec(argv) => Box::new(ExecSource::new(argv.clone(), DEFAULT_EXEC_TTL)),
+    };
+    let placeholder = decl
+        .placeholder
+        .clone()
+        .unwrap_or_else(|| default_placeholder(seed, decl.name.as_str()));
+    Credential {
+        name: decl.name.clone(),
+        source,
+        placeholder: Placeholder(placeholder),
+        env_var: decl.env.clone(),
+        hosts: decl.hosts.clone(),
+    }
+}
+
+/// `keyward:NAME:<16 hex>` from SHA-256(seed, name).
+pub fn default_placeholder(seed: &[u8; 32], name: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(seed);
+    h.update(name.as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("keyward:{name}:{hex}")
+}
+
+/// The current generation, and how to load the next one.
+pub struct ActiveRules {
+    current: ArcSwap<Active>,
+    dir: PathBuf,
+    allows: Vec<HostAllow>,
+    seed: [u8; 32],
+}
+
+impl ActiveRules {
+    /// Compiles `dir` (a missing directory means no rule files) plus `allows`.
+    pub fn load(dir: &Path, allows: Vec<HostAllow>, seed: [u8; 32]) -> Result<Self, CompileErrors> {
+        let rules = compile(dir, &allows)?;
+        Ok(Self {
+            current: ArcSwap::from_pointee(Active::new(rules, &seed)),
+            dir: dir.to_path_buf(),
+            allows,
+            seed,
+        })
+    }
+
+    /// The generation in force now.
+    pub fn current(&self) -> Arc<Active> {
+        self.current.load_full()
+    }
+
+    /// Recompiles; on any error the current generation stays and the errors are returned.
+    pub fn reload(&self) -> Result<Summary, CompileErrors> {
+        let rules = compile(&self.dir, &self.allows)?;
+        let summary = rules.summary();
+        self.current.store(Arc::new(Active::new(rules, &self.seed)));
+        Ok(summary)
+    }
+
+    /// The rules directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn compile(dir: &Path, allows: &[HostAllow]) -> Result<RuleSet, CompileErrors> {
+    let rules = if dir.exists() {
+        RuleSet::load_dir(dir)?
+    } else {
+        RuleSet::compile(&[])?
+    };
+    Ok(rules.with_host_allows(allows))
+}

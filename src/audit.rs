@@ -1,0 +1,42 @@
+//! The audit trail: one hash-chained JSON Lines entry per decision, written by a single
+//! task, verifiable afterwards by anyone with a SHA-256 and a JSON library.
+//!
+//! # Layout
+//! | module | job |
+//! | --- | --- |
+//! | [`entry`] | [`AuditEntry`]: the fields of one decision (never headers or bodies) |
+//! | [`decision`] | [`Decision`] (allow, deny, approve, rate_limited, error) and [`Mode`] |
+//! | [`chain`] | the hash chain's exact definition, with a Python checker in its doc |
+//! | [`writer`] | [`AuditWriter`]: config, start, the one task that owns the file |
+//! | [`handle`] | [`AuditHandle`]: record, try_record, flush, close, health |
+//! | [`sink`] | the blocking file side: append, rotate by size, fsync, retry, health flag |
+//! | [`resume`] | continuing an existing log's chain after a restart |
+//! | [`rotate`] | rotated file names and listing a log's files in chain order |
+//! | [`verify`] | `keyward audit verify`: the first broken entry, by file and line |
+//! | [`tail`](mod@tail) | `keyward audit tail`: filtered entries and their one-line rendering |
+//! | [`timestamp`] | the UTC time formats used in entries and rotated names |
+//!
+//! # Use
+//! The proxy starts one writer at boot, clones the handle into every connection, and in
+//! the exchange's closing step calls `handle.record(entry).await`. Before forwarding a new
+//! request it checks `handle.is_healthy()` and answers 503 when the log cannot be written.
+
+pub mod chain;
+pub mod decision;
+pub mod entry;
+pub mod handle;
+pub mod resume;
+pub mod rotate;
+pub mod sink;
+pub mod tail;
+pub mod timestamp;
+pub mod verify;
+pub mod writer;
+
+pub use decision::{Decision, Mode, UnknownDecision};
+pub use entry::{ApprovalDecision, ApprovalRecord, AuditEntry};
+pub use handle::AuditHandle;
+pub use rotate::log_files;
+pub use tail::{TailError, TailFilter, render, tail};
+pub use verify::{BreakReason, VerifyError, VerifyReport, verify_files};
+pub use writer::{AuditConfig, AuditError, AuditWriter, FsyncPolicy};

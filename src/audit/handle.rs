@@ -1,0 +1,93 @@
+//! The sending side of the audit trail: [`AuditHandle`], cloned into every connection
+//! task, and the messages it sends to the writer task.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::entry::AuditEntry;
+use super::writer::AuditError;
+
+/// A message to the writer task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Seal and append this entry (boxed to keep channel slots small).
+    Entry(Box<AuditEntry>),
+    /// Reply once everything sent before is written (and synced unless `Never`).
+    Flush(oneshot::Sender<()>),
+    /// Write what is queued, sync, stop; reply when done.
+    Close(oneshot::Sender<()>),
+}
+
+/// The sending side of the audit trail, cheap to clone into every connection task.
+#[derive(Debug, Clone)]
+pub struct AuditHandle {
+    /// The bounded channel to the writer task; its capacity is the backpressure point.
+    tx: mpsc::Sender<Command>,
+    /// Set by the writer: false while the log cannot be written (fail closed).
+    healthy: Arc<AtomicBool>,
+}
+
+impl AuditHandle {
+    /// A handle on the writer that owns the other end of `tx`.
+    pub(crate) fn new(tx: mpsc::Sender<Command>, healthy: Arc<AtomicBool>) -> Self {
+        AuditHandle { tx, healthy }
+    }
+
+    /// Queues `entry`, waiting while the channel is full.
+    pub async fn record(&self, entry: AuditEntry) -> Result<(), AuditError> {
+        self.tx
+            .send(Command::Entry(Box::new(entry)))
+            .await
+            .map_err(|e| AuditError::Closed {
+                request_id: request_id(e.0),
+            })
+    }
+
+    /// Queues `entry` if there is room now.
+    pub fn try_record(&self, entry: AuditEntry) -> Result<(), AuditError> {
+        self.tx
+            .try_send(Command::Entry(Box::new(entry)))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(c) => AuditError::Full {
+                    request_id: request_id(c),
+                },
+                mpsc::error::TrySendError::Closed(c) => AuditError::Closed {
+                    request_id: request_id(c),
+                },
+            })
+    }
+
+    /// False from the moment a write, fsync or rotation fails until a later write succeeds.
+    /// While false the proxy must refuse new requests (fail closed).
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::SeqCst)
+    }
+
+    /// Waits until every entry sent before this call is written and, unless the policy is
+    /// `Never`, fsynced. Returns at once if the writer has stopped. Check
+    /// [`AuditHandle::is_healthy`] afterwards to know whether the writes succeeded.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Writes everything queued, fsyncs, and stops the writer; other handles' later
+    /// `record` calls fail with [`AuditError::Closed`].
+    pub async fn close(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Close(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn request_id(c: Command) -> String {
+    match c {
+        Command::Entry(e) => e.request_id,
+        Command::Flush(_) | Command::Close(_) => String::new(),
+    }
+}

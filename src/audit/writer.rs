@@ -1,0 +1,232 @@
+//! The audit writer: one task that owns the log file, fed through a bounded channel by
+//! cloneable [`AuditHandle`]s. A full channel makes `record` wait (backpressure) rather
+//! than lose entries; a failed write, fsync or rotation turns [`AuditHandle::is_healthy`]
+//! false so the proxy refuses new requests (503) instead of acting unrecorded.
+//!
+//! The task takes up to `BATCH_MAX` (512) queued messages at a time, appends their lines with
+//! one write on tokio's blocking pool, then fsyncs as the [`FsyncPolicy`] says.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::entry::AuditEntry;
+use super::handle::{AuditHandle, Command};
+use super::sink::{OpenError, Sink};
+
+/// Most messages handled per write: bounds the latency of one batch.
+const BATCH_MAX: usize = 512;
+/// How long to wait before retrying queued lines when nothing new arrives.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Default channel capacity: entries buffered before `record` waits.
+pub const DEFAULT_CHANNEL_CAPACITY: usize = 4096;
+
+/// When written lines are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// After every batch written, before the writer takes more work.
+    Always,
+    /// At most once per interval while there are unsynced writes, and on `flush`.
+    Interval(Duration),
+    /// Never; the OS writes back in its own time.
+    Never,
+}
+
+/// Where and how the audit log is written.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// The live log file; rotated files sit beside it as `<path>.<timestamp>`.
+    pub path: PathBuf,
+    /// When to fsync.
+    pub fsync: FsyncPolicy,
+    /// Rotate before the live file would grow past this many bytes; `None` never rotates.
+    pub rotate_bytes: Option<u64>,
+    /// Entries that may wait in the channel before `record` waits too (must be > 0).
+    pub channel_capacity: usize,
+    /// Also write every line to stdout, for a cluster log pipeline.
+    pub also_stdout: bool,
+}
+
+impl AuditConfig {
+    /// `path` with defaults: fsync once a second, no rotation, capacity 4096, no stdout.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        AuditConfig {
+            path: path.into(),
+            fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
+            rotate_bytes: None,
+            channel_capacity: DEFAULT_CHANNEL_CAPACITY,
+            also_stdout: false,
+        }
+    }
+}
+
+/// Why the audit trail could not start or take an entry.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The log could not be opened or continued.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// `channel_capacity` was 0.
+    #[error("audit channel capacity must be at least 1 (got {0})")]
+    ZeroCapacity(usize),
+    /// The writer has stopped (closed or its runtime shut down).
+    #[error("audit writer stopped; entry {request_id} not recorded")]
+    Closed {
+        /// The entry that was not recorded.
+        request_id: String,
+    },
+    /// `try_record` found the channel full.
+    #[error("audit channel full; entry {request_id} not recorded")]
+    Full {
+        /// The entry that was not recorded.
+        request_id: String,
+    },
+}
+
+/// The writer task: owns the [`Sink`] and the receiving end of the channel.
+#[derive(Debug)]
+pub struct AuditWriter {
+    rx: mpsc::Receiver<Command>,
+    fsync: FsyncPolicy,
+}
+
+impl AuditWriter {
+    /// Opens the log (continuing an existing chain) and spawns the writer on the current
+    /// tokio runtime. Fails if the file cannot be opened or its last line is corrupt.
+    pub fn start(config: AuditConfig) -> Result<(AuditHandle, JoinHandle<()>), AuditError> {
+        if config.channel_capacity == 0 {
+            return Err(AuditError::ZeroCapacity(config.channel_capacity));
+        }
+        let healthy = Arc::new(AtomicBool::new(false));
+        let sink = Sink::open(
+            &config.path,
+            config.rotate_bytes,
+            config.also_stdout,
+            healthy.clone(),
+        )?;
+        let (tx, rx) = mpsc::channel(config.channel_capacity);
+        let writer = AuditWriter {
+            rx,
+            fsync: config.fsync,
+        };
+        let task = tokio::spawn(writer.run(sink));
+        Ok((AuditHandle::new(tx, healthy), task))
+    }
+
+    async fn run(mut self, mut sink: Sink) {
+        let mut last_sync = Instant::now();
+        let mut closers = Vec::new();
+        loop {
+            let wake = self.next_wake(&sink, last_sync);
+            let first = tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(m) => Some(m),
+                    None => break,
+                },
+                () = sleep_until(wake) => None,
+            };
+            let mut entries = Vec::new();
+            let mut flushers = Vec::new();
+            let mut next = first;
+            while let Some(msg) = next {
+                match msg {
+                    Command::Entry(e) => entries.push(*e),
+                    Command::Flush(reply) => flushers.push(reply),
+                    Command::Close(reply) => {
+                        // Stop taking new messages; the ones already queued still drain.
+                        self.rx.close();
+                        closers.push(reply);
+                    }
+                }
+                next = if entries.len() + flushers.len() < BATCH_MAX {
+                    self.rx.try_recv().ok()
+                } else {
+                    None
+                };
+            }
+            let sync = match self.fsync {
+                FsyncPolicy::Always => true,
+                FsyncPolicy::Interval(every) => {
+                    !flushers.is_empty() || last_sync + every <= Instant::now()
+                }
+                FsyncPolicy::Never => false,
+            };
+            let Some(back) = write_batch(sink, entries, sync).await else {
+                return;
+            };
+            sink = back;
+            if sync {
+                last_sync = Instant::now();
+            }
+            for reply in flushers {
+                let _ = reply.send(());
+            }
+        }
+        let sync = self.fsync != FsyncPolicy::Never;
+        let Some(sink) = write_batch(sink, Vec::new(), sync).await else {
+            return;
+        };
+        if sink.has_pending() {
+            tracing::error!(
+                lost = sink.pending_len(),
+                "audit writer stopped with entries it could not write"
+            );
+        }
+        for reply in closers {
+            let _ = reply.send(());
+        }
+    }
+
+    /// When the loop must wake without a message: to retry queued lines, or to fsync
+    /// writes the interval policy still owes.
+    fn next_wake(&self, sink: &Sink, last_sync: Instant) -> Option<Instant> {
+        let retry = sink.has_pending().then(|| Instant::now() + RETRY_DELAY);
+        let sync = match self.fsync {
+            FsyncPolicy::Interval(every) if sink.is_dirty() => Some(last_sync + every),
+            _ => None,
+        };
+        match (retry, sync) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Seals and writes `entries` (after any lines still queued) on the blocking pool, then
+/// fsyncs if `sync`. `None` if the blocking task was lost (runtime shutting down).
+async fn write_batch(mut sink: Sink, entries: Vec<AuditEntry>, sync: bool) -> Option<Sink> {
+    let healthy = sink.health_flag();
+    let job = tokio::task::spawn_blocking(move || {
+        for entry in entries {
+            sink.push(entry);
+        }
+        sink.write_pending();
+        if sync {
+            sink.sync();
+        }
+        sink
+    });
+    match job.await {
+        Ok(sink) => Some(sink),
+        Err(e) => {
+            healthy.store(false, Ordering::SeqCst);
+            tracing::error!(error = %e, "audit writer lost its blocking task; stopping");
+            None
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,54 @@
+//! Checks made before any decision: methods never forwarded, and every request pinned to
+//! its tunnel's target (SNI, URI authority and Host must all name it).
+
+use http::{Method, Request, header};
+
+use crate::exchange::{ConnInfo, Scheme};
+use crate::refusal::Refusal;
+use crate::target::Target;
+
+/// TRACE/TRACK echo requests (and cookies) back; CONNECT inside a tunnel would escape the pin.
+pub fn check_method(method: &Method, scheme: Scheme) -> Result<(), Refusal> {
+    match method.as_str() {
+        "TRACE" | "TRACK" => Err(Refusal::MethodNotAllowed(format!("{method} is refused"))),
+        "CONNECT" if scheme == Scheme::Https => Err(Refusal::MethodNotAllowed(
+            "CONNECT inside a tunnel is refused".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Every request names the connection's target, in its URI authority and its Host header;
+/// anything else is domain fronting (421).
+pub fn check_pinned<B>(conn: &ConnInfo, req: &Request<B>) -> Result<(), Refusal> {
+    if let Some(mismatch) = &conn.sni_mismatch {
+        return Err(Refusal::Misdirected(mismatch.clone()));
+    }
+    let default = conn.scheme.default_port();
+    let mut named = Vec::with_capacity(2);
+    if let Some(authority) = req.uri().authority() {
+        named.push(("request target", authority.as_str().to_owned()));
+    }
+    for host in req.headers().get_all(header::HOST) {
+        let text = host
+            .to_str()
+            .map_err(|_| Refusal::BadRequest("Host header is not valid text".into()))?;
+        named.push(("Host header", text.to_owned()));
+    }
+    if named.is_empty() {
+        return Err(Refusal::BadRequest(
+            "request names no host (no Host header)".into(),
+        ));
+    }
+    for (what, raw) in named {
+        let parsed = Target::parse_with_default(&raw, Some(default))
+            .map_err(|e| Refusal::BadRequest(format!("invalid {what} {raw:?}: {e}")))?;
+        if parsed != conn.target {
+            return Err(Refusal::Misdirected(format!(
+                "{what} {raw} does not match the tunnel target {}",
+                conn.target
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! The rule engine: YAML rules compiled into an immutable [`RuleSet`] that decides every
+//! request — pure, no I/O, unit-testable, shared by the proxy, `check`, `explain` and `test`.
+//!
+//! # Layout
+//! - [`raw`](self::raw): serde structs of a rule file, `deny_unknown_fields`, with spans.
+//! - [`compile`](self::compile): raw → compiled in one pass, every error as `file:line:col`.
+//! - [`url_pattern`]: `scheme://host[:port]/path` patterns with `*`, `**`, `{name}`.
+//! - [`normalize`]: the canonical request target every rule is matched against.
+//! - [`json`]: JSON pointers with `*` segments; [`condition`]: the value tests.
+//! - [`body`]: size limits, decoding (gzip, deflate, br, zstd) with a bomb cap, JSON/form.
+//! - [`index`](self::index): rules by host; [`engine`](self::engine): the pure decision.
+//! - [`tests_runner`]: the `tests:` entries; [`explain`]: a decision as text.
+//!
+//! # YAML parsing
+//! Rule files are parsed with serde-saphyr: `serde_yaml` is archived and deprecated, while
+//! saphyr is maintained, written without panics on malformed input, and gives every value a
+//! line and column through `Spanned<T>`, which is how errors found after parsing (bad
+//! regex, unknown pattern set, duplicate id, unknown agent) point at `file:line:col`.
+//!
+//! See `docs/rules.md` for the language reference and the decision semantics.
+
+pub mod body;
+mod compile;
+pub mod condition;
+pub mod decision;
+pub mod decls;
+mod engine;
+pub mod error;
+pub mod explain;
+pub mod extras;
+mod host_allow;
+pub mod ids;
+mod index;
+pub mod json;
+pub mod normalize;
+mod raw;
+pub mod request;
+pub mod rule;
+mod ruleset;
+pub mod sample;
+pub mod tests_runner;
+pub mod units;
+pub mod url_pattern;
+
+pub use body::BodyError;
+pub use compile::Source;
+pub use decision::{ConditionTrace, Decision, Mode, ShadowOutcome, Verdict};
+pub use decls::{AgentDecl, CredentialSource, SecretDecl};
+pub use engine::NO_RULE;
+pub use error::{CompileError, CompileErrors, Pos};
+pub use explain::explain;
+pub use host_allow::{HostAllow, HostAllowError};
+pub use ids::{AgentId, RuleId, SecretName};
+pub use normalize::{NormalizeError, Target, normalize_target};
+pub use request::{BodyNeed, RequestBody, RequestHead, Scheme};
+pub use rule::Rule;
+pub use ruleset::{RuleSet, Summary};
+pub use sample::{SampleRequest, SampleRequestError};
+pub use tests_runner::{RuleTest, TestOutcome, TestReport};
+
+#[cfg(test)]
+mod examples_tests;

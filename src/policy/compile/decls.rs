@@ -1,0 +1,215 @@
+//! Compiles the declarations every rule may refer to: `patterns`, `secrets`, `agents`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use serde_saphyr::Spanned;
+
+use super::{Compiled, Ctx, Names, REGEX_SIZE_LIMIT, regex_error};
+use crate::policy::decls::{AgentDecl, CredentialSource, SecretDecl};
+use crate::policy::error::{Errors, Pos};
+use crate::policy::ids::{AgentId, SecretName};
+use crate::policy::raw::{RawFile, RawSource, SStr};
+use crate::policy::rule::PatternSet;
+use crate::policy::url_pattern::{HostPattern, PathPattern};
+
+/// Compiles the declarations of all files, recording duplicates across files.
+pub(super) fn compile_decls(
+    files: &[(&Path, RawFile)],
+    out: &mut Compiled,
+    errors: &mut Errors,
+) -> Names {
+    let mut names = Names {
+        patterns: HashMap::new(),
+        secrets: HashMap::new(),
+        agents: HashSet::new(),
+    };
+    let mut first_seen: HashMap<(&str, String), Pos> = HashMap::new();
+    for (file, raw) in files {
+        let mut ctx = Ctx { file, errors };
+        for (name, regexes) in &raw.patterns.0 {
+            if !declare(&mut ctx, &mut first_seen, "pattern set", name) {
+                continue;
+            }
+            let index = pattern_set(&mut ctx, name, regexes).map(|set| {
+                out.patterns.push(set);
+                out.patterns.len() - 1
+            });
+            names.patterns.insert(name.value.clone(), index);
+        }
+        for (name, secret) in &raw.secrets.0 {
+            if !declare(&mut ctx, &mut first_seen, "secret", name) {
+                continue;
+            }
+            let before = ctx.errors_len();
+            let source = credential_source(&mut ctx, &secret.from);
+            if secret.hosts.is_empty() {
+                ctx.error_at(
+                    name,
+                    format!("secret `{}` needs `hosts:` it may be sent to", name.value),
+                );
+            }
+            let hosts = secret.hosts.iter().filter_map(|h| {
+                HostPattern::parse(&h.value)
+                    .map_err(|e| ctx.error_at(h, e))
+                    .ok()
+            });
+            let hosts: Vec<_> = hosts.collect();
+            let methods = secret.methods.as_ref().map(|ms| {
+                ms.iter()
+                    .filter_map(|m| parse_method(&mut ctx, m))
+                    .collect::<Vec<_>>()
+            });
+            let paths = secret.paths.as_ref().map(|ps| {
+                ps.iter()
+                    .filter_map(|p| {
+                        PathPattern::parse(&p.value)
+                            .map_err(|e| ctx.error_at(p, e))
+                            .ok()
+                    })
+                    .collect::<Vec<_>>()
+            });
+            if let (Some(source), true) = (source, ctx.errors_len() == before) {
+                names
+                    .secrets
+                    .insert(name.value.clone(), Some(out.secrets.len()));
+                out.secrets.push(SecretDecl {
+                    name: SecretName::new(name.value.clone()),
+                    source,
+                    placeholder: secret.placeholder.clone(),
+                    env: secret.env.clone(),
+                    hosts,
+                    methods,
+                    paths,
+                    pos: ctx.pos(name),
+                });
+            } else {
+                names.secrets.insert(name.value.clone(), None);
+            }
+        }
+        for (name, agent) in &raw.agents.0 {
+            if !declare(&mut ctx, &mut first_seen, "agent", name) {
+                continue;
+            }
+            names.agents.insert(name.value.clone());
+            if let Some(token) = credential_source(&mut ctx, &agent.token) {
+                out.agents.push(AgentDecl {
+                    name: AgentId::new(name.value.clone()),
+                    token,
+                    pos: ctx.pos(name),
+                });
+            }
+        }
+    }
+    names
+}
+
+impl Ctx<'_> {
+    /// How many errors are recorded so far (to tell whether an item compiled cleanly).
+    pub(crate) fn errors_len(&self) -> usize {
+        self.errors.len()
+    }
+}
+
+/// Checks a declared name is well-formed and new; false when it must be skipped.
+fn declare<'f>(
+    ctx: &mut Ctx<'_>,
+    first_seen: &mut HashMap<(&'f str, String), Pos>,
+    kind: &'f str,
+    name: &SStr,
+) -> bool {
+    if !is_name(&name.value) {
+        ctx.error_at(
+            name,
+            format!(
+                "invalid {kind} name `{}` (use letters, digits, `_`, `-`)",
+                name.value
+            ),
+        );
+        return false;
+    }
+    let key = (kind, name.value.clone());
+    if let Some(first) = first_seen.get(&key) {
+        let message = format!(
+            "duplicate {kind} `{}` (first defined at {first})",
+            name.value
+        );
+        ctx.error_at(name, message);
+        return false;
+    }
+    first_seen.insert(key, ctx.pos(name));
+    true
+}
+
+/// Names of pattern sets, secrets and agents: a letter, then letters, digits, `_` or `-`.
+pub(crate) fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Compiles one `patterns:` entry.
+fn pattern_set(ctx: &mut Ctx<'_>, name: &SStr, regexes: &[SStr]) -> Option<PatternSet> {
+    if regexes.is_empty() {
+        ctx.error_at(name, format!("pattern set `{}` is empty", name.value));
+        return None;
+    }
+    let before = ctx.errors_len();
+    let mut compiled = Vec::new();
+    for re in regexes {
+        match regex::bytes::RegexBuilder::new(&re.value)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+        {
+            Ok(r) => compiled.push(r),
+            Err(e) => ctx.error_at(
+                re,
+                format!("invalid regex `{}`: {}", re.value, regex_error(&e)),
+            ),
+        }
+    }
+    (ctx.errors_len() == before).then(|| PatternSet {
+        name: name.value.clone(),
+        sources: regexes.iter().map(|r| r.value.clone()).collect(),
+        regexes: compiled,
+    })
+}
+
+/// `env:NAME`, `file:PATH`, an argv list or `{exec: [argv]}`.
+fn credential_source(ctx: &mut Ctx<'_>, raw: &Spanned<RawSource>) -> Option<CredentialSource> {
+    let result = match &raw.value {
+        RawSource::Text(text) => match text.split_once(':') {
+            Some(("env", name)) if !name.is_empty() => Ok(CredentialSource::Env(name.to_owned())),
+            Some(("file", path)) if !path.is_empty() => Ok(CredentialSource::File(path.to_owned())),
+            _ => Err(format!(
+                "invalid credential source `{text}` (use env:NAME, file:PATH or an argv list)"
+            )),
+        },
+        RawSource::Argv(argv) | RawSource::Exec { exec: argv } => match argv.first() {
+            Some(program) if !program.is_empty() => Ok(CredentialSource::Exec(argv.clone())),
+            _ => Err("exec credential source needs a program".to_owned()),
+        },
+    };
+    result.map_err(|e| ctx.error_at(raw, e)).ok()
+}
+
+/// An upper-case HTTP method token.
+pub(super) fn parse_method(ctx: &mut Ctx<'_>, raw: &SStr) -> Option<http::Method> {
+    parse_method_text(&raw.value)
+        .map_err(|e| ctx.error_at(raw, e))
+        .ok()
+}
+
+/// An upper-case HTTP method token (`GET`, `POST`, `PROPFIND`, …).
+pub(crate) fn parse_method_text(text: &str) -> Result<http::Method, String> {
+    if text.is_empty()
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "invalid method `{text}` (methods are upper case, e.g. GET)"
+        ));
+    }
+    http::Method::from_bytes(text.as_bytes()).map_err(|_| format!("invalid method `{text}`"))
+}

@@ -1,0 +1,279 @@
+//! Compiler tests: exact `file:line:col` of each kind of error, and that every error is
+//! collected in one pass.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use crate::policy::ruleset::RuleSet;
+
+fn src(path: &str, text: &str) -> Source {
+    Source {
+        path: path.into(),
+        text: text.into(),
+    }
+}
+
+/// Every error as `file:line:col: message`.
+fn errors(sources: &[Source]) -> Vec<String> {
+    match RuleSet::compile(sources) {
+        Ok(_) => panic!("expected errors"),
+        Err(e) => e.errors().iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn one_error(text: &str) -> String {
+    let all = errors(&[src("r.yaml", text)]);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    all.into_iter().next().unwrap()
+}
+
+#[test]
+fn bad_regex_points_at_the_regex() {
+    let e = one_error(
+        "rules:\n  - id: a\n    url: https://a.com/\n    query:\n      q: { regex: '(unclosed' }\n    decision: allow\n",
+    );
+    assert_eq!(e, "r.yaml:5:19: invalid regex `(unclosed`: unclosed group");
+}
+
+#[test]
+fn bad_regex_in_a_pattern_set() {
+    let e = one_error("patterns:\n  secrets:\n    - 'ghp_[A-Za-z0-9]{36}'\n    - '[z-a]'\n");
+    assert!(e.starts_with("r.yaml:4:7: invalid regex `[z-a]`"), "{e}");
+}
+
+#[test]
+fn unknown_pattern_set_points_at_the_name() {
+    let e = one_error(
+        "rules:\n  - id: a\n    url: https://a.com/\n    body:\n      must_not_match: [secrets]\n    decision: allow\n",
+    );
+    assert!(
+        e.starts_with("r.yaml:5:24: unknown pattern set `secrets`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn duplicate_id_across_files_names_both_places() {
+    let rule = "rules:\n  - id: same\n    url: https://a.com/\n    decision: allow\n";
+    let all = errors(&[src("a.yaml", rule), src("b.yaml", &format!("\n{rule}"))]);
+    assert_eq!(
+        all,
+        vec!["b.yaml:3:9: duplicate rule id `same` (first defined at a.yaml:2:9)"]
+    );
+}
+
+#[test]
+fn unknown_agent_points_at_the_name() {
+    let e = one_error(
+        "agents:\n  bot: { token: env:BOT_TOKEN }\nrules:\n  - id: a\n    agents: [bot, ghost]\n    url: https://a.com/\n    decision: allow\n",
+    );
+    assert_eq!(e, "r.yaml:5:19: unknown agent `ghost`");
+}
+
+#[test]
+fn unknown_field_points_at_the_key() {
+    let e = one_error("rules:\n  - id: a\n    url: https://a.com/\n    decison: allow\n");
+    assert!(e.starts_with("r.yaml:4:5: unknown field `decison`"), "{e}");
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let e = one_error("rulez: []\n");
+    assert!(e.starts_with("r.yaml:1:1: unknown field `rulez`"), "{e}");
+}
+
+#[test]
+fn yaml_syntax_errors_have_positions() {
+    let e = one_error("rules: [\n");
+    assert!(e.starts_with("r.yaml:1:"), "{e}");
+}
+
+#[test]
+fn every_error_is_collected_in_one_pass() {
+    let text = r#"
+rules:
+  - id: a
+    url: ftp://a.com/
+    decision: allow
+  - id: b
+    url: https://b.com/
+    body:
+      json:
+        labels: { one_of: [x] }
+    inject: [nope]
+    limits: { rate: 30 per hour }
+    allow_private: [10.0.0.1/8]
+    decision: allow
+  - id: bad id
+    url: https://c.com/{x}
+    captures: { y: { equals: 1 } }
+    decision: deny
+tests:
+  - request: GET https://b.com/
+    expect: allow
+    rule: missing
+"#;
+    let all = errors(&[src("r.yaml", text)]);
+    let expected = [
+        "r.yaml:4:10: invalid URL pattern `ftp://a.com/`: unknown scheme `ftp` (use https, http or *)",
+        "r.yaml:10:9: invalid JSON pointer `labels`: must start with `/`",
+        "r.yaml:11:14: unknown secret `nope`",
+        "r.yaml:12:21: invalid rate `30 per hour` (e.g. 30/hour, 5/second, 100/minute, 1000/day)",
+        "r.yaml:13:21: invalid CIDR `10.0.0.1/8`: host bits are set",
+        "r.yaml:15:9: invalid rule id `bad id` (use letters, digits, `-`, `_`, `.`; `allow:` is reserved)",
+        "r.yaml:17:17: unknown capture `y`: the url has no `{y}`",
+        "r.yaml:22:11: unknown rule `missing`",
+    ];
+    assert_eq!(all, expected);
+}
+
+#[test]
+fn secrets_are_bound_to_their_hosts() {
+    let text = r#"
+secrets:
+  github: { from: env:GITHUB_TOKEN, hosts: [api.github.com] }
+rules:
+  - id: a
+    url: https://evil.com/
+    inject: [github]
+    set_headers: { Authorization: "Bearer {{github}}" }
+    decision: allow
+"#;
+    let e = one_error(text);
+    assert_eq!(
+        e,
+        "r.yaml:7:14: secret `github` may not be sent to `evil.com` (its hosts: api.github.com)"
+    );
+}
+
+#[test]
+fn set_headers_must_inject_their_secrets() {
+    let text = r#"
+secrets:
+  github: { from: env:GITHUB_TOKEN, hosts: ["*.github.com"] }
+rules:
+  - id: a
+    url: https://api.github.com/
+    set_headers: { Authorization: "Bearer {{github}}" }
+    decision: allow
+"#;
+    let e = one_error(text);
+    assert_eq!(
+        e,
+        "r.yaml:7:35: secret `github` is used but not listed in `inject:`"
+    );
+}
+
+#[test]
+fn contradictory_conditions_are_errors() {
+    let base = |cond: &str| {
+        format!(
+            "rules:\n  - id: a\n    url: https://a.com/\n    query:\n      q: {cond}\n    decision: allow\n"
+        )
+    };
+    assert!(one_error(&base("{}")).contains("condition has no test"));
+    assert!(one_error(&base("{ min: 5, max: 1 }")).contains("min 5 is above max 1"));
+    assert!(one_error(&base("{ absent: true, equals: 1 }")).contains("absent cannot be combined"));
+    assert!(one_error(&base("{ absent: true, present: true }")).contains("contradict"));
+    assert!(one_error(&base("{ one_of: [] }")).contains("one_of is empty"));
+    assert!(
+        one_error(&base("{ optional: true, present: true, max: 1 }"))
+            .contains("optional and present contradict")
+    );
+}
+
+#[test]
+fn declarations_are_parsed_not_resolved() {
+    let text = r#"
+secrets:
+  github:
+    from: env:GITHUB_TOKEN
+    placeholder: keyward:github:7f3c
+    env: GITHUB_TOKEN
+    hosts: [api.github.com]
+    methods: [GET, POST]
+    paths: [/repos/**]
+  vault:
+    from: [vault, read, -field=token, secret/x]
+    hosts: ["*.example.com"]
+agents:
+  bot: { token: "file:/run/secrets/bot" }
+  ci: { token: { exec: [print-token, ci] } }
+"#;
+    let set = RuleSet::compile(&[src("d.yaml", text)]).unwrap();
+    let secrets = set.secrets();
+    assert_eq!(secrets.len(), 2);
+    assert_eq!(
+        secrets[0].source,
+        crate::policy::CredentialSource::Env("GITHUB_TOKEN".into())
+    );
+    assert_eq!(
+        secrets[0].placeholder.as_deref(),
+        Some("keyward:github:7f3c")
+    );
+    assert_eq!(secrets[0].methods.as_ref().unwrap().len(), 2);
+    assert!(
+        matches!(&secrets[1].source, crate::policy::CredentialSource::Exec(argv) if argv.len() == 4)
+    );
+    assert_eq!(set.agents().len(), 2);
+    assert_eq!(
+        set.agents()[0].token,
+        crate::policy::CredentialSource::File("/run/secrets/bot".into())
+    );
+    let e = one_error("secrets:\n  x: { from: 'vault:x', hosts: [a.com] }\n");
+    assert!(
+        e.starts_with("r.yaml:2:14: invalid credential source"),
+        "{e}"
+    );
+}
+
+#[test]
+fn later_issue_keys_are_carried() {
+    let text = r#"
+patterns:
+  secrets: ['ghp_[A-Za-z0-9]{36}']
+secrets:
+  github: { from: env:GITHUB_TOKEN, hosts: [api.github.com] }
+rules:
+  - id: a
+    url: https://api.github.com/**
+    inject: [github]
+    set_headers: { Authorization: "Bearer {{github}}" }
+    limits: { rate: 30/hour, burst: 5, per: rule }
+    response: { redact_json: [/token], redact_patterns: [secrets] }
+    allow_private: [10.0.0.0/8, "fd00::/8"]
+    decision: approve
+    approval: { timeout: 5m, webhook: "https://hooks.example.com/approve" }
+"#;
+    let set = RuleSet::compile(&[src("x.yaml", text)]).unwrap();
+    let rule = &set.rules()[0];
+    assert_eq!(rule.inject()[0].as_str(), "github");
+    assert_eq!(rule.set_headers()[0].name.as_str(), "authorization");
+    let limits = rule.limits().unwrap();
+    assert_eq!(
+        (limits.count, limits.window.as_secs(), limits.burst),
+        (30, 3600, Some(5))
+    );
+    assert_eq!(rule.approval().unwrap().timeout.unwrap().as_secs(), 300);
+    assert_eq!(rule.response().unwrap().redact_patterns, vec!["secrets"]);
+    assert_eq!(rule.allow_private().len(), 2);
+    assert_eq!(
+        set.summary().to_string(),
+        "1 rules, 1 hosts, 1 secrets, 0 agents, 1 pattern sets, 0 tests"
+    );
+}
+
+#[test]
+fn empty_files_compile_to_nothing() {
+    let set = RuleSet::compile(&[src("e.yaml", ""), src("c.yaml", "# only a comment\n")]).unwrap();
+    assert_eq!(set.summary().rules, 0);
+}
+
+#[test]
+fn strip_location_keeps_the_message() {
+    assert_eq!(
+        strip_location("unknown field `x` at line 3, column 5"),
+        "unknown field `x`"
+    );
+    assert_eq!(strip_location("no position here"), "no position here");
+}

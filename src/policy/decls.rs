@@ -1,0 +1,56 @@
+//! Parsed `secrets:` and `agents:` declarations. Values are never read here: a source says
+//! where a credential lives, and later work (credentials) resolves it.
+
+use crate::policy::error::Pos;
+use crate::policy::ids::{AgentId, SecretName};
+use crate::policy::url_pattern::{HostPattern, PathPattern};
+
+/// Where a credential's value comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// `env:NAME`: an environment variable of the keyward process.
+    Env(String),
+    /// `file:PATH`: the contents of a file (trailing newline trimmed by the resolver).
+    File(String),
+    /// An argv list (or `{exec: [argv]}`): the command's standard output.
+    Exec(Vec<String>),
+}
+
+/// One entry of `secrets:`.
+#[derive(Clone, Debug)]
+pub struct SecretDecl {
+    /// The secret's name, used by `inject:` and `{{name}}` templates.
+    pub name: SecretName,
+    /// Where its value lives.
+    pub source: CredentialSource,
+    /// What agents hold instead of the value (generated later when absent).
+    pub placeholder: Option<String>,
+    /// The environment variable `keyward run` sets to the placeholder.
+    pub env: Option<String>,
+    /// The only hosts the value may ever be sent to.
+    pub hosts: Vec<HostPattern>,
+    /// Methods it may be sent with (`None`: any).
+    pub methods: Option<Vec<http::Method>>,
+    /// Paths it may be sent to (`None`: any).
+    pub paths: Option<Vec<PathPattern>>,
+    /// Where it is declared.
+    pub pos: Pos,
+}
+
+impl SecretDecl {
+    /// May the value be sent to `host`?
+    pub fn allows_host(&self, host: &HostPattern) -> bool {
+        self.hosts.iter().any(|h| h.covers(host))
+    }
+}
+
+/// One entry of `agents:`.
+#[derive(Clone, Debug)]
+pub struct AgentDecl {
+    /// The agent's name, used by rules' `agents:`.
+    pub name: AgentId,
+    /// Where its proxy credential lives.
+    pub token: CredentialSource,
+    /// Where it is declared.
+    pub pos: Pos,
+}

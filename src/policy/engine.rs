@@ -1,0 +1,209 @@
+//! The pure decision: (request head, body, agent) → [`Decision`]. No I/O, no panics.
+//!
+//! Steps: normalise the target (an invalid one is denied); take the host's candidate rules
+//! from the index; keep those whose selector matches; evaluate their conditions; resolve
+//! enforce-mode rules into the enforced outcome, and all rules (shadow included) into the
+//! would-be outcome, reported when it differs.
+//!
+//! Resolution, in order: a rule whose input could not be read (body too large, undecodable,
+//! not JSON, malformed query) denies with that reason — fail closed; then the first matching
+//! deny rule; then the first matching approve rule; then the first matching allow rule; then
+//! the first allow rule whose selector matched but a condition failed (deny, naming the rule
+//! and the condition); otherwise deny `no rule allows this request`.
+
+mod evaluate;
+mod inputs;
+
+use evaluate::Outcome;
+use inputs::Inputs;
+
+use crate::policy::decision::{ConditionTrace, Decision, Mode, ShadowOutcome, Verdict};
+use crate::policy::ids::AgentId;
+use crate::policy::index::HostIndex;
+use crate::policy::normalize::normalize_target;
+use crate::policy::request::{BodyNeed, RequestBody, RequestHead};
+use crate::policy::rule::Rule;
+
+/// The reason of the default deny.
+pub const NO_RULE: &str = "no rule allows this request";
+
+/// A rule whose selector matched, with how its conditions fared.
+struct Evaluated<'a> {
+    rule: &'a Rule,
+    captures: Vec<(String, String)>,
+    outcome: Outcome,
+}
+
+/// Decides one request.
+pub(crate) fn decide(
+    rules: &[Rule],
+    index: &HostIndex,
+    head: &RequestHead<'_>,
+    body: Option<&RequestBody<'_>>,
+    agent: Option<&AgentId>,
+) -> Decision {
+    let target = match normalize_target(head.host, head.port, head.path) {
+        Ok(t) => t,
+        Err(e) => return Decision::deny(format!("invalid request target: {e}")),
+    };
+    let mut trace = Vec::new();
+    let mut matched = Vec::new();
+    for i in index.candidates(&target.host) {
+        let Some(rule) = rules.get(i) else { continue };
+        let result = evaluate::selector(rule, head.method, head.scheme, &target, agent);
+        trace.push(ConditionTrace {
+            rule: rule.id.clone(),
+            mode: rule.mode,
+            condition: rule.selector.clone(),
+            passed: result.is_ok(),
+            detail: match &result {
+                Ok(_) => "matches".to_owned(),
+                Err(why) => why.clone(),
+            },
+        });
+        if let Ok(captures) = result {
+            matched.push((rule, captures));
+        }
+    }
+    let largest = matched
+        .iter()
+        .filter_map(|(r, _)| r.body.as_ref().map(|b| b.max_size))
+        .max()
+        .unwrap_or(0);
+    let inputs = Inputs::new(head, body, largest);
+    let evaluated: Vec<Evaluated<'_>> = matched
+        .into_iter()
+        .map(|(rule, captures)| {
+            let outcome = evaluate::conditions(rule, &inputs, &captures, &mut trace);
+            Evaluated {
+                rule,
+                captures,
+                outcome,
+            }
+        })
+        .collect();
+
+    let enforced = resolve(evaluated.iter().filter(|e| e.rule.mode == Mode::Enforce));
+    let all = resolve(evaluated.iter());
+    let shadow =
+        (all.verdict != enforced.verdict || rule_of(&all) != rule_of(&enforced)).then(|| {
+            ShadowOutcome {
+                verdict: all.verdict,
+                rule: rule_of(&all).cloned(),
+                reason: all.reason.clone(),
+                failed_condition: all.failed_condition.clone(),
+            }
+        });
+    let (inject, captures) = match enforced.by {
+        Some(e) if enforced.verdict != Verdict::Deny => (e.rule.inject.clone(), e.captures.clone()),
+        Some(e) => (Vec::new(), e.captures.clone()),
+        None => (Vec::new(), Vec::new()),
+    };
+    Decision {
+        verdict: enforced.verdict,
+        mode: if shadow.is_some() {
+            Mode::Shadow
+        } else {
+            Mode::Enforce
+        },
+        rule: rule_of(&enforced).cloned(),
+        reason: enforced.reason,
+        failed_condition: enforced.failed_condition,
+        trace,
+        inject,
+        captures,
+        shadow,
+    }
+}
+
+/// The largest `max_size` among the rules (shadow included) whose selector matches and
+/// that inspect the body; `BodyNeed::None` when none does or the target is invalid.
+pub(crate) fn body_need(
+    rules: &[Rule],
+    index: &HostIndex,
+    head: &RequestHead<'_>,
+    agent: Option<&AgentId>,
+) -> BodyNeed {
+    let Ok(target) = normalize_target(head.host, head.port, head.path) else {
+        return BodyNeed::None;
+    };
+    index
+        .candidates(&target.host)
+        .into_iter()
+        .filter_map(|i| rules.get(i))
+        .filter(|rule| rule.body.is_some())
+        .filter(|rule| evaluate::selector(rule, head.method, head.scheme, &target, agent).is_ok())
+        .filter_map(|rule| rule.body.as_ref().map(|b| b.max_size))
+        .max()
+        .map_or(BodyNeed::None, |max_size| BodyNeed::Inspect { max_size })
+}
+
+/// The outcome of resolving a set of evaluated rules.
+struct Resolved<'e, 'a> {
+    verdict: Verdict,
+    by: Option<&'e Evaluated<'a>>,
+    reason: String,
+    failed_condition: Option<String>,
+}
+
+/// The deciding rule's id.
+fn rule_of<'r>(resolved: &Resolved<'_, 'r>) -> Option<&'r crate::policy::ids::RuleId> {
+    resolved.by.map(|e| &e.rule.id)
+}
+
+/// Applies the precedence described in the module docs.
+fn resolve<'e, 'a>(evaluated: impl Iterator<Item = &'e Evaluated<'a>> + Clone) -> Resolved<'e, 'a>
+where
+    'a: 'e,
+{
+    let first = |pred: &dyn Fn(&Evaluated<'a>) -> bool| evaluated.clone().find(|e| pred(e));
+    if let Some(e) = first(&|e| matches!(e.outcome, Outcome::Unreadable(_))) {
+        let reason = match &e.outcome {
+            Outcome::Unreadable(reason) => reason.clone(),
+            _ => String::new(),
+        };
+        return Resolved {
+            verdict: Verdict::Deny,
+            by: Some(e),
+            reason,
+            failed_condition: None,
+        };
+    }
+    for verdict in [Verdict::Deny, Verdict::Approve, Verdict::Allow] {
+        if let Some(e) = first(&|e| e.outcome == Outcome::Held && e.rule.verdict == verdict) {
+            let reason = match (verdict, &e.rule.description) {
+                (Verdict::Approve, _) => format!("approval required by rule `{}`", e.rule.id),
+                (Verdict::Deny, Some(d)) => format!("denied by rule `{}`: {d}", e.rule.id),
+                (Verdict::Deny, None) => format!("denied by rule `{}`", e.rule.id),
+                (Verdict::Allow, _) => format!("allowed by rule `{}`", e.rule.id),
+            };
+            return Resolved {
+                verdict,
+                by: Some(e),
+                reason,
+                failed_condition: None,
+            };
+        }
+    }
+    let failed_allow =
+        first(&|e| e.rule.verdict == Verdict::Allow && matches!(e.outcome, Outcome::Failed(_)));
+    if let Some(e) = failed_allow
+        && let Outcome::Failed(message) = &e.outcome
+    {
+        return Resolved {
+            verdict: Verdict::Deny,
+            by: Some(e),
+            reason: message.clone(),
+            failed_condition: Some(message.clone()),
+        };
+    }
+    Resolved {
+        verdict: Verdict::Deny,
+        by: None,
+        reason: NO_RULE.to_owned(),
+        failed_condition: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

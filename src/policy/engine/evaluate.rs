@@ -1,0 +1,181 @@
+//! Evaluates one rule against one request: its selector, then every condition, each
+//! recorded in the trace.
+
+use serde_json::Value;
+
+use super::inputs::Inputs;
+use crate::policy::decision::ConditionTrace;
+use crate::policy::ids::AgentId;
+use crate::policy::json::Selected;
+use crate::policy::normalize::Target;
+use crate::policy::rule::{Check, Rule, Subject};
+
+/// How a rule whose selector matched fared against its conditions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// Every condition held.
+    Held,
+    /// A condition failed: its message, e.g. `/labels/1 = "wontfix" is not one of [...]`.
+    Failed(String),
+    /// The request could not be inspected (body or query unreadable): deny with this reason.
+    Unreadable(String),
+}
+
+/// Checks the selector (agent, method, scheme, port, path); `Ok(captures)` on a match,
+/// `Err(why not)` otherwise.
+pub(super) fn selector(
+    rule: &Rule,
+    method: &http::Method,
+    scheme: crate::policy::request::Scheme,
+    target: &Target,
+    agent: Option<&AgentId>,
+) -> Result<Vec<(String, String)>, String> {
+    if !rule.applies_to(agent) {
+        return Err(match agent {
+            Some(a) => format!("agent `{a}` is not one of the rule's agents"),
+            None => "the rule is limited to named agents and the request has none".to_owned(),
+        });
+    }
+    if !rule.matches_method(method) {
+        return Err(format!("method {method} does not match"));
+    }
+    if !rule.url.matches_scheme(scheme) {
+        return Err(format!("scheme {scheme} does not match"));
+    }
+    if !rule.url.matches_port(Some(scheme), target.port) {
+        return Err(format!("port {} does not match", target.port));
+    }
+    rule.url
+        .path
+        .matches(&target.segments)
+        .ok_or_else(|| format!("path {} does not match {}", target.path, rule.url.path))
+}
+
+/// Evaluates every condition of a rule whose selector matched, appending to `trace`.
+/// The first failure is the one reported; an unreadable input stops evaluation.
+pub(super) fn conditions(
+    rule: &Rule,
+    inputs: &Inputs<'_>,
+    captures: &[(String, String)],
+    trace: &mut Vec<ConditionTrace>,
+) -> Outcome {
+    let mut outcome = Outcome::Held;
+    let mut record = |condition: String, result: &Result<String, String>| {
+        let (passed, detail) = match result {
+            Ok(detail) => (true, detail.clone()),
+            Err(message) => (false, message.clone()),
+        };
+        trace.push(ConditionTrace {
+            rule: rule.id.clone(),
+            mode: rule.mode,
+            condition,
+            passed,
+            detail,
+        });
+    };
+    if let Some(body) = &rule.body
+        && let Err(e) = inputs.body(body.max_size)
+    {
+        record(
+            format!("body max_size {}", body.max_size),
+            &Err(e.to_string()),
+        );
+        return Outcome::Unreadable(e.to_string());
+    }
+    for check in &rule.checks {
+        let result = match check_one(rule, check, inputs, captures) {
+            Ok(result) => result,
+            Err(unreadable) => {
+                record(describe(check), &Err(unreadable.clone()));
+                return Outcome::Unreadable(unreadable);
+            }
+        };
+        if let (Err(message), Outcome::Held) = (&result, &outcome) {
+            outcome = Outcome::Failed(message.clone());
+        }
+        record(describe(check), &result);
+    }
+    if let Some(body) = &rule.body {
+        let Ok(bytes) = inputs.body(body.max_size) else {
+            return Outcome::Unreadable("request body could not be read".to_owned());
+        };
+        for m in &body.must_match {
+            let result = if m.regexes.iter().any(|re| re.is_match(bytes)) {
+                Ok(format!("body matches {}", m.label))
+            } else {
+                Err(format!("body does not match {}", m.label))
+            };
+            if let (Err(message), Outcome::Held) = (&result, &outcome) {
+                outcome = Outcome::Failed(message.clone());
+            }
+            record(format!("must_match {}", m.label), &result);
+        }
+        for m in &body.must_not_match {
+            let result = if m.regexes.iter().any(|re| re.is_match(bytes)) {
+                Err(format!("body matches {}", m.label))
+            } else {
+                Ok(format!("body does not match {}", m.label))
+            };
+            if let (Err(message), Outcome::Held) = (&result, &outcome) {
+                outcome = Outcome::Failed(message.clone());
+            }
+            record(format!("must_not_match {}", m.label), &result);
+        }
+    }
+    outcome
+}
+
+/// Runs one check; `Err` when its input cannot be read.
+fn check_one(
+    rule: &Rule,
+    check: &Check,
+    inputs: &Inputs<'_>,
+    captures: &[(String, String)],
+) -> Result<Result<String, String>, String> {
+    let max_size = rule.body.as_ref().map_or(0, |b| b.max_size);
+    let (prefix, label) = prefix_label(&check.subject);
+    let owned: Option<Value> = match &check.subject {
+        Subject::Query(name) => inputs.query(name)?,
+        Subject::Header(name) => inputs.header(name),
+        Subject::Capture(name) => captures
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| Value::String(v.clone())),
+        Subject::Json(_) | Subject::Form(_) => None,
+    };
+    let selected: Vec<Selected<'_>> = match &check.subject {
+        Subject::Json(path) => path.select(inputs.json(max_size).map_err(|e| e.to_string())?),
+        Subject::Form(path) => path.select(inputs.form(max_size).map_err(|e| e.to_string())?),
+        Subject::Query(name) | Subject::Capture(name) => {
+            owned.iter().map(|v| (format!("/{name}"), v)).collect()
+        }
+        Subject::Header(name) => owned.iter().map(|v| (format!("/{name}"), v)).collect(),
+    };
+    let single = match &check.subject {
+        Subject::Json(path) | Subject::Form(path) => !path.has_wildcard(),
+        _ => true,
+    };
+    Ok(check.condition.check(prefix, &label, &selected, single))
+}
+
+/// The prefix before concrete pointers and the label when nothing is selected.
+fn prefix_label(subject: &Subject) -> (&'static str, String) {
+    match subject {
+        Subject::Query(name) => ("query.", format!("query.{name}")),
+        Subject::Header(name) => ("header.", format!("header.{name}")),
+        Subject::Capture(name) => ("capture.", format!("capture.{name}")),
+        Subject::Json(path) | Subject::Form(path) if path.to_string().is_empty() => {
+            ("", "body".to_owned())
+        }
+        Subject::Json(path) | Subject::Form(path) => ("", path.to_string()),
+    }
+}
+
+/// `/labels/* one_of [bug, triage]`, `form /to …`, `query.per_page max 100`.
+pub(super) fn describe(check: &Check) -> String {
+    let (_, label) = prefix_label(&check.subject);
+    match &check.subject {
+        Subject::Form(_) => format!("form {label} {}", check.condition),
+        _ => format!("{label} {}", check.condition),
+    }
+}

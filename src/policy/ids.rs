@@ -1,0 +1,48 @@
+//! Newtypes for names that must not be confused: rule ids, agent names, secret names.
+
+use std::fmt;
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a name; validation happens in the compiler, not here.
+            pub fn new(name: impl Into<String>) -> Self {
+                Self(name.into())
+            }
+
+            /// The name as written in the rule files.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(name: &str) -> Self {
+                Self(name.to_owned())
+            }
+        }
+    };
+}
+
+name_type!(
+    /// The unique `id` of a rule (or `allow:HOST[:PORT]` for `--allow` rules).
+    RuleId
+);
+name_type!(
+    /// The name of an agent declared under `agents:`.
+    AgentId
+);
+name_type!(
+    /// The name of a secret declared under `secrets:` (never its value).
+    SecretName
+);

@@ -1,0 +1,220 @@
+//! [`RuleSet`]: the compiled, immutable rules the proxy shares (in an `Arc`) and asks.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::policy::compile::{self, Compiled, Source};
+use crate::policy::decision::Decision;
+use crate::policy::decls::{AgentDecl, SecretDecl};
+use crate::policy::engine;
+use crate::policy::error::{CompileError, CompileErrors, Pos};
+use crate::policy::ids::{AgentId, RuleId};
+use crate::policy::index::HostIndex;
+use crate::policy::normalize::normalize_host;
+use crate::policy::request::{BodyNeed, RequestBody, RequestHead};
+use crate::policy::rule::{PatternSet, Rule};
+use crate::policy::tests_runner::RuleTest;
+
+/// Compiled rules with their host index and declarations. `Send + Sync`, immutable.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    /// Every rule, in file order (files sorted by path), `--allow` rules last.
+    pub(crate) rules: Vec<Rule>,
+    /// Rules by host.
+    pub(crate) index: HostIndex,
+    /// `patterns:` sets.
+    pub(crate) patterns: Vec<PatternSet>,
+    /// `secrets:` declarations.
+    pub(crate) secrets: Vec<SecretDecl>,
+    /// `agents:` declarations.
+    pub(crate) agents: Vec<AgentDecl>,
+    /// `tests:` entries.
+    pub(crate) tests: Vec<RuleTest>,
+}
+
+/// Counts for `keyward check`'s one-line summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Rules.
+    pub rules: usize,
+    /// Distinct host patterns named by rules.
+    pub hosts: usize,
+    /// Declared secrets.
+    pub secrets: usize,
+    /// Declared agents.
+    pub agents: usize,
+    /// Pattern sets.
+    pub patterns: usize,
+    /// `tests:` entries.
+    pub tests: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} rules, {} hosts, {} secrets, {} agents, {} pattern sets, {} tests",
+            self.rules, self.hosts, self.secrets, self.agents, self.patterns, self.tests
+        )
+    }
+}
+
+impl RuleSet {
+    /// Loads every `*.yaml` / `*.yml` file of `dir` (sorted by name) and compiles them together.
+    pub fn load_dir(dir: &Path) -> Result<RuleSet, CompileErrors> {
+        let unreadable = |path: &Path, e: &dyn fmt::Display| {
+            CompileErrors(vec![CompileError {
+                pos: Pos {
+                    file: path.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                },
+                message: format!("cannot read: {e}"),
+            }])
+        };
+        let entries = std::fs::read_dir(dir).map_err(|e| unreadable(dir, &e))?;
+        let mut paths = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| unreadable(dir, &e))?.path();
+            let is_yaml = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e == "yaml" || e == "yml");
+            if is_yaml && path.is_file() {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        let mut sources = Vec::new();
+        let mut errors = Vec::new();
+        for path in paths {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => sources.push(Source { path, text }),
+                Err(e) => errors.extend(unreadable(&path, &e).0),
+            }
+        }
+        match RuleSet::compile(&sources) {
+            Err(CompileErrors(mut more)) => {
+                errors.append(&mut more);
+                Err(CompileErrors(errors))
+            }
+            Ok(_) if !errors.is_empty() => Err(CompileErrors(errors)),
+            Ok(set) => Ok(set),
+        }
+    }
+
+    /// Compiles rule files given as text.
+    pub fn compile(sources: &[Source]) -> Result<RuleSet, CompileErrors> {
+        let Compiled {
+            rules,
+            patterns,
+            secrets,
+            agents,
+            tests,
+        } = compile::compile(sources)?;
+        let index = HostIndex::build(&rules);
+        Ok(RuleSet {
+            rules,
+            index,
+            patterns,
+            secrets,
+            agents,
+            tests,
+        })
+    }
+
+    /// Could any rule (any decision or mode) match requests to `host:port` from `agent`?
+    /// `false`: the proxy refuses the CONNECT before the TLS handshake.
+    pub fn admits_connect(&self, host: &str, port: u16, agent: Option<&AgentId>) -> bool {
+        let Ok(host) = normalize_host(host) else {
+            return false;
+        };
+        self.index
+            .candidates(&host)
+            .into_iter()
+            .filter_map(|i| self.rules.get(i))
+            .any(|rule| rule.applies_to(agent) && rule.url.matches_port(None, port))
+    }
+
+    /// Must the proxy read the body before deciding, and how much of it?
+    pub fn body_need(&self, head: &RequestHead<'_>, agent: Option<&AgentId>) -> BodyNeed {
+        engine::body_need(&self.rules, &self.index, head, agent)
+    }
+
+    /// Decides a request. Pure: no I/O, never panics; unreadable inputs deny with a reason.
+    pub fn decide(
+        &self,
+        head: &RequestHead<'_>,
+        body: Option<&RequestBody<'_>>,
+        agent: Option<&AgentId>,
+    ) -> Decision {
+        engine::decide(&self.rules, &self.index, head, body, agent)
+    }
+
+    /// Counts of what was compiled.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            rules: self.rules.len(),
+            hosts: self.index.host_count(),
+            secrets: self.secrets.len(),
+            agents: self.agents.len(),
+            patterns: self.patterns.len(),
+            tests: self.tests.len(),
+        }
+    }
+
+    /// The `tests:` entries.
+    pub fn tests(&self) -> &[RuleTest] {
+        &self.tests
+    }
+
+    /// The `secrets:` declarations (values not resolved).
+    pub fn secrets(&self) -> &[SecretDecl] {
+        &self.secrets
+    }
+
+    /// The `agents:` declarations (tokens not resolved).
+    pub fn agents(&self) -> &[AgentDecl] {
+        &self.agents
+    }
+
+    /// The `patterns:` sets.
+    pub fn patterns(&self) -> &[PatternSet] {
+        &self.patterns
+    }
+
+    /// Every rule, in evaluation order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule with this id (e.g. the one a decision names, for its `set_headers`).
+    pub fn rule(&self, id: &RuleId) -> Option<&Rule> {
+        self.rules.iter().find(|r| &r.id == id)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_sets_are_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<RuleSet>();
+        assert_send_sync::<std::sync::Arc<RuleSet>>();
+    }
+
+    #[test]
+    fn shipped_rules_summary() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let set = RuleSet::load_dir(&dir).unwrap();
+        let summary = set.summary();
+        assert_eq!(
+            (summary.rules, summary.agents, summary.patterns),
+            (17, 1, 1)
+        );
+        assert!(set.rule(&RuleId::new("github-create-issue")).is_some());
+    }
+}
