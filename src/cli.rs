@@ -1,7 +1,10 @@
 //! The command line: `keyward serve` and `keyward ca`, parsed with clap. Commands return
 //! anyhow errors; `main` maps them to exit codes.
 
+mod audit;
 mod ca;
+mod rules;
+mod secrets;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +25,18 @@ pub enum Command {
     /// Create or show the CA agents must trust.
     #[command(subcommand)]
     Ca(ca::CaCommand),
+    /// Validate rule files; print every error as file:line:col.
+    Check(rules::CheckArgs),
+    /// Show how the rules decide a request, condition by condition (sends nothing).
+    Explain(rules::ExplainArgs),
+    /// Run the `tests:` entries of the rule files.
+    Test(rules::TestArgs),
+    /// Verify or read the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// List declared secrets (never their values).
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
 }
 
 /// Runs the parsed command; the exit code on success.
@@ -29,5 +44,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Ca(cmd) => ca::run(cmd),
+        Command::Check(args) => rules::check(args),
+        Command::Explain(args) => rules::explain_cmd(args),
+        Command::Test(args) => rules::test(args),
+        Command::Audit(cmd) => audit::run(cmd),
+        Command::Secrets(cmd) => secrets::run(cmd),
     }
 }

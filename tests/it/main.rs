@@ -13,6 +13,7 @@ mod support;
 mod clients;
 mod limits;
 mod plain_http;
+mod rules;
 mod streaming;
 mod tunnel;
 mod upstream_failures;
