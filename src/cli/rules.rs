@@ -48,7 +48,7 @@ pub struct ExplainArgs {
 }
 
 /// Loads and compiles a rules directory, printing every error as `file:line:col: message`.
-fn load(dir: &PathBuf, out: &mut impl Write) -> anyhow::Result<Option<RuleSet>> {
+fn load(dir: &std::path::Path, out: &mut impl Write) -> anyhow::Result<Option<RuleSet>> {
     match RuleSet::load_dir(dir) {
         Ok(rules) => Ok(Some(rules)),
         Err(errors) => {
