@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
+use crate::agents::AgentRegistry;
 use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
 use crate::credentials::{Credential, CredentialStore, Placeholder, SecretSource};
 use crate::policy::{CompileErrors, CredentialSource, HostAllow, RuleSet, SecretDecl, Summary};
@@ -22,6 +23,8 @@ const KNOWN_REFRESH: Duration = Duration::from_secs(1);
 pub struct Active {
     pub rules: RuleSet,
     pub credentials: CredentialStore,
+    /// Declared agents and their token sources.
+    pub agents: AgentRegistry,
     /// Scrubber of every secret value keyward can currently resolve.
     known: tokio::sync::Mutex<Option<(Instant, Arc<Scrubber>)>>,
     /// Finds placeholders in streamed request bodies.
@@ -47,9 +50,11 @@ impl Active {
                 .zip(credentials.iter())
                 .map(|(v, c)| (v, c.placeholder.as_str())),
         ));
+        let agents = AgentRegistry::new(rules.agents());
         Self {
             rules,
             credentials,
+            agents,
             known: tokio::sync::Mutex::new(None),
             placeholders,
         }

@@ -38,5 +38,6 @@ pub use entry::{ApprovalDecision, ApprovalRecord, AuditEntry};
 pub use handle::AuditHandle;
 pub use rotate::log_files;
 pub use tail::{TailError, TailFilter, render, tail};
+pub use timestamp::now_rfc3339;
 pub use verify::{BreakReason, VerifyError, VerifyReport, verify_files};
 pub use writer::{AuditConfig, AuditError, AuditWriter, FsyncPolicy};

@@ -9,8 +9,11 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 
 use crate::activity::Activity;
-use crate::audit::{AuditEntry, AuditHandle, Decision as AuditDecision, Mode as AuditMode};
-use crate::policy::{Decision, Mode};
+use crate::audit::{
+    ApprovalRecord, AuditEntry, AuditHandle, Decision as AuditDecision, Mode as AuditMode,
+};
+use crate::metrics::Metrics;
+use crate::policy::{AgentId, Decision, Mode};
 use crate::redact::Tally;
 use crate::refusal::Refusal;
 use crate::target::Target;
@@ -49,6 +52,15 @@ pub struct ConnInfo {
     pub sni_mismatch: Option<String>,
     /// Idle tracking for the client connection.
     pub activity: Arc<Activity>,
+    /// The authenticated agent (carried from the CONNECT to every request in its tunnel).
+    pub agent: Option<AgentId>,
+}
+
+/// Where finished exchanges are recorded: the audit log and the metrics.
+#[derive(Clone)]
+pub struct Recorder {
+    pub audit: Option<AuditHandle>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// What happened to an exchange, for its closing record.
@@ -83,16 +95,16 @@ pub struct Exchange {
     pub redactions: Tally,
     /// Time spent waiting for the upstream's response head.
     pub upstream_ms: Option<f64>,
-    audit: Option<AuditHandle>,
+    /// The agent, when agents authenticate.
+    pub agent: Option<String>,
+    /// Who approved or denied a held request, and when.
+    pub approval: Option<ApprovalRecord>,
+    recorder: Recorder,
 }
 
 impl Exchange {
-    pub fn start(
-        conn: Arc<ConnInfo>,
-        method: Method,
-        uri: &http::Uri,
-        audit: Option<AuditHandle>,
-    ) -> Self {
+    pub fn start(conn: Arc<ConnInfo>, method: Method, uri: &http::Uri, recorder: Recorder) -> Self {
+        let agent = conn_agent(&conn);
         Self {
             id: RequestId::new(),
             conn,
@@ -109,7 +121,9 @@ impl Exchange {
             bytes_out: 0,
             redactions: Tally::default(),
             upstream_ms: None,
-            audit,
+            agent,
+            approval: None,
+            recorder,
         }
     }
 
@@ -124,6 +138,7 @@ impl Exchange {
             target: "keyward::exchange",
             request_id = %entry.request_id,
             client = %entry.client,
+            agent = entry.agent.as_deref().unwrap_or(""),
             method = %entry.method,
             scheme = %entry.scheme,
             host = %entry.host,
@@ -137,7 +152,13 @@ impl Exchange {
             elapsed_ms = entry.duration_ms,
             "exchange"
         );
-        if let Some(audit) = self.audit {
+        self.recorder.metrics.exchange(
+            entry.decision.as_str(),
+            entry.rule.as_deref(),
+            entry.agent.as_deref(),
+            entry.duration_ms / 1000.0,
+        );
+        if let Some(audit) = self.recorder.audit {
             // Never block a response on the audit channel; the writer keeps order per send.
             if let Err(crate::audit::AuditError::Full { .. }) = audit.try_record(entry.clone()) {
                 tokio::spawn(async move {
@@ -159,6 +180,7 @@ impl Exchange {
             self.path.clone(),
         );
         e.query = self.query.clone();
+        e.agent = self.agent.clone();
         if let Some(d) = &self.decision {
             e.rule = d.rule.as_ref().map(|r| r.to_string());
             e.failed_condition = d.failed_condition.clone();
@@ -168,7 +190,10 @@ impl Exchange {
         }
         match &self.outcome {
             Some(Outcome::Forwarded) => {
-                e.decision = AuditDecision::Allow;
+                e.decision = match &self.approval {
+                    Some(_) => AuditDecision::Approve,
+                    None => AuditDecision::Allow,
+                };
                 e.reason = self
                     .decision
                     .as_ref()
@@ -178,6 +203,7 @@ impl Exchange {
             Some(Outcome::Refused(r)) => {
                 e.decision = match r.parts().2 {
                     "deny" => AuditDecision::Deny,
+                    "rate_limited" => AuditDecision::RateLimited,
                     _ => AuditDecision::Error,
                 };
                 if r.rule().is_some() {
@@ -194,6 +220,7 @@ impl Exchange {
             e.reason = e.reason.map(|r| format!("exfiltration attempt: {r}"));
         }
         e.credentials = self.credentials.clone();
+        e.approval = self.approval.clone();
         e.status = self.status.map(|s| s.as_u16());
         e.bytes_in = self.bytes_in;
         e.bytes_out = self.bytes_out;
@@ -213,6 +240,10 @@ impl Exchange {
         e.upstream_ms = self.upstream_ms;
         e
     }
+}
+
+fn conn_agent(conn: &ConnInfo) -> Option<String> {
+    conn.agent.as_ref().map(|a| a.to_string())
 }
 
 /// `a=1&b=2` → `a=[redacted]&b=[redacted]`: names are kept, values never logged.

@@ -14,6 +14,7 @@ use tokio_rustls::LazyConfigAcceptor;
 use crate::activity::Activity;
 use crate::exchange::{ConnInfo, Scheme};
 use crate::pipeline;
+use crate::policy::AgentId;
 use crate::proxy::Shared;
 use crate::rewind::Rewind;
 use crate::target::{Host, Target};
@@ -26,6 +27,7 @@ pub async fn serve_tunnel(
     shared: Arc<Shared>,
     client: std::net::SocketAddr,
     target: Target,
+    agent: Option<AgentId>,
     upgraded: Upgraded,
     activity: Arc<Activity>,
 ) {
@@ -69,8 +71,14 @@ pub async fn serve_tunnel(
             return;
         }
     };
+    let minted_before = shared.certs().mints();
     let config = match shared.certs().get(&cert_host).await {
-        Ok(config) => config,
+        Ok(config) => {
+            shared
+                .metrics()
+                .handshake(shared.certs().mints() > minted_before);
+            config
+        }
         Err(err) => {
             tracing::error!(%client, %target, error = %err, "tunnel closed: cannot mint a certificate");
             return;
@@ -93,6 +101,7 @@ pub async fn serve_tunnel(
         scheme: Scheme::Https,
         sni_mismatch,
         activity: activity.clone(),
+        agent,
     });
     let service = {
         let shared = shared.clone();

@@ -25,6 +25,8 @@
 
 pub mod active;
 pub mod activity;
+pub mod agents;
+pub mod approvals;
 pub mod audit;
 pub mod body;
 pub mod ca;
@@ -36,14 +38,17 @@ pub mod credentials;
 pub mod exchange;
 pub mod hop;
 pub mod intercept;
+pub mod limits;
 pub mod listener;
 pub mod logging;
+pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod proxy;
 pub mod proxy_request;
 pub mod redact;
 pub mod refusal;
+pub mod reload;
 pub mod request_body;
 pub mod rewind;
 pub mod secret;

@@ -5,6 +5,7 @@
 
 mod checks;
 mod forward;
+mod hold;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::closing_body::ClosingBody;
 use crate::credentials::{self, ExfilGuard, Injected};
 use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme};
 use crate::hop;
+use crate::limits::{Rate, counter_key};
 use crate::policy::{BodyNeed, RequestBody, RequestHead, Verdict, normalize_target};
 use crate::proxy::Shared;
 use crate::redact;
@@ -38,12 +40,7 @@ pub async fn handle(
     conn: Arc<ConnInfo>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    let mut exchange = Exchange::start(
-        conn,
-        req.method().clone(),
-        req.uri(),
-        shared.audit().cloned(),
-    );
+    let mut exchange = Exchange::start(conn, req.method().clone(), req.uri(), shared.recorder());
     let agent_version = req.version();
     let mut resp = match process(&shared, &mut exchange, req).await {
         Ok(resp) => {
@@ -101,7 +98,8 @@ async fn process(
         query: parts.uri.query(),
         headers: &parts.headers,
     };
-    let need = active.rules.body_need(&head, None);
+    let agent = conn.agent.as_ref();
+    let need = active.rules.body_need(&head, agent);
     let inspect = matches!(need, BodyNeed::Inspect { .. });
     let cap = match need {
         BodyNeed::Inspect { max_size } => max_size,
@@ -138,7 +136,7 @@ async fn process(
     };
     let decision = active
         .rules
-        .decide(&head, view.as_ref().filter(|_| inspect), None);
+        .decide(&head, view.as_ref().filter(|_| inspect), agent);
     if let Some(shadow) = &decision.shadow {
         tracing::info!(request_id = exchange.id.as_str(), rule = ?shadow.rule, verdict = ?shadow.verdict, reason = %shadow.reason, "shadow rule would decide differently");
     }
@@ -152,16 +150,30 @@ async fn process(
             });
         }
         Verdict::Approve => {
-            return Err(Refusal::Denied {
-                rule: decision.rule.map(|r| r.to_string()),
-                reason: "approval required".into(),
-            });
+            let preview = match &agent_body {
+                AgentBody::Read(p) => p.head().clone(),
+                AgentBody::Unread(_) => bytes::Bytes::new(),
+            };
+            hold::for_approval(shared, exchange, &decision, &parts, &preview).await?;
         }
     }
     let rule_id = decision.rule.as_ref().map(|r| r.to_string());
+    let rule = decision.rule.as_ref().and_then(|id| active.rules.rule(id));
+    if let (Some(rule), Some(limits)) = (rule, rule.and_then(|r| r.limits())) {
+        let key = counter_key(rule.id(), limits.per, agent);
+        if let Err(retry_after) =
+            shared
+                .counters()
+                .acquire(&key, &Rate::of(limits), tokio::time::Instant::now())
+        {
+            return Err(Refusal::RateLimited {
+                rule: rule.id().to_string(),
+                retry_after,
+            });
+        }
+    }
 
     // Credentials: inject the allowing rule's secrets, then refuse any placeholder left.
-    let rule = decision.rule.as_ref().and_then(|id| active.rules.rule(id));
     let set_headers = rule.map(|r| r.set_headers()).unwrap_or(&[]);
     let injected = if decision.inject.is_empty() && set_headers.is_empty() {
         Injected::default()

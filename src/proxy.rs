@@ -14,10 +14,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::active::{Active, ActiveRules};
+use crate::approvals::Approvals;
 use crate::audit::{AuditError, AuditHandle, AuditWriter};
 use crate::ca::{CaError, CertificateAuthority, LeafIssuer, ServerConfigCache};
 use crate::config::Config;
+use crate::exchange::Recorder;
+use crate::limits::{CounterStore, MemoryCounters};
 use crate::listener;
+use crate::metrics::Metrics;
 use crate::target::Target;
 use crate::upstream::{RootsError, Upstream, upstream_roots};
 
@@ -58,6 +62,11 @@ pub struct Shared {
     active: ActiveRules,
     /// Where every exchange's audit entry goes (`None`: log lines only).
     audit: Option<AuditHandle>,
+    metrics: Arc<Metrics>,
+    /// Requests held for a person.
+    approvals: Approvals,
+    /// Rate-limit counters.
+    counters: Box<dyn CounterStore>,
     /// Targets the operator pinned with `--resolve` (the guard does not apply to them).
     pinned: HashSet<Target>,
     /// Cancelled when the proxy stops accepting.
@@ -92,6 +101,22 @@ impl Shared {
     }
     pub fn audit(&self) -> Option<&AuditHandle> {
         self.audit.as_ref()
+    }
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+    pub fn approvals(&self) -> &Approvals {
+        &self.approvals
+    }
+    pub fn counters(&self) -> &dyn CounterStore {
+        self.counters.as_ref()
+    }
+    /// Where a new exchange records its end.
+    pub fn recorder(&self) -> Recorder {
+        Recorder {
+            audit: self.audit.clone(),
+            metrics: self.metrics.clone(),
+        }
     }
     /// False while the audit log cannot be written: new requests are refused.
     pub fn audit_healthy(&self) -> bool {
@@ -169,6 +194,9 @@ impl Proxy {
         let shared = Arc::new(Shared {
             active,
             audit,
+            metrics: Arc::new(Metrics::default()),
+            counters: Box::new(MemoryCounters::default()),
+            approvals: Approvals::default(),
             pinned: config.resolve.iter().map(|r| r.target.clone()).collect(),
             tunnel_h1: tunnel_builder(&config, false),
             tunnel_h2: tunnel_builder(&config, true),

@@ -14,6 +14,7 @@ use crate::body::{self, ProxyBody};
 use crate::exchange::{ConnInfo, Exchange, Outcome, RequestId, Scheme};
 use crate::intercept;
 use crate::pipeline;
+use crate::policy::AgentId;
 use crate::proxy::Shared;
 use crate::refusal::Refusal;
 use crate::target::{Host, Target};
@@ -26,8 +27,24 @@ pub async fn handle(
     activity: Arc<Activity>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let agent = match shared
+        .active()
+        .agents
+        .authenticate(req.headers().get(http::header::PROXY_AUTHORIZATION))
+        .await
+    {
+        Ok(agent) => agent,
+        Err(e) => {
+            return Ok(refuse_unpinned(
+                &shared,
+                client,
+                &req,
+                Refusal::ProxyAuth(e.to_string()),
+            ));
+        }
+    };
     if req.method() == Method::CONNECT {
-        return Ok(connect(shared, client, activity, req));
+        return Ok(connect(shared, client, activity, agent, req));
     }
     match req.uri().scheme_str() {
         Some("http") => match plain_target(&req) {
@@ -38,6 +55,7 @@ pub async fn handle(
                     scheme: Scheme::Http,
                     sni_mismatch: None,
                     activity,
+                    agent,
                 });
                 pipeline::handle(shared, conn, req).await
             }
@@ -74,6 +92,7 @@ fn connect(
     shared: Arc<Shared>,
     client: SocketAddr,
     activity: Arc<Activity>,
+    agent: Option<AgentId>,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let raw = req
@@ -94,10 +113,10 @@ fn connect(
         scheme: Scheme::Https,
         sni_mismatch: None,
         activity: activity.clone(),
+        agent: agent.clone(),
     });
-    if let Some(refusal) = early_refusal(&shared, &target) {
-        let mut exchange =
-            Exchange::start(conn, Method::CONNECT, req.uri(), shared.audit().cloned());
+    if let Some(refusal) = early_refusal(&shared, &target, agent.as_ref()) {
+        let mut exchange = Exchange::start(conn, Method::CONNECT, req.uri(), shared.recorder());
         let resp = refusal.into_response(&exchange.id);
         exchange.status = Some(resp.status());
         exchange.set_outcome(Outcome::Refused(refusal));
@@ -109,7 +128,8 @@ fn connect(
     shared.tasks().spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                intercept::serve_tunnel(tunnel_shared, client, target, upgraded, activity).await
+                intercept::serve_tunnel(tunnel_shared, client, target, agent, upgraded, activity)
+                    .await
             }
             Err(err) => tracing::debug!(%client, %target, error = %err, "CONNECT upgrade failed"),
         }
@@ -121,11 +141,11 @@ fn connect(
 
 /// Refusals decided from the CONNECT line alone: no rule could match the host and port, or
 /// an IP literal the destination guard refuses (and the operator did not pin).
-fn early_refusal(shared: &Shared, target: &Target) -> Option<Refusal> {
+fn early_refusal(shared: &Shared, target: &Target, agent: Option<&AgentId>) -> Option<Refusal> {
     if !shared
         .active()
         .rules
-        .admits_connect(&target.host.to_string(), target.port, None)
+        .admits_connect(&target.host.to_string(), target.port, agent)
     {
         return Some(Refusal::default_deny(format!(
             "no rule allows requests to {target}"

@@ -20,6 +20,13 @@ pub enum Refusal {
     MethodNotAllowed(String),
     /// The request names another host than its tunnel (421).
     Misdirected(String),
+    /// The agent did not authenticate (407).
+    ProxyAuth(String),
+    /// The rule's rate limit is used up (429 with Retry-After).
+    RateLimited {
+        rule: String,
+        retry_after: std::time::Duration,
+    },
     /// Policy denied it (403).
     Denied {
         rule: Option<String>,
@@ -59,7 +66,17 @@ impl Refusal {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "deny")
             }
             Refusal::Misdirected(_) => (StatusCode::MISDIRECTED_REQUEST, "misdirected", "deny"),
+            Refusal::ProxyAuth(_) => (
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                "proxy_auth_required",
+                "deny",
+            ),
             Refusal::Denied { .. } => (StatusCode::FORBIDDEN, "denied", "deny"),
+            Refusal::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "rate_limited",
+            ),
             Refusal::Upstream(UpstreamFailure::Refused(_)) => {
                 (StatusCode::FORBIDDEN, "destination_refused", "deny")
             }
@@ -79,8 +96,10 @@ impl Refusal {
             | Refusal::MethodNotAllowed(r)
             | Refusal::Misdirected(r)
             | Refusal::Unavailable(r)
+            | Refusal::ProxyAuth(r)
             | Refusal::Internal(r) => r,
             Refusal::Denied { reason, .. } => reason,
+            Refusal::RateLimited { .. } => "rate limit exceeded",
             Refusal::Upstream(f) => f.reason(),
         }
     }
@@ -89,6 +108,7 @@ impl Refusal {
     pub fn rule(&self) -> Option<&str> {
         match self {
             Refusal::Denied { rule, .. } => rule.as_deref(),
+            Refusal::RateLimited { rule, .. } => Some(rule),
             _ => None,
         }
     }
@@ -112,6 +132,16 @@ impl Refusal {
         );
         headers.insert(DECISION_HEADER, HeaderValue::from_static(decision));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Refusal::RateLimited { retry_after, .. } = self {
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if matches!(self, Refusal::ProxyAuth(_)) {
+            headers.insert(
+                header::PROXY_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"keyward\""),
+            );
+        }
         if let Ok(id) = HeaderValue::from_str(request_id.as_str()) {
             headers.insert("keyward-request-id", id);
         }

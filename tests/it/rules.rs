@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
+use keyward::approvals::Resolution;
 use keyward::policy::{RuleSet, Verdict};
 
 use crate::support::agent::Proto;
@@ -16,6 +17,24 @@ use crate::support::upstream::echo;
 use crate::support::{Keyward, TestCa, Upstream};
 
 const GITHUB_PLACEHOLDER: &str = "keyward:github:7f3c9a1e5b2d4c8e";
+
+/// An agent authenticated as the example rules' first declared agent (or as `name`).
+fn agent_as(
+    keyward: &Keyward,
+    copy: &crate::support::rules::ExampleRules,
+    name: Option<&str>,
+) -> crate::support::Agent {
+    let (agent, token) = match name {
+        Some(n) => (n.to_owned(), copy.agents[n].clone()),
+        None => copy
+            .agents
+            .iter()
+            .next()
+            .map(|(a, t)| (a.clone(), t.clone()))
+            .unwrap(),
+    };
+    keyward.agent().with_credentials(&agent, &token)
+}
 
 async fn start_with_example_rules() -> (
     crate::support::rules::ExampleRules,
@@ -45,10 +64,10 @@ async fn start_with_example_rules() -> (
 
 #[tokio::test]
 async fn every_example_rule_test_decides_the_same_through_the_proxy() {
-    let (_copy, upstream, keyward, rules) = start_with_example_rules().await;
-    let agent = keyward.agent();
+    let (copy, upstream, keyward, rules) = start_with_example_rules().await;
     let mut checked = 0;
-    for test in rules.tests().iter().filter(|t| t.agent.is_none()) {
+    for test in rules.tests() {
+        let agent = agent_as(&keyward, &copy, test.agent.as_ref().map(|a| a.as_str()));
         let r = &test.request;
         let url = match &r.query {
             Some(q) => format!("https://{}:{}{}?{q}", r.host, r.port, r.path),
@@ -67,12 +86,41 @@ async fn every_example_rule_test_decides_the_same_through_the_proxy() {
             checked += 1;
             continue;
         }
-        let reply = agent
-            .send(Proto::H1, req.body(Full::new(body)).unwrap())
-            .await;
+        let request = req.body(Full::new(body)).unwrap();
+        let reply = if test.expect == Verdict::Approve {
+            // Held for a person: deny it through the queue, as an approver would.
+            let sender = agent.clone();
+            let pending = tokio::spawn(async move { sender.send(Proto::H1, request).await });
+            let shared = keyward.running.shared().clone();
+            let mut id = None;
+            for _ in 0..500 {
+                if let Some(p) = shared.approvals().list().first() {
+                    id = Some(p.id.clone());
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            let id = id.unwrap_or_else(|| panic!("{} was not held for approval", test.text));
+            let denial = Resolution::Denied {
+                by: Some("test".into()),
+                reason: Some("no".into()),
+            };
+            assert!(shared.approvals().resolve(&id, denial));
+            pending.await.unwrap()
+        } else {
+            agent.send(Proto::H1, request).await
+        };
         match test.expect {
             Verdict::Allow => {
-                assert_eq!(reply.status, StatusCode::OK, "{}: {reply:?}", test.text);
+                assert_eq!(
+                    reply.status,
+                    StatusCode::OK,
+                    "{}: {reply:?}\n{}",
+                    test.text,
+                    keyward::policy::explain(
+                        &rules.decide_sample(&test.request, test.agent.as_ref())
+                    )
+                );
                 assert_eq!(upstream.count(), before + 1, "{}", test.text);
             }
             Verdict::Deny | Verdict::Approve => {
@@ -110,8 +158,7 @@ async fn injected_credential_reaches_the_upstream_and_never_comes_back() {
     let (copy, upstream, keyward, _) = start_with_example_rules().await;
     let token = copy.values["github"].clone();
     for proto in [Proto::H1, Proto::H2] {
-        let reply = keyward
-            .agent()
+        let reply = agent_as(&keyward, &copy, None)
             .get(proto, "https://api.github.com/user")
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
@@ -138,7 +185,7 @@ async fn injected_credential_reaches_the_upstream_and_never_comes_back() {
 #[tokio::test]
 async fn placeholders_sent_anywhere_else_are_refused_as_exfiltration() {
     let (copy, upstream, keyward, _) = start_with_example_rules().await;
-    let agent = keyward.agent();
+    let agent = agent_as(&keyward, &copy, None);
     use base64::Engine;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("x:{GITHUB_PLACEHOLDER}"));
     let attempts = [
@@ -185,7 +232,7 @@ async fn placeholders_sent_anywhere_else_are_refused_as_exfiltration() {
 #[tokio::test]
 async fn audit_log_has_one_verified_entry_per_exchange_and_no_secret() {
     let (copy, _upstream, keyward, _) = start_with_example_rules().await;
-    let agent = keyward.agent();
+    let agent = agent_as(&keyward, &copy, None);
     let mut exchanges = 0;
     for url in [
         "https://api.github.com/user?token=abc",

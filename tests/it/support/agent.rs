@@ -41,6 +41,8 @@ impl Reply {
 pub struct Agent {
     pub proxy: SocketAddr,
     roots: Arc<RootCertStore>,
+    /// `Proxy-Authorization` value sent with CONNECT and plain requests.
+    proxy_auth: Option<String>,
 }
 
 impl Agent {
@@ -53,14 +55,28 @@ impl Agent {
         Self {
             proxy,
             roots: Arc::new(roots),
+            proxy_auth: None,
         }
+    }
+
+    /// The same agent authenticating as `name` with `token`.
+    pub fn with_credentials(mut self, name: &str, token: &str) -> Self {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{name}:{token}"));
+        self.proxy_auth = Some(format!("Basic {encoded}"));
+        self
     }
 
     /// Sends `CONNECT authority`; the TCP stream on 200, or the status and body otherwise.
     pub async fn connect(&self, authority: &str) -> Result<TcpStream, Reply> {
         let mut tcp = TcpStream::connect(self.proxy).await.unwrap();
+        let auth = self
+            .proxy_auth
+            .as_ref()
+            .map(|a| format!("Proxy-Authorization: {a}\r\n"))
+            .unwrap_or_default();
         tcp.write_all(
-            format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes(),
+            format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{auth}\r\n").as_bytes(),
         )
         .await
         .unwrap();
@@ -124,7 +140,11 @@ impl Agent {
     }
 
     /// Sends an absolute-form plain-HTTP request to the proxy.
-    pub async fn plain(&self, req: Request<Full<Bytes>>) -> Reply {
+    pub async fn plain(&self, mut req: Request<Full<Bytes>>) -> Reply {
+        if let Some(auth) = &self.proxy_auth {
+            req.headers_mut()
+                .insert("proxy-authorization", auth.parse().unwrap());
+        }
         let tcp = TcpStream::connect(self.proxy).await.unwrap();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
             .await

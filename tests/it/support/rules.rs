@@ -9,6 +9,8 @@ pub struct ExampleRules {
     pub dir: tempfile::TempDir,
     /// secret name -> the real value keyward reads.
     pub values: BTreeMap<String, String>,
+    /// agent name -> its proxy token.
+    pub agents: BTreeMap<String, String>,
 }
 
 impl ExampleRules {
@@ -28,6 +30,8 @@ pub fn example_rules() -> ExampleRules {
     let from = regex::Regex::new(r"(?m)^(\s+)from: .*$").unwrap();
     let name_line = regex::Regex::new(r"(?m)^  ([a-z0-9_-]+):\s*$").unwrap();
     let mut values = BTreeMap::new();
+    let mut agents = BTreeMap::new();
+    let agent_line = regex::Regex::new(r"^(\s+)([a-z0-9_-]+): \{ token: [^}]+\}\s*$").unwrap();
     for entry in std::fs::read_dir(&source_dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
@@ -43,6 +47,19 @@ pub fn example_rules() -> ExampleRules {
             }
             if in_secrets && let Some(c) = name_line.captures(line) {
                 current = Some(c[1].to_owned());
+            }
+            if let Some(c) = agent_line.captures(line) {
+                let name = c[2].to_owned();
+                let token = format!("agent-{name}-token-{:016x}", rand::random::<u64>());
+                let file = secrets.join(format!("agent-{name}"));
+                std::fs::write(&file, &token).unwrap();
+                out.push_str(&format!(
+                    "{}{name}: {{ token: \"file:{}\" }}\n",
+                    &c[1],
+                    file.display()
+                ));
+                agents.insert(name, token);
+                continue;
             }
             match (&current, from.captures(line)) {
                 (Some(name), Some(c)) if in_secrets => {
@@ -60,5 +77,9 @@ pub fn example_rules() -> ExampleRules {
         }
         std::fs::write(rules.join(path.file_name().unwrap()), out).unwrap();
     }
-    ExampleRules { dir, values }
+    ExampleRules {
+        dir,
+        values,
+        agents,
+    }
 }

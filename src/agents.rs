@@ -1,0 +1,161 @@
+//! Agent identity: agents declared under `agents:` authenticate with standard proxy
+//! credentials (`http://NAME:TOKEN@proxy`), checked in constant time; the identity then
+//! holds for the connection and every request in its tunnel.
+
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderValue;
+
+use crate::credentials::SecretSource;
+use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
+use crate::policy::{AgentDecl, AgentId, CredentialSource};
+
+/// Why an agent was not admitted (answered with 407). Never contains a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("proxy authentication required: send Proxy-Authorization (http://AGENT:TOKEN@proxy)")]
+    Missing,
+    #[error("proxy credentials are malformed: expected Basic AGENT:TOKEN")]
+    Malformed,
+    #[error("unknown agent or wrong token")]
+    Rejected,
+}
+
+/// The declared agents and where their tokens live.
+#[derive(Debug, Default)]
+pub struct AgentRegistry {
+    agents: Vec<(AgentId, Box<dyn SecretSource>)>,
+}
+
+impl AgentRegistry {
+    pub fn new(decls: &[AgentDecl]) -> Self {
+        let agents = decls
+            .iter()
+            .map(|d| {
+                let source: Box<dyn SecretSource> = match &d.token {
+                    CredentialSource::Env(name) => Box::new(EnvSource(name.clone())),
+                    CredentialSource::File(path) => Box::new(FileSource::new(PathBuf::from(path))),
+                    CredentialSource::Exec(argv) => {
+                        Box::new(ExecSource::new(argv.clone(), DEFAULT_EXEC_TTL))
+                    }
+                };
+                (d.name.clone(), source)
+            })
+            .collect();
+        Self { agents }
+    }
+
+    /// Whether agents must authenticate (any agent declared).
+    pub fn required(&self) -> bool {
+        !self.agents.is_empty()
+    }
+
+    /// The agent named by a `Proxy-Authorization` header; `Ok(None)` when no agent is
+    /// declared (then credentials are not required).
+    pub async fn authenticate(
+        &self,
+        header: Option<&HeaderValue>,
+    ) -> Result<Option<AgentId>, AuthError> {
+        if !self.required() {
+            return Ok(None);
+        }
+        let header = header.ok_or(AuthError::Missing)?;
+        let encoded = header
+            .as_bytes()
+            .strip_prefix(b"Basic ")
+            .or_else(|| header.as_bytes().strip_prefix(b"basic "))
+            .ok_or(AuthError::Malformed)?;
+        let decoded = zeroize::Zeroizing::new(
+            STANDARD
+                .decode(encoded.trim_ascii())
+                .map_err(|_| AuthError::Malformed)?,
+        );
+        let colon = decoded
+            .iter()
+            .position(|b| *b == b':')
+            .ok_or(AuthError::Malformed)?;
+        let (name, token) = (&decoded[..colon], &decoded[colon + 1..]);
+        let Some((id, source)) = self
+            .agents
+            .iter()
+            .find(|(id, _)| id.as_str().as_bytes() == name)
+        else {
+            return Err(AuthError::Rejected);
+        };
+        let expected = source.resolve().await.map_err(|error| {
+            tracing::error!(agent = %id, %error, "agent token source does not resolve; refusing the agent");
+            AuthError::Rejected
+        })?;
+        if constant_time_eq(expected.expose(), token) {
+            Ok(Some(id.clone()))
+        } else {
+            Err(AuthError::Rejected)
+        }
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal how much of a token matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8;
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0 && a.len() == b.len()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn basic_credentials_name_the_agent() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("t");
+        std::fs::write(&token, "s3cret-token\n").unwrap();
+        let registry = AgentRegistry {
+            agents: vec![(AgentId::new("triage-bot"), Box::new(FileSource::new(token)))],
+        };
+        let header =
+            |s: &str| HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(s))).unwrap();
+        assert_eq!(
+            registry
+                .authenticate(Some(&header("triage-bot:s3cret-token")))
+                .await,
+            Ok(Some(AgentId::new("triage-bot")))
+        );
+        assert_eq!(
+            registry
+                .authenticate(Some(&header("triage-bot:wrong")))
+                .await,
+            Err(AuthError::Rejected)
+        );
+        assert_eq!(
+            registry
+                .authenticate(Some(&header("other:s3cret-token")))
+                .await,
+            Err(AuthError::Rejected)
+        );
+        assert_eq!(registry.authenticate(None).await, Err(AuthError::Missing));
+        assert_eq!(
+            registry
+                .authenticate(Some(&HeaderValue::from_static("Bearer x")))
+                .await,
+            Err(AuthError::Malformed)
+        );
+        assert!(
+            AgentRegistry::default()
+                .authenticate(None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            constant_time_eq(b"abc", b"abc")
+                && !constant_time_eq(b"abc", b"abcd")
+                && !constant_time_eq(b"abc", b"abd")
+        );
+    }
+}

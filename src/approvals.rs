@@ -1,0 +1,287 @@
+//! Approval gates: a request whose decision is `approve` is held while a person approves or
+//! denies it (admin API or `keyward approvals`), up to the rule's timeout; an approval may
+//! cover identical follow-up requests (same agent, rule and request shape) for a while.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::audit::{ApprovalDecision, ApprovalRecord};
+
+/// Default hold when the rule sets no `approval.timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// Most requests one agent may have waiting at once (flooding the queue is refused).
+pub const MAX_PENDING_PER_AGENT: usize = 64;
+
+/// What a person sees about a held request.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingInfo {
+    pub id: String,
+    pub agent: Option<String>,
+    pub method: String,
+    pub url: String,
+    pub rule: String,
+    /// The first bytes of the body, scrubbed of known secrets.
+    pub body_preview: String,
+    /// Seconds since the request arrived.
+    pub waiting_secs: u64,
+}
+
+/// A person's answer.
+#[derive(Debug, Clone)]
+pub enum Resolution {
+    Approved {
+        by: Option<String>,
+        window: Option<Duration>,
+    },
+    Denied {
+        by: Option<String>,
+        reason: Option<String>,
+    },
+}
+
+struct Pending {
+    info: PendingInfo,
+    since: Instant,
+    answer: oneshot::Sender<Resolution>,
+}
+
+/// The queue of held requests and the follow-up windows.
+#[derive(Default)]
+pub struct Approvals {
+    pending: Mutex<HashMap<String, Pending>>,
+    /// Request shape -> approved until.
+    windows: Mutex<HashMap<String, Instant>>,
+}
+
+/// Why a hold ended without approval.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotApproved {
+    #[error("denied by approver{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Denied { reason: Option<String> },
+    #[error("approval timed out")]
+    TimedOut,
+    #[error("too many requests of this agent are waiting for approval")]
+    QueueFull,
+}
+
+impl Approvals {
+    /// Whether an earlier approval covers this request shape now.
+    pub fn window_covers(&self, shape: &str) -> bool {
+        let Ok(mut windows) = self.windows.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        windows.retain(|_, until| *until > now);
+        windows.contains_key(shape)
+    }
+
+    /// Holds a request until a person answers or `timeout` passes. `shape` identifies
+    /// identical follow-ups (agent, rule, method, path).
+    pub async fn hold(
+        &self,
+        info: PendingInfo,
+        shape: String,
+        timeout: Duration,
+    ) -> (Result<(), NotApproved>, ApprovalRecord) {
+        let id = info.id.clone();
+        let (tx, rx) = oneshot::channel();
+        {
+            let Ok(mut pending) = self.pending.lock() else {
+                return (
+                    Err(NotApproved::QueueFull),
+                    record(
+                        &id,
+                        None,
+                        ApprovalDecision::Denied,
+                        Some("approval queue unavailable".into()),
+                    ),
+                );
+            };
+            let same_agent = pending
+                .values()
+                .filter(|p| p.info.agent == info.agent)
+                .count();
+            if same_agent >= MAX_PENDING_PER_AGENT {
+                return (
+                    Err(NotApproved::QueueFull),
+                    record(
+                        &id,
+                        None,
+                        ApprovalDecision::Denied,
+                        Some(NotApproved::QueueFull.to_string()),
+                    ),
+                );
+            }
+            pending.insert(
+                id.clone(),
+                Pending {
+                    info,
+                    since: Instant::now(),
+                    answer: tx,
+                },
+            );
+        }
+        let answer = tokio::time::timeout(timeout, rx).await;
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.remove(&id);
+        }
+        match answer {
+            Ok(Ok(Resolution::Approved { by, window })) => {
+                if let Some(window) = window
+                    && let Ok(mut windows) = self.windows.lock()
+                {
+                    windows.insert(shape, Instant::now() + window);
+                }
+                (Ok(()), record(&id, by, ApprovalDecision::Approved, None))
+            }
+            Ok(Ok(Resolution::Denied { by, reason })) => (
+                Err(NotApproved::Denied {
+                    reason: reason.clone(),
+                }),
+                record(&id, by, ApprovalDecision::Denied, reason),
+            ),
+            Ok(Err(_)) | Err(_) => (
+                Err(NotApproved::TimedOut),
+                record(
+                    &id,
+                    None,
+                    ApprovalDecision::TimedOut,
+                    Some("approval timed out".into()),
+                ),
+            ),
+        }
+    }
+
+    /// Answers a pending request; false when no such request is waiting.
+    pub fn resolve(&self, id: &str, resolution: Resolution) -> bool {
+        let Ok(mut pending) = self.pending.lock() else {
+            return false;
+        };
+        match pending.remove(id) {
+            Some(p) => p.answer.send(resolution).is_ok(),
+            None => false,
+        }
+    }
+
+    /// The requests waiting now, oldest first.
+    pub fn list(&self) -> Vec<PendingInfo> {
+        let Ok(pending) = self.pending.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<(Instant, PendingInfo)> = pending
+            .values()
+            .map(|p| {
+                let mut info = p.info.clone();
+                info.waiting_secs = p.since.elapsed().as_secs();
+                (p.since, info)
+            })
+            .collect();
+        out.sort_by_key(|(since, _)| *since);
+        out.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// How many requests are waiting.
+    pub fn len(&self) -> usize {
+        self.pending.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn record(
+    id: &str,
+    by: Option<String>,
+    decision: ApprovalDecision,
+    reason: Option<String>,
+) -> ApprovalRecord {
+    ApprovalRecord {
+        id: id.to_owned(),
+        by,
+        at: crate::audit::now_rfc3339(),
+        decision,
+        reason,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn info(id: &str) -> PendingInfo {
+        PendingInfo {
+            id: id.into(),
+            agent: Some("bot".into()),
+            method: "POST".into(),
+            url: "https://payments.example/v1/refunds".into(),
+            rule: "refund-large".into(),
+            body_preview: "{}".into(),
+            waiting_secs: 0,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn approve_deny_timeout_and_window() {
+        let approvals = Arc::new(Approvals::default());
+        let a = approvals.clone();
+        let held =
+            tokio::spawn(async move { a.hold(info("1"), "shape".into(), DEFAULT_TIMEOUT).await });
+        tokio::task::yield_now().await;
+        assert_eq!(approvals.list().len(), 1);
+        assert!(approvals.resolve(
+            "1",
+            Resolution::Approved {
+                by: Some("alice".into()),
+                window: Some(Duration::from_secs(600))
+            }
+        ));
+        let (result, rec) = held.await.unwrap();
+        assert!(result.is_ok());
+        assert_eq!(rec.by.as_deref(), Some("alice"));
+        assert!(approvals.window_covers("shape"));
+        tokio::time::advance(Duration::from_secs(601)).await;
+        assert!(!approvals.window_covers("shape"));
+
+        let a = approvals.clone();
+        let held =
+            tokio::spawn(async move { a.hold(info("2"), "s2".into(), DEFAULT_TIMEOUT).await });
+        tokio::task::yield_now().await;
+        assert!(approvals.resolve(
+            "2",
+            Resolution::Denied {
+                by: None,
+                reason: Some("too large".into())
+            }
+        ));
+        assert_eq!(
+            held.await.unwrap().0,
+            Err(NotApproved::Denied {
+                reason: Some("too large".into())
+            })
+        );
+
+        let a = approvals.clone();
+        let held =
+            tokio::spawn(
+                async move { a.hold(info("3"), "s3".into(), Duration::from_secs(5)).await },
+            );
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(held.await.unwrap().0, Err(NotApproved::TimedOut));
+        assert!(approvals.is_empty());
+        assert!(!approvals.resolve(
+            "3",
+            Resolution::Denied {
+                by: None,
+                reason: None
+            }
+        ));
+    }
+}

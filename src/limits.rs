@@ -1,0 +1,139 @@
+//! Rate limits per rule (`limits: { rate: 30/hour, burst: 5, per: agent|rule }`): a GCRA
+//! token bucket per counter key, behind a store trait so replicas can share counters later.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::policy::extras::{LimitScope, Limits};
+use crate::policy::{AgentId, RuleId};
+
+/// Most counters kept before expired ones are dropped.
+const PRUNE_ABOVE: usize = 10_000;
+
+/// Where counters live. The embedded default is [`MemoryCounters`]; a shared store (Redis)
+/// implements the same call for several replicas.
+pub trait CounterStore: Send + Sync {
+    /// Takes one request from the bucket `key`; `Err(wait)` when it is empty.
+    fn acquire(&self, key: &str, rate: &Rate, now: Instant) -> Result<(), Duration>;
+}
+
+/// A bucket's shape: `count` per `window`, at most `capacity` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub window: Duration,
+    pub capacity: u32,
+}
+
+impl Rate {
+    pub fn of(limits: &Limits) -> Self {
+        Self {
+            count: limits.count.max(1),
+            window: limits.window,
+            capacity: limits.burst.unwrap_or(limits.count).max(1),
+        }
+    }
+
+    /// Time between two requests at the steady rate.
+    fn interval(&self) -> Duration {
+        self.window / self.count
+    }
+}
+
+/// Counters in this process's memory.
+#[derive(Default)]
+pub struct MemoryCounters {
+    /// Per key: the theoretical arrival time of the next request.
+    tat: Mutex<HashMap<String, Instant>>,
+}
+
+impl CounterStore for MemoryCounters {
+    fn acquire(&self, key: &str, rate: &Rate, now: Instant) -> Result<(), Duration> {
+        let Ok(mut map) = self.tat.lock() else {
+            // A poisoned lock means a panic elsewhere: fail closed.
+            return Err(rate.interval());
+        };
+        if map.len() > PRUNE_ABOVE {
+            map.retain(|_, tat| *tat > now);
+        }
+        let interval = rate.interval();
+        let tolerance = interval * (rate.capacity - 1);
+        let tat = map.get(key).copied().unwrap_or(now).max(now);
+        let ahead = tat - now;
+        if ahead > tolerance {
+            return Err(ahead - tolerance);
+        }
+        map.insert(key.to_owned(), tat + interval);
+        Ok(())
+    }
+}
+
+/// The counter key of a rule's limit for an agent.
+pub fn counter_key(rule: &RuleId, scope: LimitScope, agent: Option<&AgentId>) -> String {
+    match scope {
+        LimitScope::Rule => format!("rule:{rule}"),
+        LimitScope::Agent => format!(
+            "rule:{rule}|agent:{}",
+            agent.map(AgentId::as_str).unwrap_or("-")
+        ),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn rate(count: u32, secs: u64, burst: Option<u32>) -> Rate {
+        Rate::of(&Limits {
+            count,
+            window: Duration::from_secs(secs),
+            burst,
+            per: LimitScope::Agent,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn exact_count_then_retry_after_then_refill() {
+        let store = MemoryCounters::default();
+        let r = rate(3, 60, None);
+        for _ in 0..3 {
+            assert!(store.acquire("k", &r, Instant::now()).is_ok());
+        }
+        let wait = store.acquire("k", &r, Instant::now()).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(20));
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert!(store.acquire("k", &r, Instant::now()).is_ok());
+        assert!(store.acquire("k", &r, Instant::now()).is_err());
+        assert!(
+            store.acquire("other", &r, Instant::now()).is_ok(),
+            "keys are independent"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_caps_requests_at_once() {
+        let store = MemoryCounters::default();
+        let r = rate(60, 60, Some(2));
+        assert!(store.acquire("k", &r, Instant::now()).is_ok());
+        assert!(store.acquire("k", &r, Instant::now()).is_ok());
+        assert_eq!(
+            store.acquire("k", &r, Instant::now()),
+            Err(Duration::from_secs(1))
+        );
+    }
+
+    #[test]
+    fn keys_follow_the_scope() {
+        let rule = RuleId::new("r");
+        let agent = AgentId::new("bot");
+        assert_eq!(
+            counter_key(&rule, LimitScope::Agent, Some(&agent)),
+            "rule:r|agent:bot"
+        );
+        assert_eq!(counter_key(&rule, LimitScope::Rule, Some(&agent)), "rule:r");
+    }
+}

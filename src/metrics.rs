@@ -1,0 +1,160 @@
+//! Prometheus metrics: requests by decision, rule and agent, latency, upstream errors, leaf
+//! certificates minted, pending approvals, rule reloads. Rendered as text by the admin API.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    decision: String,
+    rule: String,
+    agent: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabel {
+    decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+/// Every metric keyward exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<DecisionLabel, Histogram>,
+    upstream_errors: Family<KindLabel, Counter>,
+    cert_mints: Counter<u64, AtomicU64>,
+    handshakes: Counter<u64, AtomicU64>,
+    pending_approvals: Gauge,
+    reloads: Family<ResultLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("keyward");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Exchanges by decision, rule and agent",
+            requests.clone(),
+        );
+        let duration = Family::<DecisionLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "request_duration_seconds",
+            "Time from request head to response head",
+            duration.clone(),
+        );
+        let upstream_errors = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "upstream_errors",
+            "Upstream failures by kind",
+            upstream_errors.clone(),
+        );
+        let cert_mints = Counter::default();
+        registry.register(
+            "leaf_certificates_minted",
+            "Leaf certificates minted (cache misses)",
+            cert_mints.clone(),
+        );
+        let handshakes = Counter::default();
+        registry.register(
+            "agent_tls_handshakes",
+            "TLS handshakes with agents (cache lookups)",
+            handshakes.clone(),
+        );
+        let pending_approvals = Gauge::default();
+        registry.register(
+            "pending_approvals",
+            "Requests held for a person",
+            pending_approvals.clone(),
+        );
+        let reloads = Family::<ResultLabel, Counter>::default();
+        registry.register("rule_reloads", "Rule reloads by result", reloads.clone());
+        Self {
+            registry,
+            requests,
+            duration,
+            upstream_errors,
+            cert_mints,
+            handshakes,
+            pending_approvals,
+            reloads,
+        }
+    }
+
+    /// One finished exchange.
+    pub fn exchange(&self, decision: &str, rule: Option<&str>, agent: Option<&str>, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                decision: decision.to_owned(),
+                rule: rule.unwrap_or("").to_owned(),
+                agent: agent.unwrap_or("").to_owned(),
+            })
+            .inc();
+        self.duration
+            .get_or_create(&DecisionLabel {
+                decision: decision.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn upstream_error(&self, kind: &str) {
+        self.upstream_errors
+            .get_or_create(&KindLabel {
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn handshake(&self, minted: bool) {
+        self.handshakes.inc();
+        if minted {
+            self.cert_mints.inc();
+        }
+    }
+
+    pub fn set_pending_approvals(&self, n: usize) {
+        self.pending_approvals.set(n as i64);
+    }
+
+    pub fn rule_reloads(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.reloads
+            .get_or_create(&ResultLabel {
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

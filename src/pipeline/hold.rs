@@ -1,0 +1,136 @@
+//! Holding a request whose decision is `approve`: unless an earlier approval's window covers
+//! it, it waits for a person (the agent's connection stays open), the webhook is told, and
+//! the approval record goes into the audit entry.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::request::Parts;
+use serde::Serialize;
+
+use crate::approvals::{DEFAULT_TIMEOUT, PendingInfo};
+use crate::audit::{ApprovalDecision, ApprovalRecord, now_rfc3339};
+use crate::exchange::Exchange;
+use crate::policy::Decision;
+use crate::proxy::Shared;
+use crate::refusal::Refusal;
+
+/// Bytes of the body shown to the approver.
+const PREVIEW_BYTES: usize = 512;
+/// How long the webhook may take.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Returns once approved; a denial or timeout is the refusal the agent gets.
+pub async fn for_approval(
+    shared: &Shared,
+    exchange: &mut Exchange,
+    decision: &Decision,
+    parts: &Parts,
+    body: &Bytes,
+) -> Result<(), Refusal> {
+    let conn = exchange.conn.clone();
+    let rule_id = decision
+        .rule
+        .as_ref()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    let agent = conn.agent.as_ref().map(|a| a.to_string());
+    let shape = format!(
+        "{}|{rule_id}|{}|{}",
+        agent.as_deref().unwrap_or("-"),
+        parts.method,
+        parts.uri.path()
+    );
+    if shared.approvals().window_covers(&shape) {
+        exchange.approval = Some(ApprovalRecord {
+            id: exchange.id.as_str().to_owned(),
+            by: None,
+            at: now_rfc3339(),
+            decision: ApprovalDecision::Approved,
+            reason: Some("covered by an earlier approval's window".into()),
+        });
+        return Ok(());
+    }
+    let rule = decision
+        .rule
+        .as_ref()
+        .and_then(|id| shared.active().rules.rule(id).cloned());
+    let approval = rule.as_ref().and_then(|r| r.approval().cloned());
+    let timeout = approval
+        .as_ref()
+        .and_then(|a| a.timeout)
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let query = exchange
+        .query
+        .as_deref()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let info = PendingInfo {
+        id: exchange.id.as_str().to_owned(),
+        agent,
+        method: parts.method.to_string(),
+        url: format!(
+            "{}://{}{}{query}",
+            conn.scheme.as_str(),
+            conn.target,
+            parts.uri.path()
+        ),
+        rule: rule_id.clone(),
+        body_preview: String::from_utf8_lossy(&body[..body.len().min(PREVIEW_BYTES)]).into_owned(),
+        waiting_secs: 0,
+    };
+    if let Some(webhook) = approval.and_then(|a| a.webhook) {
+        notify(shared, webhook, &info);
+    }
+    tracing::info!(request_id = %info.id, rule = %info.rule, url = %info.url, "request held for approval");
+    let busy = conn.activity.begin();
+    shared
+        .metrics()
+        .set_pending_approvals(shared.approvals().len() + 1);
+    let (result, record) = shared.approvals().hold(info, shape, timeout).await;
+    shared
+        .metrics()
+        .set_pending_approvals(shared.approvals().len());
+    drop(busy);
+    exchange.approval = Some(record);
+    result.map_err(|e| Refusal::Denied {
+        rule: Some(rule_id),
+        reason: e.to_string(),
+    })
+}
+
+#[derive(Serialize)]
+struct WebhookMessage<'a> {
+    text: String,
+    approval: &'a PendingInfo,
+}
+
+/// Announces a held request; a failing webhook is logged and approves nothing.
+fn notify(shared: &Shared, webhook: http::Uri, info: &PendingInfo) {
+    let message = WebhookMessage {
+        text: format!(
+            "keyward: {} {} is waiting for approval (rule {}, id {}): keyward approvals approve {}",
+            info.method, info.url, info.rule, info.id, info.id
+        ),
+        approval: info,
+    };
+    let Ok(json) = serde_json::to_vec(&message) else {
+        return;
+    };
+    let upstream = shared.upstream().clone();
+    let id = info.id.clone();
+    tokio::spawn(async move {
+        let req = http::Request::post(webhook)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(crate::body::full(json));
+        let Ok(req) = req else { return };
+        match tokio::time::timeout(WEBHOOK_TIMEOUT, upstream.send(req)).await {
+            Ok(Ok(resp)) if resp.status().is_success() => {}
+            Ok(Ok(resp)) => {
+                tracing::warn!(%id, status = %resp.status(), "approval webhook refused the notification")
+            }
+            Ok(Err(e)) => tracing::warn!(%id, error = %e.reason(), "approval webhook failed"),
+            Err(_) => tracing::warn!(%id, "approval webhook timed out"),
+        }
+    });
+}

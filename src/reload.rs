@@ -1,0 +1,103 @@
+//! Hot reload of the rules: on SIGHUP, on `POST /reload`, and when the rules directory
+//! changes (polled, debounced). A broken edit keeps the last good rules and logs every error.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::proxy::Shared;
+
+/// How often the rules directory is looked at.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+/// A change is applied once the directory has been stable this long (editors write twice).
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Recompiles and swaps the rules; on error keeps the current ones. Returns whether the new
+/// rules are in force.
+pub fn reload_now(shared: &Shared, why: &str) -> bool {
+    match shared.rules().reload() {
+        Ok(summary) => {
+            shared.metrics().rule_reloads(true);
+            tracing::info!(why, %summary, "rules reloaded");
+            true
+        }
+        Err(errors) => {
+            shared.metrics().rule_reloads(false);
+            for e in &errors.0 {
+                tracing::error!(why, error = %e, "rule error; keeping the last good rules");
+            }
+            false
+        }
+    }
+}
+
+/// A fingerprint of the directory: each rule file's name, size and modification time.
+fn fingerprint(dir: &Path) -> Vec<(String, u64, SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path();
+            let ext = path.extension()?.to_str()?;
+            if ext != "yaml" && ext != "yml" {
+                return None;
+            }
+            let meta = e.metadata().ok()?;
+            Some((
+                path.file_name()?.to_string_lossy().into_owned(),
+                meta.len(),
+                meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            ))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Watches the rules directory until shutdown, reloading after changes settle.
+pub async fn watch(shared: Arc<Shared>) {
+    let dir = shared.rules().dir().to_path_buf();
+    let mut seen = fingerprint(&dir);
+    let mut ticker = tokio::time::interval(POLL_EVERY);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shared.shutdown().cancelled() => return,
+        }
+        let now = fingerprint(&dir);
+        if now == seen {
+            continue;
+        }
+        tokio::time::sleep(SETTLE).await;
+        let settled = fingerprint(&dir);
+        if settled != now {
+            continue;
+        }
+        seen = settled;
+        reload_now(&shared, "rules directory changed");
+    }
+}
+
+/// Reloads on every SIGHUP until shutdown.
+#[cfg(unix)]
+pub async fn on_sighup(shared: Arc<Shared>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!(
+            "cannot listen for SIGHUP; reload with POST /reload or by editing the rules"
+        );
+        return;
+    };
+    loop {
+        tokio::select! {
+            got = hup.recv() => {
+                if got.is_none() {
+                    return;
+                }
+                reload_now(&shared, "SIGHUP");
+            }
+            () = shared.shutdown().cancelled() => return,
+        }
+    }
+}
