@@ -63,6 +63,7 @@ git push -q origin main
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}\n{stdout}");
     assert!(stdout.contains("hello from the test server"), "{stdout}");
+    assert!(!stdout.contains(REAL) && !stderr.contains(REAL));
     let log = git(&bare, &["log", "--oneline", "main"]).output().unwrap();
     let log = String::from_utf8_lossy(&log.stdout);
     assert!(log.contains("change from the agent"), "pushed: {log}");
