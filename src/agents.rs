@@ -96,6 +96,53 @@ impl AgentRegistry {
     }
 }
 
+impl AgentRegistry {
+    /// The credentials an agent launched by keyward uses: the agent named `name`, or the only
+    /// declared one; `None` when no agent is declared.
+    pub async fn credentials_for(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Option<(AgentId, crate::secret::SecretValue)>, String> {
+        let chosen = match name {
+            Some(n) => self
+                .agents
+                .iter()
+                .find(|(id, _)| id.as_str() == n)
+                .ok_or_else(|| format!("no agent named {n} is declared"))?,
+            None => match self.agents.as_slice() {
+                [] => return Ok(None),
+                [only] => only,
+                _ => return Err("several agents are declared: choose one with --agent NAME".into()),
+            },
+        };
+        let token = chosen
+            .1
+            .resolve()
+            .await
+            .map_err(|e| format!("agent {}: {e}", chosen.0))?;
+        Ok(Some((chosen.0.clone(), token)))
+    }
+}
+
+/// `http://host:port` with the agent's credentials as userinfo (percent-encoded).
+pub fn proxy_url_with_credentials(
+    url: &str,
+    agent: &AgentId,
+    token: &crate::secret::SecretValue,
+) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    /// Everything but RFC 3986 unreserved characters is escaped in userinfo.
+    const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let user = utf8_percent_encode(agent.as_str(), USERINFO);
+    let pass = utf8_percent_encode(&String::from_utf8_lossy(token.expose()), USERINFO).to_string();
+    format!("{scheme}://{user}:{pass}@{rest}")
+}
+
 /// Compares without an early exit, so timing does not reveal how much of a token matched.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = (a.len() ^ b.len()) as u8;

@@ -1,11 +1,14 @@
-//! The command line: `keyward serve` and `keyward ca`, parsed with clap. Commands return
-//! anyhow errors; `main` maps them to exit codes.
+//! The command line (serve, run, env, ca, check, explain, test, audit, secrets), parsed
+//! with clap. Commands return anyhow errors; `main` maps them to exit codes.
 
 mod audit;
 mod ca;
+mod env;
 mod rules;
+mod run;
 mod secrets;
 mod serve;
+mod trust;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +25,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy (defaults: 127.0.0.1:3128, CA in certs/, rules in rules/).
     Serve(serve::ServeArgs),
+    /// Run a command with keyward in front of it: proxies, CA trust and placeholders set in
+    /// its environment; exits with its status.
+    Run(run::RunArgs),
+    /// Print the agent environment for a running keyward (sh, fish, dotenv, docker, json).
+    Env(env::EnvArgs),
     /// Create or show the CA agents must trust.
     #[command(subcommand)]
     Ca(ca::CaCommand),
@@ -43,6 +51,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Env(args) => env::run(args),
         Command::Ca(cmd) => ca::run(cmd),
         Command::Check(args) => rules::check(args),
         Command::Explain(args) => rules::explain_cmd(args),

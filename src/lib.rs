@@ -21,10 +21,12 @@
 //! bounded cache), [`proxy`] (shared state, bind, run, drain), [`connection`] (driving a
 //! connection to its end), [`activity`] (idle detection), [`hop`] (hop-by-hop headers),
 //! [`target`] (host and port parsing), [`rewind`] (peeked bytes), [`body`], [`tls`],
-//! [`logging`].
+//! [`logging`]. For adoption: [`agent_env`] (the environment `keyward run` and `keyward env`
+//! give an agent, and the combined CA bundle).
 
 pub mod active;
 pub mod activity;
+pub mod agent_env;
 pub mod agents;
 pub mod approvals;
 pub mod audit;

@@ -1,4 +1,5 @@
-//! `keyward ca init [--dir DIR] [--force]` and `keyward ca show [--dir DIR]`.
+//! `keyward ca init [--dir DIR] [--force]`, `keyward ca show [--dir DIR]` and
+//! `keyward ca trust-instructions [--dir DIR]`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,6 +26,13 @@ pub enum CaCommand {
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
     },
+    /// How to trust the CA in system and language stores (Debian/Ubuntu, Alpine, RHEL,
+    /// macOS, Java, Python certifi), with its path filled in.
+    TrustInstructions {
+        /// Directory holding the CA files.
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+    },
 }
 
 pub fn run(cmd: CaCommand) -> anyhow::Result<u8> {
@@ -39,6 +47,13 @@ pub fn run(cmd: CaCommand) -> anyhow::Result<u8> {
             let ca = CertificateAuthority::load(&dir)
                 .with_context(|| format!("loading the CA from {}", dir.display()))?;
             write!(out, "{}", ca.cert_pem())?;
+            writeln!(out, "SHA-256 fingerprint: {}", ca.fingerprint_sha256())?;
+        }
+        CaCommand::TrustInstructions { dir } => {
+            let ca = CertificateAuthority::load(&dir)
+                .with_context(|| format!("loading the CA from {}", dir.display()))?;
+            let path = crate::agent_env::absolute(ca.cert_path());
+            write!(out, "{}", super::trust::instructions(&path))?;
             writeln!(out, "SHA-256 fingerprint: {}", ca.fingerprint_sha256())?;
         }
     }

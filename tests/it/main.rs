@@ -10,7 +10,9 @@
 
 mod support;
 
+mod adoption;
 mod clients;
+mod deploy;
 mod limits;
 mod plain_http;
 mod rules;

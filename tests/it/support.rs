@@ -2,6 +2,8 @@
 //! upstreams, keyward started on port 0, and clients that speak through it.
 
 pub mod agent;
+pub mod git_http;
+pub mod package_index;
 pub mod rules;
 pub mod test_ca;
 pub mod upstream;

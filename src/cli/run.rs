@@ -1,0 +1,208 @@
+//! `keyward run [serve options] [--proxy URL] -- COMMAND [ARGS…]`: start keyward on an
+//! ephemeral loopback port (or use a running one), run COMMAND with the agent environment
+//! (proxies, CA trust, placeholders), forward signals to it, exit with its status, then
+//! shut keyward down gracefully.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use tokio::process::{Child, Command};
+
+use super::serve::ServeArgs;
+use crate::active::{Active, ActiveRules};
+use crate::agent_env::{absolute, agent_env, secret_source_vars, write_bundle};
+use crate::agents::proxy_url_with_credentials;
+use crate::ca::CertificateAuthority;
+use crate::config::Config;
+use crate::proxy::{Proxy, RunningProxy};
+
+/// Exit status when the command was ended by signal N: 128 + N, as shells report it.
+const SIGNAL_EXIT_BASE: i32 = 128;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Use the keyward listening at URL instead of starting one (its --ca-dir and --rules
+    /// must be given so the CA and placeholders match).
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// The agent the command acts as (its proxy credentials go into the proxy URL); the
+    /// only declared agent by default.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// NO_PROXY for the command (hosts it may reach without keyward) [default: empty].
+    #[arg(long, value_name = "LIST")]
+    pub no_proxy: Option<String>,
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let listen_given = args.serve.listen.is_some();
+    let mut config = args.serve.into_config()?;
+    if !listen_given {
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    }
+    crate::logging::init_with_default(config.log_format, "warn");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(run_command(
+        config,
+        args.proxy,
+        args.agent,
+        args.no_proxy,
+        args.command,
+    ))
+}
+
+/// The keyward the command talks to: started here, or already running elsewhere.
+struct Target {
+    url: String,
+    ca_path: PathBuf,
+    active: Arc<Active>,
+    running: Option<RunningProxy>,
+}
+
+async fn run_command(
+    config: Config,
+    proxy: Option<String>,
+    agent: Option<String>,
+    no_proxy: Option<String>,
+    command: Vec<OsString>,
+) -> anyhow::Result<u8> {
+    let mut target = match proxy {
+        Some(url) => existing(&config, url)?,
+        None => start(config).await?,
+    };
+    if let Some((id, token)) = target
+        .active
+        .agents
+        .credentials_for(agent.as_deref())
+        .await
+        .map_err(anyhow::Error::msg)?
+    {
+        target.url = proxy_url_with_credentials(&target.url, &id, &token);
+    }
+    let ca_path = absolute(&target.ca_path);
+    let bundle = write_bundle(&ca_path)?;
+    let env = agent_env(
+        &target.url,
+        &ca_path,
+        &bundle,
+        no_proxy.as_deref(),
+        &target.active.credentials,
+    );
+    let (program, rest) = command.split_first().context("no command given")?;
+    let mut cmd = Command::new(program);
+    cmd.args(rest);
+    for var in secret_source_vars(&target.active.rules) {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env);
+    let spawned = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {}", program.to_string_lossy()));
+    let status = match spawned {
+        Ok(child) => wait_forwarding_signals(child).await,
+        Err(e) => Err(e),
+    };
+    if let Some(running) = target.running {
+        running.shutdown().await;
+    }
+    Ok(exit_code(status?))
+}
+
+/// Starts keyward in this process.
+async fn start(config: Config) -> anyhow::Result<Target> {
+    let proxy = Proxy::bind(config).await?;
+    let url = format!("http://{}", proxy.local_addr());
+    let ca_path = proxy.ca_path().to_path_buf();
+    let active = proxy.shared().active();
+    tracing::info!(%url, "keyward started for the command");
+    Ok(Target {
+        url,
+        ca_path,
+        active,
+        running: Some(proxy.spawn()),
+    })
+}
+
+/// Uses a keyward already running at `url`; the CA and rules are read from the flags.
+fn existing(config: &Config, url: String) -> anyhow::Result<Target> {
+    let ca = CertificateAuthority::load(&config.ca_dir)
+        .with_context(|| format!("loading the CA from {}", config.ca_dir.display()))?;
+    let rules =
+        ActiveRules::load(&config.rules_dir, Vec::new(), ca.placeholder_seed()).map_err(|e| {
+            anyhow::anyhow!(
+                "rules in {} do not compile:\n{e}",
+                config.rules_dir.display()
+            )
+        })?;
+    Ok(Target {
+        url,
+        ca_path: ca.cert_path().to_path_buf(),
+        active: rules.current(),
+        running: None,
+    })
+}
+
+/// Waits for the command, passing SIGINT, SIGTERM and SIGHUP on to it.
+async fn wait_forwarding_signals(mut child: Child) -> anyhow::Result<ExitStatus> {
+    #[cfg(unix)]
+    {
+        use rustix::process::Signal;
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+        let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+        let mut hup = signal(SignalKind::hangup()).context("handling SIGHUP")?;
+        loop {
+            tokio::select! {
+                status = child.wait() => return Ok(status?),
+                _ = int.recv() => forward(&child, Signal::INT),
+                _ = term.recv() => forward(&child, Signal::TERM),
+                _ = hup.recv() => forward(&child, Signal::HUP),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(child.wait().await?)
+    }
+}
+
+#[cfg(unix)]
+fn forward(child: &Child, signal: rustix::process::Signal) {
+    let pid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid
+        && let Err(error) = rustix::process::kill_process(pid, signal)
+    {
+        tracing::debug!(%error, ?signal, "could not forward the signal");
+    }
+}
+
+/// The command's exit code; 128 + N when signal N ended it.
+fn exit_code(status: ExitStatus) -> u8 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return u8::try_from(SIGNAL_EXIT_BASE + signal).unwrap_or(u8::MAX);
+        }
+    }
+    status
+        .code()
+        .and_then(|c| u8::try_from(c & 0xff).ok())
+        .unwrap_or(1)
+}
