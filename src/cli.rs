@@ -1,6 +1,7 @@
 //! The command line (serve, run, env, ca, check, explain, test, audit, secrets), parsed
 //! with clap. Commands return anyhow errors; `main` maps them to exit codes.
 
+mod approvals;
 mod audit;
 mod ca;
 mod env;
@@ -39,6 +40,8 @@ pub enum Command {
     Explain(rules::ExplainArgs),
     /// Run the `tests:` entries of the rule files.
     Test(rules::TestArgs),
+    /// List, approve or deny requests held for a person (talks to the admin API).
+    Approvals(approvals::ApprovalsArgs),
     /// Verify or read the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -58,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Explain(args) => rules::explain_cmd(args),
         Command::Test(args) => rules::test(args),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Approvals(args) => approvals::run(args),
         Command::Secrets(cmd) => secrets::run(cmd),
     }
 }

@@ -41,6 +41,11 @@ pub struct Config {
     pub cert_cache_capacity: usize,
     /// The audit log (`None`: exchanges are only logged).
     pub audit: Option<AuditConfig>,
+    /// The admin API's address (`None`: no admin API).
+    pub admin_listen: Option<SocketAddr>,
+    /// Where the admin API's bearer token comes from (`env:NAME` or `file:PATH`); without
+    /// one the admin API listens only on loopback.
+    pub admin_token: Option<String>,
 }
 
 impl Default for Config {
@@ -56,6 +61,8 @@ impl Default for Config {
             limits: Limits::default(),
             cert_cache_capacity: 10_000,
             audit: Some(AuditConfig::new(DEFAULT_AUDIT_LOG)),
+            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 3129))),
+            admin_token: None,
         }
     }
 }
@@ -170,6 +177,9 @@ pub struct FileConfig {
     pub allow: Vec<String>,
     pub log_format: Option<LogFormat>,
     pub cert_cache_capacity: Option<usize>,
+    pub admin_listen: Option<SocketAddr>,
+    pub admin_token: Option<String>,
+    pub audit_log: Option<PathBuf>,
     #[serde(default)]
     pub limits: FileLimits,
 }
@@ -224,6 +234,15 @@ impl FileConfig {
         }
         if let Some(v) = self.cert_cache_capacity {
             config.cert_cache_capacity = v;
+        }
+        if let Some(v) = self.admin_listen {
+            config.admin_listen = Some(v);
+        }
+        if let Some(v) = self.admin_token {
+            config.admin_token = Some(v);
+        }
+        if let Some(v) = self.audit_log {
+            config.audit = Some(AuditConfig::new(v));
         }
         self.limits.apply(&mut config.limits)
     }

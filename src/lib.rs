@@ -26,6 +26,7 @@
 
 pub mod active;
 pub mod activity;
+pub mod admin;
 pub mod agent_env;
 pub mod agents;
 pub mod approvals;

@@ -22,6 +22,7 @@ use crate::exchange::Recorder;
 use crate::limits::{CounterStore, MemoryCounters};
 use crate::listener;
 use crate::metrics::Metrics;
+use crate::secret::SecretValue;
 use crate::target::Target;
 use crate::upstream::{RootsError, Upstream, upstream_roots};
 
@@ -46,6 +47,10 @@ pub enum StartError {
     },
     #[error("audit log: {0}")]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
+    #[error("admin token: {0}")]
+    AdminToken(#[from] crate::credentials::SourceError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -145,6 +150,8 @@ impl Shared {
 pub struct Proxy {
     shared: Arc<Shared>,
     listener: TcpListener,
+    /// The admin listener and its token, when the admin API is on.
+    admin: Option<(TcpListener, Option<SecretValue>)>,
     addr: SocketAddr,
     ca_path: PathBuf,
 }
@@ -191,6 +198,20 @@ impl Proxy {
             addr: config.listen,
             source,
         })?;
+        let admin = match config.admin_listen {
+            Some(addr) => {
+                let token = match &config.admin_token {
+                    Some(spec) => Some(
+                        crate::credentials::source::parse_source(spec)?
+                            .resolve()
+                            .await?,
+                    ),
+                    None => None,
+                };
+                Some((crate::admin::bind(addr, token.as_ref()).await?, token))
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             active,
             audit,
@@ -210,6 +231,7 @@ impl Proxy {
         Ok(Self {
             shared,
             listener,
+            admin,
             addr,
             ca_path,
         })
@@ -218,6 +240,11 @@ impl Proxy {
     /// The address agents connect to.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The admin API's address, when it is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The CA certificate agents must trust.
@@ -238,6 +265,12 @@ impl Proxy {
     /// Accepts until shutdown, then waits up to the grace period for in-flight exchanges.
     pub async fn run(self) {
         let shared = self.shared;
+        if let Some((listener, token)) = self.admin {
+            tokio::spawn(crate::admin::serve(shared.clone(), listener, token));
+        }
+        if shared.rules().dir().exists() {
+            tokio::spawn(crate::reload::watch(shared.clone()));
+        }
         listener::accept_loop(shared.clone(), self.listener).await;
         shared.tasks.close();
         let grace = shared.config.limits.shutdown_grace;
@@ -255,10 +288,12 @@ impl Proxy {
     /// Runs the proxy on a task.
     pub fn spawn(self) -> RunningProxy {
         let addr = self.addr;
+        let admin = self.admin_addr();
         let shared = self.shared.clone();
         let handle = tokio::spawn(self.run());
         RunningProxy {
             addr,
+            admin,
             shared,
             handle,
         }
@@ -268,6 +303,7 @@ impl Proxy {
 /// A proxy running on a task.
 pub struct RunningProxy {
     addr: SocketAddr,
+    admin: Option<SocketAddr>,
     shared: Arc<Shared>,
     handle: JoinHandle<()>,
 }
@@ -279,6 +315,11 @@ impl RunningProxy {
 
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// The admin API's address, when it is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
     }
 
     /// Stops accepting and waits for the drain to finish.

@@ -46,9 +46,14 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let listen_given = args.serve.listen.is_some();
+    let admin_given = args.serve.admin_listen.is_some();
     let mut config = args.serve.into_config()?;
     if !listen_given {
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    }
+    if !admin_given {
+        // A keyward started for one command needs no admin API (and must not take 3129).
+        config.admin_listen = None;
     }
     crate::logging::init_with_default(config.log_format, "warn");
     let runtime = tokio::runtime::Builder::new_multi_thread()

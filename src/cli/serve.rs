@@ -35,6 +35,15 @@ pub struct ServeArgs {
     /// HOST[:PORT] — allow every request to this host (repeatable).
     #[arg(long)]
     pub allow: Vec<HostAllow>,
+    /// Address of the admin API (health, metrics, approvals, reload) [default: 127.0.0.1:3129].
+    #[arg(long)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Where the admin API token comes from: env:NAME or file:PATH.
+    #[arg(long, value_name = "SOURCE")]
+    pub admin_token: Option<String>,
+    /// The audit log (JSON Lines, hash-chained) [default: logs/audit.jsonl].
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
     /// Log format [default: text].
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -62,6 +71,15 @@ impl ServeArgs {
         if let Some(v) = self.log_format {
             config.log_format = v;
         }
+        if let Some(v) = self.admin_listen {
+            config.admin_listen = Some(v);
+        }
+        if let Some(v) = self.admin_token {
+            config.admin_token = Some(v);
+        }
+        if let Some(v) = self.audit_log {
+            config.audit = Some(crate::audit::AuditConfig::new(v));
+        }
         Ok(config)
     }
 }
@@ -80,6 +98,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let proxy = Proxy::bind(config).await?;
     print_banner(&proxy)?;
+    #[cfg(unix)]
+    tokio::spawn(crate::reload::on_sighup(proxy.shared()));
     let token = proxy.shutdown_token();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -98,6 +118,18 @@ fn print_banner(proxy: &Proxy) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "keyward is listening on {addr}")?;
     writeln!(out, "CA certificate: {}", ca.display())?;
+    writeln!(
+        out,
+        "Rules: {} ({})",
+        proxy.shared().config().rules_dir.display(),
+        proxy.shared().active().rules.summary()
+    )?;
+    if let Some(admin) = proxy.admin_addr() {
+        writeln!(
+            out,
+            "Admin API: http://{admin} (healthz, metrics, approvals, reload)"
+        )?;
+    }
     writeln!(out, "Point an agent at it with:")?;
     writeln!(
         out,

@@ -16,6 +16,7 @@ mod deploy;
 mod limits;
 mod plain_http;
 mod rules;
+mod runtime;
 mod streaming;
 mod tunnel;
 mod upstream_failures;

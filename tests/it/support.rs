@@ -54,6 +54,7 @@ impl Keyward {
                 .collect(),
             allow: allow.iter().map(|a| a.parse().unwrap()).collect(),
             audit: Some(AuditConfig::new(dir.path().join("audit.jsonl"))),
+            admin_listen: Some("127.0.0.1:0".parse().unwrap()),
             ..Config::default()
         };
         tweak(&mut config);

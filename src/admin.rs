@@ -1,0 +1,286 @@
+//! The admin listener (separate address, default `127.0.0.1:3129`), token-protected:
+//!
+//! | method | path | answer |
+//! | --- | --- | --- |
+//! | GET | `/healthz` | 200 while the process serves |
+//! | GET | `/readyz` | 200 when rules are loaded and the audit log is writable, else 503 |
+//! | GET | `/metrics` | Prometheus text |
+//! | GET | `/approvals` | JSON list of requests waiting for a person |
+//! | POST | `/approvals/{id}/approve` | body `{"for": "10m", "by": "alice"}` (both optional) |
+//! | POST | `/approvals/{id}/deny` | body `{"reason": "…", "by": "alice"}` (both optional) |
+//! | POST | `/reload` | recompile the rules; 200 with the summary, 422 with the errors |
+//!
+//! Every path but `/healthz` and `/readyz` needs `Authorization: Bearer TOKEN` when a token
+//! is configured; without a token the admin API may only listen on loopback.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+
+use crate::approvals::Resolution;
+use crate::body::{self, ProxyBody};
+use crate::proxy::Shared;
+use crate::secret::SecretValue;
+
+/// Largest admin request body.
+const MAX_BODY: usize = 16 * 1024;
+
+/// Why the admin listener cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("the admin API has no token and {0} is not a loopback address: set admin_token")]
+    Exposed(SocketAddr),
+    #[error("cannot listen on {addr} for the admin API: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Binds the admin listener.
+pub async fn bind(
+    addr: SocketAddr,
+    token: Option<&SecretValue>,
+) -> Result<TcpListener, AdminError> {
+    if token.is_none() && !addr.ip().is_loopback() {
+        return Err(AdminError::Exposed(addr));
+    }
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AdminError::Bind { addr, source })
+}
+
+/// Serves admin requests until shutdown.
+pub async fn serve(shared: Arc<Shared>, listener: TcpListener, token: Option<SecretValue>) {
+    let token = Arc::new(token);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = shared.shutdown().cancelled() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let shared = shared.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                let token = token.clone();
+                async move { Ok::<_, Infallible>(route(&shared, token.as_ref().as_ref(), req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    #[serde(rename = "for")]
+    window: Option<String>,
+    by: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DenyBody {
+    reason: Option<String>,
+    by: Option<String>,
+}
+
+async fn route(
+    shared: &Shared,
+    token: Option<&SecretValue>,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    match (&method, path.as_str()) {
+        (&Method::GET, "/healthz") => return text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/readyz") => {
+            return if shared.audit_healthy() {
+                text(StatusCode::OK, "ready\n")
+            } else {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit log cannot be written\n",
+                )
+            };
+        }
+        _ => {}
+    }
+    if !authorized(token, &req) {
+        let mut resp = json(
+            StatusCode::UNAUTHORIZED,
+            &serde_json::json!({"error": "unauthorized"}),
+        );
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        return resp;
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (&method, segments.as_slice()) {
+        (&Method::GET, ["metrics"]) => {
+            let mut resp = text(StatusCode::OK, &shared.metrics().render());
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            resp
+        }
+        (&Method::GET, ["approvals"]) => json(StatusCode::OK, &shared.approvals().list()),
+        (&Method::POST, ["approvals", id, "approve"]) => {
+            let id = id.to_string();
+            let body: ApproveBody = match read_json(req).await {
+                Ok(b) => b,
+                Err(e) => return e,
+            };
+            let window = match body
+                .window
+                .as_deref()
+                .map(humantime::parse_duration)
+                .transpose()
+            {
+                Ok(w) => w,
+                Err(e) => {
+                    return json(
+                        StatusCode::BAD_REQUEST,
+                        &serde_json::json!({"error": format!("invalid duration: {e}")}),
+                    );
+                }
+            };
+            resolve(
+                shared,
+                &id,
+                Resolution::Approved {
+                    by: body.by,
+                    window,
+                },
+            )
+        }
+        (&Method::POST, ["approvals", id, "deny"]) => {
+            let id = id.to_string();
+            let body: DenyBody = match read_json(req).await {
+                Ok(b) => b,
+                Err(e) => return e,
+            };
+            resolve(
+                shared,
+                &id,
+                Resolution::Denied {
+                    by: body.by,
+                    reason: body.reason,
+                },
+            )
+        }
+        (&Method::POST, ["reload"]) => match shared.rules().reload() {
+            Ok(summary) => {
+                shared.metrics().rule_reloads(true);
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({"reloaded": true, "summary": summary.to_string()}),
+                )
+            }
+            Err(errors) => {
+                shared.metrics().rule_reloads(false);
+                let list: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
+                json(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &serde_json::json!({"reloaded": false, "errors": list}),
+                )
+            }
+        },
+        _ => json(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({"error": "not found"}),
+        ),
+    }
+}
+
+fn resolve(shared: &Shared, id: &str, resolution: Resolution) -> Response<ProxyBody> {
+    if shared.approvals().resolve(id, resolution) {
+        json(
+            StatusCode::OK,
+            &serde_json::json!({"id": id, "resolved": true}),
+        )
+    } else {
+        json(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({"error": format!("no pending approval {id}")}),
+        )
+    }
+}
+
+fn authorized(token: Option<&SecretValue>, req: &Request<Incoming>) -> bool {
+    let Some(token) = token else { return true };
+    let Some(given) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+    else {
+        return false;
+    };
+    let expected = token.expose();
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |d, (a, b)| d | (a ^ b))
+            == 0
+}
+
+async fn read_json<T: for<'de> Deserialize<'de> + Default>(
+    req: Request<Incoming>,
+) -> Result<T, Response<ProxyBody>> {
+    let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
+    let bytes: Bytes = limited.collect().await.map(|c| c.to_bytes()).map_err(|_| {
+        json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &serde_json::json!({"error": "body too large"}),
+        )
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        json(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({"error": format!("invalid JSON: {e}")}),
+        )
+    })
+}
+
+fn text(status: StatusCode, body: &str) -> Response<ProxyBody> {
+    let mut resp = Response::new(body::full(body.to_owned()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<ProxyBody> {
+    let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(body::full(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}

@@ -1,0 +1,427 @@
+//! Runtime control through the running proxy: agent identity (407, per-agent rules), approval
+//! holds answered through the admin API, rate limits (429 + Retry-After), hot reload keeping
+//! the last good rules, metrics, and failing closed when the audit log cannot be written.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Full;
+
+use crate::support::agent::Proto;
+use crate::support::upstream::echo;
+use crate::support::{Agent, Keyward, TestCa, Upstream};
+
+const RULES: &str = r#"
+agents:
+  alice: { token: "file:TOKENS/alice" }
+  bob: { token: "file:TOKENS/bob" }
+rules:
+  - id: read
+    method: GET
+    url: https://api.example.com/read/**
+    decision: allow
+  - id: alice-only
+    agents: [alice]
+    method: GET
+    url: https://api.example.com/alice/**
+    decision: allow
+  - id: limited
+    method: GET
+    url: https://api.example.com/limited
+    limits: { rate: 3/minute }
+    decision: allow
+  - id: transfer
+    method: POST
+    url: https://api.example.com/transfer
+    approval: { timeout: 2s }
+    decision: approve
+"#;
+
+struct Scene {
+    upstream: Upstream,
+    keyward: Keyward,
+    rules: tempfile::TempDir,
+}
+
+impl Scene {
+    async fn start(tweak: impl FnOnce(&mut keyward::Config)) -> Scene {
+        let rules = tempfile::tempdir().unwrap();
+        let tokens = rules.path().join("tokens");
+        std::fs::create_dir_all(&tokens).unwrap();
+        std::fs::write(tokens.join("alice"), "alice-token-0123456789").unwrap();
+        std::fs::write(tokens.join("bob"), "bob-token-9876543210").unwrap();
+        let dir = rules.path().join("rules");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("api.yaml"),
+            RULES.replace("TOKENS", &tokens.display().to_string()),
+        )
+        .unwrap();
+        let ca = TestCa::new();
+        let upstream = Upstream::https(&ca, &["api.example.com"], &[b"http/1.1"], echo()).await;
+        let keyward = Keyward::start(&ca, &[("api.example.com:443", upstream.addr)], &[], |c| {
+            c.rules_dir = dir;
+            tweak(c);
+        })
+        .await;
+        Scene {
+            upstream,
+            keyward,
+            rules,
+        }
+    }
+
+    fn alice(&self) -> Agent {
+        self.keyward
+            .agent()
+            .with_credentials("alice", "alice-token-0123456789")
+    }
+
+    fn bob(&self) -> Agent {
+        self.keyward
+            .agent()
+            .with_credentials("bob", "bob-token-9876543210")
+    }
+
+    fn admin(&self) -> SocketAddr {
+        self.keyward.running.admin_addr().unwrap()
+    }
+}
+
+/// A request to the admin API.
+async fn admin(addr: SocketAddr, method: &str, path: &str, body: &str) -> (StatusCode, String) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut s, c) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(c);
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "admin")
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap();
+    let reply = crate::support::agent::collect(s.send_request(req).await.unwrap()).await;
+    (
+        reply.status,
+        String::from_utf8_lossy(&reply.body).into_owned(),
+    )
+}
+
+async fn admin_with_token(addr: SocketAddr, path: &str, token: &str) -> (StatusCode, String) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut s, c) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(c);
+    let req = Request::get(path)
+        .header("host", "admin")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let reply = crate::support::agent::collect(s.send_request(req).await.unwrap()).await;
+    (
+        reply.status,
+        String::from_utf8_lossy(&reply.body).into_owned(),
+    )
+}
+
+async fn wait_pending(addr: SocketAddr, n: usize) -> Vec<serde_json::Value> {
+    for _ in 0..500 {
+        let (_, text) = admin(addr, "GET", "/approvals", "").await;
+        let list: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        if list.len() >= n {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{n} requests never became pending");
+}
+
+fn post(url: &str) -> Request<Full<Bytes>> {
+    Request::post(url)
+        .body(Full::new(Bytes::from_static(b"{\"amount\":5}")))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn agents_must_authenticate_and_rules_select_on_them() {
+    let s = Scene::start(|_| {}).await;
+    let anonymous = s
+        .keyward
+        .agent()
+        .connect("api.example.com:443")
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    assert_eq!(
+        anonymous.headers["proxy-authenticate"],
+        "Basic realm=\"keyward\""
+    );
+    let wrong = s
+        .keyward
+        .agent()
+        .with_credentials("alice", "nope")
+        .connect("api.example.com:443")
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    assert_eq!(
+        s.alice()
+            .get(Proto::H1, "https://api.example.com/alice/x")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let bob = s
+        .bob()
+        .get(Proto::H2, "https://api.example.com/alice/x")
+        .await;
+    assert_eq!(bob.status, StatusCode::FORBIDDEN);
+    assert_eq!(s.upstream.count(), 1);
+    for seen in s.upstream.seen() {
+        assert!(!seen.headers.contains_key("proxy-authorization"));
+    }
+    s.keyward.running.shared().audit().unwrap().flush().await;
+    let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
+    assert!(log.contains("\"agent\":\"alice\"") && log.contains("\"agent\":\"bob\""));
+    assert!(
+        !log.contains("alice-token-0123456789"),
+        "a proxy token reached the audit log"
+    );
+}
+
+#[tokio::test]
+async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
+    let s = Scene::start(|_| {}).await;
+    let addr = s.admin();
+    // Approved once, then identical follow-ups pass for the window.
+    let a = s.alice();
+    let held = tokio::spawn(async move {
+        a.send(Proto::H1, post("https://api.example.com/transfer"))
+            .await
+    });
+    let pending = wait_pending(addr, 1).await;
+    assert_eq!(pending[0]["rule"], "transfer");
+    assert_eq!(pending[0]["agent"], "alice");
+    let id = pending[0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = admin(
+        addr,
+        "POST",
+        &format!("/approvals/{id}/approve"),
+        r#"{"for":"1m","by":"ops"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(held.await.unwrap().status, StatusCode::OK);
+    assert_eq!(s.upstream.count(), 1, "forwarded once");
+    assert_eq!(
+        s.alice()
+            .send(Proto::H1, post("https://api.example.com/transfer"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.upstream.count(),
+        2,
+        "the follow-up window covered the second request"
+    );
+
+    // Denied: 403 with the reason; several pending at once.
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        let b = s.bob();
+        held.push(tokio::spawn(async move {
+            b.send(Proto::H1, post("https://api.example.com/transfer"))
+                .await
+        }));
+    }
+    for p in wait_pending(addr, 5).await {
+        let id = p["id"].as_str().unwrap();
+        let (status, _) = admin(
+            addr,
+            "POST",
+            &format!("/approvals/{id}/deny"),
+            r#"{"reason":"not today"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for h in held {
+        let reply = h.await.unwrap();
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert!(
+            reply.json()["reason"]
+                .as_str()
+                .unwrap()
+                .contains("not today")
+        );
+    }
+    // Timed out (the rule's timeout is 2s).
+    let reply = s
+        .bob()
+        .send(Proto::H1, post("https://api.example.com/transfer"))
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.json()["reason"], "approval timed out");
+    assert_eq!(s.upstream.count(), 2);
+    s.keyward.running.shared().audit().unwrap().flush().await;
+    let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
+    assert!(
+        log.contains("\"by\":\"ops\""),
+        "the approver is in the audit log"
+    );
+    assert!(log.contains("\"decision\":\"timed_out\""));
+}
+
+#[tokio::test]
+async fn rate_limit_allows_exact_count_then_429_with_retry_after() {
+    let s = Scene::start(|_| {}).await;
+    for _ in 0..3 {
+        assert_eq!(
+            s.alice()
+                .get(Proto::H1, "https://api.example.com/limited")
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    let limited = s
+        .alice()
+        .get(Proto::H1, "https://api.example.com/limited")
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    assert_eq!(limited.json()["rule"], "limited");
+    assert_eq!(
+        s.bob()
+            .get(Proto::H1, "https://api.example.com/limited")
+            .await
+            .status,
+        StatusCode::OK,
+        "counted per agent"
+    );
+    assert_eq!(s.upstream.count(), 4);
+    s.keyward.running.shared().audit().unwrap().flush().await;
+    let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
+    assert_eq!(log.matches("\"decision\":\"rate_limited\"").count(), 1);
+}
+
+#[tokio::test]
+async fn reload_keeps_the_last_good_rules_and_applies_good_edits() {
+    let s = Scene::start(|_| {}).await;
+    let addr = s.admin();
+    let file = s.rules.path().join("rules/api.yaml");
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!("{good}\n  - id: broken\n    url: https://x.example/\n    decision: alow\n"),
+    )
+    .unwrap();
+    let (status, text) = admin(addr, "POST", "/reload", "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(
+        text.contains("api.yaml:"),
+        "errors carry file:line:col: {text}"
+    );
+    assert_eq!(
+        s.alice()
+            .get(Proto::H1, "https://api.example.com/read/1")
+            .await
+            .status,
+        StatusCode::OK,
+        "old rules still decide"
+    );
+    std::fs::write(
+        &file,
+        good.replace(
+            "url: https://api.example.com/read/**",
+            "url: https://api.example.com/reading/**",
+        ),
+    )
+    .unwrap();
+    let (status, _) = admin(addr, "POST", "/reload", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        s.alice()
+            .get(Proto::H1, "https://api.example.com/read/1")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.alice()
+            .get(Proto::H1, "https://api.example.com/reading/1")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_the_traffic_and_need_the_token() {
+    let token_dir = tempfile::tempdir().unwrap();
+    let token_file = token_dir.path().join("admin");
+    std::fs::write(&token_file, "admin-token-abcdef\n").unwrap();
+    let spec = format!("file:{}", token_file.display());
+    let s = Scene::start(|c| c.admin_token = Some(spec)).await;
+    let (unauthorized, _) = admin(s.admin(), "GET", "/metrics", "").await;
+    assert_eq!(unauthorized, StatusCode::UNAUTHORIZED);
+    for _ in 0..2 {
+        s.alice()
+            .get(Proto::H1, "https://api.example.com/read/x")
+            .await;
+    }
+    s.bob()
+        .get(Proto::H1, "https://api.example.com/alice/x")
+        .await;
+    let (status, text) = admin_with_token(s.admin(), "/metrics", "admin-token-abcdef").await;
+    assert_eq!(status, StatusCode::OK);
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle) && !l.starts_with('#'))
+            .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+    };
+    assert_eq!(
+        line("keyward_requests_total{decision=\"allow\",rule=\"read\",agent=\"alice\"}").as_deref(),
+        Some("2"),
+        "{text}"
+    );
+    assert_eq!(
+        line("keyward_requests_total{decision=\"deny\",rule=\"\",agent=\"bob\"}").as_deref(),
+        Some("1"),
+        "{text}"
+    );
+    assert!(text.contains("keyward_agent_tls_handshakes_total"));
+    assert!(text.trim_end().ends_with("# EOF"));
+    let (health, _) = admin(s.admin(), "GET", "/healthz", "").await;
+    assert_eq!(health, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unwritable_audit_log_fails_closed_with_503() {
+    let s = Scene::start(|c| c.audit = Some(keyward::audit::AuditConfig::new("/dev/full"))).await;
+    let first = s
+        .alice()
+        .get(Proto::H1, "https://api.example.com/read/1")
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    s.keyward.running.shared().audit().unwrap().flush().await;
+    let second = s
+        .alice()
+        .get(Proto::H1, "https://api.example.com/read/2")
+        .await;
+    assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(second.json()["reason"].as_str().unwrap().contains("audit"));
+    assert_eq!(s.upstream.count(), 1, "nothing acted unrecorded");
+    let (ready, _) = admin(s.admin(), "GET", "/readyz", "").await;
+    assert_eq!(ready, StatusCode::SERVICE_UNAVAILABLE);
+}
