@@ -12,6 +12,7 @@ mod support;
 
 mod clients;
 mod limits;
+mod path_tricks;
 mod plain_http;
 mod rules;
 mod streaming;
