@@ -15,6 +15,7 @@ mod limits;
 mod path_tricks;
 mod plain_http;
 mod rules;
+mod smuggling;
 mod streaming;
 mod tunnel;
 mod upstream_failures;
