@@ -15,6 +15,7 @@ use http::{Request, Response, StatusCode, Version, header};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
+use crate::activity::ActiveBody;
 use crate::body::{self, ProxyBody};
 use crate::closing_body::ClosingBody;
 use crate::credentials::{self, ExfilGuard, Injected};
@@ -250,7 +251,7 @@ async fn process(
     let scrubber = active.known_secrets(&injected.values).await;
     let body = redact::scrub_response(
         &mut resp_parts,
-        body::stream(resp_body),
+        body::stream(ActiveBody::new(resp_body, conn.activity.clone())),
         &scrubber,
         &exchange.redactions,
     )

@@ -11,6 +11,7 @@
 mod support;
 
 mod clients;
+mod exhaustion;
 mod limits;
 mod path_tricks;
 mod plain_http;
