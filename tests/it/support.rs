@@ -2,6 +2,7 @@
 //! upstreams, keyward started on port 0, and clients that speak through it.
 
 pub mod agent;
+pub mod h2raw;
 pub mod raw;
 pub mod rules;
 pub mod test_ca;
