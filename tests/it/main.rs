@@ -12,6 +12,7 @@ mod support;
 
 mod clients;
 mod exhaustion;
+mod fuzz_properties;
 mod h2_abuse;
 mod limits;
 mod path_tricks;
