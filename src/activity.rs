@@ -70,6 +70,44 @@ impl Drop for InFlight {
     }
 }
 
+/// A response body that marks the connection active for every frame the upstream sends:
+/// a slow upstream keeps the agent's connection open even while the redactor holds its
+/// bytes back (a stalled agent still idles out: frames stop once it stops reading).
+pub struct ActiveBody<B> {
+    inner: B,
+    activity: Arc<Activity>,
+}
+
+impl<B> ActiveBody<B> {
+    pub fn new(inner: B, activity: Arc<Activity>) -> Self {
+        Self { inner, activity }
+    }
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for ActiveBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(Some(Ok(_)))) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Wraps a client stream so every read and write marks the connection active.
 pub struct ActivityIo<T> {
     inner: T,

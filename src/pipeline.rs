@@ -16,6 +16,7 @@ use http::{Request, Response, StatusCode, Version, header};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
+use crate::activity::ActiveBody;
 use crate::body::{self, ProxyBody};
 use crate::closing_body::ClosingBody;
 use crate::credentials::{self, ExfilGuard, Injected};
@@ -48,7 +49,14 @@ pub async fn handle(
             resp.map(|b| body::stream(ClosingBody::new(b, exchange)))
         }
         Err(refusal) => {
-            let resp = refusal.into_response(&exchange.id);
+            // A malformed request ends its connection: what follows on the wire cannot be
+            // trusted to start where the parser thinks it does.
+            let close = matches!(refusal, Refusal::BadRequest(_));
+            let mut resp = refusal.into_response(&exchange.id);
+            if close && agent_version != Version::HTTP_2 {
+                resp.headers_mut()
+                    .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+            }
             exchange.status = Some(resp.status());
             exchange.set_outcome(Outcome::Refused(refusal));
             exchange.finish();
@@ -75,6 +83,7 @@ async fn process(
     let conn = exchange.conn.clone();
     checks::check_method(req.method(), conn.scheme)?;
     checks::check_pinned(&conn, &req)?;
+    checks::check_framing(req.headers())?;
     if !shared.audit_healthy() {
         return Err(Refusal::Unavailable(
             "audit log cannot be written; refusing to act unrecorded".into(),
@@ -84,6 +93,9 @@ async fn process(
     let upgrade = hop::websocket_upgrade(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
+    // Hop-by-hop headers go before anything else: rules judge what is forwarded, and a
+    // `Connection: Authorization` from the agent cannot remove a header keyward injects.
+    hop::strip(&mut parts.headers, upgrade.as_ref());
     let host = conn.target.host.to_string();
     normalize_target(&host, conn.target.port, parts.uri.path())
         .map_err(|e| Refusal::BadRequest(e.to_string()))?;
@@ -216,7 +228,7 @@ async fn process(
     }
 
     // Forward.
-    forward::upstream_parts(&conn, &mut parts, upgrade.as_ref())?;
+    forward::upstream_parts(&conn, &mut parts)?;
     let upstream_body = match agent_body {
         AgentBody::Unread(b) => body::stream(b),
         AgentBody::Read(p) => {
@@ -251,7 +263,7 @@ async fn process(
     let scrubber = active.known_secrets(&injected.values).await;
     let body = redact::scrub_response(
         &mut resp_parts,
-        body::stream(resp_body),
+        body::stream(ActiveBody::new(resp_body, conn.activity.clone())),
         &scrubber,
         &exchange.redactions,
     )

@@ -30,6 +30,9 @@ impl Host {
             return Ok(Host::Ip(ip));
         }
         let name = raw.strip_suffix('.').unwrap_or(raw).to_ascii_lowercase();
+        if looks_numeric(&name) {
+            return Err(TargetError::NumericHost(raw.to_owned()));
+        }
         let valid = !name.is_empty()
             && name.len() <= 253
             && name.split('.').all(|label| {
@@ -53,6 +56,17 @@ impl Host {
             Host::Ip(ip) => ip.to_string(),
         }
     }
+}
+
+/// A name whose last label is a number (`2130706433`, `127.1`, `0177.0.0.1`, `0x7f.0.0.1`):
+/// resolvers read these as IPv4 addresses (inet_aton, WHATWG URL), so they would reach an
+/// address no rule names and the IP-literal checks never saw. Refused rather than guessed.
+fn looks_numeric(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    let hex = last
+        .strip_prefix("0x")
+        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+    hex || (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl fmt::Display for Host {
@@ -138,6 +152,10 @@ pub enum TargetError {
     MissingPort(String),
     #[error("userinfo is not allowed in a proxy target")]
     Userinfo,
+    #[error(
+        "numeric host {0:?} is not a dotted-decimal IPv4 address; write the address as a.b.c.d"
+    )]
+    NumericHost(String),
 }
 
 #[cfg(test)]
@@ -174,6 +192,45 @@ mod tests {
         ] {
             assert!(Target::parse_authority(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn numeric_host_forms_other_than_dotted_decimal_are_refused() {
+        for raw in [
+            "2130706433:443",
+            "0x7f.0.0.1:443",
+            "0x7f000001:443",
+            "0177.0.0.1:443",
+            "127.1:443",
+            "127.0.1:443",
+            "017700000001:443",
+            "0x:443",
+            "1.2.3.4.5:443",
+            "127.0.0.1.:443",
+            "host.0x1f:443",
+        ] {
+            assert!(
+                matches!(
+                    Target::parse_authority(raw),
+                    Err(TargetError::NumericHost(_))
+                ),
+                "{raw}: {:?}",
+                Target::parse_authority(raw)
+            );
+        }
+        // Names that merely contain digits are names.
+        for ok in [
+            "1password.com:443",
+            "a1.b2.c3:443",
+            "x.0xz:443",
+            "123.example:443",
+        ] {
+            assert!(Target::parse_authority(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            Target::parse_authority("127.0.0.1:443").unwrap().host,
+            Host::Ip("127.0.0.1".parse().unwrap())
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Checks made before any decision: methods never forwarded, and every request pinned to
-//! its tunnel's target (SNI, URI authority and Host must all name it).
+//! Checks made before any decision: methods never forwarded, message framing keyward will
+//! not reinterpret, and every request pinned to its tunnel's target (SNI, URI authority and
+//! Host must all name it).
 
-use http::{Method, Request, header};
+use http::{HeaderMap, Method, Request, header};
 
 use crate::exchange::{ConnInfo, Scheme};
 use crate::refusal::Refusal;
@@ -15,6 +16,22 @@ pub fn check_method(method: &Method, scheme: Scheme) -> Result<(), Refusal> {
             "CONNECT inside a tunnel is refused".into(),
         )),
         _ => Ok(()),
+    }
+}
+
+/// A request body is framed by `Content-Length` or by exactly `Transfer-Encoding: chunked`.
+/// Any other transfer coding (`gzip, chunked`, `CHUNKED`, `chunked, chunked`, several header
+/// lines) is refused: the body keyward inspects must be the body the upstream receives, and
+/// an odd spelling is how smuggling attempts make two parsers disagree.
+pub fn check_framing(headers: &HeaderMap) -> Result<(), Refusal> {
+    let mut codings = headers.get_all(header::TRANSFER_ENCODING).iter();
+    match (codings.next(), codings.next()) {
+        (None, _) => Ok(()),
+        (Some(only), None) if only.as_bytes() == b"chunked" => Ok(()),
+        (Some(first), _) => Err(Refusal::BadRequest(format!(
+            "Transfer-Encoding {:?} is refused; only `chunked` is accepted",
+            String::from_utf8_lossy(first.as_bytes())
+        ))),
     }
 }
 
@@ -51,4 +68,35 @@ pub fn check_pinned<B>(conn: &ConnInfo, req: &Request<B>) -> Result<(), Refusal>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn te(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::TRANSFER_ENCODING, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_plain_chunked_framing_is_accepted() {
+        assert!(check_framing(&HeaderMap::new()).is_ok());
+        assert!(check_framing(&te(&["chunked"])).is_ok());
+        for bad in [
+            &["CHUNKED"][..],
+            &["Chunked"],
+            &["gzip, chunked"],
+            &["chunked, chunked"],
+            &["chunked", "chunked"],
+            &["identity"],
+            &["xchunked"],
+        ] {
+            assert!(check_framing(&te(bad)).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -1,20 +1,15 @@
-//! The request as sent upstream: absolute URI on the pinned target, hop-by-hop headers
-//! removed (Upgrade kept for a WebSocket), Host recomputed by the client from the URI.
+//! The request as sent upstream: absolute URI on the pinned target, Host recomputed by the
+//! client from the URI (hop-by-hop headers were removed before the decision).
 
 use http::request::Parts;
-use http::{HeaderValue, Uri, header};
+use http::{Uri, header};
 
 use crate::exchange::{ConnInfo, Scheme};
-use crate::hop;
 use crate::refusal::Refusal;
 use crate::target::{Host, Target};
 
 /// Rewrites `parts` for the upstream.
-pub fn upstream_parts(
-    conn: &ConnInfo,
-    parts: &mut Parts,
-    upgrade: Option<&HeaderValue>,
-) -> Result<(), Refusal> {
+pub fn upstream_parts(conn: &ConnInfo, parts: &mut Parts) -> Result<(), Refusal> {
     let path = parts
         .uri
         .path_and_query()
@@ -30,7 +25,6 @@ pub fn upstream_parts(
     parts.uri = uri
         .parse::<Uri>()
         .map_err(|e| Refusal::BadRequest(format!("invalid request target: {e}")))?;
-    hop::strip(&mut parts.headers, upgrade);
     parts.headers.remove(header::HOST);
     Ok(())
 }

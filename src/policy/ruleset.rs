@@ -213,7 +213,7 @@ mod tests {
         let summary = set.summary();
         assert_eq!(
             (summary.rules, summary.agents, summary.patterns),
-            (17, 1, 1)
+            (17, 0, 1)
         );
         assert!(set.rule(&RuleId::new("github-create-issue")).is_some());
     }

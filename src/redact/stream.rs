@@ -30,8 +30,10 @@ impl StreamScrubber {
         };
         self.carry.extend_from_slice(chunk);
         let buf = std::mem::take(&mut self.carry);
-        let hold = self.scrubber.longest().saturating_sub(1);
-        // A match starting before `safe` fits wholly in the buffer, so it is final.
+        // Only a tail that could begin a secret waits for the next chunk (a small event of a
+        // stream goes out at once). A match starting before `safe` cannot grow or be preceded
+        // by another once more bytes arrive, so it is final.
+        let hold = self.scrubber.pending_prefix(&buf);
         let safe = buf.len().saturating_sub(hold);
         let mut out = BytesMut::with_capacity(buf.len());
         let mut emitted = 0;
@@ -114,6 +116,21 @@ mod tests {
             String::from_utf8(out).unwrap(),
             body.replace(SECRET, PLACEHOLDER)
         );
+    }
+
+    #[test]
+    fn only_a_tail_that_could_begin_a_secret_is_held_back() {
+        let secret = SecretValue::new(SECRET);
+        let scrubber = Arc::new(Scrubber::new([(&secret, PLACEHOLDER)]));
+        let mut s = StreamScrubber::new(scrubber);
+        assert_eq!(&s.push(b"data: hi\n\n")[..], b"data: hi\n\n");
+        assert_eq!(&s.push(b"data: sk_li")[..], b"data: ");
+        assert_eq!(
+            &s.push(b"ve_51HxQzTopSecretValue!")[..],
+            format!("{PLACEHOLDER}!").as_bytes()
+        );
+        assert_eq!(&s.push(b"sk_live")[..], b"");
+        assert_eq!(&s.finish()[..], b"sk_live");
     }
 
     #[test]

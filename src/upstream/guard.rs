@@ -48,6 +48,8 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         0x2001 if seg[1] == 0x0db8 => "documentation (2001:db8::/32)",
         0x3fff if seg[1] <= 0x0fff => "documentation (3fff::/20)",
         0x0100 if seg[1..4] == [0, 0, 0] => "discard-only (100::/64)",
+        // RFC 8215: the operator's own NAT64, translating to any (also internal) IPv4.
+        0x0064 if seg[1] == 0xff9b && seg[2] == 0x0001 => "local-use NAT64 (64:ff9b:1::/48)",
         0x0000 => "reserved (::/8)",
         _ => return None,
     };
@@ -121,6 +123,40 @@ mod tests {
             ("2002:7f00:1::", false),
             ("2002:0808:0808::", true),
             ("2001:0:4136:e378:8000:63bf:80ff:fffe", false),
+            // Broadcast, reserved and special-purpose IPv4.
+            ("240.0.0.1", false),
+            ("239.255.255.255", false),
+            ("0.1.2.3", false),
+            ("192.0.0.8", false),
+            ("192.88.99.1", false),
+            ("198.19.255.255", false),
+            ("198.20.0.1", true),
+            ("1.0.0.1", true),
+            // Documentation ranges, both families (3fff::/20 is RFC 9637).
+            ("3fff::1", false),
+            ("3fff:fff:ffff::1", false),
+            ("3fff:1000::1", true),
+            ("2001:db8:ffff::1", false),
+            // Other special IPv6.
+            ("100::1", false),
+            ("fec0::1", false),
+            ("ff05::2", false),
+            ("fdff:ffff::1", false),
+            ("2001:4860:4860::8888", true),
+            // IPv6 forms embedding internal IPv4, judged by the embedded address.
+            ("::ffff:10.0.0.1", false),
+            ("::ffff:0.0.0.0", false),
+            ("::ffff:255.255.255.255", false),
+            ("::ffff:100.64.0.1", false),
+            ("64:ff9b::7f00:1", false),
+            ("64:ff9b::c0a8:101", false),
+            ("64:ff9b:1::a00:1", false),
+            ("64:ff9b:1::808:808", false),
+            ("2002:c0a8:0101::", false),
+            ("2002:a9fe:a9fe::1", false),
+            // Teredo whose client address is 192.0.2.45 (documentation), then a public one.
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", false),
+            ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", true),
         ];
         for (addr, allowed) in rows {
             let ip: IpAddr = addr.parse().unwrap();

@@ -24,16 +24,18 @@ fn agent_as(
     copy: &crate::support::rules::ExampleRules,
     name: Option<&str>,
 ) -> crate::support::Agent {
-    let (agent, token) = match name {
-        Some(n) => (n.to_owned(), copy.agents[n].clone()),
+    let chosen = match name {
+        Some(n) => Some((n.to_owned(), copy.agents[n].clone())),
         None => copy
             .agents
             .iter()
             .next()
-            .map(|(a, t)| (a.clone(), t.clone()))
-            .unwrap(),
+            .map(|(a, t)| (a.clone(), t.clone())),
     };
-    keyward.agent().with_credentials(&agent, &token)
+    match chosen {
+        Some((agent, token)) => keyward.agent().with_credentials(&agent, &token),
+        None => keyward.agent(),
+    }
 }
 
 async fn start_with_example_rules() -> (

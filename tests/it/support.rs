@@ -3,7 +3,9 @@
 
 pub mod agent;
 pub mod git_http;
+pub mod h2raw;
 pub mod package_index;
+pub mod raw;
 pub mod rules;
 pub mod test_ca;
 pub mod upstream;

@@ -38,12 +38,14 @@ async fn keyward_env_output_points_a_shell_at_a_running_keyward() {
 
     let json: serde_json::Value =
         serde_json::from_str(&keyward_env(&keyward, &rules.path(), &["--format", "json"])).unwrap();
-    // The example rules declare one agent: its proxy credentials are in the URL.
-    let (agent, token) = rules.agents.iter().next().unwrap();
-    let with_credentials = keyward
-        .proxy_url()
-        .replace("http://", &format!("http://{agent}:{token}@"));
-    assert_eq!(json["HTTPS_PROXY"], with_credentials);
+    // When the rules declare an agent, its proxy credentials are in the URL.
+    let expected = match rules.agents.iter().next() {
+        Some((agent, token)) => keyward
+            .proxy_url()
+            .replace("http://", &format!("http://{agent}:{token}@")),
+        None => keyward.proxy_url(),
+    };
+    assert_eq!(json["HTTPS_PROXY"], expected);
     assert_eq!(json["GITHUB_TOKEN"], GITHUB_PLACEHOLDER);
     assert_eq!(json["NO_PROXY"], "");
 
