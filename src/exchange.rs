@@ -230,6 +230,7 @@ impl Exchange {
                 ("url_encoded", t.url_encoded),
                 ("json_escaped", t.json_escaped),
                 ("base64", t.base64),
+                ("rule", t.patterns),
             ] {
                 if n > 0 {
                     e.redactions.insert(kind.to_owned(), n);

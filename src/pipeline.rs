@@ -25,7 +25,7 @@ use crate::hop;
 use crate::limits::{Rate, counter_key};
 use crate::policy::{BodyNeed, RequestBody, RequestHead, Verdict, normalize_target};
 use crate::proxy::Shared;
-use crate::redact;
+use crate::redact::{self, RuleRedactedBody, RuleRedaction};
 use crate::refusal::Refusal;
 use crate::request_body::{Prefetched, prefetch};
 use crate::upstream::UpstreamFailure;
@@ -261,12 +261,49 @@ async fn process(
     let (mut resp_parts, resp_body) = resp.into_parts();
     hop::strip(&mut resp_parts.headers, kept_upgrade.as_ref());
     let scrubber = active.known_secrets(&injected.values).await;
+    let rule_redaction = rule
+        .map(|r| response_redaction(r, &active.rules))
+        .unwrap_or_default();
     let body = redact::scrub_response(
         &mut resp_parts,
         body::stream(ActiveBody::new(resp_body, conn.activity.clone())),
         &scrubber,
         &exchange.redactions,
+        !rule_redaction.is_empty(),
     )
     .map_err(|e| Refusal::Upstream(UpstreamFailure::Protocol(e.to_string())))?;
+    let body = if rule_redaction.is_empty() {
+        body
+    } else {
+        let json = resp_parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        resp_parts.headers.remove(header::CONTENT_LENGTH);
+        body::stream(RuleRedactedBody::new(
+            body,
+            rule_redaction,
+            json,
+            exchange.redactions.clone(),
+        ))
+    };
     Ok(Response::from_parts(resp_parts, body))
+}
+
+/// The response redaction a rule asks for, with its pattern sets resolved by name.
+fn response_redaction(rule: &crate::policy::Rule, rules: &crate::policy::RuleSet) -> RuleRedaction {
+    let Some(response) = rule.response() else {
+        return RuleRedaction::default();
+    };
+    let patterns = response
+        .redact_patterns
+        .iter()
+        .filter_map(|name| rules.patterns().iter().find(|p| &p.name == name))
+        .map(|set| (set.name.clone(), set.regexes.clone()))
+        .collect();
+    RuleRedaction {
+        patterns,
+        json: response.redact_json.clone(),
+    }
 }

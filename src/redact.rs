@@ -5,10 +5,12 @@ mod body;
 mod decode;
 mod patterns;
 mod response;
+mod rule_body;
 mod stream;
 
 pub use body::{ScrubbedBody, Tally};
 pub use decode::{Coding, Decoder};
 pub use patterns::{Encoding, RedactionCounts, Scrubber};
 pub use response::{UnscannableResponse, scrub_response};
+pub use rule_body::{RuleRedactedBody, RuleRedaction};
 pub use stream::StreamScrubber;

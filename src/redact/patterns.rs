@@ -30,6 +30,8 @@ pub struct RedactionCounts {
     pub url_encoded: u64,
     pub json_escaped: u64,
     pub base64: u64,
+    /// Rule redactions: pattern-set matches and masked JSON fields.
+    pub patterns: u64,
 }
 
 impl RedactionCounts {
@@ -51,6 +53,7 @@ impl RedactionCounts {
         self.url_encoded += other.url_encoded;
         self.json_escaped += other.json_escaped;
         self.base64 += other.base64;
+        self.patterns += other.patterns;
     }
 }
 

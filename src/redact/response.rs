@@ -21,14 +21,16 @@ pub enum UnscannableResponse {
 }
 
 /// Scrubs `parts` in place and wraps `body`; counts go to `tally` (headers now, body as it
-/// streams). With no secret known, the response passes untouched.
+/// streams). With no secret known, the response passes untouched unless `decode_always`
+/// (a rule redacts the body, so it must be decoded).
 pub fn scrub_response(
     parts: &mut Parts,
     body: ProxyBody,
     scrubber: &Arc<Scrubber>,
     tally: &Tally,
+    decode_always: bool,
 ) -> Result<ProxyBody, UnscannableResponse> {
-    if scrubber.is_empty() {
+    if scrubber.is_empty() && !decode_always {
         return Ok(body);
     }
     let mut counts = RedactionCounts::default();

@@ -19,6 +19,7 @@ mod h2_abuse;
 mod limits;
 mod path_tricks;
 mod plain_http;
+mod redaction;
 mod rules;
 mod runtime;
 mod smuggling;

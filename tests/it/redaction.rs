@@ -1,0 +1,151 @@
+//! Redaction through the proxy: an upstream that echoes the injected token back — in the
+//! body (raw, URL-encoded, base64, JSON-escaped), in headers (`Location`, `Set-Cookie`), in
+//! gzip and br bodies, in server-sent events — never gets the real value to the agent; and a
+//! rule's pattern redaction masks token-shaped strings.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+
+use crate::support::agent::Proto;
+use crate::support::rules::example_rules;
+use crate::support::upstream::{BoxError, TestBody, full};
+use crate::support::{Handler, Keyward, TestCa, Upstream};
+
+/// Echoes the bearer token it received in every form, picked by path.
+fn echo_token() -> Handler {
+    Arc::new(|req: http::Request<hyper::body::Incoming>| {
+        Box::pin(async move {
+            let auth = req
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let token = auth.strip_prefix("Bearer ").unwrap_or("").to_owned();
+            let b64 = base64::engine::general_purpose::STANDARD.encode(format!("user:{token}"));
+            let url =
+                percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string();
+            let text = format!(
+                "raw={token}\nurl={url}\nb64={b64}\njson={}\nfake=ghp_{}\n",
+                serde_json::to_string(&token).unwrap(),
+                "Z".repeat(36)
+            );
+            let builder = Response::builder()
+                .header("x-echo", format!("token {token}"))
+                .header(
+                    "location",
+                    format!("https://api.github.com/next?token={token}"),
+                )
+                .header("set-cookie", format!("session={token}; Secure"));
+            let path = req.uri().path().to_owned();
+            match path.as_str() {
+                "/gzip" => {
+                    let mut e =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                    e.write_all(text.as_bytes()).unwrap();
+                    builder
+                        .header("content-encoding", "gzip")
+                        .body(full(e.finish().unwrap()))
+                        .unwrap()
+                }
+                "/br" => {
+                    let mut out = Vec::new();
+                    {
+                        let mut e = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                        e.write_all(text.as_bytes()).unwrap();
+                    }
+                    builder
+                        .header("content-encoding", "br")
+                        .body(full(out))
+                        .unwrap()
+                }
+                "/events" => {
+                    // The token split over two events' chunks, byte by byte.
+                    let bytes = format!("data: {token}\n\n").into_bytes();
+                    let frames: Vec<Result<Frame<Bytes>, BoxError>> = bytes
+                        .chunks(1)
+                        .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+                        .collect();
+                    let body: TestBody =
+                        BodyExt::boxed(StreamBody::new(futures_util::stream::iter(frames)));
+                    builder
+                        .header("content-type", "text/event-stream")
+                        .body(body)
+                        .unwrap()
+                }
+                _ => builder.body(full(text)).unwrap(),
+            }
+        })
+    })
+}
+
+#[tokio::test]
+async fn echoed_tokens_never_reach_the_agent_in_any_form() {
+    let copy = example_rules();
+    let token = copy.values["github"].clone();
+    let ca = TestCa::new();
+    let upstream = Upstream::https(
+        &ca,
+        &["api.github.com"],
+        &[b"h2", b"http/1.1"],
+        echo_token(),
+    )
+    .await;
+    let path = copy.path();
+    let keyward = Keyward::start(&ca, &[("api.github.com:443", upstream.addr)], &[], |c| {
+        c.rules_dir = path
+    })
+    .await;
+    let forms = [
+        token.clone(),
+        base64::engine::general_purpose::STANDARD.encode(format!("user:{token}")),
+        percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+    ];
+    for proto in [Proto::H1, Proto::H2] {
+        for path in ["/plain", "/gzip", "/br", "/events"] {
+            let reply = keyward
+                .agent()
+                .get(proto, &format!("https://api.github.com{path}"))
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}");
+            let body = String::from_utf8_lossy(&reply.body).into_owned();
+            let headers = format!("{:?}", reply.headers);
+            for form in &forms {
+                assert!(
+                    !body.contains(form.as_str()),
+                    "{path} body leaks {form}: {body}"
+                );
+                assert!(
+                    !headers.contains(form.as_str()),
+                    "{path} headers leak: {headers}"
+                );
+            }
+            assert!(
+                body.contains("keyward:github:7f3c9a1e5b2d4c8e"),
+                "{path}: {body}"
+            );
+            assert!(
+                reply.headers["location"]
+                    .to_str()
+                    .unwrap()
+                    .contains("keyward:github:")
+            );
+            assert!(
+                reply.headers.get("content-encoding").is_none(),
+                "decoded bodies are sent decoded"
+            );
+            if path != "/events" {
+                // The github-read rule redacts token-shaped strings from responses.
+                assert!(body.contains("fake=[redacted:secrets]"), "{path}: {body}");
+            }
+        }
+    }
+    assert_eq!(upstream.count(), 8);
+}
