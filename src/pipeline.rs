@@ -187,6 +187,14 @@ async fn process(
 
     // Credentials: inject the allowing rule's secrets, then refuse any placeholder left.
     let set_headers = rule.map(|r| r.set_headers()).unwrap_or(&[]);
+    let mut head_bytes = match &agent_body {
+        AgentBody::Read(p) => Some(p.head().clone()),
+        AgentBody::Unread(_) => None,
+    };
+    let partial = matches!(&agent_body, AgentBody::Read(p) if p.is_partial());
+    let body_target = head_bytes
+        .as_mut()
+        .filter(|_| rule.is_some_and(|r| r.inject_body()));
     let injected = if decision.inject.is_empty() && set_headers.is_empty() {
         Injected::default()
     } else if conn.scheme == Scheme::Http {
@@ -200,16 +208,16 @@ async fn process(
             &decision.inject,
             set_headers,
             &mut parts,
-            None,
+            body_target,
         )
         .await
         .map_err(|e| Refusal::Unavailable(e.to_string()))?
     };
+    if partial && rule.is_some_and(|r| r.inject_body()) {
+        // Only the read-ahead part was rewritten: the total length is no longer known.
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
     exchange.credentials = injected.names.iter().map(|n| n.to_string()).collect();
-    let head_bytes = match &agent_body {
-        AgentBody::Read(p) => Some(p.head().clone()),
-        AgentBody::Unread(_) => None,
-    };
     let guard = ExfilGuard {
         store: &active.credentials,
     };
@@ -232,8 +240,8 @@ async fn process(
     let upstream_body = match agent_body {
         AgentBody::Unread(b) => body::stream(b),
         AgentBody::Read(p) => {
-            exchange.bytes_in = p.head().len() as u64;
-            let head = p.head().clone();
+            let head = head_bytes.unwrap_or_else(|| p.head().clone());
+            exchange.bytes_in = head.len() as u64;
             p.into_body(head, Some(active.placeholders().clone()))
         }
     };

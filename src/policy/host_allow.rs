@@ -98,6 +98,7 @@ impl RuleSet {
                 verdict: Verdict::Allow,
                 mode: Mode::Enforce,
                 inject: Vec::new(),
+                inject_body: false,
                 set_headers: Vec::new(),
                 limits: None,
                 approval: None,

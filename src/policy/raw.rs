@@ -56,6 +56,8 @@ pub(crate) struct RawRule {
     #[serde(default)]
     pub inject: Vec<SStr>,
     #[serde(default)]
+    pub inject_body: bool,
+    #[serde(default)]
     pub set_headers: OrderedMap<SStr>,
     #[serde(default)]
     pub limits: Option<RawLimits>,

@@ -66,6 +66,8 @@ pub struct Rule {
     pub(crate) verdict: Verdict,
     pub(crate) mode: Mode,
     pub(crate) inject: Vec<SecretName>,
+    /// Whether placeholders in the body are replaced too (`inject_body: true`).
+    pub(crate) inject_body: bool,
     pub(crate) set_headers: Vec<HeaderTemplate>,
     pub(crate) limits: Option<Limits>,
     pub(crate) approval: Option<Approval>,
@@ -119,6 +121,11 @@ impl Rule {
     /// `inject:` secret names.
     pub fn inject(&self) -> &[SecretName] {
         &self.inject
+    }
+
+    /// `inject_body:` whether placeholders in the request body are replaced.
+    pub fn inject_body(&self) -> bool {
+        self.inject_body
     }
     /// `set_headers:` templates.
     pub fn set_headers(&self) -> &[HeaderTemplate] {

@@ -16,6 +16,7 @@ mod deploy;
 mod exhaustion;
 mod fuzz_properties;
 mod h2_abuse;
+mod injection;
 mod limits;
 mod path_tricks;
 mod plain_http;

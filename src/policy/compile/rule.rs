@@ -159,6 +159,7 @@ pub(super) fn compile_rule(
         verdict,
         mode,
         inject,
+        inject_body: raw.inject_body,
         set_headers,
         limits,
         approval,

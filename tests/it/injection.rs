@@ -1,0 +1,87 @@
+//! Credential injection into request bodies (`inject_body: true`), with Content-Length fixed,
+//! and refused when the rule does not ask for it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+
+use crate::support::agent::Proto;
+use crate::support::upstream::full;
+use crate::support::{Handler, Keyward, TestCa, Upstream};
+
+const PLACEHOLDER: &str = "keyward:hook:00112233445566778899";
+const VALUE: &str = "real-hook-secret-value-42";
+
+/// Answers whether the body it received holds the real value, and its declared length.
+fn body_checker() -> Handler {
+    Arc::new(|req: http::Request<hyper::body::Incoming>| {
+        Box::pin(async move {
+            let declared = req
+                .headers()
+                .get("content-length")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let text = String::from_utf8_lossy(&body);
+            let verdict = if text.contains(VALUE) {
+                "real"
+            } else if text.contains("keyward:") {
+                "placeholder"
+            } else {
+                "none"
+            };
+            let len_ok = declared.is_none_or(|d| d == body.len().to_string());
+            Response::new(full(format!("{verdict} {len_ok}")))
+        })
+    })
+}
+
+#[tokio::test]
+async fn placeholders_in_bodies_are_injected_only_where_the_rule_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hook"), VALUE).unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("hooks.yaml"),
+        format!(
+            "secrets:\n  hook:\n    from: file:{}\n    placeholder: {PLACEHOLDER}\n    hosts: [hooks.example.com]\nrules:\n  - id: post-with-body\n    method: POST\n    url: https://hooks.example.com/body\n    inject: [hook]\n    inject_body: true\n    decision: allow\n  - id: post-headers-only\n    method: POST\n    url: https://hooks.example.com/headers\n    inject: [hook]\n    decision: allow\n",
+            dir.path().join("hook").display()
+        ),
+    )
+    .unwrap();
+    let ca = TestCa::new();
+    let upstream =
+        Upstream::https(&ca, &["hooks.example.com"], &[b"http/1.1"], body_checker()).await;
+    let keyward = Keyward::start(&ca, &[("hooks.example.com:443", upstream.addr)], &[], |c| {
+        c.rules_dir = rules
+    })
+    .await;
+    let json = format!("{{\"token\":\"{PLACEHOLDER}\",\"n\":1}}");
+    for proto in [Proto::H1, Proto::H2] {
+        let req = Request::post("https://hooks.example.com/body")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(json.clone())))
+            .unwrap();
+        let reply = keyward.agent().send(proto, req).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(
+            &reply.body[..],
+            b"real true",
+            "the upstream got the value with a matching length"
+        );
+    }
+    let req = Request::post("https://hooks.example.com/headers")
+        .body(Full::new(Bytes::from(json)))
+        .unwrap();
+    let reply = keyward.agent().send(Proto::H1, req).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(
+        reply.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not injected by the allowing rule")
+    );
+    assert_eq!(upstream.count(), 2);
+}
