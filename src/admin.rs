@@ -3,7 +3,7 @@
 //! | method | path | answer |
 //! | --- | --- | --- |
 //! | GET | `/healthz` | 200 while the process serves |
-//! | GET | `/readyz` | 200 when rules are loaded and the audit log is writable, else 503 |
+//! | GET | `/readyz` | 200 while the audit log is writable (rules are always loaded once started), else 503 |
 //! | GET | `/metrics` | Prometheus text |
 //! | GET | `/approvals` | JSON list of requests waiting for a person |
 //! | POST | `/approvals/{id}/approve` | body `{"for": "10m", "by": "alice"}` (both optional) |

@@ -25,7 +25,8 @@ pub struct PendingInfo {
     pub method: String,
     pub url: String,
     pub rule: String,
-    /// The first bytes of the body, scrubbed of known secrets.
+    /// The first bytes of the body as the agent sent it (agents hold placeholders, never
+    /// secret values).
     pub body_preview: String,
     /// Seconds since the request arrived.
     pub waiting_secs: u64,

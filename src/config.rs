@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::audit::AuditConfig;
+use crate::audit::{AuditConfig, FsyncPolicy};
 
 pub use crate::policy::HostAllow;
 use crate::target::Target;
@@ -180,8 +180,62 @@ pub struct FileConfig {
     pub admin_listen: Option<SocketAddr>,
     pub admin_token: Option<String>,
     pub audit_log: Option<PathBuf>,
+    pub audit: Option<FileAudit>,
     #[serde(default)]
     pub limits: FileLimits,
+}
+
+/// `audit:` in `keyward.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAudit {
+    /// The live log file.
+    pub path: Option<PathBuf>,
+    /// `always`, `never`, or an interval such as `1s`.
+    pub fsync: Option<String>,
+    /// Rotate before the file grows past this many bytes.
+    pub rotate_bytes: Option<u64>,
+    /// Also write every entry to stdout (JSON lines, for a cluster log pipeline).
+    pub stdout: Option<bool>,
+    /// `false` turns the audit log off (exchanges are then only logged).
+    pub enabled: Option<bool>,
+}
+
+impl FileAudit {
+    fn apply(self, config: &mut Config) -> Result<(), ConfigError> {
+        if self.enabled == Some(false) {
+            config.audit = None;
+            return Ok(());
+        }
+        let mut audit = config
+            .audit
+            .take()
+            .unwrap_or_else(|| AuditConfig::new(DEFAULT_AUDIT_LOG));
+        if let Some(path) = self.path {
+            audit.path = path;
+        }
+        if let Some(fsync) = self.fsync {
+            audit.fsync = match fsync.as_str() {
+                "always" => FsyncPolicy::Always,
+                "never" => FsyncPolicy::Never,
+                other => FsyncPolicy::Interval(humantime::parse_duration(other).map_err(|e| {
+                    ConfigError::Duration {
+                        key: "audit.fsync".into(),
+                        value: other.to_owned(),
+                        reason: e.to_string(),
+                    }
+                })?),
+            };
+        }
+        if let Some(bytes) = self.rotate_bytes {
+            audit.rotate_bytes = Some(bytes);
+        }
+        if let Some(stdout) = self.stdout {
+            audit.also_stdout = stdout;
+        }
+        config.audit = Some(audit);
+        Ok(())
+    }
 }
 
 /// `limits:` in `keyward.yaml`; durations as `30s`, `500ms`, `2m`.
@@ -243,6 +297,9 @@ impl FileConfig {
         }
         if let Some(v) = self.audit_log {
             config.audit = Some(AuditConfig::new(v));
+        }
+        if let Some(audit) = self.audit {
+            audit.apply(config)?;
         }
         self.limits.apply(&mut config.limits)
     }
@@ -344,6 +401,25 @@ mod tests {
         let a: HostAllow = "pypi.org:443".parse().unwrap();
         assert_eq!(a.port, Some(443));
         assert!("pypi.org/simple".parse::<HostAllow>().is_err());
+    }
+
+    #[test]
+    fn audit_section_sets_fsync_rotation_and_stdout() {
+        let file: FileConfig = serde_saphyr::from_str(
+            "audit:\n  path: /var/log/kw.jsonl\n  fsync: always\n  rotate_bytes: 1000\n  stdout: true\n",
+        )
+        .unwrap();
+        let mut config = Config::default();
+        file.apply(&mut config).unwrap();
+        let audit = config.audit.unwrap();
+        assert_eq!(audit.path, PathBuf::from("/var/log/kw.jsonl"));
+        assert_eq!(audit.fsync, FsyncPolicy::Always);
+        assert_eq!(audit.rotate_bytes, Some(1000));
+        assert!(audit.also_stdout);
+        let off: FileConfig = serde_saphyr::from_str("audit:\n  enabled: false\n").unwrap();
+        let mut config = Config::default();
+        off.apply(&mut config).unwrap();
+        assert!(config.audit.is_none());
     }
 
     #[test]

@@ -11,17 +11,27 @@
 //! | [`proxy_request`] | the proxy protocol: CONNECT, absolute-form `http://`, 400 otherwise |
 //! | [`intercept`] | TLS termination of a tunnel: ClientHello check, SNI pinning, ALPN |
 //! | [`pipeline`] | the request path: method check, pinning, decision, forwarding, clean-up |
-//! | [`allow_list`] | the quick-start policy (`--allow HOST`), default deny |
+//! | [`policy`] | the rule engine: compile, normalise, decide (pure); `--allow` host rules |
+//! | [`agents`] | agent identity from proxy credentials (407) |
+//! | [`limits`] | per-rule rate limits behind a counter store (429) |
+//! | [`approvals`] | requests held for a person, follow-up windows |
+//! | [`credentials`] | secret sources, placeholder injection, the exfiltration guard |
+//! | [`redact`] | secrets and rule patterns scrubbed from responses, compressed bodies decoded |
+//! | [`request_body`] | request body read-ahead and guarded streaming |
+//! | [`closing_body`] | the response body that writes the exchange's audit entry when it ends |
 //! | [`upstream`] | pooled verified client, destination guard, `--resolve` pins |
 //! | [`websocket`] | bridging upgraded connections after a 101 |
 //! | [`refusal`] | the one place a failure becomes the agent's status + JSON |
 //! | [`exchange`] | per-exchange context and its single closing record |
 //!
 //! Around it: [`config`] (defaults, `keyward.yaml`, flags), [`ca`] (root CA, leaf issuer,
-//! bounded cache), [`proxy`] (shared state, bind, run, drain), [`connection`] (driving a
-//! connection to its end), [`activity`] (idle detection), [`hop`] (hop-by-hop headers),
-//! [`target`] (host and port parsing), [`rewind`] (peeked bytes), [`body`], [`tls`],
-//! [`logging`]. For adoption: [`agent_env`] (the environment `keyward run` and `keyward env`
+//! bounded cache), [`proxy`] (shared state, bind, run, drain), [`active`] (rules and
+//! credentials in force, swapped on reload), [`reload`] (SIGHUP, directory watch), [`audit`]
+//! (hash-chained log, verify, tail), [`admin`] (health, metrics, approvals, reload API),
+//! [`metrics`], [`agent_env`] (the environment `keyward run`/`env` give agents), [`cli`],
+//! [`connection`] (driving a connection to its end), [`activity`] (idle detection), [`hop`]
+//! (hop-by-hop headers), [`target`] (host and port parsing), [`rewind`] (peeked bytes),
+//! [`secret`] (the redacted secret type), [`body`], [`tls`], [`logging`]. For adoption: [`agent_env`] (the environment `keyward run` and `keyward env`
 //! give an agent, and the combined CA bundle).
 
 pub mod active;

@@ -64,7 +64,7 @@ impl Metrics {
         });
         registry.register(
             "request_duration_seconds",
-            "Time from request head to response head",
+            "Time from request head to the end of the response",
             duration.clone(),
         );
         let upstream_errors = Family::<KindLabel, Counter>::default();

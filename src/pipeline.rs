@@ -251,7 +251,16 @@ async fn process(
         .upstream()
         .send(Request::from_parts(parts, upstream_body))
         .await
-        .map_err(Refusal::Upstream)?;
+        .map_err(|failure| {
+            shared.metrics().upstream_error(match &failure {
+                UpstreamFailure::Refused(_) => "refused",
+                UpstreamFailure::Timeout(_) => "timeout",
+                UpstreamFailure::Tls(_) => "tls",
+                UpstreamFailure::Connect(_) => "connect",
+                UpstreamFailure::Protocol(_) => "protocol",
+            });
+            Refusal::Upstream(failure)
+        })?;
     exchange.upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
     drop(busy);
     exchange.set_outcome(Outcome::Forwarded);

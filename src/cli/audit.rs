@@ -42,7 +42,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<u8> {
             };
             match verify_files(&files) {
                 Ok(report) => {
-                    writeln!(out, "ok: {report}")?;
+                    writeln!(out, "{report}")?;
                     Ok(0)
                 }
                 Err(e) => {

@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// The audit log (JSON Lines, hash-chained) [default: logs/audit.jsonl].
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// Also write every audit entry to stdout as JSON (for a cluster log pipeline).
+    #[arg(long)]
+    pub audit_stdout: bool,
     /// Log format [default: text].
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -79,6 +82,11 @@ impl ServeArgs {
         }
         if let Some(v) = self.audit_log {
             config.audit = Some(crate::audit::AuditConfig::new(v));
+        }
+        if self.audit_stdout
+            && let Some(audit) = config.audit.as_mut()
+        {
+            audit.also_stdout = true;
         }
         Ok(config)
     }

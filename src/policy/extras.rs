@@ -58,7 +58,7 @@ pub struct Limits {
     pub count: u32,
     /// The window (`/hour` is one hour).
     pub window: Duration,
-    /// Extra requests allowed in a burst.
+    /// Most requests allowed at once (the bucket size; default: `count`).
     pub burst: Option<u32>,
     /// Whose counter: each agent's, or one shared by the rule.
     pub per: LimitScope,

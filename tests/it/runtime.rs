@@ -425,3 +425,52 @@ async fn unwritable_audit_log_fails_closed_with_503() {
     let (ready, _) = admin(s.admin(), "GET", "/readyz", "").await;
     assert_eq!(ready, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn editing_the_rules_directory_reloads_without_dropping_connections() {
+    let s = Scene::start(|_| {}).await;
+    let file = s.rules.path().join("rules/api.yaml");
+    let agent = s.alice();
+    // A keep-alive tunnel opened before the edit keeps working after it.
+    let tcp = agent.connect("api.example.com:443").await.unwrap();
+    let tls = agent.tls(tcp, "api.example.com", &[b"h2"]).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let get = |path: &str| {
+        Request::get(format!("https://api.example.com{path}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let first = sender.send_request(get("/read/1")).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        good.replace(
+            "https://api.example.com/read/**",
+            "https://api.example.com/fresh/**",
+        ),
+    )
+    .unwrap();
+    let mut reloaded = false;
+    for _ in 0..100 {
+        let resp = sender.send_request(get("/fresh/1")).await.unwrap();
+        if resp.status() == StatusCode::OK {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reloaded, "the watcher never applied the edit");
+    let old = sender.send_request(get("/read/1")).await.unwrap();
+    assert_eq!(
+        old.status(),
+        StatusCode::FORBIDDEN,
+        "the same connection now follows the new rules"
+    );
+}
