@@ -17,6 +17,7 @@ mod exhaustion;
 mod fuzz_properties;
 mod h2_abuse;
 mod injection;
+mod leak;
 mod limits;
 mod path_tricks;
 mod plain_http;

@@ -18,7 +18,7 @@ use crate::support::upstream::{BoxError, TestBody, full};
 use crate::support::{Handler, Keyward, TestCa, Upstream};
 
 /// Echoes the bearer token it received in every form, picked by path.
-fn echo_token() -> Handler {
+pub fn echo_token() -> Handler {
     Arc::new(|req: http::Request<hyper::body::Incoming>| {
         Box::pin(async move {
             let auth = req

@@ -1,0 +1,175 @@
+//! The leak check: the real `keyward serve` binary, debug logging on, the example rules with
+//! known secret values, traffic that injects, echoes, redacts, denies and refuses
+//! exfiltration; then every byte keyward wrote (stdout, stderr, audit log, admin API output)
+//! and every response the agent got is searched for each secret in raw, base64, URL-encoded
+//! and JSON-escaped form: zero hits.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+
+use crate::support::agent::{Agent, Proto};
+use crate::support::rules::example_rules;
+use crate::support::{TestCa, Upstream};
+
+/// Waits (bounded) for a line starting with `prefix` in a file the child writes.
+async fn line_in(path: &std::path::Path, prefix: &str) -> String {
+    for _ in 0..600 {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Some(line) = text.lines().find(|l| l.starts_with(prefix))
+        {
+            return line[prefix.len()..].trim().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("keyward never printed {prefix:?}");
+}
+
+async fn get(addr: &str, path: &str) -> Vec<u8> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut s, c) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(c);
+    let req = Request::get(path)
+        .header("host", "admin")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    crate::support::agent::collect(s.send_request(req).await.unwrap())
+        .await
+        .body
+        .to_vec()
+}
+
+#[tokio::test]
+async fn no_secret_in_any_byte_keyward_writes() {
+    let copy = example_rules();
+    let ca = TestCa::new();
+    let upstream = Upstream::https(
+        &ca,
+        &["api.github.com", "pypi.org"],
+        &[b"h2", b"http/1.1"],
+        crate::redaction::echo_token(),
+    )
+    .await;
+    let work = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (work.path().join("stdout"), work.path().join("stderr"));
+    let audit_path = work.path().join("audit.jsonl");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--audit-stdout",
+        ])
+        .arg("--ca-dir")
+        .arg(work.path().join("certs"))
+        .arg("--rules")
+        .arg(copy.path())
+        .arg("--upstream-ca")
+        .arg(&ca.path)
+        .arg("--audit-log")
+        .arg(&audit_path)
+        .arg("--resolve")
+        .arg(format!("api.github.com:443:{}", upstream.addr))
+        .arg("--resolve")
+        .arg(format!("pypi.org:443:{}", upstream.addr))
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::from(std::fs::File::create(&out_path).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&err_path).unwrap()))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let proxy: std::net::SocketAddr = line_in(&out_path, "keyward is listening on")
+        .await
+        .parse()
+        .unwrap();
+    let admin = line_in(&out_path, "Admin API: http://").await;
+    let admin = admin.split_whitespace().next().unwrap().to_owned();
+    let agent = Agent::new(proxy, &work.path().join("certs/ca.pem"));
+
+    let mut responses: Vec<u8> = Vec::new();
+    for proto in [Proto::H1, Proto::H2] {
+        for path in ["/plain", "/gzip", "/br", "/events"] {
+            let reply = agent
+                .get(proto, &format!("https://api.github.com{path}"))
+                .await;
+            responses.extend_from_slice(format!("{:?}", reply.headers).as_bytes());
+            responses.extend_from_slice(&reply.body);
+        }
+    }
+    let placeholder = "keyward:github:7f3c9a1e5b2d4c8e";
+    for req in [
+        Request::get("https://pypi.org/simple/").header("x-token", placeholder),
+        Request::get(format!("https://pypi.org/simple/?t={placeholder}")),
+        Request::delete("https://api.github.com/repos/acme/keyward"),
+        Request::post("https://api.github.com/repos/acme/keyward/issues"),
+    ] {
+        let reply = agent
+            .send(
+                Proto::H1,
+                req.body(Full::new(Bytes::from_static(b"{\"title\":\"x\"}")))
+                    .unwrap(),
+            )
+            .await;
+        responses.extend_from_slice(&reply.body);
+    }
+    responses.extend(get(&admin, "/metrics").await);
+    responses.extend(get(&admin, "/approvals").await);
+
+    let pid = child.id().unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "keyward exits 0 on SIGTERM: {status}");
+
+    let mut written = std::fs::read(&out_path).unwrap();
+    written.extend(std::fs::read(&err_path).unwrap());
+    written.extend(std::fs::read(&audit_path).unwrap());
+    assert!(
+        String::from_utf8_lossy(&written).contains("\"decision\":\"allow\""),
+        "the audit copy reached stdout"
+    );
+    let haystacks = [
+        ("keyward's output", &written),
+        ("the agent's responses", &responses),
+    ];
+    for value in copy.values.values() {
+        let forms = [
+            value.clone(),
+            base64::engine::general_purpose::STANDARD.encode(value),
+            base64::engine::general_purpose::URL_SAFE.encode(value),
+            percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
+            serde_json::to_string(value)
+                .unwrap()
+                .trim_matches('"')
+                .to_owned(),
+        ];
+        for (what, hay) in &haystacks {
+            let text = String::from_utf8_lossy(hay);
+            for form in &forms {
+                assert!(
+                    !text.contains(form.as_str()),
+                    "{what} contain a secret ({form})"
+                );
+            }
+        }
+    }
+    assert!(
+        upstream.count() >= 8,
+        "the injected requests did reach the upstream"
+    );
+}
