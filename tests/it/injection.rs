@@ -85,3 +85,43 @@ async fn placeholders_in_bodies_are_injected_only_where_the_rule_says_so() {
     );
     assert_eq!(upstream.count(), 2);
 }
+
+#[tokio::test]
+async fn a_decompression_bomb_in_a_request_body_is_denied_and_not_forwarded() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("upload.yaml"),
+        "rules:\n  - id: upload\n    method: POST\n    url: https://hooks.example.com/upload\n    body:\n      max_size: 64KiB\n      json:\n        /kind: { one_of: [report] }\n    decision: allow\n",
+    )
+    .unwrap();
+    let ca = TestCa::new();
+    let upstream =
+        Upstream::https(&ca, &["hooks.example.com"], &[b"http/1.1"], body_checker()).await;
+    let keyward = Keyward::start(&ca, &[("hooks.example.com:443", upstream.addr)], &[], |c| {
+        c.rules_dir = rules
+    })
+    .await;
+    // 64 MiB of spaces around a valid document, gzip'd to well under 64 KiB.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(b"{\"kind\":\"report\"").unwrap();
+    e.write_all(&vec![b' '; 64 * 1024 * 1024]).unwrap();
+    e.write_all(b"}").unwrap();
+    let bomb = e.finish().unwrap();
+    assert!(bomb.len() < 64 * 1024);
+    let req = Request::post("https://hooks.example.com/upload")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(Full::new(Bytes::from(bomb)))
+        .unwrap();
+    let reply = keyward.agent().send(Proto::H1, req).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+    assert!(
+        reply.json()["reason"].as_str().unwrap().contains("decoded"),
+        "{:?}",
+        reply.json()
+    );
+    assert_eq!(upstream.count(), 0);
+}

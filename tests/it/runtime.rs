@@ -474,3 +474,50 @@ async fn editing_the_rules_directory_reloads_without_dropping_connections() {
         "the same connection now follows the new rules"
     );
 }
+
+#[tokio::test]
+async fn one_agent_cannot_flood_the_approval_queue() {
+    let s = Scene::start(|_| {}).await;
+    let limit = keyward::approvals::MAX_PENDING_PER_AGENT;
+    let mut held = Vec::new();
+    for _ in 0..limit {
+        let a = s.alice();
+        held.push(tokio::spawn(async move {
+            a.send(Proto::H1, post("https://api.example.com/transfer"))
+                .await
+        }));
+    }
+    wait_pending(s.admin(), limit).await;
+    let refused = s
+        .alice()
+        .send(Proto::H1, post("https://api.example.com/transfer"))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("too many requests")
+    );
+    // Another agent is not blocked by alice's queue.
+    let b = s.bob();
+    let bob = tokio::spawn(async move {
+        b.send(Proto::H1, post("https://api.example.com/transfer"))
+            .await
+    });
+    wait_pending(s.admin(), limit + 1).await;
+    for p in s.keyward.running.shared().approvals().list() {
+        s.keyward.running.shared().approvals().resolve(
+            &p.id,
+            keyward::approvals::Resolution::Denied {
+                by: None,
+                reason: None,
+            },
+        );
+    }
+    for h in held {
+        assert_eq!(h.await.unwrap().status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(bob.await.unwrap().status, StatusCode::FORBIDDEN);
+    assert_eq!(s.upstream.count(), 0);
+}
