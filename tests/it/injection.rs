@@ -125,3 +125,104 @@ async fn a_decompression_bomb_in_a_request_body_is_denied_and_not_forwarded() {
     );
     assert_eq!(upstream.count(), 0);
 }
+
+#[tokio::test]
+async fn rotated_file_secret_applies_without_restart_and_a_failing_source_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("hook");
+    std::fs::write(&secret_file, "first-secret-value-0001").unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("hooks.yaml"),
+        format!(
+            "secrets:\n  hook:\n    from: file:{}\n    hosts: [hooks.example.com]\n  broken:\n    from: [sh, -c, 'exit 3']\n    hosts: [hooks.example.com]\nrules:\n  - id: with-hook\n    method: GET\n    url: https://hooks.example.com/hook\n    inject: [hook]\n    set_headers: {{ Authorization: 'Bearer {{{{hook}}}}' }}\n    decision: allow\n  - id: with-broken\n    method: GET\n    url: https://hooks.example.com/broken\n    inject: [broken]\n    set_headers: {{ Authorization: 'Bearer {{{{broken}}}}' }}\n    decision: allow\n",
+            secret_file.display()
+        ),
+    )
+    .unwrap();
+    let ca = TestCa::new();
+    let upstream = Upstream::https(
+        &ca,
+        &["hooks.example.com"],
+        &[b"http/1.1"],
+        crate::support::upstream::echo(),
+    )
+    .await;
+    let keyward = Keyward::start(&ca, &[("hooks.example.com:443", upstream.addr)], &[], |c| {
+        c.rules_dir = rules
+    })
+    .await;
+    assert_eq!(
+        keyward
+            .agent()
+            .get(Proto::H1, "https://hooks.example.com/hook")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    std::fs::write(&secret_file, "second-secret-value-0002-rotated").unwrap();
+    assert_eq!(
+        keyward
+            .agent()
+            .get(Proto::H1, "https://hooks.example.com/hook")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let seen: Vec<String> = upstream
+        .seen()
+        .iter()
+        .map(|s| s.headers["authorization"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "Bearer first-secret-value-0001",
+            "Bearer second-secret-value-0002-rotated"
+        ]
+    );
+    let broken = keyward
+        .agent()
+        .get(Proto::H1, "https://hooks.example.com/broken")
+        .await;
+    assert_eq!(broken.status, StatusCode::SERVICE_UNAVAILABLE);
+    let reason = broken.json()["reason"].as_str().unwrap().to_owned();
+    assert!(
+        reason.contains("secret broken is unavailable") && reason.contains("exited with"),
+        "{reason}"
+    );
+    assert_eq!(
+        upstream.count(),
+        2,
+        "nothing forwarded without its credential"
+    );
+}
+
+#[tokio::test]
+async fn a_placeholder_over_plain_http_is_refused() {
+    let copy = crate::support::rules::example_rules();
+    let ca = TestCa::new();
+    let upstream = Upstream::plain(crate::support::upstream::echo()).await;
+    let path = copy.path();
+    let keyward = Keyward::start(
+        &ca,
+        &[("plain.example:80", upstream.addr)],
+        &["plain.example"],
+        |c| c.rules_dir = path,
+    )
+    .await;
+    let req = Request::get("http://plain.example/")
+        .header("authorization", "Bearer keyward:github:7f3c9a1e5b2d4c8e")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let reply = keyward.agent().plain(req).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(
+        reply.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("only over TLS")
+    );
+    assert_eq!(upstream.count(), 0);
+}

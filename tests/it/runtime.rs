@@ -521,3 +521,82 @@ async fn one_agent_cannot_flood_the_approval_queue() {
     assert_eq!(bob.await.unwrap().status, StatusCode::FORBIDDEN);
     assert_eq!(s.upstream.count(), 0);
 }
+
+#[tokio::test]
+async fn held_requests_are_announced_to_the_webhook_and_approvable_from_the_cli() {
+    let rules = tempfile::tempdir().unwrap();
+    let dir = rules.path().join("rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("api.yaml"),
+        "rules:\n  - id: transfer\n    method: POST\n    url: https://api.example.com/transfer\n    approval: { timeout: 30s, webhook: 'https://hooks.example.com/notify' }\n    decision: approve\n",
+    )
+    .unwrap();
+    let ca = TestCa::new();
+    let upstream = Upstream::https(
+        &ca,
+        &["api.example.com", "hooks.example.com"],
+        &[b"http/1.1"],
+        echo(),
+    )
+    .await;
+    let resolve = [
+        ("api.example.com:443", upstream.addr),
+        ("hooks.example.com:443", upstream.addr),
+    ];
+    let keyward = Keyward::start(&ca, &resolve, &[], |c| c.rules_dir = dir).await;
+    let agent = keyward.agent();
+    let held = tokio::spawn(async move {
+        agent
+            .send(Proto::H1, post("https://api.example.com/transfer"))
+            .await
+    });
+    let admin_addr = keyward.running.admin_addr().unwrap();
+    let pending = wait_pending(admin_addr, 1).await;
+    let id = pending[0]["id"].as_str().unwrap().to_owned();
+    for _ in 0..200 {
+        if upstream.seen().iter().any(|s| s.uri == "/notify") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        upstream
+            .seen()
+            .iter()
+            .any(|s| s.uri == "/notify" && s.method == "POST"),
+        "the webhook was told"
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "approvals",
+            "--admin",
+            &format!("http://{admin_addr}"),
+            "approve",
+            &id,
+            "--for",
+            "5m",
+            "--by",
+            "cli-user",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(held.await.unwrap().status, StatusCode::OK);
+    let list = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "approvals",
+            "--admin",
+            &format!("http://{admin_addr}"),
+            "list",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "[]");
+}
