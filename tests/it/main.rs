@@ -25,6 +25,7 @@ mod redaction;
 mod rules;
 mod runtime;
 mod smuggling;
+mod soak;
 mod streaming;
 mod tunnel;
 mod upstream_failures;
