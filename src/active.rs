@@ -40,16 +40,7 @@ impl Active {
                 .map(|d| credential(d, seed))
                 .collect(),
         );
-        let values: Vec<SecretValue> = credentials
-            .iter()
-            .map(|c| SecretValue::new(c.placeholder.as_str()))
-            .collect();
-        let placeholders = Arc::new(Scrubber::new(
-            values
-                .iter()
-                .zip(credentials.iter())
-                .map(|(v, c)| (v, c.placeholder.as_str())),
-        ));
+        let placeholders = credentials.placeholder_detector().clone();
         let agents = AgentRegistry::new(rules.agents());
         Self {
             rules,

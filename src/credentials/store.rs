@@ -78,6 +78,11 @@ impl CredentialStore {
         self.credentials.iter().find(|c| &c.name == name)
     }
 
+    /// Finds any declared placeholder, in any encoding (shared with streamed-body guards).
+    pub fn placeholder_detector(&self) -> &Arc<Scrubber> {
+        &self.placeholders
+    }
+
     /// The credentials whose placeholder appears in `bytes`, in any encoding.
     pub fn placeholders_in(&self, bytes: &[u8]) -> Vec<&Credential> {
         self.placeholders
