@@ -11,6 +11,8 @@
 mod support;
 
 mod adoption;
+mod audit_paths;
+mod cli;
 mod clients;
 mod deploy;
 mod exhaustion;

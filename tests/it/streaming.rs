@@ -146,10 +146,9 @@ async fn large_download_passes_intact() {
     }
 }
 
-#[tokio::test]
-async fn websocket_echo_through_wss() {
-    let ca = TestCa::new();
-    let handler: Handler = Arc::new(|mut req: Request<hyper::body::Incoming>| {
+/// An upstream that accepts a WebSocket upgrade and echoes every message.
+fn websocket_echo() -> Handler {
+    Arc::new(|mut req: Request<hyper::body::Incoming>| {
         Box::pin(async move {
             let key = req.headers().get("sec-websocket-key").cloned().unwrap();
             let accept =
@@ -177,7 +176,13 @@ async fn websocket_echo_through_wss() {
                 .body(crate::support::upstream::full(Bytes::new()))
                 .unwrap()
         })
-    });
+    })
+}
+
+#[tokio::test]
+async fn websocket_echo_through_wss() {
+    let ca = TestCa::new();
+    let handler = websocket_echo();
     let upstream = Upstream::https(&ca, &["ws.example"], &[b"http/1.1"], handler).await;
     let keyward = Keyward::start(
         &ca,
@@ -199,5 +204,49 @@ async fn websocket_echo_through_wss() {
         assert_eq!(echoed.into_text().unwrap().as_str(), format!("hello {i}"));
     }
     ws.close(None).await.unwrap();
+    assert_eq!(upstream.count(), 1);
+}
+
+#[tokio::test]
+async fn websocket_echo_through_plain_ws() {
+    let ca = TestCa::new();
+    let upstream = Upstream::plain(websocket_echo()).await;
+    let keyward = Keyward::start(
+        &ca,
+        &[("ws.example:80", upstream.addr)],
+        &["ws.example"],
+        |_| {},
+    )
+    .await;
+    // A plain-HTTP proxy client sends the absolute-form upgrade request to the proxy itself.
+    let tcp = tokio::net::TcpStream::connect(keyward.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn.with_upgrades());
+    let req = Request::get("http://ws.example/socket")
+        .header("host", "ws.example")
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(
+        resp.headers()["sec-websocket-accept"],
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    );
+    let upgraded = hyper::upgrade::on(resp).await.unwrap();
+    let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
+        Role::Client,
+        None,
+    )
+    .await;
+    ws.send(Message::text("plain hello")).await.unwrap();
+    let echoed = ws.next().await.unwrap().unwrap();
+    assert_eq!(echoed.into_text().unwrap().as_str(), "plain hello");
     assert_eq!(upstream.count(), 1);
 }
