@@ -67,7 +67,9 @@ fn main() {
     out += stream.finish().len();
     let scanned = start.elapsed();
     let mb = total as f64 / 1e6;
-    println!("body: {gib} GiB in {CHUNK}-byte chunks, 20 secrets known (raw, URL, JSON and base64 forms)");
+    println!(
+        "body: {gib} GiB in {CHUNK}-byte chunks, 20 secrets known (raw, URL, JSON and base64 forms)"
+    );
     println!(
         "unscanned pass-through: {:>8.0} MB/s ({:.2} s)",
         mb / plain.as_secs_f64(),

@@ -1,0 +1,253 @@
+//! keyward as a child process: started from the release binary on 127.0.0.1:0, its address
+//! read from its banner, killed when the guard drops (also on panic); plus its CPU time and
+//! resident memory read from /proc.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::upstream::HOST;
+
+/// How long keyward may take to print where it listens.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// The banner line announcing the listen address.
+const LISTENING: &str = "keyward is listening on ";
+
+/// A running keyward; dropping it kills the process.
+pub struct Keyward {
+    child: Child,
+    pub pid: u32,
+    pub addr: SocketAddr,
+    /// keyward's CA certificate (PEM), what clients trust.
+    pub ca_pem: Vec<u8>,
+}
+
+impl Drop for Keyward {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `--keyward PATH`, or `keyward` next to the directory holding this example's binary
+/// (`target/release/examples/loadgen` → `target/release/keyward`).
+pub fn locate(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let path = match explicit {
+        Some(p) => p,
+        None => {
+            let exe = std::env::current_exe()?;
+            let dir = exe.parent().context("example binary has no directory")?;
+            dir.join("../keyward")
+        }
+    };
+    if !path.is_file() {
+        bail!(
+            "keyward binary not found at {}; run `cargo build --release` first or pass --keyward PATH",
+            path.display()
+        );
+    }
+    Ok(path.canonicalize()?)
+}
+
+/// Starts `keyward serve` pinned to the upstream, with `RUST_LOG=warn`; its audit log in
+/// `dir/logs`, or off (`audit: {enabled: false}` in a keyward.yaml) if `audit_off`.
+pub fn start(
+    exe: &Path,
+    dir: &Path,
+    upstream_ca: &Path,
+    upstream: SocketAddr,
+    audit_off: bool,
+) -> anyhow::Result<Keyward> {
+    let ca_dir = dir.join("certs");
+    let mut command = Command::new(exe);
+    command.arg("serve");
+    if audit_off {
+        let config = dir.join("keyward.yaml");
+        std::fs::write(&config, "audit:\n  enabled: false\n")?;
+        command.arg("--config").arg(config);
+    } else {
+        command.arg("--audit-log").arg(audit_log(dir));
+    }
+    let child = command
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--ca-dir")
+        .arg(&ca_dir)
+        .arg("--rules")
+        .arg(dir.join("rules"))
+        .arg("--upstream-ca")
+        .arg(upstream_ca)
+        .arg("--resolve")
+        .arg(format!("{HOST}:443:{upstream}"))
+        .args(["--allow", HOST])
+        // Nothing in the working directory, nothing on fixed ports.
+        .args(["--admin-listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let pid = child.id();
+    // The guard exists before anything can fail, so the child never outlives us.
+    let mut keyward = Keyward {
+        child,
+        pid,
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ca_pem: Vec::new(),
+    };
+    let stdout = keyward.child.stdout.take().context("no stdout")?;
+    let (tx, rx) = mpsc::channel();
+    // Reads the banner, then drains stdout until keyward exits (so it never blocks on a pipe).
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if let Some(addr) = line.strip_prefix(LISTENING) {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(START_TIMEOUT)
+        .context("keyward did not print its listen address")?;
+    keyward.addr = addr
+        .parse()
+        .with_context(|| format!("bad address {addr:?}"))?;
+    keyward.ca_pem = std::fs::read(ca_dir.join("ca.pem")).context("reading keyward's CA")?;
+    Ok(keyward)
+}
+
+/// Where keyward writes its audit log for this run.
+pub fn audit_log(dir: &Path) -> PathBuf {
+    dir.join("logs").join("audit.jsonl")
+}
+
+/// Lines and bytes in the audit log files (the current one and any rotated ones).
+pub fn audit_size(dir: &Path) -> (u64, u64) {
+    let Ok(entries) = std::fs::read_dir(dir.join("logs")) else {
+        return (0, 0);
+    };
+    let (mut lines, mut bytes) = (0, 0);
+    for entry in entries.flatten().take(1000) {
+        if let Ok(text) = std::fs::read(entry.path()) {
+            lines += text.iter().filter(|b| **b == b'\n').count() as u64;
+            bytes += text.len() as u64;
+        }
+    }
+    (lines, bytes)
+}
+
+/// Clock ticks per second for /proc CPU times (`getconf CLK_TCK`, 100 if unknown).
+pub fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of `pid`, in clock ticks.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is the first; utime and
+    // stime are fields 14 and 15 of the whole line.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// Ticks the whole machine spent busy (all CPUs; user, nice, system, irq, softirq, steal).
+fn machine_busy_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(cpu) = stat.lines().find_map(|l| l.strip_prefix("cpu ")) else {
+        return 0;
+    };
+    let v: Vec<u64> = cpu
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| v.get(i)).sum()
+}
+
+/// VmRSS of `pid`, KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The soft limit on open files of `pid` (from /proc/PID/limits).
+pub fn open_files_limit(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/limits"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Charges CPU time to phases: keyward's and this process's (client + upstream).
+#[derive(Clone, Copy)]
+pub struct Meter {
+    keyward: u32,
+    ticks_per_second: f64,
+}
+
+/// CPU ticks of both processes, and of the whole machine, at one instant.
+pub struct Reading {
+    keyward: u64,
+    loadgen: u64,
+    machine: u64,
+}
+
+impl Meter {
+    pub fn new(keyward: u32) -> Self {
+        Self {
+            keyward,
+            ticks_per_second: clock_ticks(),
+        }
+    }
+
+    pub fn keyward_pid(&self) -> u32 {
+        self.keyward
+    }
+
+    pub fn read(&self) -> Reading {
+        Reading {
+            keyward: cpu_ticks(self.keyward),
+            loadgen: cpu_ticks(std::process::id()),
+            machine: machine_busy_ticks(),
+        }
+    }
+
+    /// keyward's CPU seconds since `since`.
+    pub fn keyward_seconds_since(&self, since: &Reading) -> f64 {
+        cpu_ticks(self.keyward).saturating_sub(since.keyward) as f64 / self.ticks_per_second
+    }
+
+    /// Records both processes' CPU seconds since `since` in `run`.
+    pub fn charge(&self, since: Reading, run: &mut crate::stats::Run) {
+        let now = self.read();
+        run.keyward_cpu = now.keyward.saturating_sub(since.keyward) as f64 / self.ticks_per_second;
+        run.loadgen_cpu = now.loadgen.saturating_sub(since.loadgen) as f64 / self.ticks_per_second;
+        let machine = now.machine.saturating_sub(since.machine) as f64 / self.ticks_per_second;
+        run.other_cpu = (machine - run.keyward_cpu - run.loadgen_cpu).max(0.0);
+    }
+}
