@@ -2,12 +2,16 @@
 //! flags, merged and validated into one [`Config`].
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::audit::{AuditConfig, FsyncPolicy};
+use crate::audit::AuditConfig;
+
+mod file;
+
+pub use file::{FileAudit, FileConfig, FileLimits};
 
 pub use crate::policy::HostAllow;
 use crate::target::Target;
@@ -162,194 +166,6 @@ fn parse_addr(raw: &str, default_port: u16) -> Option<SocketAddr> {
         .map(|ip| SocketAddr::new(ip, default_port))
 }
 
-/// Keys of `keyward.yaml`; every key is optional and flags override it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub listen: Option<SocketAddr>,
-    pub ca_dir: Option<PathBuf>,
-    pub rules: Option<PathBuf>,
-    #[serde(default)]
-    pub upstream_ca: Vec<PathBuf>,
-    #[serde(default)]
-    pub resolve: Vec<String>,
-    #[serde(default)]
-    pub allow: Vec<String>,
-    pub log_format: Option<LogFormat>,
-    pub cert_cache_capacity: Option<usize>,
-    pub admin_listen: Option<SocketAddr>,
-    pub admin_token: Option<String>,
-    pub audit_log: Option<PathBuf>,
-    pub audit: Option<FileAudit>,
-    #[serde(default)]
-    pub limits: FileLimits,
-}
-
-/// `audit:` in `keyward.yaml`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileAudit {
-    /// The live log file.
-    pub path: Option<PathBuf>,
-    /// `always`, `never`, or an interval such as `1s`.
-    pub fsync: Option<String>,
-    /// Rotate before the file grows past this many bytes.
-    pub rotate_bytes: Option<u64>,
-    /// Also write every entry to stdout (JSON lines, for a cluster log pipeline).
-    pub stdout: Option<bool>,
-    /// `false` turns the audit log off (exchanges are then only logged).
-    pub enabled: Option<bool>,
-}
-
-impl FileAudit {
-    fn apply(self, config: &mut Config) -> Result<(), ConfigError> {
-        if self.enabled == Some(false) {
-            config.audit = None;
-            return Ok(());
-        }
-        let mut audit = config
-            .audit
-            .take()
-            .unwrap_or_else(|| AuditConfig::new(DEFAULT_AUDIT_LOG));
-        if let Some(path) = self.path {
-            audit.path = path;
-        }
-        if let Some(fsync) = self.fsync {
-            audit.fsync = match fsync.as_str() {
-                "always" => FsyncPolicy::Always,
-                "never" => FsyncPolicy::Never,
-                other => FsyncPolicy::Interval(humantime::parse_duration(other).map_err(|e| {
-                    ConfigError::Duration {
-                        key: "audit.fsync".into(),
-                        value: other.to_owned(),
-                        reason: e.to_string(),
-                    }
-                })?),
-            };
-        }
-        if let Some(bytes) = self.rotate_bytes {
-            audit.rotate_bytes = Some(bytes);
-        }
-        if let Some(stdout) = self.stdout {
-            audit.also_stdout = stdout;
-        }
-        config.audit = Some(audit);
-        Ok(())
-    }
-}
-
-/// `limits:` in `keyward.yaml`; durations as `30s`, `500ms`, `2m`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileLimits {
-    pub max_header_bytes: Option<usize>,
-    pub max_headers: Option<usize>,
-    pub header_read_timeout: Option<String>,
-    pub idle_timeout: Option<String>,
-    pub upstream_connect_timeout: Option<String>,
-    pub upstream_response_timeout: Option<String>,
-    pub max_connections: Option<usize>,
-    pub shutdown_grace: Option<String>,
-}
-
-impl FileConfig {
-    /// Reads and parses `path`.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
-    }
-
-    /// Applies the file's keys over `config`.
-    pub fn apply(self, config: &mut Config) -> Result<(), ConfigError> {
-        if let Some(v) = self.listen {
-            config.listen = v;
-        }
-        if let Some(v) = self.ca_dir {
-            config.ca_dir = v;
-        }
-        if let Some(v) = self.rules {
-            config.rules_dir = v;
-        }
-        config.upstream_ca.extend(self.upstream_ca);
-        for r in &self.resolve {
-            config.resolve.push(r.parse()?);
-        }
-        for a in &self.allow {
-            config.allow.push(a.parse()?);
-        }
-        if let Some(v) = self.log_format {
-            config.log_format = v;
-        }
-        if let Some(v) = self.cert_cache_capacity {
-            config.cert_cache_capacity = v;
-        }
-        if let Some(v) = self.admin_listen {
-            config.admin_listen = Some(v);
-        }
-        if let Some(v) = self.admin_token {
-            config.admin_token = Some(v);
-        }
-        if let Some(v) = self.audit_log {
-            config.audit = Some(AuditConfig::new(v));
-        }
-        if let Some(audit) = self.audit {
-            audit.apply(config)?;
-        }
-        self.limits.apply(&mut config.limits)
-    }
-}
-
-impl FileLimits {
-    fn apply(self, limits: &mut Limits) -> Result<(), ConfigError> {
-        let dur = |key: &str, v: Option<String>, slot: &mut Duration| -> Result<(), ConfigError> {
-            if let Some(v) = v {
-                *slot = humantime::parse_duration(&v).map_err(|e| ConfigError::Duration {
-                    key: key.to_owned(),
-                    value: v.clone(),
-                    reason: e.to_string(),
-                })?;
-            }
-            Ok(())
-        };
-        if let Some(v) = self.max_header_bytes {
-            limits.max_header_bytes = v.max(8192);
-        }
-        if let Some(v) = self.max_headers {
-            limits.max_headers = v;
-        }
-        if let Some(v) = self.max_connections {
-            limits.max_connections = v.max(1);
-        }
-        dur(
-            "header_read_timeout",
-            self.header_read_timeout,
-            &mut limits.header_read_timeout,
-        )?;
-        dur("idle_timeout", self.idle_timeout, &mut limits.idle_timeout)?;
-        dur(
-            "upstream_connect_timeout",
-            self.upstream_connect_timeout,
-            &mut limits.upstream_connect_timeout,
-        )?;
-        dur(
-            "upstream_response_timeout",
-            self.upstream_response_timeout,
-            &mut limits.upstream_response_timeout,
-        )?;
-        dur(
-            "shutdown_grace",
-            self.shutdown_grace,
-            &mut limits.shutdown_grace,
-        )
-    }
-}
-
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -376,6 +192,7 @@ pub enum ConfigError {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::audit::FsyncPolicy;
 
     #[test]
     fn resolve_accepts_curl_form_and_address_with_port() {

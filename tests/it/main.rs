@@ -11,6 +11,7 @@
 mod support;
 
 mod adoption;
+mod approvals;
 mod audit_paths;
 mod cli;
 mod clients;
