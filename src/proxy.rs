@@ -212,6 +212,10 @@ impl Proxy {
             }
             None => None,
         };
+        upstream.connector().add_own_address(addr);
+        if let Some(admin_addr) = admin.as_ref().and_then(|(l, _)| l.local_addr().ok()) {
+            upstream.connector().add_own_address(admin_addr);
+        }
         let shared = Arc::new(Shared {
             active,
             audit,

@@ -32,6 +32,9 @@ struct Inner {
     overrides: HashMap<Target, SocketAddr>,
     /// Time allowed for the DNS lookup and for each TCP connect.
     connect_timeout: Duration,
+    /// keyward's own listen addresses (proxy, admin): never dialled, so an agent cannot
+    /// reach the admin API or loop requests through keyward itself.
+    own: std::sync::RwLock<Vec<SocketAddr>>,
 }
 
 impl GuardedConnector {
@@ -43,13 +46,48 @@ impl GuardedConnector {
                     .map(|o| (o.target.clone(), o.addr))
                     .collect(),
                 connect_timeout,
+                own: std::sync::RwLock::new(Vec::new()),
             }),
+        }
+    }
+
+    /// Records an address keyward listens on (called once its listeners are bound).
+    pub fn add_own_address(&self, addr: SocketAddr) {
+        if let Ok(mut own) = self.inner.own.write() {
+            own.push(addr);
+        }
+    }
+
+    /// Whether `addr` is one of keyward's own listeners (an unspecified listen address
+    /// covers every local address on its port).
+    fn is_own(&self, addr: &SocketAddr) -> bool {
+        let Ok(own) = self.inner.own.read() else {
+            return true;
+        };
+        own.iter().any(|o| {
+            o.port() == addr.port()
+                && (o.ip() == addr.ip()
+                    || o.ip().is_unspecified()
+                    || (o.ip().is_loopback() && addr.ip().is_loopback()))
+        })
+    }
+
+    /// Refuses keyward's own addresses, even when pinned.
+    fn refuse_own(&self, target: &Target, addrs: &[SocketAddr]) -> Result<(), UpstreamError> {
+        match addrs.iter().find(|a| self.is_own(a)) {
+            Some(addr) => Err(UpstreamError::Refused {
+                target: target.to_string(),
+                addr: addr.ip(),
+                reason: "keyward's own listen address",
+            }),
+            None => Ok(()),
         }
     }
 
     /// The addresses to dial for `target`, each checked (or pinned by the operator).
     pub async fn addresses(&self, target: &Target) -> Result<Vec<SocketAddr>, UpstreamError> {
         if let Some(addr) = self.inner.overrides.get(target) {
+            self.refuse_own(target, &[*addr])?;
             return Ok(vec![*addr]);
         }
         let addrs: Vec<SocketAddr> = match &target.host {
@@ -83,6 +121,7 @@ impl GuardedConnector {
                 });
             }
         }
+        self.refuse_own(target, &addrs)?;
         Ok(addrs)
     }
 

@@ -126,3 +126,33 @@ async fn loopback_and_private_destinations_are_refused_unless_pinned() {
     );
     assert_eq!(upstream.count(), 0);
 }
+
+#[tokio::test]
+async fn keyward_never_dials_its_own_listen_address_even_when_pinned() {
+    let ca = TestCa::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let own: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let keyward = Keyward::start(&ca, &[("self.example:443", own)], &["self.example"], |c| {
+        c.listen = own
+    })
+    .await;
+    assert_eq!(keyward.addr, own);
+    let reply = keyward
+        .agent()
+        .get(Proto::H1, "https://self.example/")
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let json = reply.json();
+    assert_eq!(json["error"], "destination_refused");
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap()
+            .contains("own listen address"),
+        "{json}"
+    );
+}
