@@ -8,6 +8,7 @@
     clippy::panic
 )]
 
+mod baseline;
 mod client;
 mod keyward;
 mod memory;
@@ -57,6 +58,10 @@ struct Args {
     /// Run keyward with its audit log off (to see what the log costs).
     #[arg(long)]
     audit_off: bool,
+    /// A no-op MITM proxy binary (benches/hudsucker-baseline) to run the keep-alive and
+    /// fixed-rate phases through as well, for requests per proxy CPU-second side by side.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -131,6 +136,21 @@ async fn run(args: Args, exe: PathBuf) -> anyhow::Result<()> {
         let run = phases::fixed_rate(dialer, plan, args.rate, meter).await;
         results.add("fixed rate", path, run);
     }
+    if let Some(exe) = &args.baseline {
+        let hud = baseline::start(exe, dir.path(), &upstream_ca, upstream.addr)?;
+        eprintln!(
+            "baseline {} (pid {}) on {}",
+            exe.display(),
+            hud.pid,
+            hud.addr
+        );
+        let dialer = Dialer::new(Route::Keyward(hud.addr), &hud.ca_pem);
+        let meter = Meter::new(hud.pid);
+        let run = phases::closed_loop(&dialer, plan, Mode::KeepAlive, meter).await;
+        results.add("keep-alive", "hudsucker", run);
+        let run = phases::fixed_rate(&dialer, plan, args.rate, meter).await;
+        results.add("fixed rate", "hudsucker", run);
+    }
 
     // Idle tunnels before the large stream, so the stream's buffers do not blur the baseline.
     let fd_room = [std::process::id(), kw.pid]
@@ -159,6 +179,9 @@ async fn run(args: Args, exe: PathBuf) -> anyhow::Result<()> {
 
     results.audit = (!args.audit_off).then(|| keyward::audit_size(dir.path()));
     results.print_summary();
+    if args.baseline.is_some() {
+        baseline::print_ratios(&results);
+    }
     drop(kw);
     drop(upstream);
     Ok(())

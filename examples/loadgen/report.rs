@@ -44,7 +44,7 @@ impl Results {
 
     pub fn add(&mut self, phase: &'static str, path: &'static str, run: Run) {
         eprintln!(
-            "{phase:>26} {path:<8} {:>9.0} req/s  p50 {}  p99 {}  p99.9 {}  errors {}  CPU s: keyward {:.2} loadgen {:.2} other {:.2}",
+            "{phase:>26} {path:<8} {:>9.0} req/s  p50 {}  p99 {}  p99.9 {}  errors {}  CPU s: proxy {:.2} loadgen {:.2} other {:.2}",
             run.rate(),
             ms(run.percentile(50.0)),
             ms(run.percentile(99.0)),
@@ -90,10 +90,11 @@ impl Results {
         }
     }
 
-    fn direct(&self, phase: &str) -> Option<&Run> {
+    /// The run of `phase` on `path` ("direct", "keyward" or "hudsucker").
+    pub fn run(&self, phase: &str, path: &str) -> Option<&Run> {
         self.rows
             .iter()
-            .find(|r| r.phase == phase && r.path == "direct")
+            .find(|r| r.phase == phase && r.path == path)
             .map(|r| &r.run)
     }
 
@@ -107,15 +108,15 @@ impl Results {
         );
         println!();
         println!(
-            "| phase | path | requests | req/s | p50 | p99 | p99.9 | errors | keyward CPU s | req per keyward CPU-s | loadgen CPU s | other CPU s | vs direct |"
+            "| phase | path | requests | req/s | p50 | p99 | p99.9 | errors | proxy CPU s | req per proxy CPU-s | loadgen CPU s | other CPU s | vs direct |"
         );
         println!(
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         );
         for row in &self.rows {
             let run = &row.run;
-            let vs = match (row.path, self.direct(row.phase)) {
-                ("keyward", Some(d)) => format!(
+            let vs = match (row.path, self.run(row.phase, "direct")) {
+                ("keyward" | "hudsucker", Some(d)) => format!(
                     "{:.2}× req/s, p99 {:+.3} ms",
                     run.rate() / d.rate().max(1e-9),
                     (run.percentile(99.0).as_secs_f64() - d.percentile(99.0).as_secs_f64()) * 1e3

@@ -13,7 +13,7 @@ pub struct Run {
     pub first_error: Option<String>,
     /// Wall time from the phase's start to its last request's end.
     pub elapsed: Duration,
-    /// keyward's CPU seconds (user + system) during the phase.
+    /// The proxy's (keyward's, or the --baseline's) CPU seconds (user + system) during the phase.
     pub keyward_cpu: f64,
     /// This process's CPU seconds (client + upstream) during the phase.
     pub loadgen_cpu: f64,
