@@ -159,12 +159,7 @@ impl Exchange {
             entry.duration_ms / 1000.0,
         );
         if let Some(audit) = self.recorder.audit {
-            // Never block a response on the audit channel; the writer keeps order per send.
-            if let Err(crate::audit::AuditError::Full { .. }) = audit.try_record(entry.clone()) {
-                tokio::spawn(async move {
-                    let _ = audit.record(entry).await;
-                });
-            }
+            audit.record_detached(entry);
         }
     }
 

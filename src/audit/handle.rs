@@ -59,6 +59,24 @@ impl AuditHandle {
             })
     }
 
+    /// Queues `entry` without waiting: at once when there is room, otherwise from a task
+    /// that waits for room (so a full channel never blocks a response, and no entry is lost
+    /// while the writer runs).
+    pub fn record_detached(&self, entry: AuditEntry) {
+        match self.tx.try_reserve() {
+            Ok(permit) => permit.send(Command::Entry(Box::new(entry))),
+            Err(mpsc::error::TrySendError::Full(())) => {
+                let handle = self.clone();
+                tokio::spawn(async move {
+                    let _ = handle.record(entry).await;
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(())) => {
+                tracing::error!(request_id = %entry.request_id, "audit writer stopped; entry not recorded");
+            }
+        }
+    }
+
     /// False from the moment a write, fsync or rotation fails until a later write succeeds.
     /// While false the proxy must refuse new requests (fail closed).
     pub fn is_healthy(&self) -> bool {
