@@ -149,3 +149,49 @@ async fn echoed_tokens_never_reach_the_agent_in_any_form() {
     }
     assert_eq!(upstream.count(), 8);
 }
+
+#[tokio::test]
+async fn a_compressed_response_bomb_is_decoded_in_bounded_steps_and_streamed() {
+    let copy = example_rules();
+    let ca = TestCa::new();
+    // 64 MiB of zeros, gzip'd to well under 1 MiB, sent in one body.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&vec![0u8; 64 * 1024 * 1024]).unwrap();
+    let bomb = Bytes::from(e.finish().unwrap());
+    assert!(bomb.len() < 1024 * 1024);
+    let handler: Handler = Arc::new(move |_req| {
+        let bomb = bomb.clone();
+        Box::pin(async move {
+            Response::builder()
+                .header("content-encoding", "gzip")
+                .body(full(bomb))
+                .unwrap()
+        })
+    });
+    let upstream = Upstream::https(&ca, &["api.github.com"], &[b"http/1.1"], handler).await;
+    let path = copy.path();
+    let keyward = Keyward::start(&ca, &[("api.github.com:443", upstream.addr)], &[], |c| {
+        c.rules_dir = path
+    })
+    .await;
+    let reply = keyward
+        .agent()
+        .get(Proto::H1, "https://api.github.com/bomb")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.body.len(),
+        64 * 1024 * 1024,
+        "decoded and streamed whole"
+    );
+    assert!(reply.headers.get("content-encoding").is_none());
+    // keyward still serves.
+    assert_eq!(
+        keyward
+            .agent()
+            .get(Proto::H1, "https://api.github.com/plain")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
