@@ -3,12 +3,9 @@
 //! with a CA minted here, so the same phases can be run through it; plus the
 //! keyward/hudsucker ratio in requests per proxy CPU-second.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use anyhow::Context;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
@@ -16,8 +13,6 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsage
 use crate::report::Results;
 use crate::upstream::HOST;
 
-/// How long the baseline may take to print where it listens.
-const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// The baseline's banner line.
 const LISTENING: &str = "listening on ";
 /// The phases run through both proxies.
@@ -86,22 +81,7 @@ pub fn start(
         ca_pem: cert.pem().into_bytes(),
     };
     let stdout = baseline.child.stdout.take().context("no stdout")?;
-    let (tx, rx) = mpsc::channel();
-    // Reads the banner, then drains stdout until the baseline exits.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if let Some(addr) = line.strip_prefix(LISTENING) {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(START_TIMEOUT)
-        .context("the baseline did not print its listen address")?;
-    baseline.addr = addr
-        .parse()
-        .with_context(|| format!("bad address {addr:?}"))?;
+    baseline.addr = crate::keyward::listen_address(stdout, LISTENING).context("the baseline")?;
     Ok(baseline)
 }
 

@@ -101,24 +101,31 @@ pub fn start(
         ca_pem: Vec::new(),
     };
     let stdout = keyward.child.stdout.take().context("no stdout")?;
+    keyward.addr = listen_address(stdout, LISTENING).context("keyward")?;
+    keyward.ca_pem = std::fs::read(ca_dir.join("ca.pem")).context("reading keyward's CA")?;
+    Ok(keyward)
+}
+
+/// Reads a child's stdout until a line `PREFIX ADDR`, then keeps draining it on a thread (so
+/// the child never blocks on a full pipe); the address, or an error after the start timeout.
+pub fn listen_address(
+    stdout: std::process::ChildStdout,
+    prefix: &'static str,
+) -> anyhow::Result<SocketAddr> {
     let (tx, rx) = mpsc::channel();
-    // Reads the banner, then drains stdout until keyward exits (so it never blocks on a pipe).
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { return };
-            if let Some(addr) = line.strip_prefix(LISTENING) {
+            if let Some(addr) = line.strip_prefix(prefix) {
                 let _ = tx.send(addr.trim().to_owned());
             }
         }
     });
     let addr = rx
         .recv_timeout(START_TIMEOUT)
-        .context("keyward did not print its listen address")?;
-    keyward.addr = addr
-        .parse()
-        .with_context(|| format!("bad address {addr:?}"))?;
-    keyward.ca_pem = std::fs::read(ca_dir.join("ca.pem")).context("reading keyward's CA")?;
-    Ok(keyward)
+        .context("the process did not print its listen address")?;
+    addr.parse()
+        .with_context(|| format!("bad address {addr:?}"))
 }
 
 /// Where keyward writes its audit log for this run.
