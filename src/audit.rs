@@ -7,6 +7,7 @@
 //! | [`entry`] | [`AuditEntry`]: the fields of one decision (never headers or bodies) |
 //! | [`decision`] | [`Decision`] (allow, deny, approve, rate_limited, error) and [`Mode`] |
 //! | [`chain`] | the hash chain's exact definition, with a Python checker in its doc |
+//! | `canonical` | the entry's canonical (sorted-key) bytes written straight from the struct |
 //! | [`writer`] | [`AuditWriter`]: config, start, the one task that owns the file |
 //! | [`handle`] | [`AuditHandle`]: record, try_record, flush, close, health |
 //! | [`sink`] | the blocking file side: append, rotate by size, fsync, retry, health flag |
@@ -21,6 +22,7 @@
 //! the exchange's closing step calls `handle.record(entry).await`. Before forwarding a new
 //! request it checks `handle.is_healthy()` and answers 503 when the log cannot be written.
 
+mod canonical;
 pub mod chain;
 pub mod decision;
 pub mod entry;

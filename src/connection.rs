@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::Activity;
+use crate::conn_event::{self, Malformed};
 
 /// A hyper connection that can be asked to stop taking requests and finish the current ones.
 pub trait Graceful: Future {
@@ -44,16 +45,18 @@ where
 }
 
 /// Runs `conn` until it ends; closes it after `idle` of inactivity; on shutdown lets it
-/// finish in-flight exchanges (the caller bounds that wait).
+/// finish in-flight exchanges (the caller bounds that wait). Returns what the peer did
+/// wrong when the connection ended on a malformed request, for the caller to record.
 pub async fn drive<C, T, E>(
     conn: C,
     shutdown: &CancellationToken,
     activity: &Arc<Activity>,
     idle: Duration,
     what: &str,
-) where
+) -> Option<Malformed>
+where
     C: Graceful<Output = Result<T, E>>,
-    E: std::fmt::Display,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
@@ -64,10 +67,10 @@ pub async fn drive<C, T, E>(
         }
         () = activity.idle_for(idle) => {
             tracing::debug!(what, "connection idle; closed");
-            return;
+            return None;
         }
     };
-    if let Err(err) = result {
-        tracing::debug!(what, error = %err, "connection ended with an error");
-    }
+    let err: Box<dyn std::error::Error + Send + Sync> = result.err()?.into();
+    tracing::debug!(what, error = %err, "connection ended with an error");
+    conn_event::malformed(err.as_ref())
 }

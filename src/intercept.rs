@@ -12,6 +12,7 @@ use tokio::io::AsyncReadExt;
 use tokio_rustls::LazyConfigAcceptor;
 
 use crate::activity::Activity;
+use crate::conn_event::{self, Malformed, Place};
 use crate::exchange::{ConnInfo, Scheme};
 use crate::pipeline;
 use crate::policy::AgentId;
@@ -33,12 +34,20 @@ pub async fn serve_tunnel(
 ) {
     let limits = &shared.config().limits;
     let mut io = TokioIo::new(upgraded);
+    let place = Place {
+        client,
+        target: Some(&target),
+        scheme: Scheme::Https,
+        agent: agent.as_ref(),
+    };
     let mut first = [0u8; 1];
     let read = tokio::time::timeout(limits.header_read_timeout, io.read(&mut first)).await;
     match read {
         Ok(Ok(1)) if first[0] == TLS_HANDSHAKE => {}
         Ok(Ok(1)) => {
             tracing::warn!(%client, %target, first_byte = first[0], "tunnel closed: first bytes are not a TLS ClientHello (no blind tunnels)");
+            let why = "tunnel closed: its first bytes are not a TLS ClientHello (no blind tunnels)";
+            refuse_tunnel(&shared, place, why.to_owned());
             return;
         }
         Ok(_) => return,
@@ -53,6 +62,11 @@ pub async fn serve_tunnel(
         Ok(Ok(start)) => start,
         Ok(Err(err)) => {
             tracing::warn!(%client, %target, error = %err, "tunnel closed: invalid TLS ClientHello");
+            refuse_tunnel(
+                &shared,
+                place,
+                format!("tunnel closed: invalid TLS ClientHello ({err})"),
+            );
             return;
         }
         Err(_) => return,
@@ -68,6 +82,11 @@ pub async fn serve_tunnel(
         }
         Some(Err(_)) => {
             tracing::warn!(%client, %target, "tunnel closed: invalid SNI");
+            refuse_tunnel(
+                &shared,
+                place,
+                "tunnel closed: the TLS SNI is not a valid host name".into(),
+            );
             return;
         }
     };
@@ -97,11 +116,11 @@ pub async fn serve_tunnel(
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let conn = Arc::new(ConnInfo {
         client,
-        target,
+        target: target.clone(),
         scheme: Scheme::Https,
         sni_mismatch,
         activity: activity.clone(),
-        agent,
+        agent: agent.clone(),
     });
     let service = {
         let shared = shared.clone();
@@ -109,12 +128,29 @@ pub async fn serve_tunnel(
     };
     let builder = shared.tunnel_builder(h2);
     let served = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-    crate::connection::drive(
+    let ended = crate::connection::drive(
         served,
         shared.shutdown(),
         &activity,
         limits.idle_timeout,
         "tunnel",
-    )
-    .await;
+    );
+    if let Some(malformed) = ended.await {
+        let place = Place {
+            client,
+            target: Some(&target),
+            scheme: Scheme::Https,
+            agent: agent.as_ref(),
+        };
+        conn_event::record(&shared, place, "-", malformed);
+    }
+}
+
+/// Records a tunnel closed before its TLS handshake completed.
+fn refuse_tunnel(shared: &Shared, place: Place<'_>, reason: String) {
+    let what = Malformed {
+        reason,
+        status: None,
+    };
+    conn_event::record(shared, place, "CONNECT", what);
 }

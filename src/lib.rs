@@ -29,7 +29,8 @@
 //! credentials in force, swapped on reload), [`reload`] (SIGHUP, directory watch), [`audit`]
 //! (hash-chained log, verify, tail), [`admin`] (health, metrics, approvals, reload API),
 //! [`metrics`], [`agent_env`] (the environment `keyward run`/`env` give agents), [`cli`],
-//! [`connection`] (driving a connection to its end), [`activity`] (idle detection), [`hop`]
+//! [`connection`] (driving a connection to its end), [`conn_event`] (audit entries for
+//! refusals outside any exchange: malformed heads, HTTP/2 violations, non-TLS tunnels), [`activity`] (idle detection), [`hop`]
 //! (hop-by-hop headers), [`target`] (host and port parsing), [`rewind`] (peeked bytes),
 //! [`secret`] (the redacted secret type), [`body`], [`tls`], [`logging`]. For adoption: [`agent_env`] (the environment `keyward run` and `keyward env`
 //! give an agent, and the combined CA bundle).
@@ -46,6 +47,7 @@ pub mod ca;
 pub mod cli;
 pub mod closing_body;
 pub mod config;
+pub mod conn_event;
 pub mod connection;
 pub mod credentials;
 pub mod exchange;

@@ -11,6 +11,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::activity::{Activity, ActivityIo};
+use crate::conn_event::{self, Place};
+use crate::exchange::Scheme;
 use crate::proxy::Shared;
 use crate::proxy_request;
 
@@ -71,5 +73,14 @@ async fn serve_client(
         .serve_connection(io, service)
         .with_upgrades();
     let idle = shared.config().limits.idle_timeout;
-    crate::connection::drive(conn, shared.shutdown(), &activity, idle, "client").await;
+    let ended = crate::connection::drive(conn, shared.shutdown(), &activity, idle, "client");
+    if let Some(malformed) = ended.await {
+        let place = Place {
+            client,
+            target: None,
+            scheme: Scheme::Http,
+            agent: None,
+        };
+        conn_event::record(&shared, place, "-", malformed);
+    }
 }

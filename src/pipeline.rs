@@ -89,6 +89,11 @@ async fn process(
             "audit log cannot be written; refusing to act unrecorded".into(),
         ));
     }
+    if shared.audit().is_some_and(|a| a.is_backlogged()) {
+        return Err(Refusal::Unavailable(
+            "audit log writer is behind; retry shortly".into(),
+        ));
+    }
     let active = shared.active();
     let upgrade = hop::websocket_upgrade(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));

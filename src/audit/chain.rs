@@ -39,6 +39,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::canonical::CanonicalEntry;
 use super::entry::AuditEntry;
 
 /// `prev_hash` of the first entry of a log: 64 zeros.
@@ -78,12 +79,14 @@ pub fn seal(entry: &mut AuditEntry, prev_hash: &str) -> Result<Vec<u8>, ChainErr
         request_id: entry.request_id.clone(),
         source,
     };
-    let value = serde_json::to_value(&*entry).map_err(serialize_error)?;
-    entry.hash = chain_hash(prev_hash, &canonical_bytes(value)?);
-    serde_json::to_vec(&*entry).map_err(|source| ChainError::Serialize {
+    let canonical = serde_json::to_vec(&CanonicalEntry::from(&*entry)).map_err(serialize_error)?;
+    entry.hash = chain_hash(prev_hash, &canonical);
+    let mut line = Vec::with_capacity(canonical.len() + 80);
+    serde_json::to_writer(&mut line, &*entry).map_err(|source| ChainError::Serialize {
         request_id: entry.request_id.clone(),
         source,
-    })
+    })?;
+    Ok(line)
 }
 
 /// The hash a parsed log line should carry, computed from its own `prev_hash` member

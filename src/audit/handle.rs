@@ -2,7 +2,7 @@
 //! task, and the messages it sends to the writer task.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -27,12 +27,22 @@ pub struct AuditHandle {
     tx: mpsc::Sender<Command>,
     /// Set by the writer: false while the log cannot be written (fail closed).
     healthy: Arc<AtomicBool>,
+    /// Entries waiting on tasks for room in the full channel (see `record_detached`).
+    waiting: Arc<AtomicUsize>,
 }
+
+/// Entries that may wait for room in a full channel before the proxy refuses new requests
+/// (503): bounds the memory a writer slower than the traffic can make keyward hold.
+pub const MAX_WAITING: usize = 4096;
 
 impl AuditHandle {
     /// A handle on the writer that owns the other end of `tx`.
     pub(crate) fn new(tx: mpsc::Sender<Command>, healthy: Arc<AtomicBool>) -> Self {
-        AuditHandle { tx, healthy }
+        AuditHandle {
+            tx,
+            healthy,
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     /// Queues `entry`, waiting while the channel is full.
@@ -67,8 +77,10 @@ impl AuditHandle {
             Ok(permit) => permit.send(Command::Entry(Box::new(entry))),
             Err(mpsc::error::TrySendError::Full(())) => {
                 let handle = self.clone();
+                handle.waiting.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     let _ = handle.record(entry).await;
+                    handle.waiting.fetch_sub(1, Ordering::SeqCst);
                 });
             }
             Err(mpsc::error::TrySendError::Closed(())) => {
@@ -81,6 +93,17 @@ impl AuditHandle {
     /// While false the proxy must refuse new requests (fail closed).
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::SeqCst)
+    }
+
+    /// True while more than [`MAX_WAITING`] entries wait for room in the channel: the writer
+    /// is behind, and the proxy refuses new requests until it catches up.
+    pub fn is_backlogged(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > MAX_WAITING
+    }
+
+    /// Entries currently waiting for room in the channel.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
     }
 
     /// Waits until every entry sent before this call is written and, unless the policy is
@@ -107,5 +130,55 @@ fn request_id(c: Command) -> String {
     match c {
         Command::Entry(e) => e.request_id,
         Command::Flush(_) | Command::Close(_) => String::new(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn entry(i: usize) -> AuditEntry {
+        AuditEntry::new(
+            format!("r{i}"),
+            "127.0.0.1:1",
+            "GET",
+            "https",
+            "h",
+            443,
+            "/",
+        )
+    }
+
+    #[tokio::test]
+    async fn a_full_channel_queues_on_tasks_up_to_a_bound_and_none_is_lost() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let handle = AuditHandle::new(tx, Arc::new(AtomicBool::new(true)));
+        let total = MAX_WAITING + 2;
+        for i in 0..total {
+            handle.record_detached(entry(i));
+        }
+        // One entry took the slot; the rest wait on tasks, one more than the bound.
+        assert_eq!(handle.waiting(), total - 1);
+        assert!(handle.is_backlogged());
+        let mut ids = Vec::new();
+        while ids.len() < total {
+            match tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await {
+                Ok(Some(Command::Entry(e))) => ids.push(e.request_id),
+                other => panic!("writer side got {other:?} after {} entries", ids.len()),
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), total, "an entry was lost or duplicated");
+        // The counter drops as each waiting task hands its entry over.
+        for _ in 0..100 {
+            if handle.waiting() == 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(handle.waiting(), 0);
+        assert!(!handle.is_backlogged());
     }
 }

@@ -13,6 +13,7 @@ use crate::support::h2raw::{
     Answer, CONTINUATION, END_HEADERS, END_STREAM, Fields, HEADERS, RST_STREAM, answer, block,
     frame, get, open,
 };
+use crate::support::raw::entries_with_reason;
 use crate::support::upstream::echo;
 use crate::support::{Keyward, TestCa, Upstream};
 
@@ -219,6 +220,13 @@ async fn continuation_flood_closes_the_connection_and_others_are_served() {
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(upstream.count(), 1, "only the later request was forwarded");
+    let entries = entries_with_reason(&keyward, "HTTP/2 protocol violation", 2).await;
+    assert_eq!(
+        entries.len(),
+        2,
+        "one entry per flooded connection: {entries:?}"
+    );
+    assert!(entries.iter().all(|e| e["host"] == HOST), "{entries:?}");
 }
 
 #[tokio::test]

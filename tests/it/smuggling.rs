@@ -5,7 +5,7 @@
 //! upstream, or, where RFC 9112 lets a recipient normalise, forwarded as exactly one
 //! re-framed request while the smuggled one never arrives.
 
-use crate::support::raw::{RawReply, audit_log, in_tunnel, on_proxy_port};
+use crate::support::raw::{RawReply, audit_log, entries_with_reason, in_tunnel, on_proxy_port};
 use crate::support::rules::{ExampleRules, example_rules};
 use crate::support::upstream::echo;
 use crate::support::{Keyward, TestCa, Upstream};
@@ -116,6 +116,31 @@ async fn ambiguous_framing_is_refused_on_the_proxy_port_and_in_tunnels() {
     for id in &answered {
         assert!(log.contains(id.as_str()), "no audit entry for {id}");
     }
+    // Heads hyper itself refused (no request id in its bare 400) are audited too, once the
+    // connection has ended: one `malformed request` entry each, on both sides.
+    let refused_by_parser = cases("", "x")
+        .iter()
+        .filter(|(_, expect, _)| *expect == Expect::Refused)
+        .count()
+        * 2
+        - answered.len();
+    let malformed = entries_with_reason(&rig.keyward, "malformed request", refused_by_parser).await;
+    assert_eq!(malformed.len(), refused_by_parser, "{malformed:#?}");
+    for entry in &malformed {
+        assert_eq!(entry["decision"], "deny", "{entry}");
+        assert!(
+            matches!(entry["status"].as_u64(), Some(400 | 431)),
+            "{entry}"
+        );
+    }
+    let in_tunnels = malformed
+        .iter()
+        .filter(|e| e["host"] == "smuggle.example")
+        .count();
+    assert!(
+        in_tunnels > 0 && in_tunnels < malformed.len(),
+        "{malformed:#?}"
+    );
 }
 
 #[tokio::test]

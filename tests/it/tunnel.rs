@@ -6,6 +6,7 @@ use http::{Request, StatusCode, Version};
 use http_body_util::Full;
 
 use crate::support::agent::{Proto, send_over};
+use crate::support::raw::entries_with_reason;
 use crate::support::upstream::echo;
 use crate::support::{Keyward, TestCa, Upstream};
 
@@ -205,6 +206,18 @@ async fn tunnel_whose_first_bytes_are_not_tls_is_closed() {
         .unwrap_or(0);
     assert_eq!(n, 0, "nothing is answered on a non-TLS tunnel");
     assert_eq!(upstream.count(), 0);
+    let entries = entries_with_reason(&keyward, "tunnel closed", 1).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["method"], "CONNECT");
+    assert_eq!(entries[0]["host"], "api.github.com");
+    assert_eq!(entries[0]["decision"], "deny");
+    assert!(
+        entries[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a TLS ClientHello"),
+        "{entries:?}"
+    );
 }
 
 #[tokio::test]

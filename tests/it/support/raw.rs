@@ -84,3 +84,26 @@ pub async fn audit_log(keyward: &Keyward) -> String {
     keyward.running.shared().audit().unwrap().flush().await;
     std::fs::read_to_string(keyward.audit_path()).unwrap_or_default()
 }
+
+/// The audit entries whose `reason` starts with `prefix`, waiting (at most 10 s) until
+/// there are `want` of them: entries for refusals outside any exchange are written when the
+/// connection's task ends, just after the client saw the close.
+pub async fn entries_with_reason(
+    keyward: &Keyward,
+    prefix: &str,
+    want: usize,
+) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found: Vec<serde_json::Value> = audit_log(keyward)
+            .await
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["reason"].as_str().is_some_and(|r| r.starts_with(prefix)))
+            .collect();
+        if found.len() >= want || std::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,212 @@
+//! The canonical form of an [`AuditEntry`] written straight from the struct: the same bytes
+//! as [`super::chain::canonical_bytes`] of its JSON, without building a `serde_json::Value`.
+//!
+//! Sealing is on every exchange's path; going through `Value` (a string per key and value,
+//! then a sorted copy) cost several times the serialization itself. Here each struct lists
+//! its fields in code-point order of their names, with the entry's skip rules, so serde
+//! writes the canonical bytes directly. A test checks both forms agree on every field.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::decision::{Decision, Mode};
+use super::entry::{ApprovalDecision, ApprovalRecord, AuditEntry};
+
+/// [`AuditEntry`] without `hash`, fields sorted by name.
+#[derive(Serialize)]
+pub(super) struct CanonicalEntry<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<CanonicalApproval<'a>>,
+    bytes_in: u64,
+    bytes_out: u64,
+    client: &'a str,
+    credentials: &'a [String],
+    decision: Decision,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_condition: Option<&'a str>,
+    host: &'a str,
+    method: &'a str,
+    mode: Mode,
+    path: &'a str,
+    port: u16,
+    prev_hash: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    /// A `BTreeMap` iterates in key order: already canonical.
+    redactions: &'a BTreeMap<String, u64>,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
+    scheme: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    time: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_ms: Option<f64>,
+}
+
+/// [`ApprovalRecord`], fields sorted by name.
+#[derive(Serialize)]
+struct CanonicalApproval<'a> {
+    at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<&'a str>,
+    decision: ApprovalDecision,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
+    fn from(e: &'a AuditEntry) -> Self {
+        // Destructured so that a field added to the entry fails to compile here until it
+        // is placed in the canonical form too.
+        let AuditEntry {
+            time,
+            request_id,
+            agent,
+            client,
+            method,
+            scheme,
+            host,
+            port,
+            path,
+            query,
+            decision,
+            mode,
+            rule,
+            reason,
+            failed_condition,
+            credentials,
+            approval,
+            status,
+            bytes_in,
+            bytes_out,
+            redactions,
+            duration_ms,
+            upstream_ms,
+            prev_hash,
+            hash: _,
+        } = e;
+        CanonicalEntry {
+            agent: agent.as_deref(),
+            approval: approval.as_ref().map(CanonicalApproval::from),
+            bytes_in: *bytes_in,
+            bytes_out: *bytes_out,
+            client,
+            credentials,
+            decision: *decision,
+            duration_ms: *duration_ms,
+            failed_condition: failed_condition.as_deref(),
+            host,
+            method,
+            mode: *mode,
+            path,
+            port: *port,
+            prev_hash,
+            query: query.as_deref(),
+            reason: reason.as_deref(),
+            redactions,
+            request_id,
+            rule: rule.as_deref(),
+            scheme,
+            status: *status,
+            time,
+            upstream_ms: *upstream_ms,
+        }
+    }
+}
+
+impl<'a> From<&'a ApprovalRecord> for CanonicalApproval<'a> {
+    fn from(a: &'a ApprovalRecord) -> Self {
+        let ApprovalRecord {
+            id,
+            by,
+            at,
+            decision,
+            reason,
+        } = a;
+        CanonicalApproval {
+            at,
+            by: by.as_deref(),
+            decision: *decision,
+            id,
+            reason: reason.as_deref(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::audit::chain::canonical_bytes;
+
+    fn every_field_set() -> AuditEntry {
+        let mut e = AuditEntry::new("r1", "127.0.0.1:5000", "POST", "https", "api.x", 443, "/a");
+        e.time = "2026-11-25T19:15:00.123Z".into();
+        e.agent = Some("bot \"q\" \u{1}é".into());
+        e.query = Some("q=[redacted]".into());
+        e.decision = Decision::Approve;
+        e.mode = Mode::Shadow;
+        e.rule = Some("r".into());
+        e.reason = Some("why\n\t\\".into());
+        e.failed_condition = Some("/x equals 1".into());
+        e.credentials = vec!["github".into(), "aws".into()];
+        e.approval = Some(ApprovalRecord {
+            id: "ap1".into(),
+            by: Some("alice".into()),
+            at: "2026-11-25T19:15:00.123Z".into(),
+            decision: ApprovalDecision::Approved,
+            reason: Some("ok".into()),
+        });
+        e.status = Some(201);
+        e.bytes_in = 12;
+        e.bytes_out = 34;
+        e.redactions.insert("raw".into(), 2);
+        e.redactions.insert("base64".into(), 1);
+        e.duration_ms = 12.345;
+        e.upstream_ms = Some(1.5);
+        e.prev_hash = "ab".repeat(32);
+        e.hash = "ignored".into();
+        e
+    }
+
+    fn direct(e: &AuditEntry) -> Vec<u8> {
+        serde_json::to_vec(&CanonicalEntry::from(e)).unwrap()
+    }
+
+    fn via_value(e: &AuditEntry) -> Vec<u8> {
+        canonical_bytes(serde_json::to_value(e).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn direct_form_equals_the_sorted_json_of_a_full_entry() {
+        let e = every_field_set();
+        assert_eq!(
+            String::from_utf8(direct(&e)).unwrap(),
+            String::from_utf8(via_value(&e)).unwrap()
+        );
+    }
+
+    #[test]
+    fn direct_form_equals_the_sorted_json_of_a_bare_entry() {
+        let mut e = AuditEntry::new("r2", "[::1]:1", "GET", "http", "h", 80, "/");
+        e.approval = Some(ApprovalRecord {
+            id: "ap2".into(),
+            by: None,
+            at: "t".into(),
+            decision: ApprovalDecision::TimedOut,
+            reason: None,
+        });
+        assert_eq!(direct(&e), via_value(&e));
+        e.approval = None;
+        assert_eq!(direct(&e), via_value(&e));
+    }
+}

@@ -1,0 +1,132 @@
+//! Refusals that belong to no exchange: a request head hyper could not parse (it answered
+//! 400 or 431 itself and closed), an HTTP/2 peer keyward sent a protocol GOAWAY, a tunnel
+//! closed before its TLS handshake. Each gets an audit entry and a log line, so a probe
+//! that never became a request still leaves a trace.
+
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+
+use crate::audit::{AuditEntry, Decision as AuditDecision};
+use crate::exchange::{RequestId, Scheme};
+use crate::policy::AgentId;
+use crate::proxy::Shared;
+use crate::target::Target;
+
+/// Where a connection-level refusal happened.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    /// The agent's socket address.
+    pub client: SocketAddr,
+    /// The tunnel's target; `None` on the proxy port (no target known yet).
+    pub target: Option<&'a Target>,
+    /// Inside a tunnel (`Https`) or on the proxy port (`Http`).
+    pub scheme: Scheme,
+    /// The agent, when the CONNECT carried its credentials.
+    pub agent: Option<&'a AgentId>,
+}
+
+/// What the peer did wrong and what keyward answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// Why, for the entry and the log.
+    pub reason: String,
+    /// The status hyper answered with (400, 431); `None` when no response was possible
+    /// (HTTP/2 GOAWAY, a tunnel closed before TLS).
+    pub status: Option<u16>,
+}
+
+/// Classifies how a served connection ended: `Some` when the peer sent something malformed
+/// (a parse error, an HTTP/2 protocol violation keyward's side detected), `None` for an
+/// ordinary end (closed, reset, timed out).
+pub fn malformed(err: &(dyn StdError + 'static)) -> Option<Malformed> {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_parse_too_large() {
+                return Some(Malformed {
+                    reason: format!("malformed request: {h}"),
+                    status: Some(431),
+                });
+            }
+            if h.is_parse() {
+                return Some(Malformed {
+                    reason: format!("malformed request: {h}"),
+                    status: Some(400),
+                });
+            }
+        }
+        if let Some(h2) = e.downcast_ref::<h2::Error>()
+            && h2.is_go_away()
+            && h2.is_library()
+        {
+            let reason = h2
+                .reason()
+                .map_or_else(|| "unknown".to_owned(), |r| format!("{r:?}"));
+            return Some(Malformed {
+                reason: format!(
+                    "HTTP/2 protocol violation; connection closed with GOAWAY {reason}"
+                ),
+                status: None,
+            });
+        }
+        cause = e.source();
+    }
+    None
+}
+
+/// Writes the entry and the log line for a connection-level refusal.
+pub fn record(shared: &Shared, place: Place<'_>, method: &str, what: Malformed) {
+    let id = RequestId::new();
+    let (host, port) = match place.target {
+        Some(t) => (t.host.to_string(), t.port),
+        None => ("-".to_owned(), 0),
+    };
+    let scheme = match place.target {
+        Some(_) => place.scheme.as_str(),
+        None => "-",
+    };
+    tracing::info!(
+        target: "keyward::exchange",
+        request_id = id.as_str(),
+        client = %place.client,
+        agent = place.agent.map(ToString::to_string).unwrap_or_default(),
+        method,
+        scheme,
+        host = %host,
+        port,
+        decision = "deny",
+        reason = %what.reason,
+        status = what.status.unwrap_or(0),
+        "exchange"
+    );
+    shared.metrics().exchange("deny", None, None, 0.0);
+    let Some(audit) = shared.audit() else {
+        return;
+    };
+    let mut entry = AuditEntry::new(
+        id.as_str(),
+        place.client.to_string(),
+        method,
+        scheme,
+        host,
+        port,
+        "",
+    );
+    entry.agent = place.agent.map(ToString::to_string);
+    entry.decision = AuditDecision::Deny;
+    entry.reason = Some(what.reason);
+    entry.status = what.status;
+    audit.record_detached(entry);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_error_is_an_ordinary_end() {
+        let err = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert_eq!(malformed(&err), None);
+    }
+}
