@@ -2,6 +2,7 @@
 //! swapped atomically on reload so in-flight exchanges finish on the rules they started
 //! with, and a failed reload keeps the last good set.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,8 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::agents::AgentRegistry;
 use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
 use crate::credentials::{Credential, CredentialStore, Placeholder, SecretSource};
+use crate::policy::RuleId;
 use crate::policy::{CompileErrors, CredentialSource, HostAllow, RuleSet, SecretDecl, Summary};
-use crate::redact::Scrubber;
+use crate::redact::{RuleRedaction, Scrubber};
 use crate::secret::SecretValue;
 
 /// How long the set of known secret values is reused before sources are read again.
@@ -29,6 +31,8 @@ pub struct Active {
     known: tokio::sync::Mutex<Option<(Instant, Arc<Scrubber>)>>,
     /// Finds placeholders in streamed request bodies.
     placeholders: Arc<Scrubber>,
+    /// Each rule's response redaction, built once for this generation.
+    redactions: HashMap<RuleId, Arc<RuleRedaction>>,
 }
 
 impl Active {
@@ -42,13 +46,24 @@ impl Active {
         );
         let placeholders = credentials.placeholder_detector().clone();
         let agents = AgentRegistry::new(rules.agents());
+        let redactions = rules
+            .rules()
+            .iter()
+            .filter_map(|r| Some((r.id().clone(), Arc::new(RuleRedaction::of(r, &rules)?))))
+            .collect();
         Self {
             rules,
             credentials,
             agents,
             known: tokio::sync::Mutex::new(None),
             placeholders,
+            redactions,
         }
+    }
+
+    /// The response redaction the rule `id` asks for, if any.
+    pub fn rule_redaction(&self, id: &RuleId) -> Option<&Arc<RuleRedaction>> {
+        self.redactions.get(id)
     }
 
     /// The placeholder detector for streamed bodies.

@@ -25,7 +25,7 @@ use crate::hop;
 use crate::limits::{Rate, counter_key};
 use crate::policy::{BodyNeed, RequestBody, RequestHead, Verdict, normalize_target};
 use crate::proxy::Shared;
-use crate::redact::{self, RuleRedactedBody, RuleRedaction};
+use crate::redact::{self, RuleRedactedBody};
 use crate::refusal::Refusal;
 use crate::request_body::{Prefetched, prefetch};
 use crate::upstream::UpstreamFailure;
@@ -283,20 +283,16 @@ async fn process(
     let (mut resp_parts, resp_body) = resp.into_parts();
     hop::strip(&mut resp_parts.headers, kept_upgrade.as_ref());
     let scrubber = active.known_secrets(&injected.values).await;
-    let rule_redaction = rule
-        .map(|r| response_redaction(r, &active.rules))
-        .unwrap_or_default();
+    let rule_redaction = rule.and_then(|r| active.rule_redaction(r.id())).cloned();
     let body = redact::scrub_response(
         &mut resp_parts,
         body::stream(ActiveBody::new(resp_body, conn.activity.clone())),
         &scrubber,
         &exchange.redactions,
-        !rule_redaction.is_empty(),
+        rule_redaction.is_some(),
     )
     .map_err(|e| Refusal::Upstream(UpstreamFailure::Protocol(e.to_string())))?;
-    let body = if rule_redaction.is_empty() {
-        body
-    } else {
+    let body = if let Some(rule_redaction) = rule_redaction {
         let json = resp_parts
             .headers
             .get(CONTENT_TYPE)
@@ -309,23 +305,8 @@ async fn process(
             json,
             exchange.redactions.clone(),
         ))
+    } else {
+        body
     };
     Ok(Response::from_parts(resp_parts, body))
-}
-
-/// The response redaction a rule asks for, with its pattern sets resolved by name.
-fn response_redaction(rule: &crate::policy::Rule, rules: &crate::policy::RuleSet) -> RuleRedaction {
-    let Some(response) = rule.response() else {
-        return RuleRedaction::default();
-    };
-    let patterns = response
-        .redact_patterns
-        .iter()
-        .filter_map(|name| rules.patterns().iter().find(|p| &p.name == name))
-        .map(|set| (set.name.clone(), set.regexes.clone()))
-        .collect();
-    RuleRedaction {
-        patterns,
-        json: response.redact_json.clone(),
-    }
 }

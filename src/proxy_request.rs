@@ -199,7 +199,7 @@ fn refuse_unpinned(
         };
         entry.reason = Some(refusal.reason().to_owned());
         entry.status = Some(status.as_u16());
-        let _ = audit.try_record(entry);
+        audit.record_detached(entry);
     }
     refusal.into_response(&id)
 }

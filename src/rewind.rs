@@ -45,6 +45,20 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
+    /// Forwarded, not left to the default (first buffer only): rustls hands over every
+    /// pending TLS record at once, and one `writev` beats a `send` per record.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
@@ -66,5 +80,16 @@ mod tests {
         let mut out = Vec::new();
         r.read_to_end(&mut out).await.unwrap();
         assert_eq!(out, b"abcd");
+    }
+
+    #[tokio::test]
+    async fn vectored_writes_reach_the_inner_stream_whole() {
+        use tokio::io::AsyncWriteExt;
+        let mut w = Rewind::new(Bytes::new(), Vec::new());
+        assert!(w.is_write_vectored());
+        let bufs = [io::IoSlice::new(b"ab"), io::IoSlice::new(b"cd")];
+        let n = w.write_vectored(&bufs).await.unwrap();
+        assert_eq!(n, 4, "both buffers in one write");
+        assert_eq!(w.inner, b"abcd");
     }
 }

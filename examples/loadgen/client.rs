@@ -1,5 +1,6 @@
 //! The benchmark's client side: TCP (+ CONNECT through keyward) + TLS with SNI
-//! `bench.example`, HTTP/1.1 over it, and one GET whose body is read and discarded.
+//! `bench.example`, HTTP/1.1 over it, and requests (the policy's JSON POST, or a GET) whose
+//! response body is read and discarded.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
@@ -17,13 +18,14 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::upstream::HOST;
+use crate::policy;
+pub use crate::upstream::HOST;
 
 /// Largest CONNECT response head accepted.
 const MAX_CONNECT_HEAD: usize = 8 * 1024;
 
 /// An HTTP/1.1 connection ready to send requests.
-pub type Sender = SendRequest<Empty<Bytes>>;
+pub type Sender = SendRequest<Full<Bytes>>;
 
 /// How a connection reaches the upstream.
 #[derive(Clone, Copy, Debug)]
@@ -114,11 +116,28 @@ async fn connect_tunnel(tcp: &mut TcpStream) -> anyhow::Result<()> {
 
 /// GET `path` on an open connection; reads and discards the body, returns its length.
 pub async fn get(sender: &mut Sender, path: &str) -> anyhow::Result<u64> {
-    sender.ready().await.context("connection not reusable")?;
     let req = Request::get(path)
         .header("host", HOST)
         .header("user-agent", "keyward-loadgen")
-        .body(Empty::new())?;
+        .body(Full::default())?;
+    send(sender, req).await
+}
+
+/// The benchmark's request: POST of the policy's JSON body to its items route (inspected
+/// by the `bench-items` rule); reads and discards the response, returns its length.
+pub async fn post_items(sender: &mut Sender) -> anyhow::Result<u64> {
+    let body = policy::request_body();
+    let req = Request::post(policy::ITEMS_PATH)
+        .header("host", HOST)
+        .header("user-agent", "keyward-loadgen")
+        .header("content-type", "application/json")
+        .header("content-length", body.len())
+        .body(Full::new(Bytes::from_static(body.as_bytes())))?;
+    send(sender, req).await
+}
+
+async fn send(sender: &mut Sender, req: Request<Full<Bytes>>) -> anyhow::Result<u64> {
+    sender.ready().await.context("connection not reusable")?;
     let resp = sender.send_request(req).await?;
     if resp.status() != StatusCode::OK {
         bail!("status {}", resp.status());

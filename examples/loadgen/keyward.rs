@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::policy::{self, Policy};
 use crate::upstream::HOST;
 
 /// How long keyward may take to print where it listens.
@@ -54,18 +55,25 @@ pub fn locate(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(path.canonicalize()?)
 }
 
-/// Starts `keyward serve` pinned to the upstream, with `RUST_LOG=warn`; its audit log in
-/// `dir/logs`, or off (`audit: {enabled: false}` in a keyward.yaml) if `audit_off`.
+/// Starts `keyward serve` pinned to the upstream, with `RUST_LOG=warn`, the rules of
+/// `policy` in `dir/rules`; its audit log in `dir/logs`, or off (`audit: {enabled: false}`
+/// in a keyward.yaml) if `audit_off`.
 pub fn start(
     exe: &Path,
     dir: &Path,
     upstream_ca: &Path,
     upstream: SocketAddr,
     audit_off: bool,
+    policy: Policy,
 ) -> anyhow::Result<Keyward> {
     let ca_dir = dir.join("certs");
+    policy::write(dir, policy)?;
     let mut command = Command::new(exe);
     command.arg("serve");
+    match policy {
+        Policy::Realistic => command.env(policy::SECRET_ENV, policy::SECRET_VALUE),
+        Policy::AllowOnly => command.args(["--allow", HOST]),
+    };
     if audit_off {
         let config = dir.join("keyward.yaml");
         std::fs::write(&config, "audit:\n  enabled: false\n")?;
@@ -83,7 +91,6 @@ pub fn start(
         .arg(upstream_ca)
         .arg("--resolve")
         .arg(format!("{HOST}:443:{upstream}"))
-        .args(["--allow", HOST])
         // Nothing in the working directory, nothing on fixed ports.
         .args(["--admin-listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")

@@ -13,6 +13,7 @@ mod client;
 mod keyward;
 mod memory;
 mod phases;
+mod policy;
 mod report;
 mod stats;
 mod upstream;
@@ -25,6 +26,7 @@ use clap::Parser;
 use crate::client::{Dialer, Route};
 use crate::keyward::Meter;
 use crate::phases::{Mode, Plan};
+use crate::policy::Policy;
 use crate::report::Results;
 
 /// Rounds of the idle-tunnel phase.
@@ -58,6 +60,10 @@ struct Args {
     /// Run keyward with its audit log off (to see what the log costs).
     #[arg(long)]
     audit_off: bool,
+    /// Run keyward with `--allow bench.example` only instead of the realistic 50-rule policy
+    /// (body inspection, injection, redaction), to see what the policy costs.
+    #[arg(long)]
+    allow_only: bool,
     /// A no-op MITM proxy binary (benches/hudsucker-baseline) to run the keep-alive and
     /// fixed-rate phases through as well, for requests per proxy CPU-second side by side.
     #[arg(long)]
@@ -87,12 +93,18 @@ async fn run(args: Args, exe: PathBuf) -> anyhow::Result<()> {
     let upstream_ca = dir.path().join("upstream-ca.pem");
     std::fs::write(&upstream_ca, &ca.pem)?;
     let upstream = upstream::start(&ca, args.upstream_http1_only).await;
+    let policy = if args.allow_only {
+        Policy::AllowOnly
+    } else {
+        Policy::Realistic
+    };
     let kw = keyward::start(
         &exe,
         dir.path(),
         &upstream_ca,
         upstream.addr,
         args.audit_off,
+        policy,
     )?;
     eprintln!(
         "keyward {} (pid {}) on {}, RUST_LOG=warn; upstream on {}",
@@ -113,11 +125,18 @@ async fn run(args: Args, exe: PathBuf) -> anyhow::Result<()> {
         args.concurrency,
         args.rate,
         format!(
-            "upstream ALPN {}; keyward's audit log {}",
+            "upstream ALPN {}; keyward's policy: {}; keyward's audit log {}",
             if args.upstream_http1_only {
                 "http/1.1"
             } else {
                 "h2, http/1.1"
+            },
+            match policy {
+                Policy::Realistic => format!(
+                    "{} rules, every request a JSON POST whose body a rule inspects, a credential injected, the response scrubbed for a pattern set and secret values",
+                    policy::RULES
+                ),
+                Policy::AllowOnly => "--allow bench.example only".to_owned(),
             },
             if args.audit_off { "off" } else { "on" }
         ),

@@ -48,7 +48,7 @@ pub async fn bounded<T>(
 async fn warm(dialer: &Dialer) -> Option<Sender> {
     bounded(REQUEST_TIMEOUT, async {
         let mut sender = dialer.h1().await?;
-        client::get(&mut sender, "/").await?;
+        client::post_items(&mut sender).await?;
         Ok(sender)
     })
     .await
@@ -129,7 +129,7 @@ async fn closed_worker(
         if mode == Mode::KeepAlive {
             // A reconnection is not part of the request's latency here.
             let t0 = Instant::now();
-            match bounded(REQUEST_TIMEOUT, client::get(&mut s, "/")).await {
+            match bounded(REQUEST_TIMEOUT, client::post_items(&mut s)).await {
                 Ok(_) => {
                     run.record(t0.elapsed());
                     sender = Some(s);
@@ -137,7 +137,7 @@ async fn closed_worker(
                 Err(err) => run.fail(format!("{err:#}")),
             }
         } else {
-            match bounded(REQUEST_TIMEOUT, client::get(&mut s, "/")).await {
+            match bounded(REQUEST_TIMEOUT, client::post_items(&mut s)).await {
                 Ok(_) => run.record(t0.elapsed()),
                 Err(err) => run.fail(format!("{err:#}")),
             }
@@ -197,7 +197,7 @@ async fn paced_worker(
                 }
             },
         };
-        match bounded(REQUEST_TIMEOUT, client::get(&mut s, "/")).await {
+        match bounded(REQUEST_TIMEOUT, client::post_items(&mut s)).await {
             Ok(_) => {
                 run.record(start.elapsed());
                 sender = Some(s);

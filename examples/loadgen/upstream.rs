@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::{Either, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -129,8 +129,12 @@ pub async fn start(ca: &BenchCa, http1_only: bool) -> Upstream {
 type BenchBody = Either<Full<Bytes>, Chunks>;
 
 async fn answer(req: Request<Incoming>, json: Bytes) -> Result<Response<BenchBody>, Infallible> {
-    let resp = if req.uri().path() == "/big" {
-        let bytes = query_bytes(req.uri().query()).min(MAX_BIG);
+    let big = req.uri().path() == "/big";
+    let query = req.uri().query().map(str::to_owned);
+    // Read the request body whole, as a real API would before answering.
+    let _ = req.into_body().collect().await;
+    let resp = if big {
+        let bytes = query_bytes(query.as_deref()).min(MAX_BIG);
         Response::builder()
             .header("content-type", "application/octet-stream")
             .header("content-length", bytes)

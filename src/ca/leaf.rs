@@ -8,7 +8,10 @@ use rcgen::{
     KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType, SerialNumber,
 };
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
+use rustls::sign::{CertifiedKey, SigningKey, SingleCertAndKey};
 use time::{Duration, OffsetDateTime};
 
 use super::{CaError, CertificateAuthority};
@@ -21,6 +24,11 @@ const LEAF_VALIDITY: Duration = Duration::days(7);
 
 /// ALPN protocols offered to agents.
 pub const AGENT_ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+/// TLS sessions kept for resumption, across all hosts. Each cached host's configuration
+/// used to carry its own store (256 slots, two sessions per handshake): ~20 KiB a host,
+/// 200 MiB at the default cache capacity. One store bounds that for every host at once;
+/// rustls resumes a session only under the SNI it was made for.
+const SESSION_CACHE: usize = 4096;
 
 /// Issues per-host server configurations.
 pub struct LeafIssuer {
@@ -28,6 +36,12 @@ pub struct LeafIssuer {
     ca: Arc<CertificateAuthority>,
     /// The one leaf key pair, shared by all leaves (generated in memory at start).
     leaf_key: KeyPair,
+    /// The same key loaded once for rustls, shared by every configuration.
+    signing_key: Arc<dyn SigningKey>,
+    /// The session store every configuration shares.
+    sessions: Arc<dyn StoresServerSessions>,
+    /// The crypto provider, one for every configuration rather than a copy each.
+    provider: Arc<CryptoProvider>,
 }
 
 impl LeafIssuer {
@@ -38,7 +52,16 @@ impl LeafIssuer {
                 host: "(leaf key)".into(),
                 reason: e.to_string(),
             })?;
-        Ok(Self { ca, leaf_key })
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+        let provider = crate::tls::provider();
+        let signing_key = provider.key_provider.load_private_key(der)?;
+        Ok(Self {
+            ca,
+            leaf_key,
+            signing_key,
+            sessions: ServerSessionMemoryCache::new(SESSION_CACHE),
+            provider,
+        })
     }
 
     /// The root this issuer signs with.
@@ -77,13 +100,14 @@ impl LeafIssuer {
             .signed_by(&self.leaf_key, self.ca.issuer())
             .map_err(|e| issue_err(e.to_string()))?;
 
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key.serialize_der()));
         let chain = vec![cert.der().clone(), self.ca.cert_der().clone()];
-        let mut config = ServerConfig::builder_with_provider(crate::tls::provider())
+        let certified = CertifiedKey::new(chain, self.signing_key.clone());
+        let mut config = ServerConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
-            .with_single_cert(chain, key)?;
+            .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
         config.alpn_protocols = AGENT_ALPN.iter().map(|p| p.to_vec()).collect();
+        config.session_storage = self.sessions.clone();
         Ok(Arc::new(config))
     }
 }

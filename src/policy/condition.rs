@@ -81,6 +81,7 @@ impl Condition {
         label: &str,
         selected: &[Selected<'_>],
         single: bool,
+        detail: bool,
     ) -> Result<String, String> {
         let show_at = |at: &str| shown_at(prefix, label, at);
         let has_value_tests = self
@@ -109,6 +110,9 @@ impl Condition {
                 check_value(test, &at, value)?;
             }
         }
+        if !detail {
+            return Ok(String::new());
+        }
         Ok(match selected {
             [] => format!("{label} not present"),
             [(at, value)] => format!("{} = {}", show_at(at), show(value)),
@@ -131,7 +135,9 @@ fn shown_at(prefix: &str, label: &str, at: &str) -> String {
 
 /// Checks one test against one selected value.
 fn check_value(test: &Test, at: &str, value: &Value) -> Result<(), String> {
-    let shown = show(value);
+    // Shown only in a failure message: serializing a large value for every passing test
+    // was a measurable part of each decision.
+    let shown = Shown(value);
     match test {
         Test::Absent | Test::Present => Ok(()),
         Test::Equals(expected) if values_equal(expected, value) => Ok(()),
@@ -208,6 +214,15 @@ fn scalar_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
         Value::Number(n) => Some(n.to_string().into()),
         Value::Bool(b) => Some(b.to_string().into()),
         _ => None,
+    }
+}
+
+/// A value displayed with [`show`] when (and only when) it is formatted.
+struct Shown<'a>(&'a Value);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&show(self.0))
     }
 }
 

@@ -41,6 +41,7 @@ pub(crate) fn decide(
     head: &RequestHead<'_>,
     body: Option<&RequestBody<'_>>,
     agent: Option<&AgentId>,
+    tracing: bool,
 ) -> Decision {
     let target = match normalize_target(head.host, head.port, head.path) {
         Ok(t) => t,
@@ -51,16 +52,18 @@ pub(crate) fn decide(
     for i in index.candidates(&target.host) {
         let Some(rule) = rules.get(i) else { continue };
         let result = evaluate::selector(rule, head.method, head.scheme, &target, agent);
-        trace.push(ConditionTrace {
-            rule: rule.id.clone(),
-            mode: rule.mode,
-            condition: rule.selector.clone(),
-            passed: result.is_ok(),
-            detail: match &result {
-                Ok(_) => "matches".to_owned(),
-                Err(why) => why.clone(),
-            },
-        });
+        if tracing {
+            trace.push(ConditionTrace {
+                rule: rule.id.clone(),
+                mode: rule.mode,
+                condition: rule.selector.clone(),
+                passed: result.is_ok(),
+                detail: match &result {
+                    Ok(_) => "matches".to_owned(),
+                    Err(why) => why.clone(),
+                },
+            });
+        }
         if let Ok(captures) = result {
             matched.push((rule, captures));
         }
@@ -74,7 +77,8 @@ pub(crate) fn decide(
     let evaluated: Vec<Evaluated<'_>> = matched
         .into_iter()
         .map(|(rule, captures)| {
-            let outcome = evaluate::conditions(rule, &inputs, &captures, &mut trace);
+            let outcome =
+                evaluate::conditions(rule, &inputs, &captures, tracing.then_some(&mut trace));
             Evaluated {
                 rule,
                 captures,

@@ -142,13 +142,25 @@ impl RuleSet {
     }
 
     /// Decides a request. Pure: no I/O, never panics; unreadable inputs deny with a reason.
+    /// The decision's `trace` is left empty (see [`RuleSet::decide_traced`]).
     pub fn decide(
         &self,
         head: &RequestHead<'_>,
         body: Option<&RequestBody<'_>>,
         agent: Option<&AgentId>,
     ) -> Decision {
-        engine::decide(&self.rules, &self.index, head, body, agent)
+        engine::decide(&self.rules, &self.index, head, body, agent, false)
+    }
+
+    /// [`RuleSet::decide`], also recording every selector and condition it evaluated in the
+    /// decision's `trace` (for `keyward explain` and `keyward test`).
+    pub fn decide_traced(
+        &self,
+        head: &RequestHead<'_>,
+        body: Option<&RequestBody<'_>>,
+        agent: Option<&AgentId>,
+    ) -> Decision {
+        engine::decide(&self.rules, &self.index, head, body, agent, true)
     }
 
     /// Counts of what was compiled.

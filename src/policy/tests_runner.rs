@@ -78,14 +78,14 @@ impl fmt::Display for TestReport<'_> {
 }
 
 impl RuleSet {
-    /// Decides a sample request as the proxy would.
+    /// Decides a sample request as the proxy would, keeping the trace.
     pub fn decide_sample(&self, request: &SampleRequest, agent: Option<&AgentId>) -> Decision {
         let head = request.head();
         match self.body_need(&head, agent) {
-            crate::policy::BodyNeed::None => self.decide(&head, None, agent),
+            crate::policy::BodyNeed::None => self.decide_traced(&head, None, agent),
             crate::policy::BodyNeed::Inspect { max_size } => {
                 let body = request.body_view(max_size);
-                self.decide(&head, Some(&body), agent)
+                self.decide_traced(&head, Some(&body), agent)
             }
         }
     }

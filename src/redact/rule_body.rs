@@ -4,6 +4,7 @@
 //! (buffered up to a cap; larger or invalid JSON bodies fail closed).
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -12,6 +13,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::Tally;
 use crate::body::{BoxError, ProxyBody};
 use crate::policy::json::JsonPath;
+use crate::policy::{Rule, RuleSet};
 
 /// Bytes held back so a pattern match split across chunks is still found. Matches longer
 /// than this are not guaranteed to be caught across a chunk boundary.
@@ -29,6 +31,25 @@ pub struct RuleRedaction {
 }
 
 impl RuleRedaction {
+    /// The redaction `rule` asks for, its pattern sets resolved by name in `rules`; `None`
+    /// when it asks for none. Built once per rule generation and shared by every response:
+    /// a cloned `Regex` starts with empty search caches, which cost more to rebuild than a
+    /// whole small response takes to scan.
+    pub fn of(rule: &Rule, rules: &RuleSet) -> Option<Self> {
+        let response = rule.response()?;
+        let patterns = response
+            .redact_patterns
+            .iter()
+            .filter_map(|name| rules.patterns().iter().find(|p| &p.name == name))
+            .map(|set| (set.name.clone(), set.regexes.clone()))
+            .collect();
+        let redaction = RuleRedaction {
+            patterns,
+            json: response.redact_json.clone(),
+        };
+        (!redaction.is_empty()).then_some(redaction)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty() && self.json.is_empty()
     }
@@ -94,7 +115,7 @@ impl RuleRedaction {
 /// A response body with a rule's redaction applied.
 pub struct RuleRedactedBody {
     inner: ProxyBody,
-    rules: RuleRedaction,
+    rules: Arc<RuleRedaction>,
     /// Whether the body is JSON and fields must be masked (then it is buffered whole).
     json: bool,
     buf: BytesMut,
@@ -104,7 +125,7 @@ pub struct RuleRedactedBody {
 }
 
 impl RuleRedactedBody {
-    pub fn new(inner: ProxyBody, rules: RuleRedaction, json: bool, tally: Tally) -> Self {
+    pub fn new(inner: ProxyBody, rules: Arc<RuleRedaction>, json: bool, tally: Tally) -> Self {
         let json = json && !rules.json.is_empty();
         Self {
             inner,
@@ -204,8 +225,8 @@ mod tests {
         BodyExt::boxed(StreamBody::new(s))
     }
 
-    fn rules() -> RuleRedaction {
-        RuleRedaction {
+    fn rules() -> Arc<RuleRedaction> {
+        Arc::new(RuleRedaction {
             patterns: vec![(
                 "tokens".into(),
                 vec![regex::bytes::Regex::new("ghp_[A-Za-z0-9]{20,}").unwrap()],
@@ -214,7 +235,7 @@ mod tests {
                 JsonPath::parse("/user/email").unwrap(),
                 JsonPath::parse("/items/*/card").unwrap(),
             ],
-        }
+        })
     }
 
     #[tokio::test]

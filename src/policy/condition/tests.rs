@@ -10,7 +10,7 @@ use crate::policy::json::JsonPath;
 fn check(tests: Vec<Test>, pointer: &str, doc: &Value) -> Result<String, String> {
     let path = JsonPath::parse(pointer).unwrap();
     let selected = path.select(doc);
-    Condition::new(tests).check("", pointer, &selected, !path.has_wildcard())
+    Condition::new(tests).check("", pointer, &selected, !path.has_wildcard(), true)
 }
 
 fn strs(items: &[&str]) -> Vec<Value> {
@@ -176,7 +176,7 @@ fn prefixed_subjects_show_their_names() {
     let v = json!("500");
     let selected = vec![("/per_page".to_owned(), &v)];
     let err = Condition::new(vec![Test::Max(100.0)])
-        .check("query.", "query.per_page", &selected, true)
+        .check("query.", "query.per_page", &selected, true, true)
         .unwrap_err();
     assert_eq!(err, r#"query.per_page = "500" is above max 100"#);
 }
@@ -211,14 +211,14 @@ fn missing_values_fail_unless_optional() {
     let optional = Condition::new(max()).optional();
     assert!(
         optional
-            .check("", "/offset", &path.select(&doc), true)
+            .check("", "/offset", &path.select(&doc), true, true)
             .is_ok()
     );
     let path = JsonPath::parse("/limit").unwrap();
     let too_big = json!({"limit": 500});
     assert!(
         optional
-            .check("", "/limit", &path.select(&too_big), true)
+            .check("", "/limit", &path.select(&too_big), true, true)
             .is_err()
     );
     assert_eq!(optional.to_string(), "max 100, optional");

@@ -57,10 +57,16 @@ pub(super) fn conditions(
     rule: &Rule,
     inputs: &Inputs<'_>,
     captures: &[(String, String)],
-    trace: &mut Vec<ConditionTrace>,
+    mut trace: Option<&mut Vec<ConditionTrace>>,
 ) -> Outcome {
     let mut outcome = Outcome::Held;
-    let mut record = |condition: String, result: &Result<String, String>| {
+    let tracing = trace.is_some();
+    // Descriptions are built only when a trace is kept (`explain`, `test`), never on the
+    // proxy's path.
+    let mut record = |condition: &dyn Fn() -> String, result: &Result<String, String>| {
+        let Some(trace) = trace.as_deref_mut() else {
+            return;
+        };
         let (passed, detail) = match result {
             Ok(detail) => (true, detail.clone()),
             Err(message) => (false, message.clone()),
@@ -68,7 +74,7 @@ pub(super) fn conditions(
         trace.push(ConditionTrace {
             rule: rule.id.clone(),
             mode: rule.mode,
-            condition,
+            condition: condition(),
             passed,
             detail,
         });
@@ -77,23 +83,23 @@ pub(super) fn conditions(
         && let Err(e) = inputs.body(body.max_size)
     {
         record(
-            format!("body max_size {}", body.max_size),
+            &|| format!("body max_size {}", body.max_size),
             &Err(e.to_string()),
         );
         return Outcome::Unreadable(e.to_string());
     }
     for check in &rule.checks {
-        let result = match check_one(rule, check, inputs, captures) {
+        let result = match check_one(rule, check, inputs, captures, tracing) {
             Ok(result) => result,
             Err(unreadable) => {
-                record(describe(check), &Err(unreadable.clone()));
+                record(&|| describe(check), &Err(unreadable.clone()));
                 return Outcome::Unreadable(unreadable);
             }
         };
         if let (Err(message), Outcome::Held) = (&result, &outcome) {
             outcome = Outcome::Failed(message.clone());
         }
-        record(describe(check), &result);
+        record(&|| describe(check), &result);
     }
     if let Some(body) = &rule.body {
         let Ok(bytes) = inputs.body(body.max_size) else {
@@ -108,7 +114,7 @@ pub(super) fn conditions(
             if let (Err(message), Outcome::Held) = (&result, &outcome) {
                 outcome = Outcome::Failed(message.clone());
             }
-            record(format!("must_match {}", m.label), &result);
+            record(&|| format!("must_match {}", m.label), &result);
         }
         for m in &body.must_not_match {
             let result = if m.regexes.iter().any(|re| re.is_match(bytes)) {
@@ -119,7 +125,7 @@ pub(super) fn conditions(
             if let (Err(message), Outcome::Held) = (&result, &outcome) {
                 outcome = Outcome::Failed(message.clone());
             }
-            record(format!("must_not_match {}", m.label), &result);
+            record(&|| format!("must_not_match {}", m.label), &result);
         }
     }
     outcome
@@ -131,6 +137,7 @@ fn check_one(
     check: &Check,
     inputs: &Inputs<'_>,
     captures: &[(String, String)],
+    detail: bool,
 ) -> Result<Result<String, String>, String> {
     let max_size = rule.body.as_ref().map_or(0, |b| b.max_size);
     let (prefix, label) = prefix_label(&check.subject);
@@ -155,7 +162,9 @@ fn check_one(
         Subject::Json(path) | Subject::Form(path) => !path.has_wildcard(),
         _ => true,
     };
-    Ok(check.condition.check(prefix, &label, &selected, single))
+    Ok(check
+        .condition
+        .check(prefix, &label, &selected, single, detail))
 }
 
 /// The prefix before concrete pointers and the label when nothing is selected.
