@@ -4,46 +4,15 @@
 //! and every response the agent got is searched for each secret in raw, base64, URL-encoded
 //! and JSON-escaped form: zero hits.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use base64::Engine;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
 
 use crate::support::agent::{Agent, Proto};
+use crate::support::child;
 use crate::support::rules::example_rules;
-use crate::support::{TestCa, Upstream};
-
-/// Waits (bounded) for a line starting with `prefix` in a file the child writes.
-async fn line_in(path: &std::path::Path, prefix: &str) -> String {
-    for _ in 0..600 {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && let Some(line) = text.lines().find(|l| l.starts_with(prefix))
-        {
-            return line[prefix.len()..].trim().to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("keyward never printed {prefix:?}");
-}
-
-async fn get(addr: &str, path: &str) -> Vec<u8> {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut s, c) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-        .await
-        .unwrap();
-    tokio::spawn(c);
-    let req = Request::get(path)
-        .header("host", "admin")
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    crate::support::agent::collect(s.send_request(req).await.unwrap())
-        .await
-        .body
-        .to_vec()
-}
+use crate::support::{self, TestCa, Upstream};
 
 #[tokio::test]
 async fn no_secret_in_any_byte_keyward_writes() {
@@ -57,9 +26,9 @@ async fn no_secret_in_any_byte_keyward_writes() {
     )
     .await;
     let work = tempfile::tempdir().unwrap();
-    let (out_path, err_path) = (work.path().join("stdout"), work.path().join("stderr"));
     let audit_path = work.path().join("audit.jsonl");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+    let mut command = child::command();
+    command
         .args([
             "serve",
             "--listen",
@@ -82,18 +51,10 @@ async fn no_secret_in_any_byte_keyward_writes() {
         .arg(format!("api.github.com:443:{}", upstream.addr))
         .arg("--resolve")
         .arg(format!("pypi.org:443:{}", upstream.addr))
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::from(std::fs::File::create(&out_path).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(&err_path).unwrap()))
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let proxy: std::net::SocketAddr = line_in(&out_path, "keyward is listening on")
-        .await
-        .parse()
-        .unwrap();
-    let admin = line_in(&out_path, "Admin API: http://").await;
-    let admin = admin.split_whitespace().next().unwrap().to_owned();
+        .env("RUST_LOG", "debug");
+    let mut keyward = child::spawn(command, work.path()).await;
+    let proxy = keyward.addr;
+    let admin = keyward.admin().await;
     let agent = Agent::new(proxy, &work.path().join("certs/ca.pem"));
 
     let mut responses: Vec<u8> = Vec::new();
@@ -122,21 +83,14 @@ async fn no_secret_in_any_byte_keyward_writes() {
             .await;
         responses.extend_from_slice(&reply.body);
     }
-    responses.extend(get(&admin, "/metrics").await);
-    responses.extend(get(&admin, "/approvals").await);
+    responses.extend(support::admin_get(&admin, "/metrics").await.body);
+    responses.extend(support::admin_get(&admin, "/approvals").await.body);
 
-    let pid = child.id().unwrap();
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = keyward.terminate().await;
     assert!(status.success(), "keyward exits 0 on SIGTERM: {status}");
 
-    let mut written = std::fs::read(&out_path).unwrap();
-    written.extend(std::fs::read(&err_path).unwrap());
+    let mut written = std::fs::read(&keyward.stdout).unwrap();
+    written.extend(std::fs::read(&keyward.stderr).unwrap());
     written.extend(std::fs::read(&audit_path).unwrap());
     assert!(
         String::from_utf8_lossy(&written).contains("\"decision\":\"allow\""),

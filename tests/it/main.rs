@@ -12,6 +12,7 @@ mod support;
 
 mod adoption;
 mod approvals;
+mod audit_backpressure;
 mod audit_paths;
 mod cli;
 mod clients;

@@ -2,6 +2,7 @@
 //! upstreams, keyward started on port 0, and clients that speak through it.
 
 pub mod agent;
+pub mod child;
 pub mod git_http;
 pub mod h2raw;
 pub mod package_index;
@@ -85,6 +86,20 @@ impl Keyward {
     pub fn proxy_url(&self) -> String {
         format!("http://{}", self.addr)
     }
+}
+
+/// GET `path` from an admin API at `admin` (`host:port`).
+pub async fn admin_get(admin: &str, path: &str) -> agent::Reply {
+    let tcp = tokio::net::TcpStream::connect(admin).await.unwrap();
+    let (mut s, c) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(c);
+    let req = http::Request::get(path)
+        .header("host", "admin")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    agent::collect(s.send_request(req).await.unwrap()).await
 }
 
 /// Sends keyward's logs to the test output (shown for failing tests).
