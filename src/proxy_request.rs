@@ -43,47 +43,63 @@ pub async fn handle(
             ));
         }
     };
-    if req.method() == Method::CONNECT {
-        return Ok(connect(shared, client, activity, agent, req));
-    }
-    match req.uri().scheme_str() {
-        Some("http") => match plain_target(&req) {
-            Ok(target) => {
-                let conn = Arc::new(ConnInfo {
-                    client,
-                    target,
-                    scheme: Scheme::Http,
-                    sni_mismatch: None,
-                    activity,
-                    agent,
-                });
-                pipeline::handle(shared, conn, req).await
-            }
-            Err(refusal) => Ok(refuse_unpinned(&shared, client, &req, refusal)),
-        },
-        Some(scheme) => {
-            let refusal = Refusal::BadRequest(format!(
-                "absolute-form {scheme}:// requests are refused; use CONNECT for HTTPS"
-            ));
-            Ok(refuse_unpinned(&shared, client, &req, refusal))
+    match classify(&req) {
+        Ok(ProxyTarget::Connect(target)) => {
+            Ok(connect(shared, client, activity, agent, req, target))
         }
-        None => {
-            let refusal = Refusal::BadRequest(
-                "not a proxy request: send CONNECT host:port or an absolute-form http:// URI"
-                    .into(),
-            );
-            Ok(refuse_unpinned(&shared, client, &req, refusal))
+        Ok(ProxyTarget::Plain(target)) => {
+            let conn = Arc::new(ConnInfo {
+                client,
+                target,
+                scheme: Scheme::Http,
+                sni_mismatch: None,
+                activity,
+                agent,
+            });
+            pipeline::handle(shared, conn, req).await
         }
+        Err(refusal) => Ok(refuse_unpinned(&shared, client, &req, refusal)),
     }
 }
 
-fn plain_target(req: &Request<Incoming>) -> Result<Target, Refusal> {
-    let authority = req
-        .uri()
-        .authority()
-        .ok_or_else(|| Refusal::BadRequest("absolute-form URI without a host".into()))?;
-    Target::parse_with_default(authority.as_str(), Some(80))
-        .map_err(|e| Refusal::BadRequest(format!("invalid request target {authority}: {e}")))
+/// What a request on the proxy port asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyTarget {
+    /// `CONNECT host:port`: a tunnel to intercept.
+    Connect(Target),
+    /// An absolute-form `http://` request to forward (port 80 unless named).
+    Plain(Target),
+}
+
+/// Sorts a proxy-port request: `CONNECT host:port`, an absolute-form `http://` request, or
+/// a 400 (origin-form, `https://` in absolute form, a target that does not parse). Looks at
+/// the method and URI only, never the body.
+pub fn classify<B>(req: &Request<B>) -> Result<ProxyTarget, Refusal> {
+    if req.method() == Method::CONNECT {
+        let raw = req.uri().authority().map_or("", |a| a.as_str());
+        return Target::parse_authority(raw)
+            .map(ProxyTarget::Connect)
+            .map_err(|e| Refusal::BadRequest(format!("invalid CONNECT target {raw:?}: {e}")));
+    }
+    match req.uri().scheme_str() {
+        Some("http") => {
+            let authority = req
+                .uri()
+                .authority()
+                .ok_or_else(|| Refusal::BadRequest("absolute-form URI without a host".into()))?;
+            Target::parse_with_default(authority.as_str(), Some(80))
+                .map(ProxyTarget::Plain)
+                .map_err(|e| {
+                    Refusal::BadRequest(format!("invalid request target {authority}: {e}"))
+                })
+        }
+        Some(scheme) => Err(Refusal::BadRequest(format!(
+            "absolute-form {scheme}:// requests are refused; use CONNECT for HTTPS"
+        ))),
+        None => Err(Refusal::BadRequest(
+            "not a proxy request: send CONNECT host:port or an absolute-form http:// URI".into(),
+        )),
+    }
 }
 
 /// Answers a CONNECT: 403 before any handshake when nothing could allow the target,
@@ -94,19 +110,8 @@ fn connect(
     activity: Arc<Activity>,
     agent: Option<AgentId>,
     req: Request<Incoming>,
+    target: Target,
 ) -> Response<ProxyBody> {
-    let raw = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .unwrap_or_default();
-    let target = match Target::parse_authority(&raw) {
-        Ok(t) => t,
-        Err(e) => {
-            let refusal = Refusal::BadRequest(format!("invalid CONNECT target {raw:?}: {e}"));
-            return refuse_unpinned(&shared, client, &req, refusal);
-        }
-    };
     let conn = Arc::new(ConnInfo {
         client,
         target: target.clone(),

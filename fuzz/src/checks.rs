@@ -24,6 +24,49 @@ pub fn connect_authority(data: &[u8]) {
     }
 }
 
+/// Proxy-port request heads (`METHOD TARGET HTTP/1.1`, then `name: value` lines): sorting
+/// them never panics; a CONNECT target prints back to itself, an absolute-form target is
+/// the URI's own host and port (80 by default), and nothing else is accepted.
+pub fn proxy_request(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut lines = text.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().splitn(3, ' ');
+    let (Some(method), Some(target)) = (first.next(), first.next()) else {
+        return;
+    };
+    let mut builder = http::Request::builder().method(method).uri(target);
+    for line in lines.take_while(|l| !l.is_empty()) {
+        if let Some((name, value)) = line.split_once(':') {
+            builder = builder.header(name, value.trim());
+        }
+    }
+    let Ok(req) = builder.body(()) else {
+        return;
+    };
+    match keyward::proxy_request::classify(&req) {
+        Ok(keyward::proxy_request::ProxyTarget::Connect(t)) => {
+            assert_eq!(req.method(), Method::CONNECT, "{text:?}");
+            assert_ne!(t.port, 0, "{text:?}");
+            let again = Target::parse_authority(&t.to_string());
+            assert_eq!(again.as_ref(), Ok(&t), "{text:?} -> {t}");
+        }
+        Ok(keyward::proxy_request::ProxyTarget::Plain(t)) => {
+            assert_ne!(req.method(), Method::CONNECT, "{text:?}");
+            assert_eq!(req.uri().scheme_str(), Some("http"), "{text:?}");
+            assert_eq!(t.port, req.uri().port_u16().unwrap_or(80), "{text:?}");
+            let host = req.uri().host().unwrap_or_default();
+            let named = Target::parse_with_default(&format!("{host}:{}", t.port), None);
+            assert_eq!(named.as_ref(), Ok(&t), "{text:?} -> {t}");
+        }
+        Err(refusal) => {
+            let status = refusal.parts().0;
+            assert_eq!(status.as_u16(), 400, "{text:?}: {refusal:?}");
+        }
+    }
+}
+
 /// Rule files: compiling arbitrary YAML never panics; what compiles decides a request.
 pub fn rule_compile(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

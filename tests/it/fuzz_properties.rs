@@ -49,6 +49,15 @@ proptest! {
     }
 
     #[test]
+    fn proxy_request(head in prop_oneof![
+        mutated(b"CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.github.com:443\r\n\r\n"),
+        mutated(b"GET http://plain.example:8080/a?b=c HTTP/1.1\r\nHost: plain.example\r\n\r\n"),
+        mutated(b"CONNECT [::1]:8443 HTTP/1.1\r\n\r\n"),
+    ]) {
+        checks::proxy_request(&head);
+    }
+
+    #[test]
     fn json_body(body in mutated(ISSUE)) {
         checks::json_body(&body);
     }
@@ -72,8 +81,9 @@ proptest! {
 #[test]
 fn seed_corpus_replays_clean() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-    let targets: [(&str, Check); 5] = [
+    let targets: [(&str, Check); 6] = [
         ("connect_authority", checks::connect_authority),
+        ("proxy_request", checks::proxy_request),
         ("rule_compile", checks::rule_compile),
         ("normalize_target", checks::normalize_target),
         ("json_body", checks::json_body),
