@@ -30,6 +30,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+#[path = "loadgen/process.rs"]
+#[allow(dead_code, reason = "loadgen uses the rest of its process helpers")]
+mod process;
+
+use process::{clock_ticks, cpu_ticks, locate, rss_kib};
+
 /// The parent domain of every host the benchmark connects to.
 const DOMAIN: &str = "mint.example";
 /// Longest one CONNECT + handshake may take.
@@ -337,27 +343,6 @@ impl Keyward {
     }
 }
 
-/// `--keyward PATH`, or `keyward` next to the directory holding this example's binary
-/// (`target/release/examples/mint_bench` → `target/release/keyward`).
-fn locate(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let path = match explicit {
-        Some(p) => p,
-        None => {
-            let exe = std::env::current_exe()?;
-            exe.parent()
-                .context("example binary has no directory")?
-                .join("../keyward")
-        }
-    };
-    if !path.is_file() {
-        bail!(
-            "keyward binary not found at {}; run `cargo build --release` first or pass --keyward PATH",
-            path.display()
-        );
-    }
-    Ok(path.canonicalize()?)
-}
-
 /// keyward's `leaf_certificates_minted` counter, from its admin API's `/metrics`.
 async fn minted(admin: SocketAddr) -> anyhow::Result<u64> {
     let tcp = TcpStream::connect(admin).await?;
@@ -377,40 +362,6 @@ async fn minted(admin: SocketAddr) -> anyhow::Result<u64> {
         .and_then(|v| v.parse::<f64>().ok())
         .map(|v| v as u64)
         .context("no leaf_certificates_minted in /metrics")
-}
-
-/// VmRSS of `pid`, KiB (0 if unreadable).
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// utime + stime of `pid`, in clock ticks (fields 14 and 15 of /proc/PID/stat).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    fields.iter().sum()
-}
-
-/// Clock ticks per second for /proc CPU times (`getconf CLK_TCK`, 100 if unknown).
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 fn mib(kib: u64) -> f64 {

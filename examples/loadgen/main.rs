@@ -14,6 +14,7 @@ mod keyward;
 mod memory;
 mod phases;
 mod policy;
+mod process;
 mod report;
 mod stats;
 mod upstream;
