@@ -134,7 +134,7 @@ async fn run(args: Args, exe: PathBuf) -> anyhow::Result<()> {
             },
             match policy {
                 Policy::Realistic => format!(
-                    "{} rules, every request a JSON POST whose body a rule inspects, a credential injected, the response scrubbed for a pattern set and secret values",
+                    "{} rules, every request a JSON POST whose body a rule inspects, a credential injected, JSON fields masked in the response and the response scrubbed for a pattern set and secret values",
                     policy::RULES
                 ),
                 Policy::AllowOnly => "--allow bench.example only".to_owned(),

@@ -13,6 +13,15 @@ enum Step {
     Each,
 }
 
+/// One segment of a pointer, as [`JsonPath::segments`] shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Segment<'a> {
+    /// An object key or array index, unescaped.
+    Key(&'a str),
+    /// `*`: every element of an array or value of an object (a scalar selects itself).
+    Each,
+}
+
 /// A compiled pointer such as `/labels/*` or `/personalizations/0/to`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonPath {
@@ -76,6 +85,14 @@ impl JsonPath {
         }
     }
 
+    /// The segments, for walkers that do not build a `Value` (response masking).
+    pub fn segments(&self) -> impl Iterator<Item = Segment<'_>> + '_ {
+        self.steps.iter().map(|s| match s {
+            Step::Key(k) => Segment::Key(k),
+            Step::Each => Segment::Each,
+        })
+    }
+
     /// True when some segment is `*`.
     pub fn has_wildcard(&self) -> bool {
         self.steps.contains(&Step::Each)
@@ -119,6 +136,12 @@ impl fmt::Display for JsonPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// Whether `key` names array index `i` (canonical decimal: `0`, `12`, never `01` or `+1`).
+pub fn names_index(key: &str, i: usize) -> bool {
+    let canonical = key == "0" || (!key.starts_with('0') && !key.starts_with('+'));
+    canonical && key.parse::<usize>().ok() == Some(i)
 }
 
 /// The child of an object by key or of an array by canonical decimal index.

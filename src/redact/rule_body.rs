@@ -97,18 +97,9 @@ impl RuleRedaction {
 
     /// Masks the JSON fields of a whole body; `Err` when it is not JSON.
     fn mask_json(&self, body: &[u8], count: &mut u64) -> Result<Vec<u8>, String> {
-        let mut value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| format!("response is not valid JSON: {e}"))?;
-        for path in &self.json {
-            let pointers: Vec<String> = path.select(&value).into_iter().map(|(p, _)| p).collect();
-            for pointer in pointers {
-                if let Some(slot) = value.pointer_mut(&pointer) {
-                    *slot = serde_json::Value::String("[redacted]".into());
-                    *count += 1;
-                }
-            }
-        }
-        serde_json::to_vec(&value).map_err(|e| e.to_string())
+        let (out, masked) = super::json_mask::mask(body, &self.json).map_err(|e| e.to_string())?;
+        *count += masked;
+        Ok(out)
     }
 }
 
