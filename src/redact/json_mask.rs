@@ -7,6 +7,8 @@
 //! than [`MAX_DEPTH`] (as parsing into a `Value` does). A key that appears twice is masked
 //! at both places.
 
+use std::borrow::Cow;
+
 use serde::de::IgnoredAny;
 
 use crate::policy::json::{JsonPath, Segment, names_index};
@@ -67,7 +69,7 @@ struct Walk<'a, 'p> {
     depth: usize,
 }
 
-impl Walk<'_, '_> {
+impl<'a> Walk<'a, '_> {
     fn fail(&self, what: &str) -> NotJson {
         NotJson(format!("{what} at byte {}", self.at))
     }
@@ -141,7 +143,7 @@ impl Walk<'_, '_> {
                 .iter()
                 .filter(|s| match self.paths[s.path][s.step] {
                     Segment::Each => true,
-                    Segment::Key(k) => k == key,
+                    Segment::Key(k) => k == key.as_ref(),
                 })
                 .map(|s| State {
                     path: s.path,
@@ -206,20 +208,22 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// An object key, unescaped.
-    fn key(&mut self) -> Result<String, NotJson> {
+    /// An object key, unescaped (borrowed from the document unless it has escapes).
+    fn key(&mut self) -> Result<Cow<'a, str>, NotJson> {
         if self.peek()? != b'"' {
             return Err(self.fail("expected a key"));
         }
         let start = self.at;
         self.skip_string()?;
-        let raw = &self.bytes[start..self.at];
+        let raw: &'a [u8] = &self.bytes[start..self.at];
         if !raw.contains(&b'\\') {
             return std::str::from_utf8(&raw[1..raw.len() - 1])
-                .map(str::to_owned)
+                .map(Cow::Borrowed)
                 .map_err(|_| self.fail("key is not UTF-8"));
         }
-        serde_json::from_slice::<String>(raw).map_err(|e| NotJson(e.to_string()))
+        serde_json::from_slice::<String>(raw)
+            .map(Cow::Owned)
+            .map_err(|e| NotJson(e.to_string()))
     }
 
     /// A string starting at `"`, escapes included.
