@@ -8,6 +8,7 @@ use http::{Request, Response, Version};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::capture_connection;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::{ClientConfig, RootCertStore};
 
@@ -76,13 +77,96 @@ impl Upstream {
     ) -> Result<Response<Incoming>, UpstreamFailure> {
         // The pool speaks HTTP/2 when the server negotiated it; the agent's version is its own.
         *req.version_mut() = Version::HTTP_11;
+        let connection = capture_connection(&mut req);
         match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
-            Ok(Ok(resp)) => Ok(resp),
+            Ok(Ok(resp)) => match doubtful_framing(&resp) {
+                None => Ok(resp),
+                Some(why) => {
+                    // Where this response ends is a guess, so the next one on the same
+                    // connection might start inside it: never reuse that connection.
+                    if let Some(connected) = connection.connection_metadata().as_ref() {
+                        connected.poison();
+                    }
+                    Err(UpstreamFailure::Protocol(format!(
+                        "upstream response framing is ambiguous ({why}); not forwarded"
+                    )))
+                }
+            },
             Ok(Err(err)) => Err(UpstreamFailure::classify(&err)),
             Err(_) => Err(UpstreamFailure::Timeout(format!(
                 "upstream did not answer within {}",
                 humantime::format_duration(self.response_timeout)
             ))),
         }
+    }
+}
+
+/// Why an HTTP/1 response's length is not certain: a `Transfer-Encoding` beside a
+/// `Content-Length` (RFC 9112 §6.1: a sign of smuggling), or any transfer coding other than
+/// exactly `chunked`. HTTP/2 frames its messages itself.
+fn doubtful_framing<B>(resp: &Response<B>) -> Option<&'static str> {
+    if resp.version() == Version::HTTP_2 {
+        return None;
+    }
+    let headers = resp.headers();
+    let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
+    match (codings.next(), codings.next()) {
+        (None, _) => None,
+        (Some(_), _) if headers.contains_key(http::header::CONTENT_LENGTH) => {
+            Some("both Transfer-Encoding and Content-Length")
+        }
+        (Some(only), None) if only.as_bytes() == b"chunked" => None,
+        (Some(_), _) => Some("a Transfer-Encoding other than chunked"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn resp(headers: &[(&str, &str)], version: Version) -> Response<()> {
+        let mut r = Response::builder().version(version);
+        for (n, v) in headers {
+            r = r.header(*n, *v);
+        }
+        r.body(()).unwrap()
+    }
+
+    #[test]
+    fn framing_is_doubtful_only_when_an_http1_length_is_a_guess() {
+        let h1 = Version::HTTP_11;
+        assert_eq!(
+            doubtful_framing(&resp(&[("content-length", "2")], h1)),
+            None
+        );
+        assert_eq!(
+            doubtful_framing(&resp(&[("transfer-encoding", "chunked")], h1)),
+            None
+        );
+        assert!(
+            doubtful_framing(&resp(
+                &[("transfer-encoding", "chunked"), ("content-length", "2")],
+                h1
+            ))
+            .is_some()
+        );
+        for te in ["gzip, chunked", "chunked, chunked", "CHUNKED", "identity"] {
+            assert!(
+                doubtful_framing(&resp(&[("transfer-encoding", te)], h1)).is_some(),
+                "{te}"
+            );
+        }
+        assert!(
+            doubtful_framing(&resp(
+                &[
+                    ("transfer-encoding", "chunked"),
+                    ("transfer-encoding", "chunked")
+                ],
+                h1
+            ))
+            .is_some()
+        );
+        assert_eq!(doubtful_framing(&resp(&[], Version::HTTP_2)), None);
     }
 }

@@ -33,3 +33,4 @@ mod soak;
 mod streaming;
 mod tunnel;
 mod upstream_failures;
+mod upstream_framing;
