@@ -1,8 +1,10 @@
 //! Redaction of what comes back to the agent: every known secret value, in the encodings an
-//! API would echo it in, replaced by its placeholder in headers and in streamed bodies.
+//! API would echo it in, replaced by its placeholder in headers and in streamed bodies; and a
+//! rule's own redaction (`rule_body`: pattern sets, JSON fields masked by `json_mask`).
 
 mod body;
 mod decode;
+mod json_mask;
 mod patterns;
 mod response;
 mod rule_body;
