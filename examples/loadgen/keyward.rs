@@ -47,6 +47,7 @@ pub fn start(
     upstream: SocketAddr,
     audit_off: bool,
     policy: Policy,
+    workers: Option<usize>,
 ) -> anyhow::Result<Keyward> {
     let ca_dir = dir.join("certs");
     policy::write(dir, policy)?;
@@ -56,6 +57,9 @@ pub fn start(
         Policy::Realistic => command.env(policy::SECRET_ENV, policy::SECRET_VALUE),
         Policy::AllowOnly => command.args(["--allow", HOST]),
     };
+    if let Some(n) = workers {
+        command.env("TOKIO_WORKER_THREADS", n.to_string());
+    }
     if audit_off {
         let config = dir.join("keyward.yaml");
         std::fs::write(&config, "audit:\n  enabled: false\n")?;

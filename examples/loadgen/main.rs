@@ -65,6 +65,10 @@ struct Args {
     /// (body inspection, injection, redaction), to see what the policy costs.
     #[arg(long)]
     allow_only: bool,
+    /// keyward's runtime worker threads (`TOKIO_WORKER_THREADS` for the child only);
+    /// default: one per core.
+    #[arg(long)]
+    keyward_workers: Option<usize>,
     /// A no-op MITM proxy binary (benches/hudsucker-baseline) to run the keep-alive and
     /// fixed-rate phases through as well, for requests per proxy CPU-second side by side.
     #[arg(long)]
@@ -106,6 +110,7 @@ async fn run(args: Args, exe: PathBuf) -> anyhow::Result<()> {
         upstream.addr,
         args.audit_off,
         policy,
+        args.keyward_workers,
     )?;
     eprintln!(
         "keyward {} (pid {}) on {}, RUST_LOG=warn; upstream on {}",
