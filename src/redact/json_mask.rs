@@ -139,17 +139,7 @@ impl<'a> Walk<'a, '_> {
         loop {
             let key = self.key()?;
             self.expect(b':')?;
-            let next: Vec<State> = states
-                .iter()
-                .filter(|s| match self.paths[s.path][s.step] {
-                    Segment::Each => true,
-                    Segment::Key(k) => k == key.as_ref(),
-                })
-                .map(|s| State {
-                    path: s.path,
-                    step: s.step + 1,
-                })
-                .collect();
+            let next = self.advance(states, |k| k == key.as_ref());
             self.child(&next)?;
             match self.peek()? {
                 b',' => self.at += 1,
@@ -170,17 +160,7 @@ impl<'a> Walk<'a, '_> {
         }
         let mut index = 0;
         loop {
-            let next: Vec<State> = states
-                .iter()
-                .filter(|s| match self.paths[s.path][s.step] {
-                    Segment::Each => true,
-                    Segment::Key(k) => names_index(k, index),
-                })
-                .map(|s| State {
-                    path: s.path,
-                    step: s.step + 1,
-                })
-                .collect();
+            let next = self.advance(states, |k| names_index(k, index));
             self.child(&next)?;
             index += 1;
             match self.peek()? {
@@ -192,6 +172,22 @@ impl<'a> Walk<'a, '_> {
                 _ => return Err(self.fail("expected , or ]")),
             }
         }
+    }
+
+    /// The pointers that go on into a member or element: those whose next segment is `*`
+    /// or a key `names` accepts, one segment further.
+    fn advance(&self, states: &[State], names: impl Fn(&str) -> bool) -> Vec<State> {
+        states
+            .iter()
+            .filter(|s| match self.paths[s.path][s.step] {
+                Segment::Each => true,
+                Segment::Key(k) => names(k),
+            })
+            .map(|s| State {
+                path: s.path,
+                step: s.step + 1,
+            })
+            .collect()
     }
 
     /// A member or element: walked when a pointer is still on it, skipped otherwise.
