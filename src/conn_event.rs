@@ -41,19 +41,13 @@ pub struct Malformed {
 pub fn malformed(err: &(dyn StdError + 'static)) -> Option<Malformed> {
     let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cause {
-        if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            if h.is_parse_too_large() {
-                return Some(Malformed {
-                    reason: format!("malformed request: {h}"),
-                    status: Some(431),
-                });
-            }
-            if h.is_parse() {
-                return Some(Malformed {
-                    reason: format!("malformed request: {h}"),
-                    status: Some(400),
-                });
-            }
+        if let Some(h) = e.downcast_ref::<hyper::Error>()
+            && (h.is_parse() || h.is_parse_too_large())
+        {
+            return Some(Malformed {
+                reason: format!("malformed request: {h}"),
+                status: Some(if h.is_parse_too_large() { 431 } else { 400 }),
+            });
         }
         if let Some(h2) = e.downcast_ref::<h2::Error>()
             && h2.is_go_away()

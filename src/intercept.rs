@@ -136,12 +136,6 @@ pub async fn serve_tunnel(
         "tunnel",
     );
     if let Some(malformed) = ended.await {
-        let place = Place {
-            client,
-            target: Some(&target),
-            scheme: Scheme::Https,
-            agent: agent.as_ref(),
-        };
         conn_event::record(&shared, place, "-", malformed);
     }
 }

@@ -148,13 +148,11 @@ pub fn names_index(key: &str, i: usize) -> bool {
 fn child<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
     match value {
         Value::Object(map) => map.get(key),
-        Value::Array(items) => {
-            let canonical = key == "0" || (!key.starts_with('0') && !key.starts_with('+'));
-            if !canonical {
-                return None;
-            }
-            key.parse::<usize>().ok().and_then(|i| items.get(i))
-        }
+        Value::Array(items) => key
+            .parse::<usize>()
+            .ok()
+            .filter(|&i| names_index(key, i))
+            .and_then(|i| items.get(i)),
         _ => None,
     }
 }
