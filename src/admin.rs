@@ -6,12 +6,14 @@
 //! | GET | `/readyz` | 200 while the audit log is writable (rules are always loaded once started), else 503 |
 //! | GET | `/metrics` | Prometheus text |
 //! | GET | `/approvals` | JSON list of requests waiting for a person |
-//! | POST | `/approvals/{id}/approve` | body `{"for": "10m", "by": "alice"}` (both optional) |
-//! | POST | `/approvals/{id}/deny` | body `{"reason": "…", "by": "alice"}` (both optional) |
+//! | POST | `/approvals/{id}/approve` | body `{"for": "10m"}` (optional: a follow-up window) |
+//! | POST | `/approvals/{id}/deny` | body `{"reason": "…"}` (optional) |
 //! | POST | `/reload` | recompile the rules; 200 with the summary, 422 with the errors |
 //!
-//! Every path but `/healthz` and `/readyz` needs `Authorization: Bearer TOKEN` when a token
-//! is configured; without a token the admin API may only listen on loopback.
+//! Every path but `/healthz` and `/readyz` needs `Authorization: Bearer TOKEN`, always: the
+//! token's name (see [`tokens`]) is who approved, denied or reloaded.
+
+pub mod tokens;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -29,7 +31,7 @@ use tokio::net::TcpListener;
 use crate::approvals::Resolution;
 use crate::body::{self, ProxyBody};
 use crate::proxy::Shared;
-use crate::secret::SecretValue;
+use tokens::AdminTokens;
 
 /// Largest admin request body.
 const MAX_BODY: usize = 16 * 1024;
@@ -37,8 +39,8 @@ const MAX_BODY: usize = 16 * 1024;
 /// Why the admin listener cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("the admin API has no token and {0} is not a loopback address: set admin_token")]
-    Exposed(SocketAddr),
+    #[error(transparent)]
+    Tokens(#[from] tokens::TokenError),
     #[error("cannot listen on {addr} for the admin API: {source}")]
     Bind {
         addr: SocketAddr,
@@ -47,21 +49,15 @@ pub enum AdminError {
 }
 
 /// Binds the admin listener.
-pub async fn bind(
-    addr: SocketAddr,
-    token: Option<&SecretValue>,
-) -> Result<TcpListener, AdminError> {
-    if token.is_none() && !addr.ip().is_loopback() {
-        return Err(AdminError::Exposed(addr));
-    }
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, AdminError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| AdminError::Bind { addr, source })
 }
 
 /// Serves admin requests until shutdown.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener, token: Option<SecretValue>) {
-    let token = Arc::new(token);
+pub async fn serve(shared: Arc<Shared>, listener: TcpListener, tokens: AdminTokens) {
+    let tokens = Arc::new(tokens);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -69,12 +65,12 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, token: Option<Sec
         };
         let Ok((stream, _)) = accepted else { continue };
         let shared = shared.clone();
-        let token = token.clone();
+        let tokens = tokens.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let shared = shared.clone();
-                let token = token.clone();
-                async move { Ok::<_, Infallible>(route(&shared, token.as_ref().as_ref(), req).await) }
+                let tokens = tokens.clone();
+                async move { Ok::<_, Infallible>(route(&shared, &tokens, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -88,19 +84,17 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener, token: Option<Sec
 struct ApproveBody {
     #[serde(rename = "for")]
     window: Option<String>,
-    by: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct DenyBody {
     reason: Option<String>,
-    by: Option<String>,
 }
 
 async fn route(
     shared: &Shared,
-    token: Option<&SecretValue>,
+    tokens: &AdminTokens,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let path = req.uri().path().to_owned();
@@ -119,7 +113,12 @@ async fn route(
         }
         _ => {}
     }
-    if !authorized(token, &req) {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    let Some(who) = tokens.authenticate(authorization).map(str::to_owned) else {
+        tracing::warn!(%method, %path, "admin API call without a valid token refused");
         let mut resp = json(
             StatusCode::UNAUTHORIZED,
             &serde_json::json!({"error": "unauthorized"}),
@@ -129,7 +128,7 @@ async fn route(
             header::HeaderValue::from_static("Bearer"),
         );
         return resp;
-    }
+    };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (&method, segments.as_slice()) {
         (&Method::GET, ["metrics"]) => {
@@ -166,8 +165,9 @@ async fn route(
             resolve(
                 shared,
                 &id,
+                &who,
                 Resolution::Approved {
-                    by: body.by,
+                    by: Some(who.clone()),
                     window,
                 },
             )
@@ -181,14 +181,16 @@ async fn route(
             resolve(
                 shared,
                 &id,
+                &who,
                 Resolution::Denied {
-                    by: body.by,
+                    by: Some(who.clone()),
                     reason: body.reason,
                 },
             )
         }
         (&Method::POST, ["reload"]) => match shared.rules().reload() {
             Ok(summary) => {
+                tracing::info!(by = %who, %summary, "rules reloaded through the admin API");
                 shared.metrics().rule_reloads(true);
                 json(
                     StatusCode::OK,
@@ -196,6 +198,7 @@ async fn route(
                 )
             }
             Err(errors) => {
+                tracing::warn!(by = %who, "reload through the admin API refused: the rules do not compile");
                 shared.metrics().rule_reloads(false);
                 let list: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
                 json(
@@ -211,8 +214,13 @@ async fn route(
     }
 }
 
-fn resolve(shared: &Shared, id: &str, resolution: Resolution) -> Response<ProxyBody> {
+fn resolve(shared: &Shared, id: &str, who: &str, resolution: Resolution) -> Response<ProxyBody> {
+    let verb = match &resolution {
+        Resolution::Approved { .. } => "approved",
+        Resolution::Denied { .. } => "denied",
+    };
     if shared.approvals().resolve(id, resolution) {
+        tracing::info!(%id, by = %who, "held request {verb}");
         json(
             StatusCode::OK,
             &serde_json::json!({"id": id, "resolved": true}),
@@ -223,24 +231,6 @@ fn resolve(shared: &Shared, id: &str, resolution: Resolution) -> Response<ProxyB
             &serde_json::json!({"error": format!("no pending approval {id}")}),
         )
     }
-}
-
-fn authorized(token: Option<&SecretValue>, req: &Request<Incoming>) -> bool {
-    let Some(token) = token else { return true };
-    let Some(given) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-    else {
-        return false;
-    };
-    let expected = token.expose();
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |d, (a, b)| d | (a ^ b))
-            == 0
 }
 
 async fn read_json<T: for<'de> Deserialize<'de> + Default>(

@@ -52,6 +52,9 @@ pub enum Command {
 
 /// Runs the parsed command; the exit code on success.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    // Before any secret is read: closes /proc/PID/{environ,mem,maps} and ptrace to
+    // other processes of the same user.
+    crate::dumpable::forbid_inspection()?;
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Run(args) => run::run(args),

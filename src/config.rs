@@ -47,9 +47,22 @@ pub struct Config {
     pub audit: Option<AuditConfig>,
     /// The admin API's address (`None`: no admin API).
     pub admin_listen: Option<SocketAddr>,
-    /// Where the admin API's bearer token comes from (`env:NAME` or `file:PATH`); without
-    /// one the admin API listens only on loopback.
+    /// Where the admin API's bearer token comes from (`env:NAME` or `file:PATH`); recorded
+    /// as `admin`. Without it and without approvers, a token is generated
+    /// into `ca_dir` at first start.
     pub admin_token: Option<String>,
+    /// Named approver tokens: the name goes into the audit entry of what each approves.
+    pub approvers: Vec<Approver>,
+}
+
+/// `approvers:` entry: a person (or team) and where their admin API token comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approver {
+    /// Recorded in audit entries and log lines (letters, digits, `.`, `_`, `-`, `@`).
+    pub name: String,
+    /// A secret source: `env:NAME` or `file:PATH`.
+    pub token: String,
 }
 
 impl Default for Config {
@@ -67,6 +80,7 @@ impl Default for Config {
             audit: Some(AuditConfig::new(DEFAULT_AUDIT_LOG)),
             admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 3129))),
             admin_token: None,
+            approvers: Vec::new(),
         }
     }
 }

@@ -32,7 +32,7 @@
 //! [`connection`] (driving a connection to its end), [`conn_event`] (audit entries for
 //! refusals outside any exchange: malformed heads, HTTP/2 violations, non-TLS tunnels), [`activity`] (idle detection), [`hop`]
 //! (hop-by-hop headers), [`target`] (host and port parsing), [`rewind`] (peeked bytes),
-//! [`secret`] (the redacted secret type), [`body`], [`tls`], [`logging`]. For adoption: [`agent_env`] (the environment `keyward run` and `keyward env`
+//! [`secret`] (the redacted secret type), [`dumpable`] (keyward's own `/proc` and memory closed to same-user processes), [`body`], [`tls`], [`logging`]. For adoption: [`agent_env`] (the environment `keyward run` and `keyward env`
 //! give an agent, and the combined CA bundle).
 
 pub mod active;
@@ -50,6 +50,7 @@ pub mod config;
 pub mod conn_event;
 pub mod connection;
 pub mod credentials;
+pub mod dumpable;
 pub mod exchange;
 pub mod hop;
 pub mod intercept;

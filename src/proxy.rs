@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::active::{Active, ActiveRules};
+use crate::admin::tokens::AdminTokens;
 use crate::approvals::Approvals;
 use crate::audit::{AuditError, AuditHandle, AuditWriter};
 use crate::ca::{CaError, CertificateAuthority, LeafIssuer, ServerConfigCache};
@@ -22,7 +23,6 @@ use crate::exchange::Recorder;
 use crate::limits::{CounterStore, MemoryCounters};
 use crate::listener;
 use crate::metrics::Metrics;
-use crate::secret::SecretValue;
 use crate::target::Target;
 use crate::upstream::{RootsError, Upstream, upstream_roots};
 
@@ -49,8 +49,6 @@ pub enum StartError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Admin(#[from] crate::admin::AdminError),
-    #[error("admin token: {0}")]
-    AdminToken(#[from] crate::credentials::SourceError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -150,8 +148,8 @@ impl Shared {
 pub struct Proxy {
     shared: Arc<Shared>,
     listener: TcpListener,
-    /// The admin listener and its token, when the admin API is on.
-    admin: Option<(TcpListener, Option<SecretValue>)>,
+    /// The admin listener and the tokens it accepts, when the admin API is on.
+    admin: Option<(TcpListener, AdminTokens)>,
     addr: SocketAddr,
     ca_path: PathBuf,
 }
@@ -200,15 +198,10 @@ impl Proxy {
         })?;
         let admin = match config.admin_listen {
             Some(addr) => {
-                let token = match &config.admin_token {
-                    Some(spec) => Some(
-                        crate::credentials::source::parse_source(spec)?
-                            .resolve()
-                            .await?,
-                    ),
-                    None => None,
-                };
-                Some((crate::admin::bind(addr, token.as_ref()).await?, token))
+                let tokens = AdminTokens::load(&config)
+                    .await
+                    .map_err(crate::admin::AdminError::from)?;
+                Some((crate::admin::bind(addr).await?, tokens))
             }
             None => None,
         };
@@ -251,6 +244,11 @@ impl Proxy {
         self.admin.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
+    /// The file holding the generated admin token, when no token was configured.
+    pub fn admin_token_file(&self) -> Option<&Path> {
+        self.admin.as_ref().and_then(|(_, t)| t.generated_path())
+    }
+
     /// The CA certificate agents must trust.
     pub fn ca_path(&self) -> &Path {
         &self.ca_path
@@ -269,8 +267,8 @@ impl Proxy {
     /// Accepts until shutdown, then waits up to the grace period for in-flight exchanges.
     pub async fn run(self) {
         let shared = self.shared;
-        if let Some((listener, token)) = self.admin {
-            tokio::spawn(crate::admin::serve(shared.clone(), listener, token));
+        if let Some((listener, tokens)) = self.admin {
+            tokio::spawn(crate::admin::serve(shared.clone(), listener, tokens));
         }
         if shared.rules().dir().exists() {
             tokio::spawn(crate::reload::watch(shared.clone()));

@@ -1,7 +1,10 @@
 //! `keyward approvals list | approve ID [--for 10m] | deny ID --reason …`: a client of the
-//! admin API of a running keyward.
+//! admin API of a running keyward. The token comes from KEYWARD_ADMIN_TOKEN, `--token-file`,
+//! or the token keyward generated in its CA directory; the token's name is who approves.
 
 use std::io::Write;
+
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -9,19 +12,24 @@ use clap::{Args, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
+use crate::admin::tokens::{GENERATED_TOKEN_FILE, read_token_file};
+use crate::secret::SecretValue;
+
 #[derive(Debug, Args)]
 pub struct ApprovalsArgs {
     /// The admin API of the running keyward.
     #[arg(long, default_value = "http://127.0.0.1:3129", global = true)]
     pub admin: String,
-    /// The admin token (also read from KEYWARD_ADMIN_TOKEN).
-    #[arg(
-        long,
-        env = "KEYWARD_ADMIN_TOKEN",
-        hide_env_values = true,
-        global = true
-    )]
+    /// The admin token, from the environment only (a token on the command line would be
+    /// visible to every process).
+    #[arg(skip = std::env::var("KEYWARD_ADMIN_TOKEN").ok())]
     pub token: Option<String>,
+    /// A file holding the admin token [default: admin-token in the CA directory].
+    #[arg(long, value_name = "FILE", global = true)]
+    pub token_file: Option<PathBuf>,
+    /// keyward's CA directory, where it generates its admin token [default: certs].
+    #[arg(long, value_name = "DIR", default_value = "certs", global = true)]
+    pub ca_dir: PathBuf,
     #[command(subcommand)]
     pub command: ApprovalsCommand,
 }
@@ -36,52 +44,57 @@ pub enum ApprovalsCommand {
         /// Also approve identical follow-up requests for this long (e.g. 10m).
         #[arg(long = "for", value_name = "DURATION")]
         window: Option<String>,
-        /// Who approves (recorded in the audit log).
-        #[arg(long)]
-        by: Option<String>,
     },
     /// Refuse a held request; the agent gets 403 with the reason.
     Deny {
         id: String,
         #[arg(long)]
         reason: Option<String>,
-        #[arg(long)]
-        by: Option<String>,
     },
 }
 
 pub fn run(args: ApprovalsArgs) -> anyhow::Result<u8> {
     let (method, path, body) = match &args.command {
         ApprovalsCommand::List => ("GET", "/approvals".to_owned(), serde_json::Value::Null),
-        ApprovalsCommand::Approve { id, window, by } => (
+        ApprovalsCommand::Approve { id, window } => (
             "POST",
             format!("/approvals/{id}/approve"),
-            serde_json::json!({ "for": window, "by": by }),
+            serde_json::json!({ "for": window }),
         ),
-        ApprovalsCommand::Deny { id, reason, by } => (
+        ApprovalsCommand::Deny { id, reason } => (
             "POST",
             format!("/approvals/{id}/deny"),
-            serde_json::json!({ "reason": reason, "by": by }),
+            serde_json::json!({ "reason": reason }),
         ),
     };
+    let token = admin_token(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (status, text) = runtime.block_on(call(
-        &args.admin,
-        args.token.as_deref(),
-        method,
-        &path,
-        &body,
-    ))?;
+    let (status, text) =
+        runtime.block_on(call(&args.admin, token.expose(), method, &path, &body))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}")?;
     Ok(if status.is_success() { 0 } else { 1 })
 }
 
+/// The token from KEYWARD_ADMIN_TOKEN, `--token-file`, or the CA directory.
+fn admin_token(args: &ApprovalsArgs) -> anyhow::Result<SecretValue> {
+    if let Some(token) = args.token.as_deref().filter(|t| !t.is_empty()) {
+        return Ok(SecretValue::new(token.trim()));
+    }
+    let path = args
+        .token_file
+        .clone()
+        .unwrap_or_else(|| args.ca_dir.join(GENERATED_TOKEN_FILE));
+    read_token_file(&path).with_context(|| {
+        "no admin token: set KEYWARD_ADMIN_TOKEN, pass --token-file, or --ca-dir of the keyward that generated one"
+    })
+}
+
 async fn call(
     admin: &str,
-    token: Option<&str>,
+    token: &[u8],
     method: &str,
     path: &str,
     body: &serde_json::Value,
@@ -107,9 +120,12 @@ async fn call(
         .uri(path)
         .header(http::header::HOST, authority.as_str())
         .header(http::header::CONTENT_TYPE, "application/json");
-    if let Some(token) = token {
-        req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-    }
+    let mut authorization = b"Bearer ".to_vec();
+    authorization.extend_from_slice(token);
+    let mut value = http::HeaderValue::from_bytes(&authorization)
+        .context("the admin token is not a valid header value")?;
+    value.set_sensitive(true);
+    req = req.header(http::header::AUTHORIZATION, value);
     let resp = sender.send_request(req.body(Full::new(bytes))?).await?;
     let status = resp.status();
     let body = resp.into_body().collect().await?.to_bytes();

@@ -21,6 +21,8 @@ use crate::ca::CertificateAuthority;
 use crate::config::Config;
 use crate::proxy::{Proxy, RunningProxy};
 
+/// The variable `keyward approvals` reads an admin token from.
+const ADMIN_TOKEN_VAR: &str = "KEYWARD_ADMIN_TOKEN";
 /// Exit status when the command was ended by signal N: 128 + N, as shells report it.
 const SIGNAL_EXIT_BASE: i32 = 128;
 
@@ -84,6 +86,7 @@ async fn run_command(
     no_proxy: Option<String>,
     command: Vec<OsString>,
 ) -> anyhow::Result<u8> {
+    let hidden = admin_token_vars(&config);
     let mut target = match proxy {
         Some(url) => existing(&config, url)?,
         None => start(config).await?,
@@ -109,7 +112,10 @@ async fn run_command(
     let (program, rest) = command.split_first().context("no command given")?;
     let mut cmd = Command::new(program);
     cmd.args(rest);
-    for var in secret_source_vars(&target.active.rules) {
+    for var in secret_source_vars(&target.active.rules)
+        .into_iter()
+        .chain(hidden)
+    {
         cmd.env_remove(var);
     }
     cmd.envs(env);
@@ -124,6 +130,20 @@ async fn run_command(
         running.shutdown().await;
     }
     Ok(exit_code(status?))
+}
+
+/// Variables the command must not inherit because admin tokens are read from them: the
+/// `env:` sources of `admin_token` and of every approver, and the CLI's KEYWARD_ADMIN_TOKEN.
+fn admin_token_vars(config: &Config) -> Vec<String> {
+    let specs = config
+        .admin_token
+        .iter()
+        .chain(config.approvers.iter().map(|a| &a.token));
+    specs
+        .filter_map(|spec| spec.strip_prefix("env:"))
+        .map(str::to_owned)
+        .chain([ADMIN_TOKEN_VAR.to_owned()])
+        .collect()
 }
 
 /// Starts keyward in this process.

@@ -38,7 +38,8 @@ pub struct ServeArgs {
     /// Address of the admin API (health, metrics, approvals, reload) [default: 127.0.0.1:3129].
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
-    /// Where the admin API token comes from: env:NAME or file:PATH.
+    /// Where the admin API token comes from: env:NAME or file:PATH [default: generated
+    /// into the CA directory as admin-token].
     #[arg(long, value_name = "SOURCE")]
     pub admin_token: Option<String>,
     /// The audit log (JSON Lines, hash-chained) [default: logs/audit.jsonl].
@@ -137,6 +138,17 @@ fn print_banner(proxy: &Proxy) -> anyhow::Result<()> {
             out,
             "Admin API: http://{admin} (healthz, metrics, approvals, reload)"
         )?;
+        match proxy.admin_token_file() {
+            Some(path) => {
+                let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+                writeln!(
+                    out,
+                    "Admin token: in {} (generated; readable by this user only)",
+                    path.display()
+                )?;
+            }
+            None => writeln!(out, "Admin token: as configured (admin_token, approvers)")?,
+        }
     }
     writeln!(out, "Point an agent at it with:")?;
     writeln!(

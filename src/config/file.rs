@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Config, ConfigError, DEFAULT_AUDIT_LOG, Limits, LogFormat};
+use super::{Approver, Config, ConfigError, DEFAULT_AUDIT_LOG, Limits, LogFormat};
 use crate::audit::{AuditConfig, FsyncPolicy};
 
 /// Keys of `keyward.yaml`; every key is optional and flags override it.
@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub cert_cache_capacity: Option<usize>,
     pub admin_listen: Option<SocketAddr>,
     pub admin_token: Option<String>,
+    #[serde(default)]
+    pub approvers: Vec<Approver>,
     pub audit_log: Option<PathBuf>,
     pub audit: Option<FileAudit>,
     #[serde(default)]
@@ -143,6 +145,7 @@ impl FileConfig {
         if let Some(v) = self.admin_token {
             config.admin_token = Some(v);
         }
+        config.approvers.extend(self.approvers);
         if let Some(v) = self.audit_log {
             config.audit = Some(AuditConfig::new(v));
         }

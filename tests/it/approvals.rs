@@ -28,7 +28,7 @@ async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
         addr,
         "POST",
         &format!("/approvals/{id}/approve"),
-        r#"{"for":"1m","by":"ops"}"#,
+        r#"{"for":"1m"}"#,
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -88,8 +88,8 @@ async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
     s.keyward.running.shared().audit().unwrap().flush().await;
     let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
     assert!(
-        log.contains("\"by\":\"ops\""),
-        "the approver is in the audit log"
+        log.contains("\"by\":\"admin\""),
+        "the name of the approving token is in the audit log"
     );
     assert!(log.contains("\"decision\":\"timed_out\""));
 }
@@ -195,9 +195,9 @@ async fn held_requests_are_announced_to_the_webhook_and_approvable_from_the_cli(
             &id,
             "--for",
             "5m",
-            "--by",
-            "cli-user",
         ])
+        .arg("--token-file")
+        .arg(keyward.dir.path().join("admin-token.configured"))
         .output()
         .await
         .unwrap();
@@ -214,6 +214,8 @@ async fn held_requests_are_announced_to_the_webhook_and_approvable_from_the_cli(
             &format!("http://{admin_addr}"),
             "list",
         ])
+        .arg("--token-file")
+        .arg(keyward.dir.path().join("admin-token.configured"))
         .output()
         .await
         .unwrap();

@@ -2,7 +2,7 @@
 //! known secret values, traffic that injects, echoes, redacts, denies and refuses
 //! exfiltration; then every byte keyward wrote (stdout, stderr, audit log, admin API output)
 //! and every response the agent got is searched for each secret in raw, base64, URL-encoded
-//! and JSON-escaped form: zero hits.
+//! and JSON-escaped form: zero hits. The generated admin token is searched for alike.
 
 use base64::Engine;
 use bytes::Bytes;
@@ -83,8 +83,12 @@ async fn no_secret_in_any_byte_keyward_writes() {
             .await;
         responses.extend_from_slice(&reply.body);
     }
-    responses.extend(support::admin_get(&admin, "/metrics").await.body);
-    responses.extend(support::admin_get(&admin, "/approvals").await.body);
+    let admin_token = std::fs::read_to_string(work.path().join("certs/admin-token")).unwrap();
+    for path in ["/metrics", "/approvals"] {
+        let reply = support::admin_get_as(&admin, Some(&admin_token), path).await;
+        assert_eq!(reply.status, http::StatusCode::OK, "{path}");
+        responses.extend(reply.body);
+    }
 
     let status = keyward.terminate().await;
     assert!(status.success(), "keyward exits 0 on SIGTERM: {status}");
@@ -100,7 +104,7 @@ async fn no_secret_in_any_byte_keyward_writes() {
         ("keyward's output", &written),
         ("the agent's responses", &responses),
     ];
-    for value in copy.values.values() {
+    for value in copy.values.values().chain([&admin_token]) {
         let forms = [
             value.clone(),
             base64::engine::general_purpose::STANDARD.encode(value),

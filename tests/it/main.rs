@@ -10,6 +10,7 @@
 
 mod support;
 
+mod admin_auth;
 mod adoption;
 mod approvals;
 mod audit_backpressure;
@@ -21,6 +22,7 @@ mod exhaustion;
 mod fuzz_properties;
 mod h2_abuse;
 mod injection;
+mod inspection;
 mod leak;
 mod limits;
 mod path_tricks;

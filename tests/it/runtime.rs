@@ -90,9 +90,20 @@ impl Scene {
     }
 }
 
-/// A request to the admin API.
+/// A request to the admin API with the tests' admin token.
 pub(crate) async fn admin(
     addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (StatusCode, String) {
+    admin_as(addr, Some(crate::support::ADMIN_TOKEN), method, path, body).await
+}
+
+/// A request to the admin API with `token` (none: no `Authorization` header).
+pub(crate) async fn admin_as(
+    addr: SocketAddr,
+    token: Option<&str>,
     method: &str,
     path: &str,
     body: &str,
@@ -102,30 +113,14 @@ pub(crate) async fn admin(
         .await
         .unwrap();
     tokio::spawn(c);
-    let req = Request::builder()
+    let mut req = Request::builder()
         .method(method)
         .uri(path)
-        .header("host", "admin")
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap();
-    let reply = crate::support::agent::collect(s.send_request(req).await.unwrap()).await;
-    (
-        reply.status,
-        String::from_utf8_lossy(&reply.body).into_owned(),
-    )
-}
-
-async fn admin_with_token(addr: SocketAddr, path: &str, token: &str) -> (StatusCode, String) {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut s, c) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-        .await
-        .unwrap();
-    tokio::spawn(c);
-    let req = Request::get(path)
-        .header("host", "admin")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Full::new(Bytes::new()))
-        .unwrap();
+        .header("host", "admin");
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let req = req.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
     let reply = crate::support::agent::collect(s.send_request(req).await.unwrap()).await;
     (
         reply.status,
@@ -294,7 +289,7 @@ async fn metrics_count_the_traffic_and_need_the_token() {
     std::fs::write(&token_file, "admin-token-abcdef\n").unwrap();
     let spec = format!("file:{}", token_file.display());
     let s = Scene::start(|c| c.admin_token = Some(spec)).await;
-    let (unauthorized, _) = admin(s.admin(), "GET", "/metrics", "").await;
+    let (unauthorized, _) = admin_as(s.admin(), None, "GET", "/metrics", "").await;
     assert_eq!(unauthorized, StatusCode::UNAUTHORIZED);
     for _ in 0..2 {
         s.alice()
@@ -304,7 +299,8 @@ async fn metrics_count_the_traffic_and_need_the_token() {
     s.bob()
         .get(Proto::H1, "https://api.example.com/alice/x")
         .await;
-    let (status, text) = admin_with_token(s.admin(), "/metrics", "admin-token-abcdef").await;
+    let (status, text) =
+        admin_as(s.admin(), Some("admin-token-abcdef"), "GET", "/metrics", "").await;
     assert_eq!(status, StatusCode::OK);
     let line = |needle: &str| {
         text.lines()

@@ -22,6 +22,9 @@ pub use agent::Agent;
 pub use test_ca::TestCa;
 pub use upstream::{Handler, Upstream};
 
+/// The admin token every in-process keyward of these tests accepts (as `admin`).
+pub const ADMIN_TOKEN: &str = "test-admin-token-7d1f0c9b2e";
+
 /// A keyward instance on 127.0.0.1:0 with its own CA directory.
 pub struct Keyward {
     pub running: RunningProxy,
@@ -42,6 +45,8 @@ impl Keyward {
     ) -> Keyward {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("admin-token.configured");
+        std::fs::write(&token_file, ADMIN_TOKEN).unwrap();
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             ca_dir: dir.path().join("certs"),
@@ -58,6 +63,7 @@ impl Keyward {
             allow: allow.iter().map(|a| a.parse().unwrap()).collect(),
             audit: Some(AuditConfig::new(dir.path().join("audit.jsonl"))),
             admin_listen: Some("127.0.0.1:0".parse().unwrap()),
+            admin_token: Some(format!("file:{}", token_file.display())),
             ..Config::default()
         };
         tweak(&mut config);
@@ -88,15 +94,23 @@ impl Keyward {
     }
 }
 
-/// GET `path` from an admin API at `admin` (`host:port`).
+/// GET `path` from an admin API at `admin` (`host:port`) without a token.
 pub async fn admin_get(admin: &str, path: &str) -> agent::Reply {
+    admin_get_as(admin, None, path).await
+}
+
+/// GET `path` from an admin API at `admin`, with `token` as the bearer token.
+pub async fn admin_get_as(admin: &str, token: Option<&str>, path: &str) -> agent::Reply {
     let tcp = tokio::net::TcpStream::connect(admin).await.unwrap();
     let (mut s, c) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
         .await
         .unwrap();
     tokio::spawn(c);
-    let req = http::Request::get(path)
-        .header("host", "admin")
+    let mut req = http::Request::get(path).header("host", "admin");
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let req = req
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .unwrap();
     agent::collect(s.send_request(req).await.unwrap()).await
