@@ -19,7 +19,7 @@
 //! | [`redact`] | secrets and rule patterns scrubbed from responses, compressed bodies decoded |
 //! | [`request_body`] | request body read-ahead and guarded streaming |
 //! | [`closing_body`] | the response body that writes the exchange's audit entry when it ends |
-//! | [`upstream`] | pooled verified client, destination guard, `--resolve` pins |
+//! | [`upstream`] | pooled verified client, destination guard, rules' private allowances, `--resolve` pins |
 //! | [`websocket`] | bridging upgraded connections after a 101 |
 //! | [`refusal`] | the one place a failure becomes the agent's status + JSON |
 //! | [`exchange`] | per-exchange context and its single closing record |

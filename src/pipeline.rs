@@ -28,7 +28,7 @@ use crate::proxy::Shared;
 use crate::redact::{self, RuleRedactedBody};
 use crate::refusal::Refusal;
 use crate::request_body::{Prefetched, prefetch};
-use crate::upstream::UpstreamFailure;
+use crate::upstream::{PrivateAllowance, UpstreamFailure};
 use crate::websocket;
 
 /// Bytes of a request body read ahead so the exfiltration guard can see them when no rule
@@ -250,11 +250,14 @@ async fn process(
             p.into_body(head, Some(active.placeholders().clone()))
         }
     };
+    // Private destinations are dialled only when the deciding rule's `allow_private:`
+    // covers them; a decision without a rule opens none.
+    let allowance = PrivateAllowance::new(rule.map(|r| r.allow_private()).unwrap_or(&[]));
     let busy = conn.activity.begin();
     let sent = Instant::now();
     let mut resp = shared
         .upstream()
-        .send(Request::from_parts(parts, upstream_body))
+        .send_allowing(Request::from_parts(parts, upstream_body), &allowance)
         .await
         .map_err(|failure| {
             shared.metrics().upstream_error(match &failure {

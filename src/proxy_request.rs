@@ -18,7 +18,7 @@ use crate::policy::AgentId;
 use crate::proxy::Shared;
 use crate::refusal::Refusal;
 use crate::target::{Host, Target};
-use crate::upstream::guard;
+use crate::upstream::{PrivateAllowance, guard};
 
 /// Serves one request read from a client connection.
 pub async fn handle(
@@ -145,13 +145,12 @@ fn connect(
 }
 
 /// Refusals decided from the CONNECT line alone: no rule could match the host and port, or
-/// an IP literal the destination guard refuses (and the operator did not pin).
+/// an IP literal the destination guard refuses (and the operator did not pin) that no rule
+/// which could match opens with `allow_private:` (each request is still checked when dialled).
 fn early_refusal(shared: &Shared, target: &Target, agent: Option<&AgentId>) -> Option<Refusal> {
-    if !shared
-        .active()
-        .rules
-        .admits_connect(&target.host.to_string(), target.port, agent)
-    {
+    let active = shared.active();
+    let host = target.host.to_string();
+    if !active.rules.admits_connect(&host, target.port, agent) {
         return Some(Refusal::default_deny(format!(
             "no rule allows requests to {target}"
         )));
@@ -159,6 +158,12 @@ fn early_refusal(shared: &Shared, target: &Target, agent: Option<&AgentId>) -> O
     if let Host::Ip(ip) = target.host
         && !shared.is_pinned(target)
         && let Some(reason) = guard::refusal_reason(ip)
+        && !PrivateAllowance::new(
+            &active
+                .rules
+                .connect_allow_private(&host, target.port, agent),
+        )
+        .covers(ip)
     {
         return Some(Refusal::Upstream(
             crate::upstream::UpstreamFailure::Refused(format!("destination {target} is {reason}")),

@@ -1,12 +1,15 @@
 //! The upstream side: a pooled HTTP/1.1 + HTTP/2 client over verified rustls, dialling only
-//! addresses that passed the destination guard (or that the operator pinned with `--resolve`).
+//! addresses that passed the destination guard, that the deciding rule's `allow_private:`
+//! opens, or that the operator pinned with `--resolve`.
 
+mod allowance;
 mod client;
 mod connector;
 mod error;
 pub mod guard;
 mod roots;
 
+pub use allowance::PrivateAllowance;
 pub use client::{Upstream, UpstreamBody};
 pub use connector::GuardedConnector;
 pub use error::{UpstreamError, UpstreamFailure};

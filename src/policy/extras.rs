@@ -1,9 +1,10 @@
-//! Rule parts used by later work (credential headers, limits, approvals, response
-//! redaction, private destinations): parsed and validated here, carried without behaviour.
+//! Rule parts beyond the decision (credential headers, limits, approvals, response
+//! redaction, private destinations): parsed and validated here, used by the stages they serve.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
+
+use ipnet::IpNet;
 
 use crate::policy::ids::SecretName;
 use crate::policy::json::JsonPath;
@@ -91,72 +92,29 @@ pub struct ResponseRedaction {
     pub redact_patterns: Vec<String>,
 }
 
-/// An address range in `allow_private:` (a bare address is a /32 or /128).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    /// The network address (host bits zero).
-    pub addr: IpAddr,
-    /// The prefix length.
-    pub prefix: u8,
-}
-
-impl Cidr {
-    /// Parses `10.0.0.0/8`, `fd00::/8` or a bare address.
-    pub fn parse(text: &str) -> Result<Cidr, String> {
-        let bad = |why: &str| format!("invalid CIDR `{text}`: {why}");
-        let (addr, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let addr: IpAddr = addr.trim().parse().map_err(|_| bad("not an IP address"))?;
-        let bits: u8 = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => bits,
-            Some(p) => p
+/// Parses an `allow_private:` entry: `10.0.0.0/8`, `fd00::/8`, or a bare address (a /32 or
+/// /128). Host bits must be zero, so `10.0.0.1/8` is refused rather than read as `10.0.0.0/8`.
+pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    let bad = |why: &str| format!("invalid CIDR `{text}`: {why}");
+    let text = text.trim();
+    let net = match text.split_once('/') {
+        None => IpNet::from(
+            text.parse::<IpAddr>()
+                .map_err(|_| bad("not an IP address"))?,
+        ),
+        Some((addr, prefix)) => {
+            let addr: IpAddr = addr.trim().parse().map_err(|_| bad("not an IP address"))?;
+            let prefix: u8 = prefix
                 .trim()
-                .parse::<u8>()
-                .map_err(|_| bad("bad prefix length"))?,
-        };
-        if prefix > bits {
-            return Err(bad("prefix length too long"));
+                .parse()
+                .map_err(|_| bad("bad prefix length"))?;
+            IpNet::new(addr, prefix).map_err(|_| bad("prefix length too long"))?
         }
-        let cidr = Cidr { addr, prefix };
-        if cidr.network_bits(addr) != to_bits(addr) {
-            return Err(bad("host bits are set"));
-        }
-        Ok(cidr)
+    };
+    if net.trunc() != net {
+        return Err(bad("host bits are set"));
     }
-
-    /// Is `ip` inside this range?
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        ip.is_ipv4() == self.addr.is_ipv4() && self.network_bits(ip) == to_bits(self.addr)
-    }
-
-    /// `ip` with the bits past the prefix cleared.
-    fn network_bits(&self, ip: IpAddr) -> u128 {
-        let width: u32 = if ip.is_ipv4() { 32 } else { 128 };
-        let host_bits = width - u32::from(self.prefix);
-        let mask = if host_bits >= 128 {
-            0
-        } else {
-            u128::MAX << host_bits
-        };
-        to_bits(ip) & mask
-    }
-}
-
-/// An address as an integer.
-fn to_bits(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(v4) => u128::from(u32::from(v4)),
-        IpAddr::V6(v6) => u128::from(v6),
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
+    Ok(net)
 }
 
 #[cfg(test)]
@@ -179,23 +137,30 @@ mod tests {
 
     #[test]
     fn cidrs() {
-        let c = Cidr::parse("10.0.0.0/8").unwrap();
-        assert!(c.contains("10.1.2.3".parse().unwrap()));
-        assert!(!c.contains("11.0.0.1".parse().unwrap()));
-        assert!(!c.contains("::1".parse().unwrap()));
+        let c = parse_cidr("10.0.0.0/8").unwrap();
+        assert!(c.contains(&"10.1.2.3".parse::<IpAddr>().unwrap()));
+        assert!(!c.contains(&"11.0.0.1".parse::<IpAddr>().unwrap()));
+        assert!(!c.contains(&"::1".parse::<IpAddr>().unwrap()));
         assert!(
-            Cidr::parse("fd00::/8")
+            parse_cidr("fd00::/8")
                 .unwrap()
-                .contains("fd12::1".parse().unwrap())
+                .contains(&"fd12::1".parse::<IpAddr>().unwrap())
         );
         assert!(
-            Cidr::parse("0.0.0.0/0")
+            parse_cidr("0.0.0.0/0")
                 .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
+                .contains(&"8.8.8.8".parse::<IpAddr>().unwrap())
         );
-        assert_eq!(Cidr::parse("127.0.0.1").unwrap().prefix, 32);
-        for bad in ["10.0.0.1/8", "10.0.0.0/33", "nope/8", "10.0.0.0/x"] {
-            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        assert_eq!(parse_cidr("127.0.0.1").unwrap().prefix_len(), 32);
+        assert_eq!(parse_cidr(" fd00::1 ").unwrap().prefix_len(), 128);
+        for bad in [
+            "10.0.0.1/8",
+            "10.0.0.0/33",
+            "nope/8",
+            "10.0.0.0/x",
+            "::/129",
+        ] {
+            assert!(parse_cidr(bad).is_err(), "{bad}");
         }
     }
 }

@@ -1,9 +1,11 @@
 //! A compiled rule: selector, conditions, body requirements, decision and carried extras.
 
+use ipnet::IpNet;
+
 use crate::policy::condition::Condition;
 use crate::policy::decision::{Mode, Verdict};
 use crate::policy::error::Pos;
-use crate::policy::extras::{Approval, Cidr, HeaderTemplate, Limits, ResponseRedaction};
+use crate::policy::extras::{Approval, HeaderTemplate, Limits, ResponseRedaction};
 use crate::policy::ids::{AgentId, RuleId, SecretName};
 use crate::policy::json::JsonPath;
 use crate::policy::url_pattern::UrlPattern;
@@ -72,7 +74,8 @@ pub struct Rule {
     pub(crate) limits: Option<Limits>,
     pub(crate) approval: Option<Approval>,
     pub(crate) response: Option<ResponseRedaction>,
-    pub(crate) allow_private: Vec<Cidr>,
+    /// `allow_private:` ranges: the private destinations this rule's requests may reach.
+    pub(crate) allow_private: Vec<IpNet>,
     /// `POST https://host/path`, computed once for traces.
     pub(crate) selector: String,
 }
@@ -143,8 +146,9 @@ impl Rule {
     pub fn response(&self) -> Option<&ResponseRedaction> {
         self.response.as_ref()
     }
-    /// `allow_private:` ranges.
-    pub fn allow_private(&self) -> &[Cidr] {
+    /// `allow_private:` ranges: private addresses the upstream connector may dial for the
+    /// requests this rule allows (see `upstream::PrivateAllowance`).
+    pub fn allow_private(&self) -> &[IpNet] {
         &self.allow_private
     }
 

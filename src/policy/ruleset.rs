@@ -136,6 +136,26 @@ impl RuleSet {
             .any(|rule| rule.applies_to(agent) && rule.url.matches_port(None, port))
     }
 
+    /// The `allow_private:` ranges of every rule that could match requests to `host:port`
+    /// from `agent`: what a CONNECT to a private IP literal might be allowed to reach.
+    pub fn connect_allow_private(
+        &self,
+        host: &str,
+        port: u16,
+        agent: Option<&AgentId>,
+    ) -> Vec<ipnet::IpNet> {
+        let Ok(host) = normalize_host(host) else {
+            return Vec::new();
+        };
+        self.index
+            .candidates(&host)
+            .into_iter()
+            .filter_map(|i| self.rules.get(i))
+            .filter(|rule| rule.applies_to(agent) && rule.url.matches_port(None, port))
+            .flat_map(|rule| rule.allow_private.iter().copied())
+            .collect()
+    }
+
     /// Must the proxy read the body before deciding, and how much of it?
     pub fn body_need(&self, head: &RequestHead<'_>, agent: Option<&AgentId>) -> BodyNeed {
         engine::body_need(&self.rules, &self.index, head, agent)
@@ -216,6 +236,34 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<RuleSet>();
         assert_send_sync::<std::sync::Arc<RuleSet>>();
+    }
+
+    #[test]
+    fn a_connect_may_reach_the_ranges_of_the_rules_that_could_match_it() {
+        let text = "rules:
+  - id: open
+    url: https://10.20.0.5/open/**
+    decision: allow
+    allow_private: [10.20.0.0/16]
+  - id: other-port
+    url: https://10.20.0.5:8443/**
+    decision: allow
+    allow_private: [10.30.0.0/16]
+  - id: shut
+    url: https://10.20.0.5/shut/**
+    decision: allow
+";
+        let set = RuleSet::compile(&[Source {
+            path: "p.yaml".into(),
+            text: text.into(),
+        }])
+        .unwrap();
+        let ranges = set.connect_allow_private("10.20.0.5", 443, None);
+        assert_eq!(
+            ranges,
+            vec!["10.20.0.0/16".parse::<ipnet::IpNet>().unwrap()]
+        );
+        assert!(set.connect_allow_private("10.20.0.6", 443, None).is_empty());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The pooled upstream client: HTTP/1.1 and HTTP/2 (whatever the server negotiates by ALPN),
-//! certificates verified against the upstream roots, bounded by connect and response timeouts.
+//! certificates verified against the upstream roots, bounded by connect and response timeouts,
+//! one pool per private allowance.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use http::{Request, Response, Version};
@@ -12,6 +14,7 @@ use hyper_util::client::legacy::connect::capture_connection;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::{ClientConfig, RootCertStore};
 
+use super::allowance::PrivateAllowance;
 use super::connector::GuardedConnector;
 use super::error::UpstreamFailure;
 use crate::body::ProxyBody;
@@ -25,11 +28,29 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Most idle connections kept per upstream host.
 const POOL_MAX_IDLE_PER_HOST: usize = 32;
 
+/// Most distinct private allowances with a pool of their own; past it the pools start over
+/// (connections in use finish; idle ones close).
+const MAX_PRIVATE_POOLS: usize = 64;
+
+/// The pooled client type: verified TLS over guarded TCP.
+type PooledClient = Client<HttpsConnector<GuardedConnector>, ProxyBody>;
+
 /// Sends requests upstream over pooled, verified connections.
+///
+/// A pool's connections were all dialled under one private allowance: requests whose rule
+/// opens no private range use `client`, the others the pool of their exact allowance. A
+/// connection to a private address is therefore reused only by requests whose rule opens
+/// that address, whatever the pool's key (scheme and authority) says.
 #[derive(Clone)]
 pub struct Upstream {
-    client: Client<HttpsConnector<GuardedConnector>, ProxyBody>,
+    client: PooledClient,
     connector: GuardedConnector,
+    /// Pools for requests whose rule has `allow_private:`, by allowance.
+    private: Arc<Mutex<HashMap<PrivateAllowance, PooledClient>>>,
+    /// TLS settings every pool shares.
+    tls: Arc<ClientConfig>,
+    /// Largest HTTP/2 header list accepted from upstreams.
+    max_header_list: u32,
     response_timeout: Duration,
 }
 
@@ -45,22 +66,13 @@ impl Upstream {
             .with_root_certificates(Arc::new(roots))
             .with_no_client_auth();
         let connector = GuardedConnector::new(overrides, limits.upstream_connect_timeout);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(connector.clone());
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .http2_max_header_list_size(limits.max_header_bytes as u32)
-            .build(https);
+        let max_header_list = u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX);
         Ok(Self {
-            client,
+            client: pooled(&tls, connector.clone(), max_header_list),
             connector,
+            private: Arc::default(),
+            tls: Arc::new(tls),
+            max_header_list,
             response_timeout: limits.upstream_response_timeout,
         })
     }
@@ -70,15 +82,48 @@ impl Upstream {
         &self.connector
     }
 
-    /// Sends `req` (absolute URI) and waits for the response head.
+    /// The client whose pool holds only connections dialled under `allowance`.
+    fn client_for(&self, allowance: &PrivateAllowance) -> PooledClient {
+        if allowance.is_empty() {
+            return self.client.clone();
+        }
+        let mut pools = self.private.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = pools.get(allowance) {
+            return client.clone();
+        }
+        if pools.len() >= MAX_PRIVATE_POOLS {
+            pools.clear();
+        }
+        let client = pooled(
+            &self.tls,
+            self.connector.allowing(allowance.clone()),
+            self.max_header_list,
+        );
+        pools.insert(allowance.clone(), client.clone());
+        client
+    }
+
+    /// Sends `req` (absolute URI) and waits for the response head; private destinations
+    /// stay refused.
     pub async fn send(
         &self,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, UpstreamFailure> {
+        self.send_allowing(req, &PrivateAllowance::default()).await
+    }
+
+    /// Sends `req` (absolute URI) and waits for the response head, dialling the private
+    /// addresses `allowance` opens (the deciding rule's `allow_private:`).
+    pub async fn send_allowing(
+        &self,
         mut req: Request<ProxyBody>,
+        allowance: &PrivateAllowance,
     ) -> Result<Response<Incoming>, UpstreamFailure> {
         // The pool speaks HTTP/2 when the server negotiated it; the agent's version is its own.
         *req.version_mut() = Version::HTTP_11;
         let connection = capture_connection(&mut req);
-        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+        let client = self.client_for(allowance);
+        match tokio::time::timeout(self.response_timeout, client.request(req)).await {
             Ok(Ok(resp)) => match doubtful_framing(&resp) {
                 None => Ok(resp),
                 Some(why) => {
@@ -99,6 +144,23 @@ impl Upstream {
             ))),
         }
     }
+}
+
+/// A pooled client over `connector`.
+fn pooled(tls: &ClientConfig, connector: GuardedConnector, max_header_list: u32) -> PooledClient {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(connector);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .http2_max_header_list_size(max_header_list)
+        .build(https)
 }
 
 /// Why an HTTP/1 response's length is not certain: a `Transfer-Encoding` beside a

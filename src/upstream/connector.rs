@@ -1,5 +1,6 @@
 //! TCP dialling for the upstream client: resolve each host once, refuse it when any address
-//! fails the destination guard, and dial exactly the checked addresses; `--resolve` pins win.
+//! fails the destination guard and the request's private allowance does not open it, and
+//! dial exactly the checked addresses; `--resolve` pins win.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -13,6 +14,7 @@ use http::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::allowance::PrivateAllowance;
 use super::error::UpstreamError;
 use super::guard;
 use crate::config::ResolveOverride;
@@ -25,6 +27,9 @@ const MAX_ADDRESSES_TRIED: usize = 4;
 #[derive(Clone)]
 pub struct GuardedConnector {
     inner: Arc<Inner>,
+    /// The guarded addresses this connector may dial: its pool serves only requests whose
+    /// rule opens exactly these ranges, so a connection never outlives its allowance.
+    allowance: PrivateAllowance,
 }
 
 struct Inner {
@@ -48,6 +53,15 @@ impl GuardedConnector {
                 connect_timeout,
                 own: std::sync::RwLock::new(Vec::new()),
             }),
+            allowance: PrivateAllowance::default(),
+        }
+    }
+
+    /// The same connector (pins, timeouts, own addresses) dialling what `allowance` opens.
+    pub fn allowing(&self, allowance: PrivateAllowance) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            allowance,
         }
     }
 
@@ -84,7 +98,8 @@ impl GuardedConnector {
         }
     }
 
-    /// The addresses to dial for `target`, each checked (or pinned by the operator).
+    /// The addresses to dial for `target`, each checked (or pinned by the operator): a
+    /// guarded address passes only when the allowance opens it.
     pub async fn addresses(&self, target: &Target) -> Result<Vec<SocketAddr>, UpstreamError> {
         if let Some(addr) = self.inner.overrides.get(target) {
             self.refuse_own(target, &[*addr])?;
@@ -114,11 +129,14 @@ impl GuardedConnector {
         // addresses is a rebinding or misconfiguration signal, not something to route around.
         for addr in &addrs {
             if let Some(reason) = guard::refusal_reason(addr.ip()) {
-                return Err(UpstreamError::Refused {
-                    target: target.to_string(),
-                    addr: addr.ip(),
-                    reason,
-                });
+                if !self.allowance.covers(addr.ip()) {
+                    return Err(UpstreamError::Refused {
+                        target: target.to_string(),
+                        addr: addr.ip(),
+                        reason,
+                    });
+                }
+                tracing::debug!(%target, addr = %addr.ip(), reason, "private destination opened by the rule's allow_private");
             }
         }
         self.refuse_own(target, &addrs)?;
@@ -175,5 +193,58 @@ impl tower_service::Service<Uri> for GuardedConnector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         Box::pin(self.clone().connect(uri))
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "test inputs are literals")]
+mod tests {
+    use super::*;
+
+    fn target(text: &str) -> Target {
+        Target::parse_authority(text).unwrap()
+    }
+
+    fn allowing(ranges: &[&str]) -> PrivateAllowance {
+        let ranges: Vec<ipnet::IpNet> = ranges.iter().map(|r| r.parse().unwrap()).collect();
+        PrivateAllowance::new(&ranges)
+    }
+
+    #[tokio::test]
+    async fn a_private_address_is_dialled_only_under_an_allowance_that_covers_it() {
+        let connector = GuardedConnector::new(&[], Duration::from_secs(1));
+        let private = target("10.20.0.5:443");
+        assert!(matches!(
+            connector.addresses(&private).await,
+            Err(UpstreamError::Refused { .. })
+        ));
+        let opened = connector.allowing(allowing(&["10.20.0.0/16"]));
+        assert_eq!(
+            opened.addresses(&private).await.unwrap(),
+            vec!["10.20.0.5:443".parse::<SocketAddr>().unwrap()]
+        );
+        assert!(matches!(
+            opened.addresses(&target("10.21.0.5:443")).await,
+            Err(UpstreamError::Refused { .. })
+        ));
+        assert!(matches!(
+            connector
+                .allowing(allowing(&["0.0.0.0/0"]))
+                .addresses(&target("169.254.169.254:80"))
+                .await,
+            Err(UpstreamError::Refused { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn keywards_own_address_stays_refused_whatever_the_allowance() {
+        let connector = GuardedConnector::new(&[], Duration::from_secs(1));
+        connector.add_own_address("127.0.0.1:3128".parse().unwrap());
+        let opened = connector.allowing(allowing(&["127.0.0.0/8"]));
+        assert!(opened.addresses(&target("127.0.0.1:8080")).await.is_ok());
+        assert!(matches!(
+            opened.addresses(&target("127.0.0.1:3128")).await,
+            Err(UpstreamError::Refused { .. })
+        ));
     }
 }

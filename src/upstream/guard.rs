@@ -58,7 +58,7 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
 
 /// The IPv4 address embedded in IPv4-mapped (::ffff:0:0/96), IPv4-compatible (::/96),
 /// NAT64 (64:ff9b::/96), 6to4 (2002::/16) and Teredo (2001::/32) addresses.
-fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+pub(super) fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let seg = ip.segments();
     let o = ip.octets();
     if let Some(v4) = ip.to_ipv4_mapped() {

@@ -27,6 +27,7 @@ mod leak;
 mod limits;
 mod path_tricks;
 mod plain_http;
+mod private_destinations;
 mod redaction;
 mod rules;
 mod runtime;

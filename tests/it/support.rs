@@ -5,6 +5,7 @@ pub mod agent;
 pub mod child;
 pub mod git_http;
 pub mod h2raw;
+pub mod netns;
 pub mod package_index;
 pub mod raw;
 pub mod rules;

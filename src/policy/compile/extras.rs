@@ -4,7 +4,7 @@
 use super::{Ctx, Names};
 use crate::policy::decision::Verdict;
 use crate::policy::extras::{
-    Approval, Cidr, HeaderTemplate, LimitScope, Limits, ResponseRedaction, TemplatePart,
+    Approval, HeaderTemplate, LimitScope, Limits, ResponseRedaction, TemplatePart, parse_cidr,
     parse_template,
 };
 use crate::policy::json::JsonPath;
@@ -149,8 +149,8 @@ pub(super) fn response(ctx: &mut Ctx<'_>, names: &Names, raw: &RawResponse) -> R
 }
 
 /// `allow_private:` — CIDR syntax.
-pub(super) fn allow_private(ctx: &mut Ctx<'_>, raw: &[SStr]) -> Vec<Cidr> {
+pub(super) fn allow_private(ctx: &mut Ctx<'_>, raw: &[SStr]) -> Vec<ipnet::IpNet> {
     raw.iter()
-        .filter_map(|c| Cidr::parse(&c.value).map_err(|e| ctx.error_at(c, e)).ok())
+        .filter_map(|c| parse_cidr(&c.value).map_err(|e| ctx.error_at(c, e)).ok())
         .collect()
 }

@@ -1,6 +1,7 @@
 //! The real `keyward` binary as a child process: stdout and stderr written to files, its
 //! addresses read from its banner (bounded wait), SIGTERM to stop it, killed on drop; and its
-//! open file descriptors and resident memory read from /proc.
+//! open file descriptors and resident memory read from /proc. Optionally in a mount namespace
+//! with its own /etc/hosts.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,20 @@ pub struct Child {
 /// `keyward` (the binary built for these tests), to be given its arguments.
 pub fn command() -> tokio::process::Command {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+}
+
+/// A `sh -c` script: bind-mounts `$0` over /etc/hosts, then runs the remaining arguments.
+pub const MOUNT_HOSTS_THEN_EXEC: &str = r#"mount --bind "$0" /etc/hosts && exec "$@""#;
+
+/// `keyward` in a mount namespace of its own whose /etc/hosts is `hosts` (needs root): names
+/// resolve through the system resolver, as DNS answers would, to addresses the test chose.
+pub fn command_with_hosts(hosts: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("unshare");
+    command
+        .args(["--mount", "sh", "-c", MOUNT_HOSTS_THEN_EXEC])
+        .arg(hosts)
+        .arg(env!("CARGO_BIN_EXE_keyward"));
+    command
 }
 
 /// Starts `command` with stdout and stderr written to `dir/stdout` and `dir/stderr`, and
