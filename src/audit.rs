@@ -18,9 +18,12 @@
 //! | [`timestamp`] | the UTC time formats used in entries and rotated names |
 //!
 //! # Use
-//! The proxy starts one writer at boot, clones the handle into every connection, and in
-//! the exchange's closing step calls `handle.record(entry).await`. Before forwarding a new
-//! request it checks `handle.is_healthy()` and answers 503 when the log cannot be written.
+//! The proxy starts one writer at boot and gives the handle to its one record writer
+//! (`exchange::Recorder`), which queues every exchange's closing entry with
+//! `record_detached`. Before forwarding a new request it checks `handle.is_healthy()` and
+//! answers 503 when the log cannot be written. At shutdown, once the connections are
+//! drained, `handle.close()` writes what is queued (entries waiting for room first), fsyncs
+//! and stops the writer, and the proxy awaits the writer's task before it returns.
 
 mod canonical;
 pub mod chain;

@@ -1,5 +1,5 @@
 //! The response body that carries its exchange to the end: counts the bytes sent to the
-//! agent and writes the exchange's audit entry when the body ends or is dropped (client gone).
+//! agent and runs the exchange's closing step when the body ends or is dropped (client gone).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

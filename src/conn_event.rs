@@ -1,15 +1,17 @@
 //! Refusals that belong to no exchange: a request head hyper could not parse (it answered
 //! 400 or 431 itself and closed), an HTTP/2 peer keyward sent a protocol GOAWAY, a tunnel
-//! closed before its TLS handshake. Each gets an audit entry and a log line, so a probe
-//! that never became a request still leaves a trace.
+//! closed before its TLS handshake, a 407 or 400 on the proxy port. Each gets an audit
+//! entry, a log line and its metrics through the same [`Recorder`](crate::exchange::Recorder)
+//! as an exchange, so a probe that never became a request still leaves a trace.
 
 use std::error::Error as StdError;
 use std::net::SocketAddr;
 
 use crate::audit::{AuditEntry, Decision as AuditDecision};
-use crate::exchange::{RequestId, Scheme};
+use crate::exchange::{RequestId, Scheme, refusal_decision};
 use crate::policy::AgentId;
 use crate::proxy::Shared;
+use crate::refusal::Refusal;
 use crate::target::Target;
 
 /// Where a connection-level refusal happened.
@@ -68,7 +70,7 @@ pub fn malformed(err: &(dyn StdError + 'static)) -> Option<Malformed> {
     None
 }
 
-/// Writes the entry and the log line for a connection-level refusal.
+/// Writes the record (entry, log line, metrics) for a connection-level refusal.
 pub fn record(shared: &Shared, place: Place<'_>, method: &str, what: Malformed) {
     let id = RequestId::new();
     let (host, port) = match place.target {
@@ -78,24 +80,6 @@ pub fn record(shared: &Shared, place: Place<'_>, method: &str, what: Malformed) 
     let scheme = match place.target {
         Some(_) => place.scheme.as_str(),
         None => "-",
-    };
-    tracing::info!(
-        target: "keyward::exchange",
-        request_id = id.as_str(),
-        client = %place.client,
-        agent = place.agent.map(ToString::to_string).unwrap_or_default(),
-        method,
-        scheme,
-        host = %host,
-        port,
-        decision = "deny",
-        reason = %what.reason,
-        status = what.status.unwrap_or(0),
-        "exchange"
-    );
-    shared.metrics().exchange("deny", None, None, 0.0);
-    let Some(audit) = shared.audit() else {
-        return;
     };
     let mut entry = AuditEntry::new(
         id.as_str(),
@@ -110,7 +94,28 @@ pub fn record(shared: &Shared, place: Place<'_>, method: &str, what: Malformed) 
     entry.decision = AuditDecision::Deny;
     entry.reason = Some(what.reason);
     entry.status = what.status;
-    audit.record_detached(entry);
+    shared.recorder().write(entry);
+}
+
+/// Writes the record of a refusal on the proxy port before any target is known (407, 400):
+/// scheme and host `-`, port 0 whatever `place` says, and the agent when it authenticated.
+/// Returns the id the agent is sent.
+pub fn record_unpinned(
+    shared: &Shared,
+    place: Place<'_>,
+    method: &str,
+    path: &str,
+    refusal: &Refusal,
+) -> RequestId {
+    let id = RequestId::new();
+    let client = place.client.to_string();
+    let mut entry = AuditEntry::new(id.as_str(), client, method, "-", "-", 0, path);
+    entry.agent = place.agent.map(ToString::to_string);
+    entry.decision = refusal_decision(refusal);
+    entry.reason = Some(refusal.reason().to_owned());
+    entry.status = Some(refusal.parts().0.as_u16());
+    shared.recorder().write(entry);
+    id
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Drives one served connection to its end: until it finishes, goes idle, or shutdown asks
-//! it to finish its in-flight exchanges and close.
+//! it to finish its in-flight exchanges and close (at once when the grace period is over).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,11 +45,13 @@ where
 }
 
 /// Runs `conn` until it ends; closes it after `idle` of inactivity; on shutdown lets it
-/// finish in-flight exchanges (the caller bounds that wait). Returns what the peer did
-/// wrong when the connection ended on a malformed request, for the caller to record.
+/// finish in-flight exchanges until `stop_now` (the end of the grace period) closes it at
+/// once, dropping them (their guards record them). Returns what the peer did wrong when the
+/// connection ended on a malformed request, for the caller to record.
 pub async fn drive<C, T, E>(
     conn: C,
     shutdown: &CancellationToken,
+    stop_now: &CancellationToken,
     activity: &Arc<Activity>,
     idle: Duration,
     what: &str,
@@ -63,7 +65,13 @@ where
         res = conn.as_mut() => res,
         () = shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();
-            conn.await
+            tokio::select! {
+                res = conn.as_mut() => res,
+                () = stop_now.cancelled() => {
+                    tracing::debug!(what, "connection closed: shutdown grace period over");
+                    return None;
+                }
+            }
         }
         () = activity.idle_for(idle) => {
             tracing::debug!(what, "connection idle; closed");

@@ -1,6 +1,12 @@
 //! One exchange's context: its request id, the connection it came on (client address,
-//! pinned target, scheme), what was decided and done, and the one closing audit entry
-//! written for it whatever happened — when its response body ends or is dropped.
+//! pinned target, scheme), what was decided and done, and the one closing record written
+//! for it whatever happened. The context is its own guard: the closing step disarms it, and
+//! an exchange dropped before that (the agent hung up while its request was held or while
+//! the upstream answered, or keyward closed the connection at shutdown) records itself on
+//! drop, saying where it was.
+
+mod entry;
+mod recorder;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,16 +15,15 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 
 use crate::activity::Activity;
-use crate::audit::{
-    ApprovalRecord, AuditEntry, AuditHandle, Decision as AuditDecision, Mode as AuditMode,
-};
-use crate::metrics::Metrics;
-use crate::policy::{AgentId, Decision, Mode};
+use crate::audit::ApprovalRecord;
+use crate::policy::{AgentId, Decision};
 use crate::redact::Tally;
 use crate::refusal::Refusal;
 use crate::target::Target;
 
 pub use crate::policy::Scheme;
+pub use entry::refusal_decision;
+pub use recorder::Recorder;
 
 /// A random id given to every exchange, returned to the agent and logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,13 +61,6 @@ pub struct ConnInfo {
     pub agent: Option<AgentId>,
 }
 
-/// Where finished exchanges are recorded: the audit log and the metrics.
-#[derive(Clone)]
-pub struct Recorder {
-    pub audit: Option<AuditHandle>,
-    pub metrics: Arc<Metrics>,
-}
-
 /// What happened to an exchange, for its closing record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -70,6 +68,18 @@ pub enum Outcome {
     Forwarded,
     /// Answered by keyward itself.
     Refused(Refusal),
+}
+
+/// Where an exchange is on its way to a response: what its record says when it ends before
+/// one (the agent went away, or keyward stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Checks, reading the request body, deciding.
+    Deciding,
+    /// Held for a person's approval.
+    Held,
+    /// Sent upstream, waiting for the response head.
+    Upstream,
 }
 
 /// The context of one request from arrival to its closing record.
@@ -82,6 +92,10 @@ pub struct Exchange {
     pub query: Option<String>,
     started: Instant,
     outcome: Option<Outcome>,
+    /// How far it got, for the record of an exchange that ends without a response.
+    stage: Stage,
+    /// Set by the closing step: the record is written, and dropping writes no other.
+    closed: bool,
     /// The policy decision, once made.
     pub decision: Option<Decision>,
     /// Names of the secrets injected.
@@ -99,11 +113,16 @@ pub struct Exchange {
     pub agent: Option<String>,
     /// Who approved or denied a held request, and when.
     pub approval: Option<ApprovalRecord>,
-    recorder: Recorder,
+    recorder: Arc<Recorder>,
 }
 
 impl Exchange {
-    pub fn start(conn: Arc<ConnInfo>, method: Method, uri: &http::Uri, recorder: Recorder) -> Self {
+    pub fn start(
+        conn: Arc<ConnInfo>,
+        method: Method,
+        uri: &http::Uri,
+        recorder: Arc<Recorder>,
+    ) -> Self {
         let agent = conn_agent(&conn);
         Self {
             id: RequestId::new(),
@@ -113,6 +132,8 @@ impl Exchange {
             query: uri.query().map(redact_query),
             started: Instant::now(),
             outcome: None,
+            stage: Stage::Deciding,
+            closed: false,
             decision: None,
             credentials: Vec::new(),
             exfiltration: false,
@@ -131,110 +152,31 @@ impl Exchange {
         self.outcome = Some(outcome);
     }
 
-    /// The closing step: exactly one audit entry (and one log line) per exchange.
-    pub fn finish(self) {
-        let entry = self.entry();
-        tracing::info!(
-            target: "keyward::exchange",
-            request_id = %entry.request_id,
-            client = %entry.client,
-            agent = entry.agent.as_deref().unwrap_or(""),
-            method = %entry.method,
-            scheme = %entry.scheme,
-            host = %entry.host,
-            port = entry.port,
-            path = %entry.path,
-            decision = entry.decision.as_str(),
-            rule = entry.rule.as_deref().unwrap_or(""),
-            reason = entry.reason.as_deref().unwrap_or(""),
-            status = entry.status.unwrap_or(0),
-            bytes_out = entry.bytes_out,
-            elapsed_ms = entry.duration_ms,
-            "exchange"
-        );
-        self.recorder.metrics.exchange(
-            entry.decision.as_str(),
-            entry.rule.as_deref(),
-            entry.agent.as_deref(),
-            entry.duration_ms / 1000.0,
-        );
-        if let Some(audit) = self.recorder.audit {
-            audit.record_detached(entry);
-        }
+    /// Marks how far the exchange got (held for approval, waiting for the upstream).
+    pub fn enter(&mut self, stage: Stage) {
+        self.stage = stage;
     }
 
-    fn entry(&self) -> AuditEntry {
-        let target = &self.conn.target;
-        let mut e = AuditEntry::new(
-            self.id.as_str(),
-            self.conn.client.to_string(),
-            self.method.as_str(),
-            self.conn.scheme.as_str(),
-            target.host.to_string(),
-            target.port,
-            self.path.clone(),
-        );
-        e.query = self.query.clone();
-        e.agent = self.agent.clone();
-        if let Some(d) = &self.decision {
-            e.rule = d.rule.as_ref().map(|r| r.to_string());
-            e.failed_condition = d.failed_condition.clone();
-            if d.mode == Mode::Shadow {
-                e.mode = AuditMode::Shadow;
-            }
+    /// The closing step: exactly one record (audit entry, log line, metrics) per exchange.
+    pub fn finish(mut self) {
+        self.close();
+    }
+
+    /// Writes the record unless it is written already.
+    fn close(&mut self) {
+        if self.closed {
+            return;
         }
-        match &self.outcome {
-            Some(Outcome::Forwarded) => {
-                e.decision = match &self.approval {
-                    Some(_) => AuditDecision::Approve,
-                    None => AuditDecision::Allow,
-                };
-                e.reason = self
-                    .decision
-                    .as_ref()
-                    .map(|d| d.reason.clone())
-                    .filter(|r| !r.is_empty());
-            }
-            Some(Outcome::Refused(r)) => {
-                e.decision = match r.parts().2 {
-                    "deny" => AuditDecision::Deny,
-                    "rate_limited" => AuditDecision::RateLimited,
-                    _ => AuditDecision::Error,
-                };
-                if r.rule().is_some() {
-                    e.rule = r.rule().map(str::to_owned);
-                }
-                e.reason = Some(r.reason().to_owned());
-            }
-            None => {
-                e.decision = AuditDecision::Error;
-                e.reason = Some("exchange ended before a response (client went away)".into());
-            }
-        }
-        if self.exfiltration {
-            e.reason = e.reason.map(|r| format!("exfiltration attempt: {r}"));
-        }
-        e.credentials = self.credentials.clone();
-        e.approval = self.approval.clone();
-        e.status = self.status.map(|s| s.as_u16());
-        e.bytes_in = self.bytes_in;
-        e.bytes_out = self.bytes_out;
-        if let Ok(t) = self.redactions.lock() {
-            for (kind, n) in [
-                ("raw", t.raw),
-                ("url_encoded", t.url_encoded),
-                ("json_escaped", t.json_escaped),
-                ("base64", t.base64),
-                ("rule", t.patterns),
-            ] {
-                if n > 0 {
-                    e.redactions.insert(kind.to_owned(), n);
-                }
-            }
-        }
-        e.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        e.upstream_ms = self.upstream_ms;
-        e
+        self.closed = true;
+        let entry = entry::build(self);
+        self.recorder.write(entry);
+    }
+}
+
+impl Drop for Exchange {
+    /// The guard: an exchange that never reached its closing step records how it ended.
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -255,14 +197,4 @@ fn redact_query(query: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_values_are_redacted_names_kept() {
-        assert_eq!(
-            redact_query("token=abc&flag&x="),
-            "token=[redacted]&flag&x=[redacted]"
-        );
-    }
-}
+mod tests;

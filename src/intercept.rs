@@ -131,6 +131,7 @@ pub async fn serve_tunnel(
     let ended = crate::connection::drive(
         served,
         shared.shutdown(),
+        shared.stop_now(),
         &activity,
         limits.idle_timeout,
         "tunnel",

@@ -22,7 +22,7 @@
 //! | [`upstream`] | pooled verified client, destination guard, rules' private allowances, `--resolve` pins |
 //! | [`websocket`] | bridging upgraded connections after a 101 |
 //! | [`refusal`] | the one place a failure becomes the agent's status + JSON |
-//! | [`exchange`] | per-exchange context and its single closing record |
+//! | [`exchange`] | per-exchange context, the guard that records it on every path, and the one record writer |
 //!
 //! Around it: [`config`] (defaults, `keyward.yaml`, flags), [`ca`] (root CA, leaf issuer,
 //! bounded cache), [`proxy`] (shared state, bind, run, drain), [`active`] (rules and
@@ -30,7 +30,8 @@
 //! (hash-chained log, verify, tail), [`admin`] (health, metrics, approvals, reload API),
 //! [`metrics`], [`agent_env`] (the environment `keyward run`/`env` give agents), [`cli`],
 //! [`connection`] (driving a connection to its end), [`conn_event`] (audit entries for
-//! refusals outside any exchange: malformed heads, HTTP/2 violations, non-TLS tunnels), [`activity`] (idle detection), [`hop`]
+//! refusals outside any exchange: malformed heads, HTTP/2 violations, non-TLS tunnels, 407 and
+//! 400 on the proxy port), [`activity`] (idle detection), [`hop`]
 //! (hop-by-hop headers), [`target`] (host and port parsing), [`rewind`] (peeked bytes),
 //! [`secret`] (the redacted secret type), [`dumpable`] (keyward's own `/proc` and memory closed to same-user processes), [`body`], [`tls`], [`logging`]. For adoption: [`agent_env`] (the environment `keyward run` and `keyward env`
 //! give an agent, and the combined CA bundle).

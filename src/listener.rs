@@ -73,7 +73,14 @@ async fn serve_client(
         .serve_connection(io, service)
         .with_upgrades();
     let idle = shared.config().limits.idle_timeout;
-    let ended = crate::connection::drive(conn, shared.shutdown(), &activity, idle, "client");
+    let ended = crate::connection::drive(
+        conn,
+        shared.shutdown(),
+        shared.stop_now(),
+        &activity,
+        idle,
+        "client",
+    );
     if let Some(malformed) = ended.await {
         let place = Place {
             client,

@@ -1,7 +1,8 @@
 //! The request path, top to bottom, for plain-HTTP and decrypted-HTTPS requests alike:
 //! checks, pinning, policy decision (reading the body when a rule or the exfiltration guard
 //! must see it), credential injection, the exfiltration guard, forwarding, response
-//! redaction, and one closing audit entry per exchange.
+//! redaction, and one closing audit entry per exchange (written by the exchange's guard when
+//! the agent goes away before the end).
 
 mod checks;
 mod forward;
@@ -20,7 +21,7 @@ use crate::activity::ActiveBody;
 use crate::body::{self, ProxyBody};
 use crate::closing_body::ClosingBody;
 use crate::credentials::{self, ExfilGuard, Injected};
-use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme};
+use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme, Stage};
 use crate::hop;
 use crate::limits::{Rate, counter_key};
 use crate::policy::{BodyNeed, RequestBody, RequestHead, Verdict, normalize_target};
@@ -255,6 +256,7 @@ async fn process(
     let allowance = PrivateAllowance::new(rule.map(|r| r.allow_private()).unwrap_or(&[]));
     let busy = conn.activity.begin();
     let sent = Instant::now();
+    exchange.enter(Stage::Upstream);
     let mut resp = shared
         .upstream()
         .send_allowing(Request::from_parts(parts, upstream_body), &allowance)

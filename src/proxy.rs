@@ -30,6 +30,9 @@ use crate::upstream::{RootsError, Upstream, upstream_roots};
 const H2_MAX_CONCURRENT_STREAMS: u32 = 256;
 /// Streams an agent may open and reset before being answered (rapid-reset guard).
 const H2_MAX_PENDING_RESETS: usize = 64;
+/// How long connections closed at the end of the grace period may take to end (dropping
+/// their exchanges, whose guards queue the entries).
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why a proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +75,13 @@ pub struct Shared {
     counters: Box<dyn CounterStore>,
     /// Targets the operator pinned with `--resolve` (the guard does not apply to them).
     pinned: HashSet<Target>,
+    /// Where every exchange and connection-level refusal is recorded (the one writer).
+    recorder: Arc<Recorder>,
     /// Cancelled when the proxy stops accepting.
     shutdown: CancellationToken,
+    /// Cancelled when the grace period is over: connections still open are closed at once,
+    /// and the guards of their exchanges record them.
+    stop_now: CancellationToken,
     /// Every connection and tunnel task, so shutdown can wait for them.
     tasks: TaskTracker,
     /// Serves decrypted HTTP/1.1 in tunnels.
@@ -115,11 +123,8 @@ impl Shared {
         self.counters.as_ref()
     }
     /// Where a new exchange records its end.
-    pub fn recorder(&self) -> Recorder {
-        Recorder {
-            audit: self.audit.clone(),
-            metrics: self.metrics.clone(),
-        }
+    pub fn recorder(&self) -> Arc<Recorder> {
+        self.recorder.clone()
     }
     /// False while the audit log cannot be written: new requests are refused.
     pub fn audit_healthy(&self) -> bool {
@@ -127,6 +132,10 @@ impl Shared {
     }
     pub fn shutdown(&self) -> &CancellationToken {
         &self.shutdown
+    }
+    /// Cancelled when shutdown stops waiting for in-flight exchanges.
+    pub fn stop_now(&self) -> &CancellationToken {
+        &self.stop_now
     }
     pub fn tasks(&self) -> &TaskTracker {
         &self.tasks
@@ -152,6 +161,9 @@ pub struct Proxy {
     admin: Option<(TcpListener, AdminTokens)>,
     addr: SocketAddr,
     ca_path: PathBuf,
+    /// The audit writer's task, awaited at the end of [`Proxy::run`] so every entry is
+    /// written and synced before the proxy returns.
+    audit_task: Option<JoinHandle<()>>,
 }
 
 impl Proxy {
@@ -168,7 +180,7 @@ impl Proxy {
             dir: config.rules_dir.clone(),
             errors,
         })?;
-        let audit = match &config.audit {
+        let (audit, audit_task) = match &config.audit {
             Some(audit_config) => {
                 if let Some(dir) = audit_config
                     .path
@@ -177,10 +189,10 @@ impl Proxy {
                 {
                     let _ = std::fs::create_dir_all(dir);
                 }
-                let (handle, _task) = AuditWriter::start(audit_config.clone())?;
-                Some(handle)
+                let (handle, task) = AuditWriter::start(audit_config.clone())?;
+                (Some(handle), Some(task))
             }
-            None => None,
+            None => (None, None),
         };
         let certs = ServerConfigCache::new(LeafIssuer::new(ca)?, config.cert_cache_capacity);
         let roots = upstream_roots(&config.upstream_ca)?;
@@ -209,10 +221,17 @@ impl Proxy {
         if let Some(admin_addr) = admin.as_ref().and_then(|(l, _)| l.local_addr().ok()) {
             upstream.connector().add_own_address(admin_addr);
         }
+        let metrics = Arc::new(Metrics::default());
+        let stop_now = CancellationToken::new();
         let shared = Arc::new(Shared {
             active,
+            recorder: Arc::new(Recorder::new(
+                audit.clone(),
+                metrics.clone(),
+                stop_now.clone(),
+            )),
             audit,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             counters: Box::new(MemoryCounters::default()),
             approvals: Approvals::default(),
             pinned: config.resolve.iter().map(|r| r.target.clone()).collect(),
@@ -222,6 +241,7 @@ impl Proxy {
             certs,
             upstream,
             shutdown: CancellationToken::new(),
+            stop_now,
             tasks: TaskTracker::new(),
             config,
         });
@@ -231,6 +251,7 @@ impl Proxy {
             admin,
             addr,
             ca_path,
+            audit_task,
         })
     }
 
@@ -264,7 +285,10 @@ impl Proxy {
         self.shared.clone()
     }
 
-    /// Accepts until shutdown, then waits up to the grace period for in-flight exchanges.
+    /// Accepts until shutdown, then stops in order: waits up to the grace period for
+    /// in-flight exchanges, closes the connections still open (their exchanges' guards
+    /// record them), then closes the audit trail and waits until every entry is written and
+    /// synced. Only then does it return.
     pub async fn run(self) {
         let shared = self.shared;
         if let Some((listener, tokens)) = self.admin {
@@ -274,16 +298,14 @@ impl Proxy {
             tokio::spawn(crate::reload::watch(shared.clone()));
         }
         listener::accept_loop(shared.clone(), self.listener).await;
-        shared.tasks.close();
-        let grace = shared.config.limits.shutdown_grace;
-        if tokio::time::timeout(grace, shared.tasks.wait())
-            .await
-            .is_err()
+        drain(&shared).await;
+        if let Some(audit) = shared.audit.clone() {
+            audit.close().await;
+        }
+        if let Some(task) = self.audit_task
+            && let Err(error) = task.await
         {
-            tracing::warn!(
-                remaining = shared.tasks.len(),
-                "shutdown grace period over; closing remaining connections"
-            );
+            tracing::error!(%error, "audit writer task failed");
         }
     }
 
@@ -324,10 +346,38 @@ impl RunningProxy {
         self.admin
     }
 
-    /// Stops accepting and waits for the drain to finish.
+    /// Stops accepting and waits for the drain to finish and every audit entry to be
+    /// written and synced.
     pub async fn shutdown(self) {
         self.shared.shutdown.cancel();
         let _ = self.handle.await;
+    }
+}
+
+/// Waits for the connection tasks: up to the grace period for their in-flight exchanges,
+/// then, with the connections still open closed at once, up to [`STOP_WAIT`] for them to end.
+async fn drain(shared: &Shared) {
+    shared.tasks.close();
+    let grace = shared.config.limits.shutdown_grace;
+    if tokio::time::timeout(grace, shared.tasks.wait())
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    tracing::warn!(
+        remaining = shared.tasks.len(),
+        "shutdown grace period over; closing remaining connections"
+    );
+    shared.stop_now.cancel();
+    if tokio::time::timeout(STOP_WAIT, shared.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            remaining = shared.tasks.len(),
+            "connections did not close after the grace period; their exchanges may be unrecorded"
+        );
     }
 }
 

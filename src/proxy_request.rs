@@ -9,9 +9,9 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::activity::Activity;
-use crate::audit::{AuditEntry, Decision as AuditDecision};
 use crate::body::{self, ProxyBody};
-use crate::exchange::{ConnInfo, Exchange, Outcome, RequestId, Scheme};
+use crate::conn_event::{self, Place};
+use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme};
 use crate::intercept;
 use crate::pipeline;
 use crate::policy::AgentId;
@@ -38,6 +38,7 @@ pub async fn handle(
             return Ok(refuse_unpinned(
                 &shared,
                 client,
+                None,
                 &req,
                 Refusal::ProxyAuth(e.to_string()),
             ));
@@ -58,7 +59,13 @@ pub async fn handle(
             });
             pipeline::handle(shared, conn, req).await
         }
-        Err(refusal) => Ok(refuse_unpinned(&shared, client, &req, refusal)),
+        Err(refusal) => Ok(refuse_unpinned(
+            &shared,
+            client,
+            agent.as_ref(),
+            &req,
+            refusal,
+        )),
     }
 }
 
@@ -176,40 +183,22 @@ fn early_refusal(shared: &Shared, target: &Target, agent: Option<&AgentId>) -> O
 fn refuse_unpinned(
     shared: &Shared,
     client: SocketAddr,
+    agent: Option<&AgentId>,
     req: &Request<Incoming>,
     refusal: Refusal,
 ) -> Response<ProxyBody> {
-    let id = RequestId::new();
-    let (status, _, decision) = refusal.parts();
-    tracing::info!(
-        target: "keyward::exchange",
-        request_id = id.as_str(),
-        %client,
-        method = %req.method(),
-        uri = %req.uri().path(),
-        decision,
-        reason = refusal.reason(),
-        status = status.as_u16(),
-        "exchange"
+    let place = Place {
+        client,
+        target: None,
+        scheme: Scheme::Http,
+        agent,
+    };
+    let id = conn_event::record_unpinned(
+        shared,
+        place,
+        req.method().as_str(),
+        req.uri().path(),
+        &refusal,
     );
-    if let Some(audit) = shared.audit() {
-        let mut entry = AuditEntry::new(
-            id.as_str(),
-            client.to_string(),
-            req.method().as_str(),
-            "-",
-            "-",
-            0,
-            req.uri().path(),
-        );
-        entry.decision = if decision == "deny" {
-            AuditDecision::Deny
-        } else {
-            AuditDecision::Error
-        };
-        entry.reason = Some(refusal.reason().to_owned());
-        entry.status = Some(status.as_u16());
-        audit.record_detached(entry);
-    }
     refusal.into_response(&id)
 }

@@ -1,5 +1,6 @@
 //! WebSocket (and any accepted `Upgrade`) bridging: after the upstream answers 101, the two
-//! upgraded streams are joined byte for byte until either side closes or goes idle.
+//! upgraded streams are joined byte for byte until either side closes, goes idle, or the
+//! shutdown grace period is over.
 
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -12,6 +13,7 @@ pub fn bridge(shared: &Shared, conn: &ConnInfo, client: OnUpgrade, upstream: OnU
     let activity = conn.activity.clone();
     let idle = shared.config().limits.idle_timeout;
     let target = conn.target.clone();
+    let stop_now = shared.stop_now().clone();
     shared.tasks().spawn(async move {
         let (client, upstream) = match tokio::try_join!(client, upstream) {
             Ok(pair) => pair,
@@ -30,6 +32,9 @@ pub fn bridge(shared: &Shared, conn: &ConnInfo, client: OnUpgrade, upstream: OnU
             }
             () = activity.idle_for(idle) => {
                 tracing::debug!(%target, "upgraded connection idle; closed");
+            }
+            () = stop_now.cancelled() => {
+                tracing::debug!(%target, "upgraded connection closed: shutdown grace period over");
             }
         }
     });

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
 
 use super::entry::AuditEntry;
 use super::writer::AuditError;
@@ -29,6 +30,8 @@ pub struct AuditHandle {
     healthy: Arc<AtomicBool>,
     /// Entries waiting on tasks for room in the full channel (see `record_detached`).
     waiting: Arc<AtomicUsize>,
+    /// Those tasks, so `close` sends their entries before it stops the writer.
+    detached: TaskTracker,
 }
 
 /// Entries that may wait for room in a full channel before the proxy refuses new requests
@@ -42,6 +45,7 @@ impl AuditHandle {
             tx,
             healthy,
             waiting: Arc::new(AtomicUsize::new(0)),
+            detached: TaskTracker::new(),
         }
     }
 
@@ -76,12 +80,21 @@ impl AuditHandle {
         match self.tx.try_reserve() {
             Ok(permit) => permit.send(Command::Entry(Box::new(entry))),
             Err(mpsc::error::TrySendError::Full(())) => {
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    tracing::error!(request_id = %entry.request_id, "no runtime to wait for room in the audit channel; entry not recorded");
+                    return;
+                };
                 let handle = self.clone();
                 handle.waiting.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let _ = handle.record(entry).await;
-                    handle.waiting.fetch_sub(1, Ordering::SeqCst);
-                });
+                self.detached.spawn_on(
+                    async move {
+                        if let Err(error) = handle.record(entry).await {
+                            tracing::error!(%error, "audit entry not recorded");
+                        }
+                        handle.waiting.fetch_sub(1, Ordering::SeqCst);
+                    },
+                    &runtime,
+                );
             }
             Err(mpsc::error::TrySendError::Closed(())) => {
                 tracing::error!(request_id = %entry.request_id, "audit writer stopped; entry not recorded");
@@ -116,9 +129,11 @@ impl AuditHandle {
         }
     }
 
-    /// Writes everything queued, fsyncs, and stops the writer; other handles' later
-    /// `record` calls fail with [`AuditError::Closed`].
+    /// Writes everything queued (entries still waiting for room first), fsyncs, and stops
+    /// the writer; other handles' later `record` calls fail with [`AuditError::Closed`].
     pub async fn close(self) {
+        self.detached.close();
+        self.detached.wait().await;
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Command::Close(tx)).await.is_ok() {
             let _ = rx.await;

@@ -1,7 +1,7 @@
 //! `keyward run [serve options] [--proxy URL] -- COMMAND [ARGS…]`: start keyward on an
 //! ephemeral loopback port (or use a running one), run COMMAND with the agent environment
-//! (proxies, CA trust, placeholders), forward signals to it, exit with its status, then
-//! shut keyward down gracefully.
+//! (proxies, CA trust, placeholders), forward signals to it, then shut keyward down
+//! gracefully (every audit entry written and synced) and exit with the command's status.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;

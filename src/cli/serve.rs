@@ -1,5 +1,6 @@
 //! `keyward serve`: merge defaults, `--config` and flags; start the proxy; print where it
-//! listens and what to paste into an agent's environment; stop gracefully on SIGINT/SIGTERM.
+//! listens and what to paste into an agent's environment; stop gracefully on SIGINT/SIGTERM
+//! (in-flight exchanges finish, every audit entry is written and synced, then it exits).
 
 use std::io::Write;
 use std::net::SocketAddr;

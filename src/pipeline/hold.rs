@@ -1,6 +1,7 @@
 //! Holding a request whose decision is `approve`: unless an earlier approval's window covers
 //! it, it waits for a person (the agent's connection stays open), the webhook is told, and
-//! the approval record goes into the audit entry.
+//! the approval record goes into the audit entry. An agent that hangs up while held
+//! withdraws its pending approval.
 
 use std::time::Duration;
 
@@ -8,9 +9,9 @@ use bytes::Bytes;
 use http::request::Parts;
 use serde::Serialize;
 
-use crate::approvals::{DEFAULT_TIMEOUT, PendingInfo};
+use crate::approvals::{DEFAULT_TIMEOUT, PendingInfo, Resolution};
 use crate::audit::{ApprovalDecision, ApprovalRecord, now_rfc3339};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Stage};
 use crate::policy::Decision;
 use crate::proxy::Shared;
 use crate::refusal::Refusal;
@@ -87,16 +88,43 @@ pub async fn for_approval(
     shared
         .metrics()
         .set_pending_approvals(shared.approvals().len() + 1);
+    exchange.enter(Stage::Held);
+    let withdraw = Withdraw {
+        shared,
+        id: exchange.id.as_str().to_owned(),
+    };
     let (result, record) = shared.approvals().hold(info, shape, timeout).await;
-    shared
-        .metrics()
-        .set_pending_approvals(shared.approvals().len());
+    drop(withdraw);
+    exchange.enter(Stage::Deciding);
     drop(busy);
     exchange.approval = Some(record);
     result.map_err(|e| Refusal::Denied {
         rule: Some(rule_id),
         reason: e.to_string(),
     })
+}
+
+/// Ends a hold however it ends: when the agent goes away (the hold is dropped) its pending
+/// approval is withdrawn, so nobody is asked to approve a request no one waits for, and the
+/// pending count is set again either way.
+struct Withdraw<'a> {
+    shared: &'a Shared,
+    id: String,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        let approvals = self.shared.approvals();
+        // After an answer or a timeout the hold removed it already; this finds nothing.
+        approvals.resolve(
+            &self.id,
+            Resolution::Denied {
+                by: None,
+                reason: Some("the agent went away".into()),
+            },
+        );
+        self.shared.metrics().set_pending_approvals(approvals.len());
+    }
 }
 
 #[derive(Serialize)]

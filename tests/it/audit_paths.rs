@@ -1,5 +1,6 @@
 //! Every path of a request writes exactly one audit entry — upstream failure, a client that
-//! goes away mid-response, bad requests — and the log verifies and tails with the CLI.
+//! goes away mid-response, bad requests, 407 and 400 on the proxy port (also counted in the
+//! metrics) — and the log verifies and tails with the CLI.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,4 +137,74 @@ async fn failures_and_disconnects_each_leave_one_entry() {
         "{}",
         String::from_utf8_lossy(&verify.stdout)
     );
+}
+
+#[tokio::test]
+async fn refusals_on_the_proxy_port_are_recorded_and_counted_like_exchanges() {
+    let s = crate::runtime::Scene::start(|_| {}).await;
+    // 407 for a CONNECT and for a plain request without credentials; 400 for an agent that
+    // authenticated but sent an origin-form request.
+    let connect = s
+        .keyward
+        .agent()
+        .connect("api.example.com:443")
+        .await
+        .unwrap_err();
+    assert_eq!(connect.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    let plain = s
+        .keyward
+        .agent()
+        .plain(
+            http::Request::get("http://api.example.com/x")
+                .body(http_body_util::Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(plain.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    let origin = s
+        .alice()
+        .plain(
+            http::Request::get("/not-a-proxy-request")
+                .header("host", "api.example.com")
+                .body(http_body_util::Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(origin.status, StatusCode::BAD_REQUEST);
+    let origin_id = origin.json()["request_id"].as_str().unwrap().to_owned();
+
+    let all = entries(&s.keyward, 3).await;
+    assert_eq!(all.len(), 3, "{all:#?}");
+    for e in &all {
+        assert_eq!(
+            (&e["scheme"], &e["host"], &e["port"]),
+            (&"-".into(), &"-".into(), &0.into())
+        );
+    }
+    let denied: Vec<_> = all.iter().filter(|e| e["status"] == 407).collect();
+    assert_eq!(denied.len(), 2, "{all:#?}");
+    assert!(
+        denied
+            .iter()
+            .all(|e| e["decision"] == "deny" && e.get("agent").is_none())
+    );
+    let bad = all
+        .iter()
+        .find(|e| e["request_id"] == origin_id.as_str())
+        .unwrap();
+    assert_eq!(bad["decision"], "error", "{bad}");
+    assert_eq!(bad["status"], 400, "{bad}");
+    assert_eq!(bad["agent"], "alice", "{bad}");
+    assert_eq!(bad["path"], "/not-a-proxy-request", "{bad}");
+
+    let (status, text) = crate::runtime::admin(s.admin(), "GET", "/metrics", "").await;
+    assert_eq!(status, StatusCode::OK);
+    for (labels, count) in [
+        (r#"{decision="deny",rule="",agent=""}"#, "2"),
+        (r#"{decision="error",rule="",agent="alice"}"#, "1"),
+    ] {
+        let line = format!("keyward_requests_total{labels} {count}");
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+    assert_eq!(s.upstream.count(), 0);
 }

@@ -2,6 +2,7 @@
 //! upstreams, keyward started on port 0, and clients that speak through it.
 
 pub mod agent;
+pub mod audit_log;
 pub mod child;
 pub mod git_http;
 pub mod h2raw;

@@ -1,4 +1,5 @@
-//! Writer tests: chain on disk, restart, rotation, failure → unhealthy, flush, backpressure.
+//! Writer tests: chain on disk, restart, rotation, failure → unhealthy, flush, backpressure,
+//! close draining entries still waiting for room.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -252,4 +253,29 @@ async fn zero_capacity_is_a_config_error() {
         AuditWriter::start(cfg),
         Err(AuditError::ZeroCapacity(0))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_writes_and_syncs_entries_still_waiting_for_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut cfg = config(&path);
+    cfg.channel_capacity = 1;
+    cfg.fsync = FsyncPolicy::Interval(Duration::from_secs(3600));
+    let (handle, task) = AuditWriter::start(cfg).unwrap();
+    let total = 300;
+    for i in 0..total {
+        handle.record_detached(entry(i));
+    }
+    assert!(handle.waiting() > 0, "the channel of one filled up");
+    handle.clone().close().await;
+    task.await.unwrap();
+    let entries = read_entries(&path);
+    let mut ids: Vec<String> = entries.iter().map(|e| e.request_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((entries.len(), ids.len()), (total, total));
+    let report = verify_files(std::slice::from_ref(&path)).unwrap();
+    assert_eq!(report.entries, total as u64);
+    assert_eq!(handle.waiting(), 0);
 }

@@ -1,0 +1,117 @@
+//! The closing entry of an exchange, built from its context: the decision and rule, what
+//! was forwarded or refused, and for an exchange that ended before a response, where it was
+//! and who ended it.
+
+use crate::audit::{AuditEntry, Decision as AuditDecision, Mode as AuditMode};
+use crate::policy::Mode;
+use crate::refusal::Refusal;
+
+use super::{Exchange, Outcome, Stage};
+
+/// The entry for `x` as it stands now.
+pub(super) fn build(x: &Exchange) -> AuditEntry {
+    let target = &x.conn.target;
+    let mut e = AuditEntry::new(
+        x.id.as_str(),
+        x.conn.client.to_string(),
+        x.method.as_str(),
+        x.conn.scheme.as_str(),
+        target.host.to_string(),
+        target.port,
+        x.path.clone(),
+    );
+    e.query = x.query.clone();
+    e.agent = x.agent.clone();
+    if let Some(d) = &x.decision {
+        e.rule = d.rule.as_ref().map(|r| r.to_string());
+        e.failed_condition = d.failed_condition.clone();
+        if d.mode == Mode::Shadow {
+            e.mode = AuditMode::Shadow;
+        }
+    }
+    match &x.outcome {
+        Some(Outcome::Forwarded) => {
+            e.decision = forwarded(x);
+            e.reason = x
+                .decision
+                .as_ref()
+                .map(|d| d.reason.clone())
+                .filter(|r| !r.is_empty());
+        }
+        Some(Outcome::Refused(r)) => {
+            e.decision = refusal_decision(r);
+            if r.rule().is_some() {
+                e.rule = r.rule().map(str::to_owned);
+            }
+            e.reason = Some(r.reason().to_owned());
+        }
+        None => {
+            let (decision, reason) = abandoned(x);
+            e.decision = decision;
+            e.reason = Some(reason);
+        }
+    }
+    if x.exfiltration {
+        e.reason = e.reason.map(|r| format!("exfiltration attempt: {r}"));
+    }
+    e.credentials = x.credentials.clone();
+    e.approval = x.approval.clone();
+    e.status = x.status.map(|s| s.as_u16());
+    e.bytes_in = x.bytes_in;
+    e.bytes_out = x.bytes_out;
+    if let Ok(t) = x.redactions.lock() {
+        for (kind, n) in [
+            ("raw", t.raw),
+            ("url_encoded", t.url_encoded),
+            ("json_escaped", t.json_escaped),
+            ("base64", t.base64),
+            ("rule", t.patterns),
+        ] {
+            if n > 0 {
+                e.redactions.insert(kind.to_owned(), n);
+            }
+        }
+    }
+    e.duration_ms = x.started.elapsed().as_secs_f64() * 1000.0;
+    e.upstream_ms = x.upstream_ms;
+    e
+}
+
+/// The decision of a forwarded exchange: `approve` when a person (or a window) approved it.
+fn forwarded(x: &Exchange) -> AuditDecision {
+    match &x.approval {
+        Some(_) => AuditDecision::Approve,
+        None => AuditDecision::Allow,
+    }
+}
+
+/// The decision an entry records for a refusal the agent was sent.
+pub fn refusal_decision(refusal: &Refusal) -> AuditDecision {
+    match refusal.parts().2 {
+        "deny" => AuditDecision::Deny,
+        "rate_limited" => AuditDecision::RateLimited,
+        _ => AuditDecision::Error,
+    }
+}
+
+/// Decision and reason of an exchange that ended before a response. A request already sent
+/// upstream keeps its decision (`allow`/`approve`: it was forwarded); one that was not is
+/// `error`. The rule, when one decided, is in the entry either way.
+fn abandoned(x: &Exchange) -> (AuditDecision, String) {
+    let who = if x.recorder.is_stopped() {
+        "keyward stopped (shutdown grace period over)"
+    } else {
+        "client went away"
+    };
+    match x.stage {
+        Stage::Deciding => (AuditDecision::Error, format!("{who} before a response")),
+        Stage::Held => (
+            AuditDecision::Error,
+            format!("{who} while the request was held for approval; nothing was forwarded"),
+        ),
+        Stage::Upstream => (
+            forwarded(x),
+            format!("{who} while waiting for the upstream's response"),
+        ),
+    }
+}
