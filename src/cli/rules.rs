@@ -13,8 +13,8 @@ use crate::policy::{AgentId, RuleSet, SampleRequest, explain};
 /// `keyward check [DIR]`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Rules directory.
-    #[arg(default_value = "rules")]
+    /// Rules directory, or one rule file.
+    #[arg(default_value = "rules", value_name = "DIR|FILE")]
     pub dir: PathBuf,
 }
 

@@ -60,7 +60,8 @@ impl fmt::Display for Summary {
 }
 
 impl RuleSet {
-    /// Loads every `*.yaml` / `*.yml` file of `dir` (sorted by name) and compiles them together.
+    /// Loads every `*.yaml` / `*.yml` file of `dir` (sorted by name), or `dir` alone when it
+    /// is a file, and compiles them together.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, CompileErrors> {
         let unreadable = |path: &Path, e: &dyn fmt::Display| {
             CompileErrors(vec![CompileError {
@@ -72,9 +73,15 @@ impl RuleSet {
                 message: format!("cannot read: {e}"),
             }])
         };
-        let entries = std::fs::read_dir(dir).map_err(|e| unreadable(dir, &e))?;
         let mut paths = Vec::new();
-        for entry in entries {
+        // One file given: checked on its own (`keyward check rules/github.yaml`).
+        let entries = if dir.is_file() {
+            paths.push(dir.to_path_buf());
+            None
+        } else {
+            Some(std::fs::read_dir(dir).map_err(|e| unreadable(dir, &e))?)
+        };
+        for entry in entries.into_iter().flatten() {
             let path = entry.map_err(|e| unreadable(dir, &e))?.path();
             let is_yaml = path
                 .extension()

@@ -71,6 +71,29 @@ fn check_reports_every_error_with_its_position_and_warns_on_guessable_placeholde
 }
 
 #[test]
+fn check_takes_a_single_rule_file() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/github.yaml");
+    let out = keyward(&["check", file]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("ok: "), "{}", stdout(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("one.yaml");
+    std::fs::write(
+        &bad,
+        "rules:\n  - id: x\n    url: https://x.example/\n    decision: alow\n",
+    )
+    .unwrap();
+    let out = keyward(&["check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("one.yaml:4:"), "{}", stdout(&out));
+}
+
+#[test]
 fn test_and_explain_use_the_shipped_rules() {
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
     let out = keyward(&["test", rules]);

@@ -62,7 +62,12 @@ fn kubernetes_deployment_runs_replicas_probed_on_the_admin_api() {
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     let container = &pod["containers"][0];
     for probe in ["readinessProbe", "livenessProbe"] {
-        assert_eq!(container[probe]["httpGet"]["path"], "/healthz", "{probe}");
+        let path = if probe == "readinessProbe" {
+            "/readyz"
+        } else {
+            "/healthz"
+        };
+        assert_eq!(container[probe]["httpGet"]["path"], path, "{probe}");
         assert_eq!(container[probe]["httpGet"]["port"], "admin", "{probe}");
     }
     let args: Vec<&str> = container["args"]

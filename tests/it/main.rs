@@ -20,6 +20,7 @@ mod audit_shutdown;
 mod cli;
 mod clients;
 mod deploy;
+mod deploy_units;
 mod exhaustion;
 mod fuzz_properties;
 mod h2_abuse;
