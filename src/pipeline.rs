@@ -102,7 +102,11 @@ async fn process(
     // `Connection: Authorization` from the agent cannot remove a header keyward injects.
     hop::strip(&mut parts.headers, upgrade.as_ref());
     let host = conn.target.host.to_string();
-    normalize_target(&host, conn.target.port, parts.uri.path())
+    let target = normalize_target(&host, conn.target.port, parts.uri.path())
+        .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+    active
+        .rules
+        .check_spellings(&target)
         .map_err(|e| Refusal::BadRequest(e.to_string()))?;
 
     // Decide, reading the body first when a rule or the exfiltration guard must see it.

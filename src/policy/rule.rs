@@ -6,6 +6,7 @@ use crate::policy::error::Pos;
 use crate::policy::extras::{Approval, Cidr, HeaderTemplate, Limits, ResponseRedaction};
 use crate::policy::ids::{AgentId, RuleId, SecretName};
 use crate::policy::json::JsonPath;
+use crate::policy::spelling::Spellings;
 use crate::policy::url_pattern::UrlPattern;
 
 /// What a condition looks at.
@@ -73,6 +74,8 @@ pub struct Rule {
     pub(crate) approval: Option<Approval>,
     pub(crate) response: Option<ResponseRedaction>,
     pub(crate) allow_private: Vec<Cidr>,
+    /// `path_spellings:` the ambiguous spellings this rule admits for its host.
+    pub(crate) path_spellings: Spellings,
     /// `POST https://host/path`, computed once for traces.
     pub(crate) selector: String,
 }
@@ -142,6 +145,10 @@ impl Rule {
     /// `response:`.
     pub fn response(&self) -> Option<&ResponseRedaction> {
         self.response.as_ref()
+    }
+    /// `path_spellings:` the ambiguous path spellings it admits for its host.
+    pub fn path_spellings(&self) -> Spellings {
+        self.path_spellings
     }
     /// `allow_private:` ranges.
     pub fn allow_private(&self) -> &[Cidr] {
