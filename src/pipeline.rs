@@ -51,7 +51,7 @@ pub async fn handle(
         Err(refusal) => {
             // A malformed request ends its connection: what follows on the wire cannot be
             // trusted to start where the parser thinks it does.
-            let close = matches!(refusal, Refusal::BadRequest(_));
+            let close = matches!(refusal, Refusal::BadRequest(_) | Refusal::TooLarge(_));
             let mut resp = refusal.into_response(&exchange.id);
             if close && agent_version != Version::HTTP_2 {
                 resp.headers_mut()
@@ -67,6 +67,29 @@ pub async fn handle(
         *resp.version_mut() = Version::HTTP_11;
     }
     Ok(resp)
+}
+
+/// Most bytes of a body too large to inspect read and discarded before the 413, so that an
+/// agent still sending it reads the answer rather than a reset.
+const DRAIN_CAP: usize = 16 * 1024 * 1024;
+
+/// Whether the request was denied because its body is larger than the deciding rule
+/// inspects: a rule that inspects the body sees a partial read as too large before any
+/// condition, so a denial naming such a rule is always that one.
+fn too_large(
+    rules: &crate::policy::RuleSet,
+    decision: &crate::policy::Decision,
+    read: &Prefetched,
+) -> bool {
+    let max_size = decision
+        .rule
+        .as_ref()
+        .and_then(|id| rules.rule(id))
+        .and_then(|rule| rule.body())
+        .map(|body| body.max_size);
+    decision.verdict == Verdict::Deny
+        && read.is_partial()
+        && max_size.is_some_and(|max| read.head().len() > max)
 }
 
 /// The agent's body: untouched, or read ahead.
@@ -162,6 +185,15 @@ async fn process(
         tracing::info!(request_id = exchange.id.as_str(), rule = ?shadow.rule, verdict = ?shadow.verdict, reason = %shadow.reason, "shadow rule would decide differently");
     }
     exchange.decision = Some(decision.clone());
+    if let AgentBody::Read(read) = &agent_body
+        && too_large(&active.rules, &decision, read)
+    {
+        if let AgentBody::Read(read) = agent_body {
+            read.drain(DRAIN_CAP, shared.config().limits.header_read_timeout)
+                .await;
+        }
+        return Err(Refusal::TooLarge(decision.reason));
+    }
     match decision.verdict {
         Verdict::Allow => {}
         Verdict::Deny => {

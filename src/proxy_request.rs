@@ -72,10 +72,17 @@ pub enum ProxyTarget {
 }
 
 /// Sorts a proxy-port request: `CONNECT host:port`, an absolute-form `http://` request, or
-/// a 400 (origin-form, `https://` in absolute form, a target that does not parse). Looks at
+/// a 400 (origin-form, `https://` in absolute form, a CONNECT target with a scheme, a
+/// target that does not parse). Looks at
 /// the method and URI only, never the body.
 pub fn classify<B>(req: &Request<B>) -> Result<ProxyTarget, Refusal> {
     if req.method() == Method::CONNECT {
+        if let Some(scheme) = req.uri().scheme_str() {
+            return Err(Refusal::BadRequest(format!(
+                "CONNECT target {} carries a scheme ({scheme}://); send CONNECT host:port",
+                req.uri()
+            )));
+        }
         let raw = req.uri().authority().map_or("", |a| a.as_str());
         return Target::parse_authority(raw)
             .map(ProxyTarget::Connect)

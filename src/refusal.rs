@@ -16,6 +16,8 @@ pub const DECISION_HEADER: &str = "keyward-decision";
 pub enum Refusal {
     /// The request is malformed or not a proxy request (400).
     BadRequest(String),
+    /// The body is larger than the rules inspect (413).
+    TooLarge(String),
     /// The method is never forwarded, e.g. TRACE (405).
     MethodNotAllowed(String),
     /// The request names another host than its tunnel (421).
@@ -62,6 +64,7 @@ impl Refusal {
     pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Refusal::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "error"),
+            Refusal::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "deny"),
             Refusal::MethodNotAllowed(_) => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "deny")
             }
@@ -93,6 +96,7 @@ impl Refusal {
     pub fn reason(&self) -> &str {
         match self {
             Refusal::BadRequest(r)
+            | Refusal::TooLarge(r)
             | Refusal::MethodNotAllowed(r)
             | Refusal::Misdirected(r)
             | Refusal::Unavailable(r)

@@ -160,7 +160,7 @@ fn check_one(
         Subject::Json(_) | Subject::Form(_) => None,
     };
     let selected: Vec<Selected<'_>> = match &check.subject {
-        Subject::Json(path) => path.select(inputs.json(max_size).map_err(|e| e.to_string())?),
+        Subject::Json(path) => path.select(inputs.json(max_size, path)?),
         Subject::Form(path) => path.select(inputs.form(max_size).map_err(|e| e.to_string())?),
         Subject::Query(name) | Subject::Capture(name) => {
             owned.iter().map(|v| (format!("/{name}"), v)).collect()
