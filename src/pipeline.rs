@@ -104,6 +104,7 @@ async fn process(
     mut req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let conn = exchange.conn.clone();
+    checks::check_head(&req)?;
     checks::check_method(req.method(), conn.scheme)?;
     checks::check_pinned(&conn, &req)?;
     checks::check_framing(req.headers())?;

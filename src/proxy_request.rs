@@ -12,6 +12,7 @@ use crate::activity::Activity;
 use crate::audit::{AuditEntry, Decision as AuditDecision};
 use crate::body::{self, ProxyBody};
 use crate::exchange::{ConnInfo, Exchange, Outcome, RequestId, Scheme};
+use crate::head_scan::HeadFinding;
 use crate::intercept;
 use crate::pipeline;
 use crate::policy::AgentId;
@@ -44,6 +45,19 @@ pub async fn handle(
         }
     };
     match classify(&req) {
+        Ok(ProxyTarget::Connect(_)) if req.extensions().get::<HeadFinding>().is_some() => {
+            let reason = req
+                .extensions()
+                .get::<HeadFinding>()
+                .map(|f| f.0.clone())
+                .unwrap_or_default();
+            Ok(refuse_unpinned(
+                &shared,
+                client,
+                &req,
+                Refusal::BadRequest(reason),
+            ))
+        }
         Ok(ProxyTarget::Connect(target)) => {
             Ok(connect(shared, client, activity, agent, req, target))
         }
@@ -213,5 +227,14 @@ fn refuse_unpinned(
         entry.status = Some(status.as_u16());
         audit.record_detached(entry);
     }
-    refusal.into_response(&id)
+    let mut resp = refusal.into_response(&id);
+    if matches!(refusal, Refusal::BadRequest(_)) {
+        // What follows a malformed request on the wire cannot be trusted to start where
+        // the parser thinks it does.
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }
