@@ -23,7 +23,9 @@ use crate::credentials::{self, ExfilGuard, Injected};
 use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme};
 use crate::hop;
 use crate::limits::{Rate, counter_key};
-use crate::policy::{BodyNeed, RequestBody, RequestHead, Verdict, normalize_target};
+use crate::policy::{
+    BodyNeed, Decision, RequestBody, RequestHead, RuleSet, Verdict, normalize_target,
+};
 use crate::proxy::Shared;
 use crate::redact::{self, RuleRedactedBody};
 use crate::refusal::Refusal;
@@ -76,11 +78,7 @@ const DRAIN_CAP: usize = 16 * 1024 * 1024;
 /// Whether the request was denied because its body is larger than the deciding rule
 /// inspects: a rule that inspects the body sees a partial read as too large before any
 /// condition, so a denial naming such a rule is always that one.
-fn too_large(
-    rules: &crate::policy::RuleSet,
-    decision: &crate::policy::Decision,
-    read: &Prefetched,
-) -> bool {
+fn too_large(rules: &RuleSet, decision: &Decision, read: &Prefetched) -> bool {
     let max_size = decision
         .rule
         .as_ref()

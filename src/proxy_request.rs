@@ -45,22 +45,13 @@ pub async fn handle(
         }
     };
     match classify(&req) {
-        Ok(ProxyTarget::Connect(_)) if req.extensions().get::<HeadFinding>().is_some() => {
-            let reason = req
-                .extensions()
-                .get::<HeadFinding>()
-                .map(|f| f.0.clone())
-                .unwrap_or_default();
-            Ok(refuse_unpinned(
-                &shared,
-                client,
-                &req,
-                Refusal::BadRequest(reason),
-            ))
-        }
-        Ok(ProxyTarget::Connect(target)) => {
-            Ok(connect(shared, client, activity, agent, req, target))
-        }
+        Ok(ProxyTarget::Connect(target)) => match req.extensions().get::<HeadFinding>() {
+            Some(finding) => {
+                let refusal = Refusal::BadRequest(finding.0.clone());
+                Ok(refuse_unpinned(&shared, client, &req, refusal))
+            }
+            None => Ok(connect(shared, client, activity, agent, req, target)),
+        },
         Ok(ProxyTarget::Plain(target)) => {
             let conn = Arc::new(ConnInfo {
                 client,
@@ -87,8 +78,7 @@ pub enum ProxyTarget {
 
 /// Sorts a proxy-port request: `CONNECT host:port`, an absolute-form `http://` request, or
 /// a 400 (origin-form, `https://` in absolute form, a CONNECT target with a scheme, a
-/// target that does not parse). Looks at
-/// the method and URI only, never the body.
+/// target that does not parse). Looks at the method and URI only, never the body.
 pub fn classify<B>(req: &Request<B>) -> Result<ProxyTarget, Refusal> {
     if req.method() == Method::CONNECT {
         if let Some(scheme) = req.uri().scheme_str() {
