@@ -1,14 +1,17 @@
 //! Path spellings that upstream servers read differently, through the running proxy: `//`
 //! (nginx merges slashes), `;` parameters and `..;` (Tomcat, Spring, Jetty strip them),
 //! `%252e` (servers that decode twice). Refused with 400 by default over HTTP/1 in a tunnel,
-//! on the proxy port and over HTTP/2, each with its reason and audit entry, nothing
+//! on the proxy port and over HTTP/2 (a client and hand-written frames), each with its reason and audit entry, nothing
 //! upstream; with `path_spellings:` the spelling is admitted and the deny rule still holds.
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
 
+use tokio::io::AsyncWriteExt;
+
 use crate::support::agent::Proto;
+use crate::support::h2raw::{Answer, END_HEADERS, END_STREAM, HEADERS, answer, block, frame, open};
 use crate::support::raw::{RawReply, audit_log, in_tunnel, on_proxy_port};
 use crate::support::upstream::echo;
 use crate::support::{Keyward, TestCa, Upstream};
@@ -156,6 +159,32 @@ async fn ambiguous_spellings_are_refused_over_http2() {
         assert_eq!(logged["status"], 400, "{logged}");
         assert_eq!(logged["path"], path, "{logged}");
     }
+    assert_eq!(rig.tls.count(), 0, "{:?}", rig.tls.seen());
+}
+
+#[tokio::test]
+async fn ambiguous_spellings_in_a_hand_written_http2_path_are_refused() {
+    let rig = rig("").await;
+    for (path, _) in SPELLINGS {
+        let mut tls = open(&rig.keyward, "api.widgets.example:443").await;
+        let fields: [(&[u8], &[u8]); 4] = [
+            (b":method", b"GET"),
+            (b":scheme", b"https"),
+            (b":authority", HOST.as_bytes()),
+            (b":path", path.as_bytes()),
+        ];
+        let headers = frame(HEADERS, END_HEADERS | END_STREAM, 1, &block(&fields));
+        tls.write_all(&headers).await.unwrap();
+        let got = answer(&mut tls, 1, std::time::Duration::from_secs(10)).await;
+        assert_eq!(got, Answer::Status(400), "{path}");
+    }
+    let refused = audit_log(&rig.keyward)
+        .await
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["status"] == 400 && e["host"] == HOST)
+        .count();
+    assert_eq!(refused, SPELLINGS.len());
     assert_eq!(rig.tls.count(), 0, "{:?}", rig.tls.seen());
 }
 
