@@ -72,7 +72,11 @@ pub fn malformed(err: &(dyn StdError + 'static)) -> Option<Malformed> {
 
 /// Writes the record (entry, log line, metrics) for a connection-level refusal.
 pub fn record(shared: &Shared, place: Place<'_>, method: &str, what: Malformed) {
-    let id = RequestId::new();
+    record_as(shared, place, method, what, RequestId::new());
+}
+
+/// [`record`] under the id the agent was already given in keyward's answer.
+pub fn record_as(shared: &Shared, place: Place<'_>, method: &str, what: Malformed, id: RequestId) {
     let (host, port) = match place.target {
         Some(t) => (t.host.to_string(), t.port),
         None => ("-".to_owned(), 0),

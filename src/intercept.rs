@@ -14,6 +14,7 @@ use tokio_rustls::LazyConfigAcceptor;
 use crate::activity::Activity;
 use crate::conn_event::{self, Malformed, Place};
 use crate::exchange::{ConnInfo, Scheme};
+use crate::head_scan::{Findings, HeadScan};
 use crate::pipeline;
 use crate::policy::AgentId;
 use crate::proxy::Shared;
@@ -122,12 +123,19 @@ pub async fn serve_tunnel(
         activity: activity.clone(),
         agent: agent.clone(),
     });
+    let findings = Arc::new(Findings::default());
     let service = {
         let shared = shared.clone();
-        service_fn(move |req| pipeline::handle(shared.clone(), conn.clone(), req))
+        let findings = findings.clone();
+        service_fn(move |mut req| {
+            findings.tag(&mut req);
+            pipeline::handle(shared.clone(), conn.clone(), req)
+        })
     };
     let builder = shared.tunnel_builder(h2);
-    let served = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+    let limit = limits.max_header_bytes.max(8192);
+    let io = HeadScan::new(tls, limit, !h2, findings.clone());
+    let served = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     let ended = crate::connection::drive(
         served,
         shared.shutdown(),
@@ -136,7 +144,14 @@ pub async fn serve_tunnel(
         limits.idle_timeout,
         "tunnel",
     );
-    if let Some(malformed) = ended.await {
+    let ended = ended.await;
+    if let Some(too_long) = findings.take_too_long() {
+        let what = Malformed {
+            reason: too_long.reason,
+            status: Some(414),
+        };
+        conn_event::record_as(&shared, place, "-", what, too_long.id);
+    } else if let Some(malformed) = ended {
         conn_event::record(&shared, place, "-", malformed);
     }
 }

@@ -8,6 +8,7 @@
 //! | module | job |
 //! | --- | --- |
 //! | [`listener`] | accept loop, connection limit, back-off, per-connection task |
+//! | [`head_scan`] | raw HTTP/1 heads beside hyper: `#`, both framings (400), too-long request lines (414) |
 //! | [`proxy_request`] | the proxy protocol: CONNECT, absolute-form `http://`, 400 otherwise |
 //! | [`intercept`] | TLS termination of a tunnel: ClientHello check, SNI pinning, ALPN |
 //! | [`pipeline`] | the request path: method check, pinning, decision, forwarding, clean-up |
@@ -53,6 +54,7 @@ pub mod connection;
 pub mod credentials;
 pub mod dumpable;
 pub mod exchange;
+pub mod head_scan;
 pub mod hop;
 pub mod intercept;
 pub mod limits;

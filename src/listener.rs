@@ -11,8 +11,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::activity::{Activity, ActivityIo};
-use crate::conn_event::{self, Place};
+use crate::conn_event::{self, Malformed, Place};
 use crate::exchange::Scheme;
+use crate::head_scan::{Findings, HeadScan};
 use crate::proxy::Shared;
 use crate::proxy_request;
 
@@ -62,11 +63,22 @@ async fn serve_client(
     let _permit = permit;
     let _ = stream.set_nodelay(true);
     let activity = Activity::new();
-    let io = TokioIo::new(ActivityIo::new(stream, activity.clone()));
+    let findings = Arc::new(Findings::default());
+    let limit = shared.config().limits.max_header_bytes.max(8192);
+    let io = TokioIo::new(HeadScan::new(
+        ActivityIo::new(stream, activity.clone()),
+        limit,
+        true,
+        findings.clone(),
+    ));
     let service = {
         let shared = shared.clone();
         let activity = activity.clone();
-        service_fn(move |req| proxy_request::handle(shared.clone(), client, activity.clone(), req))
+        let findings = findings.clone();
+        service_fn(move |mut req| {
+            findings.tag(&mut req);
+            proxy_request::handle(shared.clone(), client, activity.clone(), req)
+        })
     };
     let conn = shared
         .outer_builder()
@@ -81,13 +93,20 @@ async fn serve_client(
         idle,
         "client",
     );
-    if let Some(malformed) = ended.await {
-        let place = Place {
-            client,
-            target: None,
-            scheme: Scheme::Http,
-            agent: None,
+    let ended = ended.await;
+    let place = Place {
+        client,
+        target: None,
+        scheme: Scheme::Http,
+        agent: None,
+    };
+    if let Some(too_long) = findings.take_too_long() {
+        let what = Malformed {
+            reason: too_long.reason,
+            status: Some(414),
         };
+        conn_event::record_as(&shared, place, "-", what, too_long.id);
+    } else if let Some(malformed) = ended {
         conn_event::record(&shared, place, "-", malformed);
     }
 }

@@ -24,7 +24,9 @@ use crate::credentials::{self, ExfilGuard, Injected};
 use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme, Stage};
 use crate::hop;
 use crate::limits::{Rate, counter_key};
-use crate::policy::{BodyNeed, RequestBody, RequestHead, Verdict, normalize_target};
+use crate::policy::{
+    BodyNeed, Decision, RequestBody, RequestHead, RuleSet, Verdict, normalize_target,
+};
 use crate::proxy::Shared;
 use crate::redact::{self, RuleRedactedBody};
 use crate::refusal::Refusal;
@@ -52,7 +54,7 @@ pub async fn handle(
         Err(refusal) => {
             // A malformed request ends its connection: what follows on the wire cannot be
             // trusted to start where the parser thinks it does.
-            let close = matches!(refusal, Refusal::BadRequest(_));
+            let close = matches!(refusal, Refusal::BadRequest(_) | Refusal::TooLarge(_));
             let mut resp = refusal.into_response(&exchange.id);
             if close && agent_version != Version::HTTP_2 {
                 resp.headers_mut()
@@ -70,6 +72,25 @@ pub async fn handle(
     Ok(resp)
 }
 
+/// Most bytes of a body too large to inspect read and discarded before the 413, so that an
+/// agent still sending it reads the answer rather than a reset.
+const DRAIN_CAP: usize = 16 * 1024 * 1024;
+
+/// Whether the request was denied because its body is larger than the deciding rule
+/// inspects: a rule that inspects the body sees a partial read as too large before any
+/// condition, so a denial naming such a rule is always that one.
+fn too_large(rules: &RuleSet, decision: &Decision, read: &Prefetched) -> bool {
+    let max_size = decision
+        .rule
+        .as_ref()
+        .and_then(|id| rules.rule(id))
+        .and_then(|rule| rule.body())
+        .map(|body| body.max_size);
+    decision.verdict == Verdict::Deny
+        && read.is_partial()
+        && max_size.is_some_and(|max| read.head().len() > max)
+}
+
 /// The agent's body: untouched, or read ahead.
 enum AgentBody {
     Unread(Incoming),
@@ -82,6 +103,7 @@ async fn process(
     mut req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let conn = exchange.conn.clone();
+    checks::check_head(&req)?;
     checks::check_method(req.method(), conn.scheme)?;
     checks::check_pinned(&conn, &req)?;
     checks::check_framing(req.headers())?;
@@ -103,7 +125,11 @@ async fn process(
     // `Connection: Authorization` from the agent cannot remove a header keyward injects.
     hop::strip(&mut parts.headers, upgrade.as_ref());
     let host = conn.target.host.to_string();
-    normalize_target(&host, conn.target.port, parts.uri.path())
+    let target = normalize_target(&host, conn.target.port, parts.uri.path())
+        .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+    active
+        .rules
+        .check_spellings(&target)
         .map_err(|e| Refusal::BadRequest(e.to_string()))?;
 
     // Decide, reading the body first when a rule or the exfiltration guard must see it.
@@ -159,6 +185,15 @@ async fn process(
         tracing::info!(request_id = exchange.id.as_str(), rule = ?shadow.rule, verdict = ?shadow.verdict, reason = %shadow.reason, "shadow rule would decide differently");
     }
     exchange.decision = Some(decision.clone());
+    if let AgentBody::Read(read) = &agent_body
+        && too_large(&active.rules, &decision, read)
+    {
+        if let AgentBody::Read(read) = agent_body {
+            read.drain(DRAIN_CAP, shared.config().limits.header_read_timeout)
+                .await;
+        }
+        return Err(Refusal::TooLarge(decision.reason));
+    }
     match decision.verdict {
         Verdict::Allow => {}
         Verdict::Deny => {

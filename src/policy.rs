@@ -5,7 +5,8 @@
 //! - [`raw`](self::raw): serde structs of a rule file, `deny_unknown_fields`, with spans.
 //! - [`compile`](self::compile): raw → compiled in one pass, every error as `file:line:col`.
 //! - [`url_pattern`]: `scheme://host[:port]/path` patterns with `*`, `**`, `{name}`.
-//! - [`normalize`]: the canonical request target every rule is matched against.
+//! - [`normalize`]: the canonical request target every rule is matched against;
+//!   [`spelling`]: path spellings servers read differently, refused unless a host opts in.
 //! - [`json`]: JSON pointers with `*` segments; [`condition`]: the value tests.
 //! - [`body`]: size limits, decoding (gzip, deflate, br, zstd) with a bomb cap, JSON/form.
 //! - [`index`](self::index): rules by host; [`engine`](self::engine): the pure decision.
@@ -38,6 +39,7 @@ pub mod request;
 pub mod rule;
 mod ruleset;
 pub mod sample;
+pub mod spelling;
 pub mod tests_runner;
 pub mod units;
 pub mod url_pattern;
@@ -56,6 +58,7 @@ pub use request::{BodyNeed, RequestBody, RequestHead, Scheme};
 pub use rule::Rule;
 pub use ruleset::{RuleSet, Summary};
 pub use sample::{SampleRequest, SampleRequestError};
+pub use spelling::{AmbiguousPath, Spellings};
 pub use tests_runner::{RuleTest, TestOutcome, TestReport};
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::activity::Activity;
 use crate::body::{self, ProxyBody};
 use crate::conn_event::{self, Place};
 use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme};
+use crate::head_scan::HeadFinding;
 use crate::intercept;
 use crate::pipeline;
 use crate::policy::AgentId;
@@ -45,9 +46,19 @@ pub async fn handle(
         }
     };
     match classify(&req) {
-        Ok(ProxyTarget::Connect(target)) => {
-            Ok(connect(shared, client, activity, agent, req, target))
-        }
+        Ok(ProxyTarget::Connect(target)) => match req.extensions().get::<HeadFinding>() {
+            Some(finding) => {
+                let refusal = Refusal::BadRequest(finding.0.clone());
+                Ok(refuse_unpinned(
+                    &shared,
+                    client,
+                    agent.as_ref(),
+                    &req,
+                    refusal,
+                ))
+            }
+            None => Ok(connect(shared, client, activity, agent, req, target)),
+        },
         Ok(ProxyTarget::Plain(target)) => {
             let conn = Arc::new(ConnInfo {
                 client,
@@ -79,10 +90,16 @@ pub enum ProxyTarget {
 }
 
 /// Sorts a proxy-port request: `CONNECT host:port`, an absolute-form `http://` request, or
-/// a 400 (origin-form, `https://` in absolute form, a target that does not parse). Looks at
-/// the method and URI only, never the body.
+/// a 400 (origin-form, `https://` in absolute form, a CONNECT target with a scheme, a
+/// target that does not parse). Looks at the method and URI only, never the body.
 pub fn classify<B>(req: &Request<B>) -> Result<ProxyTarget, Refusal> {
     if req.method() == Method::CONNECT {
+        if let Some(scheme) = req.uri().scheme_str() {
+            return Err(Refusal::BadRequest(format!(
+                "CONNECT target {} carries a scheme ({scheme}://); send CONNECT host:port",
+                req.uri()
+            )));
+        }
         let raw = req.uri().authority().map_or("", |a| a.as_str());
         return Target::parse_authority(raw)
             .map(ProxyTarget::Connect)
@@ -200,5 +217,14 @@ fn refuse_unpinned(
         req.uri().path(),
         &refusal,
     );
-    refusal.into_response(&id)
+    let mut resp = refusal.into_response(&id);
+    if matches!(refusal, Refusal::BadRequest(_)) {
+        // What follows a malformed request on the wire cannot be trusted to start where
+        // the parser thinks it does.
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }

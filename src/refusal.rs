@@ -16,6 +16,10 @@ pub const DECISION_HEADER: &str = "keyward-decision";
 pub enum Refusal {
     /// The request is malformed or not a proxy request (400).
     BadRequest(String),
+    /// The request line is longer than the head limit (414).
+    UriTooLong(String),
+    /// The body is larger than the rules inspect (413).
+    TooLarge(String),
     /// The method is never forwarded, e.g. TRACE (405).
     MethodNotAllowed(String),
     /// The request names another host than its tunnel (421).
@@ -62,6 +66,8 @@ impl Refusal {
     pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Refusal::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "error"),
+            Refusal::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long", "deny"),
+            Refusal::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "deny"),
             Refusal::MethodNotAllowed(_) => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "deny")
             }
@@ -93,6 +99,8 @@ impl Refusal {
     pub fn reason(&self) -> &str {
         match self {
             Refusal::BadRequest(r)
+            | Refusal::TooLarge(r)
+            | Refusal::UriTooLong(r)
             | Refusal::MethodNotAllowed(r)
             | Refusal::Misdirected(r)
             | Refusal::Unavailable(r)
@@ -113,16 +121,38 @@ impl Refusal {
         }
     }
 
-    /// The response the agent receives.
-    pub fn into_response(&self, request_id: &RequestId) -> Response<ProxyBody> {
-        let (status, error, decision) = self.parts();
-        let json = serde_json::to_vec(&Body {
-            error,
+    /// The JSON body of the answer.
+    fn json(&self, request_id: &RequestId) -> Vec<u8> {
+        serde_json::to_vec(&Body {
+            error: self.parts().1,
             rule: self.rule(),
             reason: self.reason(),
             request_id: request_id.as_str(),
         })
-        .unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
+        .unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec())
+    }
+
+    /// The whole HTTP/1.1 answer as bytes, for a refusal written below hyper (a request
+    /// line too long for hyper to parse); the connection closes after it.
+    pub fn to_http1_bytes(&self, request_id: &RequestId) -> Vec<u8> {
+        let (status, _, decision) = self.parts();
+        let json = self.json(request_id);
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\n{DECISION_HEADER}: {decision}\r\ncache-control: no-store\r\nkeyward-request-id: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            request_id.as_str(),
+            json.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(&json);
+        out
+    }
+
+    /// The response the agent receives.
+    pub fn into_response(&self, request_id: &RequestId) -> Response<ProxyBody> {
+        let (status, _, decision) = self.parts();
+        let json = self.json(request_id);
         let mut resp = Response::new(body::full(json));
         *resp.status_mut() = status;
         let headers = resp.headers_mut();

@@ -77,6 +77,26 @@ impl Prefetched {
         matches!(self, Prefetched::Partial { .. })
     }
 
+    /// Reads and discards what is left of a refused body, at most `limit` bytes within
+    /// `timeout`, so that the agent, still sending, reads the refusal instead of a reset.
+    pub async fn drain(self, limit: usize, timeout: Duration) {
+        let Prefetched::Partial { mut rest, .. } = self else {
+            return;
+        };
+        let read = async {
+            let mut seen = 0usize;
+            while seen <= limit {
+                match rest.frame().await {
+                    Some(Ok(frame)) => {
+                        seen = seen.saturating_add(frame.data_ref().map_or(0, Bytes::len));
+                    }
+                    None | Some(Err(_)) => return,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(timeout, read).await;
+    }
+
     /// The body to send upstream: `head` (possibly rewritten by injection) then the rest,
     /// which is scanned for `placeholders` when given.
     pub fn into_body(self, head: Bytes, placeholders: Option<Arc<Scrubber>>) -> ProxyBody {

@@ -106,7 +106,18 @@ pub fn normalize_target(data: &[u8]) {
                 "{path:?}"
             );
             assert!(!segment.contains('\\'), "{path:?}");
+            let bare = keyward::policy::spelling::strip_parameters(segment);
+            assert!(bare != "." && bare != "..", "{path:?}");
         }
+        let lower = path.to_ascii_lowercase();
+        for twice in ["%252e", "%252f", "%255c"] {
+            assert!(!lower.contains(twice), "{path:?}");
+        }
+        assert_eq!(
+            t.spellings,
+            keyward::policy::Spellings::of(&t.segments),
+            "{path:?}"
+        );
         assert_eq!(t.segments.join("/"), t.path[1..], "{path:?}");
     }
 }

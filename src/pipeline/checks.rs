@@ -5,8 +5,18 @@
 use http::{HeaderMap, Method, Request, header};
 
 use crate::exchange::{ConnInfo, Scheme};
+use crate::head_scan::HeadFinding;
 use crate::refusal::Refusal;
 use crate::target::Target;
+
+/// What the raw head said that the parsed request no longer shows (a `#` in the target,
+/// `Content-Length` beside `Transfer-Encoding`): refused, never reinterpreted.
+pub fn check_head<B>(req: &Request<B>) -> Result<(), Refusal> {
+    match req.extensions().get::<HeadFinding>() {
+        Some(finding) => Err(Refusal::BadRequest(finding.0.clone())),
+        None => Ok(()),
+    }
+}
 
 /// TRACE/TRACK echo requests (and cookies) back; CONNECT inside a tunnel would escape the pin.
 pub fn check_method(method: &Method, scheme: Scheme) -> Result<(), Refusal> {

@@ -1,10 +1,12 @@
 //! Request bodies for inspection: size limits, decoding (gzip, deflate, br, zstd) with a
-//! decoded-size cap against decompression bombs, and JSON / form-urlencoded parsing.
+//! decoded-size cap against decompression bombs, and JSON (duplicated keys recorded) /
+//! form-urlencoded parsing.
 //!
 //! Bodies are decoded only to be inspected; the proxy forwards the bytes unchanged.
 
 mod decode;
 pub(crate) mod form;
+pub mod json;
 
 pub use decode::decode;
 pub use form::parse_form;
@@ -68,9 +70,9 @@ pub enum BodyError {
     NotForm(String),
 }
 
-/// Parses a decoded body as JSON.
+/// Parses a decoded body as JSON (duplicated keys: the last value, see [`json::parse`]).
 pub fn parse_json(bytes: &[u8]) -> Result<Value, BodyError> {
-    serde_json::from_slice(bytes).map_err(|e| BodyError::NotJson(e.to_string()))
+    json::parse(bytes).map(|parsed| parsed.value)
 }
 
 #[cfg(test)]

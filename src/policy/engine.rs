@@ -1,7 +1,8 @@
 //! The pure decision: (request head, body, agent) → [`Decision`]. No I/O, no panics.
 //!
-//! Steps: normalise the target (an invalid one is denied); take the host's candidate rules
-//! from the index; keep those whose selector matches; evaluate their conditions; resolve
+//! Steps: normalise the target (an invalid one is denied, and so is an ambiguous spelling no
+//! rule of the host admits); take the host's candidate rules from the index; keep those
+//! whose selector matches (deny and approve rules on every reading of the path); evaluate their conditions; resolve
 //! enforce-mode rules into the enforced outcome, and all rules (shadow included) into the
 //! would-be outcome, reported when it differs.
 //!
@@ -20,9 +21,10 @@ use inputs::Inputs;
 use crate::policy::decision::{ConditionTrace, Decision, Mode, ShadowOutcome, Verdict};
 use crate::policy::ids::AgentId;
 use crate::policy::index::HostIndex;
-use crate::policy::normalize::normalize_target;
+use crate::policy::normalize::{Target, normalize_target};
 use crate::policy::request::{BodyNeed, RequestBody, RequestHead};
 use crate::policy::rule::Rule;
+use crate::policy::spelling::{self, AmbiguousPath, Spellings};
 
 /// The reason of the default deny.
 pub const NO_RULE: &str = "no rule allows this request";
@@ -47,11 +49,16 @@ pub(crate) fn decide(
         Ok(t) => t,
         Err(e) => return Decision::deny(format!("invalid request target: {e}")),
     };
+    let candidates = index.candidates(&target.host);
+    if let Err(e) = check_spellings(rules, &candidates, &target) {
+        return Decision::deny(e.to_string());
+    }
+    let readings = spelling::readings(&target.segments);
     let mut trace = Vec::new();
     let mut matched = Vec::new();
-    for i in index.candidates(&target.host) {
+    for i in candidates {
         let Some(rule) = rules.get(i) else { continue };
-        let result = evaluate::selector(rule, head.method, head.scheme, &target, agent);
+        let result = evaluate::selector(rule, head.method, head.scheme, &target, &readings, agent);
         if tracing {
             trace.push(ConditionTrace {
                 rule: rule.id.clone(),
@@ -131,15 +138,37 @@ pub(crate) fn body_need(
     let Ok(target) = normalize_target(head.host, head.port, head.path) else {
         return BodyNeed::None;
     };
+    let readings = spelling::readings(&target.segments);
     index
         .candidates(&target.host)
         .into_iter()
         .filter_map(|i| rules.get(i))
         .filter(|rule| rule.body.is_some())
-        .filter(|rule| evaluate::selector(rule, head.method, head.scheme, &target, agent).is_ok())
+        .filter(|rule| {
+            evaluate::selector(rule, head.method, head.scheme, &target, &readings, agent).is_ok()
+        })
         .filter_map(|rule| rule.body.as_ref().map(|b| b.max_size))
         .max()
         .map_or(BodyNeed::None, |max_size| BodyNeed::Inspect { max_size })
+}
+
+/// Refuses a path spelling that no candidate rule of the host (any agent, decision or mode)
+/// admits with `path_spellings:`.
+pub(crate) fn check_spellings(
+    rules: &[Rule],
+    candidates: &[usize],
+    target: &Target,
+) -> Result<(), AmbiguousPath> {
+    if target.spellings == Spellings::default() {
+        return Ok(());
+    }
+    let admitted = candidates
+        .iter()
+        .filter_map(|&i| rules.get(i))
+        .fold(Spellings::default(), |all, rule| {
+            all.union(rule.path_spellings)
+        });
+    target.spellings.check(admitted, &target.path)
 }
 
 /// The outcome of resolving a set of evaluated rules.

@@ -12,6 +12,7 @@ use crate::policy::index::HostIndex;
 use crate::policy::normalize::normalize_host;
 use crate::policy::rule::Rule;
 use crate::policy::ruleset::RuleSet;
+use crate::policy::spelling::Spellings;
 use crate::policy::url_pattern::{HostPattern, PortPattern, UrlPattern};
 
 /// One `--allow` value.
@@ -104,6 +105,7 @@ impl RuleSet {
                 approval: None,
                 response: None,
                 allow_private: Vec::new(),
+                path_spellings: Spellings::default(),
             });
         }
         self.index = HostIndex::build(&self.rules);

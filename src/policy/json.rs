@@ -93,6 +93,18 @@ impl JsonPath {
         })
     }
 
+    /// Whether the concrete pointer `segments` lies on this path: a prefix of what it
+    /// selects (a `*` matches any segment) or under a value it selects.
+    pub fn overlaps(&self, segments: &[String]) -> bool {
+        self.steps
+            .iter()
+            .zip(segments)
+            .all(|(step, segment)| match step {
+                Step::Key(key) => key == segment,
+                Step::Each => true,
+            })
+    }
+
     /// True when some segment is `*`.
     pub fn has_wildcard(&self) -> bool {
         self.steps.contains(&Step::Each)
@@ -157,6 +169,11 @@ fn child<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
     }
 }
 
+/// The pointer text of concrete segments (`["a", "x/y"]` → `/a/x~1y`).
+pub fn pointer_text(segments: &[String]) -> String {
+    segments.iter().map(|s| format!("/{}", escape(s))).collect()
+}
+
 /// Escapes a key back into pointer form.
 fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
@@ -212,6 +229,25 @@ mod tests {
             "a scalar selects itself"
         );
         assert!(JsonPath::parse("/labels/*").unwrap().has_wildcard());
+    }
+
+    #[test]
+    fn overlaps_prefixes_and_what_lies_under() {
+        let path = JsonPath::parse("/labels/*/name").unwrap();
+        let segs = |p: &str| -> Vec<String> { p.split('/').skip(1).map(str::to_owned).collect() };
+        for on in [
+            "/labels",
+            "/labels/3",
+            "/labels/0/name",
+            "/labels/0/name/deep",
+        ] {
+            assert!(path.overlaps(&segs(on)), "{on}");
+        }
+        for off in ["/title", "/labels/0/other", "/label"] {
+            assert!(!path.overlaps(&segs(off)), "{off}");
+        }
+        assert!(JsonPath::parse("").unwrap().overlaps(&segs("/anything")));
+        assert_eq!(pointer_text(&["x/y~".to_owned()]), "/x~1y~0");
     }
 
     #[test]

@@ -4,15 +4,19 @@
 //! - the host is lower-cased and IDNA-normalised (UTS-46, to ASCII/punycode), one trailing
 //!   dot is removed, IPv6 literals are bracketed and written canonically;
 //! - the port is kept as given (callers fill the scheme's default port: https 443, http 80);
-//! - the path is percent-decoded exactly once, segment by segment; a `%252e` becomes the
-//!   literal text `%2e` and is matched as such (never decoded twice);
-//! - `.` and `..` segments (also written `%2e`, `%2E%2e`, …), encoded slashes (`%2F`),
-//!   encoded or raw backslashes, malformed escapes and non-UTF-8 paths are refused
-//!   (the proxy answers 400) rather than resolved: a path that means something different to
-//!   the upstream than to the rules must never be decided;
-//! - duplicate slashes are kept (`/a//b` has an empty segment and does not match `/a/b`).
+//! - the path is percent-decoded exactly once, segment by segment;
+//! - `.` and `..` segments (also written `%2e`, `%2E%2e`, `..;`, `.;x`), encoded slashes
+//!   (`%2F`), encoded or raw backslashes, `%25` before the escape of `.`, `/` or `\`
+//!   (`%252e`: servers that decode twice read a dot), malformed escapes and non-UTF-8 paths
+//!   are refused (the proxy answers 400) rather than resolved: a path that means something
+//!   different to the upstream than to the rules must never be decided;
+//! - empty segments (`/a//b`) and `;` parameters are kept and reported in
+//!   [`Target::spellings`]: the host's rules decide whether they are refused (see
+//!   [`spelling`](super::spelling)).
 
 use std::net::Ipv6Addr;
+
+use crate::policy::spelling::Spellings;
 
 /// A normalised request target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +29,8 @@ pub struct Target {
     pub path: String,
     /// The decoded path split on `/` after the leading slash (`/` gives one empty segment).
     pub segments: Vec<String>,
+    /// Spellings in the path that servers read differently (empty segments, parameters).
+    pub spellings: Spellings,
 }
 
 /// Why a request target cannot be decided (the proxy answers 400).
@@ -42,6 +48,11 @@ pub enum NormalizeError {
     /// A `.` or `..` segment, possibly percent-encoded.
     #[error("path `{0}` contains a dot segment")]
     DotSegment(String),
+    /// `%25` before the escape of `.`, `/` or `\`: a second decoding gives another path.
+    #[error(
+        "path `{0}` is encoded twice (`%25` before an escaped `.`, `/` or `\\`), which servers that decode twice read as another path"
+    )]
+    DoubleEncoded(String),
     /// `%2F` inside a segment.
     #[error("path `{0}` contains an encoded slash")]
     EncodedSlash(String),
@@ -63,11 +74,13 @@ pub fn normalize_target(host: &str, port: u16, path: &str) -> Result<Target, Nor
         return Err(NormalizeError::Port);
     }
     let (path, segments) = normalize_path(path)?;
+    let spellings = Spellings::of(&segments);
     Ok(Target {
         host,
         port,
         path,
         segments,
+        spellings,
     })
 }
 
@@ -123,11 +136,15 @@ fn normalize_path(raw: &str) -> Result<(String, Vec<String>), NormalizeError> {
     if raw.contains('\\') {
         return Err(NormalizeError::Backslash(raw.to_owned()));
     }
+    if is_double_encoded(raw) {
+        return Err(NormalizeError::DoubleEncoded(raw.to_owned()));
+    }
     let mut segments = Vec::new();
     let mut path = String::with_capacity(raw.len());
     for raw_segment in rest.split('/') {
         let segment = decode_segment(raw_segment, raw)?;
-        if segment == "." || segment == ".." {
+        let bare = crate::policy::spelling::strip_parameters(&segment);
+        if bare == "." || bare == ".." {
             return Err(NormalizeError::DotSegment(raw.to_owned()));
         }
         path.push('/');
@@ -135,6 +152,20 @@ fn normalize_path(raw: &str) -> Result<(String, Vec<String>), NormalizeError> {
         segments.push(segment);
     }
     Ok((path, segments))
+}
+
+/// `%25` followed by the escape of `.`, `/` or `\` (`%252e`, `%252F`, `%255c`, any case).
+fn is_double_encoded(raw: &str) -> bool {
+    raw.as_bytes().windows(5).any(|w| {
+        w.get(..3) == Some(b"%25")
+            && matches!(
+                (
+                    w.get(3).map(u8::to_ascii_lowercase),
+                    w.get(4).map(u8::to_ascii_lowercase)
+                ),
+                (Some(b'2'), Some(b'e' | b'f')) | (Some(b'5'), Some(b'c'))
+            )
+    })
 }
 
 /// Percent-decodes one segment exactly once.
@@ -233,7 +264,7 @@ mod tests {
     #[test]
     fn path_is_decoded_once() {
         assert_eq!(path("/a%20b/c").unwrap(), "/a b/c");
-        assert_eq!(path("/x/%252e%252e/y").unwrap(), "/x/%2e%2e/y");
+        assert_eq!(path("/x/%2541/y").unwrap(), "/x/%41/y");
         assert_eq!(path("/%E2%82%AC").unwrap(), "/€");
     }
 
@@ -277,13 +308,70 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_slashes_are_kept() {
+    fn duplicate_slashes_are_kept_and_reported() {
         let t = normalize_target("a.com", 80, "/a//b/").unwrap();
         assert_eq!(t.segments, vec!["a", "", "b", ""]);
-        assert_eq!(
-            normalize_target("a.com", 80, "/").unwrap().segments,
-            vec![""]
+        assert!(t.spellings.empty_segments && !t.spellings.parameters);
+        let root = normalize_target("a.com", 80, "/").unwrap();
+        assert_eq!(root.segments, vec![""]);
+        assert_eq!(root.spellings, Spellings::default());
+        let trailing = normalize_target("a.com", 80, "/a/b/").unwrap();
+        assert!(
+            !trailing.spellings.empty_segments,
+            "a trailing slash is not ambiguous"
         );
+        assert!(
+            normalize_target("a.com", 80, "//admin")
+                .unwrap()
+                .spellings
+                .empty_segments
+        );
+    }
+
+    #[test]
+    fn path_parameters_are_kept_and_reported() {
+        for p in ["/a/admin;x=y", "/a;/b", "/a/b%3Bc"] {
+            let t = normalize_target("a.com", 443, p).unwrap();
+            assert!(t.spellings.parameters, "{p}");
+            assert!(!t.spellings.empty_segments, "{p}");
+        }
+        assert_eq!(path("/a;x=y").unwrap(), "/a;x=y");
+    }
+
+    #[test]
+    fn dot_segments_with_parameters_are_refused() {
+        for p in [
+            "/a/..;/b",
+            "/a/..;x=1/b",
+            "/a/.;/b",
+            "/a/..%3b/b",
+            "/a/%2e%2e;/b",
+        ] {
+            assert!(matches!(path(p), Err(NormalizeError::DotSegment(_))), "{p}");
+        }
+        assert!(path("/a/..x;/b").is_ok());
+    }
+
+    #[test]
+    fn double_encoded_dots_slashes_and_backslashes_are_refused() {
+        for p in [
+            "/x/%252e%252e/y",
+            "/x/%252E/y",
+            "/x%252fy",
+            "/x%252Fy",
+            "/x%255cy",
+            "/x%255C..",
+            "/%252e",
+        ] {
+            assert!(
+                matches!(path(p), Err(NormalizeError::DoubleEncoded(_))),
+                "{p}: {:?}",
+                path(p)
+            );
+        }
+        // `%25` before anything else decodes once to a literal `%`.
+        assert_eq!(path("/a%2520b").unwrap(), "/a%20b");
+        assert_eq!(path("/a%25").unwrap(), "/a%");
     }
 
     #[test]

@@ -67,6 +67,26 @@ pub(crate) struct RawRule {
     pub response: Option<RawResponse>,
     #[serde(default)]
     pub allow_private: Vec<SStr>,
+    #[serde(default)]
+    pub path_spellings: Option<RawSpellings>,
+}
+
+/// `path_spellings:` — ambiguous path spellings the rule's host admits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSpellings {
+    #[serde(default)]
+    pub empty_segments: Option<RawAdmit>,
+    #[serde(default)]
+    pub parameters: Option<RawAdmit>,
+}
+
+/// `allow` or `refuse` (the default) for one spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawAdmit {
+    Allow,
+    Refuse,
 }
 
 /// `method: POST` or `method: [GET, HEAD]`.

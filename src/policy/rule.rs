@@ -8,6 +8,7 @@ use crate::policy::error::Pos;
 use crate::policy::extras::{Approval, HeaderTemplate, Limits, ResponseRedaction};
 use crate::policy::ids::{AgentId, RuleId, SecretName};
 use crate::policy::json::JsonPath;
+use crate::policy::spelling::Spellings;
 use crate::policy::url_pattern::UrlPattern;
 
 /// What a condition looks at.
@@ -76,6 +77,8 @@ pub struct Rule {
     pub(crate) response: Option<ResponseRedaction>,
     /// `allow_private:` ranges: the private destinations this rule's requests may reach.
     pub(crate) allow_private: Vec<IpNet>,
+    /// `path_spellings:` the ambiguous spellings this rule admits for its host.
+    pub(crate) path_spellings: Spellings,
     /// `POST https://host/path`, computed once for traces.
     pub(crate) selector: String,
 }
@@ -145,6 +148,10 @@ impl Rule {
     /// `response:`.
     pub fn response(&self) -> Option<&ResponseRedaction> {
         self.response.as_ref()
+    }
+    /// `path_spellings:` the ambiguous path spellings it admits for its host.
+    pub fn path_spellings(&self) -> Spellings {
+        self.path_spellings
     }
     /// `allow_private:` ranges: private addresses the upstream connector may dial for the
     /// requests this rule allows (see `upstream::PrivateAllowance`).

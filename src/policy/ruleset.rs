@@ -10,9 +10,10 @@ use crate::policy::engine;
 use crate::policy::error::{CompileError, CompileErrors, Pos};
 use crate::policy::ids::{AgentId, RuleId};
 use crate::policy::index::HostIndex;
-use crate::policy::normalize::normalize_host;
+use crate::policy::normalize::{Target, normalize_host};
 use crate::policy::request::{BodyNeed, RequestBody, RequestHead};
 use crate::policy::rule::{PatternSet, Rule};
+use crate::policy::spelling::AmbiguousPath;
 use crate::policy::tests_runner::RuleTest;
 
 /// Compiled rules with their host index and declarations. `Send + Sync`, immutable.
@@ -161,6 +162,13 @@ impl RuleSet {
             .filter(|rule| rule.applies_to(agent) && rule.url.matches_port(None, port))
             .flat_map(|rule| rule.allow_private.iter().copied())
             .collect()
+    }
+
+    /// Refuses a normalised target whose path spelling servers read differently (`//`, `;`)
+    /// unless a rule of its host admits it (the proxy answers 400). [`RuleSet::decide`]
+    /// denies the same targets.
+    pub fn check_spellings(&self, target: &Target) -> Result<(), AmbiguousPath> {
+        engine::check_spellings(&self.rules, &self.index.candidates(&target.host), target)
     }
 
     /// Must the proxy read the body before deciding, and how much of it?

@@ -4,8 +4,9 @@ use super::decls::parse_method;
 use super::{Compiled, Ctx, Names, checks, extras};
 use crate::policy::decision::{Mode, Verdict};
 use crate::policy::ids::{AgentId, RuleId, SecretName};
-use crate::policy::raw::{OneOrMany, RawMode, RawRule, RawVerdict};
+use crate::policy::raw::{OneOrMany, RawAdmit, RawMode, RawRule, RawVerdict};
 use crate::policy::rule::{Rule, Subject};
+use crate::policy::spelling::Spellings;
 use crate::policy::url_pattern::UrlPattern;
 
 /// Compiles a rule; `None` when it has errors (all of them recorded).
@@ -165,6 +166,13 @@ pub(super) fn compile_rule(
         approval,
         response,
         allow_private,
+        path_spellings: raw
+            .path_spellings
+            .as_ref()
+            .map_or_else(Spellings::default, |p| Spellings {
+                empty_segments: p.empty_segments == Some(RawAdmit::Allow),
+                parameters: p.parameters == Some(RawAdmit::Allow),
+            }),
     })
 }
 

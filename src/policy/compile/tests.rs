@@ -77,6 +77,27 @@ fn unknown_field_points_at_the_key() {
 }
 
 #[test]
+fn path_spellings_values_are_allow_or_refuse_with_positions() {
+    let e = one_error(
+        "rules:\n  - id: a\n    url: https://a.com/\n    decision: allow\n    path_spellings:\n      empty_segments: yes\n",
+    );
+    assert!(e.starts_with("r.yaml:6:23:"), "{e}");
+    assert!(e.contains("allow") && e.contains("refuse"), "{e}");
+    let e = one_error(
+        "rules:\n  - id: a\n    url: https://a.com/\n    decision: allow\n    path_spellings: { slashes: allow }\n",
+    );
+    assert!(e.starts_with("r.yaml:5:"), "{e}");
+    assert!(e.contains("unknown field `slashes`"), "{e}");
+    let set = RuleSet::compile(&[src(
+        "r.yaml",
+        "rules:\n  - id: a\n    url: https://a.com/\n    decision: allow\n    path_spellings: { empty_segments: allow, parameters: refuse }\n",
+    )])
+    .unwrap();
+    let spellings = set.rules()[0].path_spellings();
+    assert!(spellings.empty_segments && !spellings.parameters);
+}
+
+#[test]
 fn unknown_top_level_key() {
     let e = one_error("rulez: []\n");
     assert!(e.starts_with("r.yaml:1:1: unknown field `rulez`"), "{e}");

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::inputs::Inputs;
-use crate::policy::decision::ConditionTrace;
+use crate::policy::decision::{ConditionTrace, Verdict};
 use crate::policy::ids::AgentId;
 use crate::policy::json::Selected;
 use crate::policy::normalize::Target;
@@ -22,12 +22,15 @@ pub(super) enum Outcome {
 }
 
 /// Checks the selector (agent, method, scheme, port, path); `Ok(captures)` on a match,
-/// `Err(why not)` otherwise.
+/// `Err(why not)` otherwise. Allow rules see the strict reading of the path; deny and
+/// approve rules every reading in `readings` (strict first), so that a path a server
+/// reads as a denied one stays denied.
 pub(super) fn selector(
     rule: &Rule,
     method: &http::Method,
     scheme: crate::policy::request::Scheme,
     target: &Target,
+    readings: &[Vec<String>],
     agent: Option<&AgentId>,
 ) -> Result<Vec<(String, String)>, String> {
     if !rule.applies_to(agent) {
@@ -45,9 +48,15 @@ pub(super) fn selector(
     if !rule.url.matches_port(Some(scheme), target.port) {
         return Err(format!("port {} does not match", target.port));
     }
-    rule.url
-        .path
-        .matches(&target.segments)
+    let strict = std::slice::from_ref(&target.segments);
+    let readings = match rule.verdict {
+        Verdict::Allow => strict,
+        Verdict::Deny | Verdict::Approve if readings.is_empty() => strict,
+        Verdict::Deny | Verdict::Approve => readings,
+    };
+    readings
+        .iter()
+        .find_map(|segments| rule.url.path.matches(segments))
         .ok_or_else(|| format!("path {} does not match {}", target.path, rule.url.path))
 }
 
@@ -151,7 +160,7 @@ fn check_one(
         Subject::Json(_) | Subject::Form(_) => None,
     };
     let selected: Vec<Selected<'_>> = match &check.subject {
-        Subject::Json(path) => path.select(inputs.json(max_size).map_err(|e| e.to_string())?),
+        Subject::Json(path) => path.select(inputs.json(max_size, path)?),
         Subject::Form(path) => path.select(inputs.form(max_size).map_err(|e| e.to_string())?),
         Subject::Query(name) | Subject::Capture(name) => {
             owned.iter().map(|v| (format!("/{name}"), v)).collect()

@@ -7,7 +7,9 @@ use std::cell::OnceCell;
 use serde_json::Value;
 
 use crate::policy::body::form::decode_component;
+use crate::policy::body::json::{self as body_json, ParsedJson};
 use crate::policy::body::{self, BodyError, decoded_cap};
+use crate::policy::json::{JsonPath, pointer_text};
 use crate::policy::request::{RequestBody, RequestHead};
 
 /// Lazily computed request inputs.
@@ -19,7 +21,7 @@ pub(super) struct Inputs<'r> {
     /// Decoded-size cap for this decision: the largest cap among matching rules.
     cap: usize,
     decoded: OnceCell<Result<Cow<'r, [u8]>, BodyError>>,
-    json: OnceCell<Result<Value, BodyError>>,
+    json: OnceCell<Result<ParsedJson, BodyError>>,
     form: OnceCell<Result<Value, BodyError>>,
     query: OnceCell<Result<Vec<(String, String)>, String>>,
 }
@@ -60,13 +62,22 @@ impl<'r> Inputs<'r> {
         Ok(decoded)
     }
 
-    /// The body parsed as JSON.
-    pub fn json(&self, max_size: usize) -> Result<&Value, BodyError> {
-        let bytes = self.body(max_size)?;
-        self.json
-            .get_or_init(|| body::parse_json(bytes))
+    /// The body parsed as JSON, refused when a key on `path` appears twice in its object
+    /// (servers disagree on which value wins; the reason names the key's pointer).
+    pub fn json(&self, max_size: usize, path: &JsonPath) -> Result<&Value, String> {
+        let bytes = self.body(max_size).map_err(|e| e.to_string())?;
+        let parsed = self
+            .json
+            .get_or_init(|| body_json::parse(bytes))
             .as_ref()
-            .map_err(Clone::clone)
+            .map_err(ToString::to_string)?;
+        match parsed.duplicates.iter().find(|d| path.overlaps(d)) {
+            Some(duplicate) => Err(format!(
+                "request body has the JSON key `{}` more than once; servers disagree on which value wins",
+                pointer_text(duplicate)
+            )),
+            None => Ok(&parsed.value),
+        }
     }
 
     /// The body parsed as form data.

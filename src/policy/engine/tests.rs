@@ -6,6 +6,7 @@
 mod bodies;
 mod properties;
 mod selectors;
+mod spellings;
 
 use crate::policy::{BodyNeed, Decision, Mode, RuleSet, SampleRequest, Source, Verdict};
 

@@ -239,3 +239,43 @@ fn deny_rules_with_body_conditions_match_only_when_they_hold() {
         "a body the deny rule cannot read is denied (fail closed)"
     );
 }
+
+#[test]
+fn a_duplicated_key_on_an_inspected_path_denies_naming_its_pointer() {
+    let set = rules(
+        r#"
+rules:
+  - id: issue
+    method: POST
+    url: https://a.com/issues
+    body:
+      json:
+        /labels/*/name: { one_of: [bug] }
+    decision: allow
+"#,
+    );
+    let post = |body: &str| decide(&set, "POST https://a.com/issues", Some(body));
+    assert!(post(r#"{"labels":[{"name":"bug"}]}"#).is_allowed());
+    for (body, pointer) in [
+        (
+            r#"{"labels":[{"name":"bug"}],"labels":[{"name":"bug"}]}"#,
+            "/labels",
+        ),
+        (
+            r#"{"labels":[{"name":"admin","name":"bug"}]}"#,
+            "/labels/0/name",
+        ),
+        (r#"{"labels":[{"name":{"x":1,"x":2}}]}"#, "/labels/0/name/x"),
+    ] {
+        let d = post(body);
+        assert_eq!(d.verdict, Verdict::Deny, "{body}");
+        assert_eq!(d.rule.as_ref().map(|r| r.as_str()), Some("issue"), "{body}");
+        assert!(
+            d.reason.contains(&format!("`{pointer}` more than once")),
+            "{body}: {}",
+            d.reason
+        );
+    }
+    // A duplicate off every inspected path changes nothing the rule decides on.
+    assert!(post(r#"{"title":"a","title":"b","labels":[{"name":"bug"}]}"#).is_allowed());
+}
