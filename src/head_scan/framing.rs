@@ -225,7 +225,6 @@ fn parse_head(buf: &[u8], limit: usize) -> Parsed {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

@@ -73,7 +73,6 @@ fn explicit_block(ip: IpAddr) -> Option<IpNet> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "test inputs are literals")]
 mod tests {
     use super::*;
 

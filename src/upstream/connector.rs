@@ -197,7 +197,6 @@ impl tower_service::Service<Uri> for GuardedConnector {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "test inputs are literals")]
 mod tests {
     use super::*;
 

@@ -197,8 +197,8 @@ fn compose_unit() -> Unit {
         mounts.push((parts[1].to_owned(), content));
     }
     let env = string_map(&service["environment"])
-        .into_iter()
-        .map(|(k, _)| (k, "ghp_deploy_unit_test_value_0123456789abcdef".to_owned()))
+        .into_keys()
+        .map(|k| (k, "ghp_deploy_unit_test_value_0123456789abcdef".to_owned()))
         .collect();
     Unit {
         name: "compose",

@@ -123,7 +123,6 @@ impl<'de> Visitor<'de> for Node<'_> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
     use serde_json::json;
