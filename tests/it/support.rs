@@ -3,6 +3,9 @@
 
 pub mod agent;
 pub mod child;
+/// The encoders the scrubber's unit tests echo secrets through (one implementation).
+#[path = "../../src/redact/patterns/encoders.rs"]
+pub mod encoders;
 pub mod git_http;
 pub mod h2raw;
 pub mod package_index;
