@@ -86,11 +86,11 @@ impl Active {
         {
             return scrubber.clone();
         }
-        let (scrubber, failures) = self.credentials.known_values().await;
+        let previous = known.as_ref().map(|(_, scrubber)| scrubber);
+        let (scrubber, failures) = self.credentials.known_values(previous).await;
         for (name, error) in failures {
             tracing::debug!(secret = %name, %error, "secret source does not resolve; not in the redaction set");
         }
-        let scrubber = Arc::new(scrubber);
         *known = Some((Instant::now(), scrubber.clone()));
         scrubber
     }

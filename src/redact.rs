@@ -1,4 +1,4 @@
-//! Redaction of what comes back to the agent: every known secret value, in the encodings an
+//! Redaction of what comes back to the agent: every known secret value, in every spelling an
 //! API would echo it in, replaced by its placeholder in headers and in streamed bodies; and a
 //! rule's own redaction (`rule_body`: pattern sets, JSON fields masked by `json_mask`).
 
@@ -8,6 +8,7 @@ mod json_mask;
 mod patterns;
 mod response;
 mod rule_body;
+mod spelling;
 mod stream;
 
 pub use body::{ScrubbedBody, Tally};

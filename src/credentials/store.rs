@@ -101,8 +101,12 @@ impl CredentialStore {
     }
 
     /// A scrubber for every secret whose source resolves now (each replaced by its
-    /// placeholder); sources that fail are left out and reported by name.
-    pub async fn known_values(&self) -> (Scrubber, Vec<(SecretName, SourceError)>) {
+    /// placeholder), `previous` itself when built from the same values; sources that fail are
+    /// left out and reported by name.
+    pub async fn known_values(
+        &self,
+        previous: Option<&Arc<Scrubber>>,
+    ) -> (Arc<Scrubber>, Vec<(SecretName, SourceError)>) {
         let mut values = Vec::new();
         let mut failures = Vec::new();
         for c in &self.credentials {
@@ -111,6 +115,11 @@ impl CredentialStore {
                 Err(e) => failures.push((c.name.clone(), e)),
             }
         }
-        (Scrubber::new(values.iter().map(|(v, p)| (v, *p))), failures)
+        let pairs = || values.iter().map(|(v, p)| (v, *p));
+        let scrubber = match previous {
+            Some(previous) if previous.is_built_from(pairs()) => previous.clone(),
+            _ => Arc::new(Scrubber::new(pairs())),
+        };
+        (scrubber, failures)
     }
 }

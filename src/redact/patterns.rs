@@ -1,14 +1,25 @@
-//! The scrubber's pattern set: for each secret, its raw, URL-encoded, JSON-escaped and base64
-//! (standard and URL-safe, at every byte alignment) forms, each mapped to the placeholder in
-//! the same form; matched together with one Aho-Corasick automaton.
+//! The scrubber's pattern set: for each secret, every spelling of it in text (each character
+//! raw, percent-encoded or JSON-escaped, see `spelling`) and its base64 fragments (standard
+//! and URL-safe, at every byte alignment), each replaced by the placeholder in the same form;
+//! all matched in one pass by one multi-pattern regex.
+//!
+//! Why `regex-automata`'s meta regex and not the Aho-Corasick automaton used before: a
+//! secret of n characters has about 5^n spellings once each character may be raw, `%XX` or
+//! `\u00XX` in either hex case, far too many to list as literals, while as a regex each
+//! character is one small alternation and the set grows linearly with the secrets. The
+//! meta regex runs it as a lazy DFA (one table lookup per byte) behind a literal prefilter
+//! extracted from the patterns' first bytes, so throughput stays that of a DFA scan.
 
 use std::borrow::Cow;
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
+use sha2::{Digest, Sha256};
 
+use super::spelling::Spelled;
 use crate::secret::SecretValue;
 
 /// Shortest base64 fragment matched (shorter ones would hit unrelated text).
@@ -57,71 +68,146 @@ impl RedactionCounts {
     }
 }
 
+/// What one pattern of the regex stands for.
+#[derive(Debug)]
+enum Form {
+    /// Every text spelling of a secret; replaced by the placeholder raw, percent-encoded or
+    /// JSON-escaped, after the family the match used.
+    Spelled {
+        spelled: Spelled,
+        raw: Vec<u8>,
+        url: Vec<u8>,
+        json: Vec<u8>,
+    },
+    /// A base64 fragment of a secret and the placeholder's fragment at the same alignment.
+    Base64 {
+        fragment: Vec<u8>,
+        replacement: Vec<u8>,
+    },
+}
+
+#[derive(Debug)]
+struct Pattern {
+    /// The index of the secret it came from (in the order given).
+    owner: usize,
+    form: Form,
+}
+
+/// One replacement to make: `start..end` of the haystack becomes `replacement`.
+pub(super) struct Found<'s> {
+    pub start: usize,
+    pub end: usize,
+    pub owner: usize,
+    pub replacement: &'s [u8],
+    pub encoding: Encoding,
+}
+
 /// Secret forms and their replacements, compiled once per rule set.
 #[derive(Debug, Default)]
 pub struct Scrubber {
-    automaton: Option<AhoCorasick>,
-    replacements: Vec<Vec<u8>>,
-    encodings: Vec<Encoding>,
-    /// For each pattern, the index of the secret it came from (in the order given).
-    owners: Vec<usize>,
-    /// Longest pattern, in bytes: the most a stream may have to hold back between chunks.
+    regex: Option<Regex>,
+    /// Indexed by the regex's pattern id.
+    patterns: Vec<Pattern>,
+    /// Longest text any pattern matches, in bytes: the most a stream may have to hold back
+    /// between chunks (a `\u00XX` spelling is 6 bytes per character).
     longest: usize,
-    /// The patterns themselves: a stream holds back only a tail that could begin one.
-    patterns: Vec<Vec<u8>>,
+    /// Bytes some pattern can begin with (256 entries; empty when there is no pattern): a
+    /// stream's tail is checked only from such a byte on.
+    starts: Vec<bool>,
+    /// SHA-256 of the `(secret, placeholder)` pairs it was built from.
+    fingerprint: [u8; 32],
 }
 
 impl Scrubber {
     /// Builds the patterns for `(secret, placeholder)` pairs. Empty secrets are ignored.
     pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a SecretValue, &'a str)>) -> Self {
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut replacements = Vec::new();
-        let mut encodings = Vec::new();
-        let mut owners = Vec::new();
-        for (owner, (secret, placeholder)) in secrets.into_iter().enumerate() {
-            if secret.is_empty() {
+        let given: Vec<(&[u8], &str)> = secrets.into_iter().map(|(s, p)| (s.expose(), p)).collect();
+        let fingerprint = fingerprint(&given);
+        let mut secrets: Vec<(usize, &[u8], &str)> = given
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (s, _))| !s.is_empty())
+            .map(|(owner, (s, p))| (owner, s, p))
+            .collect();
+        // Leftmost-first: where one secret begins another, the longer one is tried first.
+        secrets.sort_by_key(|(_, s, _)| std::cmp::Reverse(s.len()));
+        let mut patterns = Vec::new();
+        let mut seen: Vec<&[u8]> = Vec::new();
+        for &(owner, secret, placeholder) in &secrets {
+            if seen.contains(&secret) {
                 continue;
             }
-            for (pattern, replacement, encoding) in forms(secret.expose(), placeholder.as_bytes()) {
-                if !patterns.contains(&pattern) {
-                    patterns.push(pattern);
-                    replacements.push(replacement);
-                    encodings.push(encoding);
-                    owners.push(owner);
+            seen.push(secret);
+            patterns.push(Pattern {
+                owner,
+                form: Form::Spelled {
+                    spelled: Spelled::new(secret),
+                    raw: placeholder.as_bytes().to_vec(),
+                    url: utf8_percent_encode(placeholder, NON_ALPHANUMERIC)
+                        .to_string()
+                        .into_bytes(),
+                    json: json_inner(placeholder),
+                },
+            });
+        }
+        let mut fragments: Vec<Vec<u8>> = Vec::new();
+        for &(owner, secret, placeholder) in &secrets {
+            for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+                for shift in 0..3 {
+                    if let Some((fragment, replacement)) =
+                        base64_fragment(&engine, secret, placeholder.as_bytes(), shift)
+                        && !fragments.contains(&fragment)
+                    {
+                        fragments.push(fragment.clone());
+                        patterns.push(Pattern {
+                            owner,
+                            form: Form::Base64 {
+                                fragment,
+                                replacement,
+                            },
+                        });
+                    }
                 }
             }
         }
-        let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
-        let automaton = if patterns.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(&patterns)
-                .ok()
-        };
-        Self {
-            automaton,
-            replacements,
-            encodings,
-            owners,
-            longest,
-            patterns,
+        let longest = patterns.iter().map(Pattern::longest).max().unwrap_or(0);
+        let mut starts = Vec::new();
+        if !patterns.is_empty() {
+            starts = vec![false; 256];
+            for p in &patterns {
+                for b in p.first_bytes() {
+                    if let Some(s) = starts.get_mut(usize::from(b)) {
+                        *s = true;
+                    }
+                }
+            }
         }
+        Self {
+            regex: compile(&patterns),
+            patterns,
+            longest,
+            starts,
+            fingerprint,
+        }
+    }
+
+    /// Whether this scrubber was built from exactly these pairs, in this order: a refresh
+    /// that finds the same values keeps it rather than compiling the same regex again.
+    pub fn is_built_from<'a>(
+        &self,
+        secrets: impl IntoIterator<Item = (&'a SecretValue, &'a str)>,
+    ) -> bool {
+        let given: Vec<(&[u8], &str)> = secrets.into_iter().map(|(s, p)| (s.expose(), p)).collect();
+        fingerprint(&given) == self.fingerprint
     }
 
     /// The index (in the order given to [`Scrubber::new`]) of every secret found in `input`,
     /// in any of its forms, without duplicates.
     pub fn owners_found(&self, input: &[u8]) -> Vec<usize> {
         let mut found: Vec<usize> = Vec::new();
-        if let Some(ac) = &self.automaton {
-            for m in ac.find_iter(input) {
-                if let Some(owner) = self.owners.get(m.pattern().as_usize())
-                    && !found.contains(owner)
-                {
-                    found.push(*owner);
-                }
+        for m in self.matches(input) {
+            if !found.contains(&m.owner) {
+                found.push(m.owner);
             }
         }
         found
@@ -134,60 +220,71 @@ impl Scrubber {
 
     /// Whether there is nothing to scrub.
     pub fn is_empty(&self) -> bool {
-        self.automaton.is_none()
+        self.regex.is_none()
     }
 
-    /// Longest pattern length in bytes.
+    /// Longest match length in bytes, over every spelling.
     pub fn longest(&self) -> usize {
         self.longest
     }
 
     /// Length of the longest tail of `buf` that is a proper prefix of some pattern: the bytes
-    /// a stream must hold back because the next chunk could complete a secret.
+    /// a stream must hold back because the next chunk could complete a secret (or make a
+    /// match at its end longer).
     pub(super) fn pending_prefix(&self, buf: &[u8]) -> usize {
         let most = self.longest.saturating_sub(1).min(buf.len());
-        (1..=most)
-            .rev()
-            .find(|&k| {
-                let tail = &buf[buf.len() - k..];
-                self.patterns
-                    .iter()
-                    .any(|p| p.len() > k && p.starts_with(tail))
+        let from = buf.len() - most;
+        (from..buf.len())
+            .find(|&start| {
+                self.starts.get(usize::from(buf[start])) == Some(&true)
+                    && self
+                        .patterns
+                        .iter()
+                        .any(|p| p.is_open_prefix(&buf[start..]))
             })
-            .unwrap_or(0)
+            .map_or(0, |start| buf.len() - start)
     }
 
-    pub(super) fn automaton(&self) -> Option<&AhoCorasick> {
-        self.automaton.as_ref()
-    }
-
-    pub(super) fn replacement(&self, pattern: usize) -> (&[u8], Encoding) {
-        (
-            self.replacements
-                .get(pattern)
-                .map(Vec::as_slice)
-                .unwrap_or(b"[redacted]"),
-            self.encodings
-                .get(pattern)
-                .copied()
-                .unwrap_or(Encoding::Raw),
-        )
+    /// Every replacement to make in `hay`, left to right, not overlapping.
+    pub(super) fn matches<'s>(&'s self, hay: &'s [u8]) -> impl Iterator<Item = Found<'s>> + 's {
+        self.regex
+            .iter()
+            .flat_map(move |re| re.find_iter(hay))
+            .filter_map(move |m| {
+                let pattern = self.patterns.get(m.pattern().as_usize())?;
+                let (replacement, encoding) = match &pattern.form {
+                    Form::Spelled {
+                        spelled,
+                        raw,
+                        url,
+                        json,
+                    } => match spelled.encoding_of(hay.get(m.range())?) {
+                        Encoding::UrlEncoded => (url, Encoding::UrlEncoded),
+                        Encoding::JsonEscaped => (json, Encoding::JsonEscaped),
+                        _ => (raw, Encoding::Raw),
+                    },
+                    Form::Base64 { replacement, .. } => (replacement, Encoding::Base64),
+                };
+                Some(Found {
+                    start: m.start(),
+                    end: m.end(),
+                    owner: pattern.owner,
+                    replacement: replacement.as_slice(),
+                    encoding,
+                })
+            })
     }
 
     /// Scrubs a complete value (a header, a URL); borrowed when nothing matched.
     pub fn scrub<'b>(&self, input: &'b [u8], counts: &mut RedactionCounts) -> Cow<'b, [u8]> {
-        let Some(ac) = &self.automaton else {
-            return Cow::Borrowed(input);
-        };
         let mut out: Option<Vec<u8>> = None;
         let mut last = 0;
-        for m in ac.find_iter(input) {
+        for m in self.matches(input) {
             let buf = out.get_or_insert_with(|| Vec::with_capacity(input.len()));
-            buf.extend_from_slice(&input[last..m.start()]);
-            let (replacement, encoding) = self.replacement(m.pattern().as_usize());
-            buf.extend_from_slice(replacement);
-            counts.add(encoding);
-            last = m.end();
+            buf.extend_from_slice(&input[last..m.start]);
+            buf.extend_from_slice(m.replacement);
+            counts.add(m.encoding);
+            last = m.end;
         }
         match out {
             None => Cow::Borrowed(input),
@@ -199,60 +296,81 @@ impl Scrubber {
     }
 }
 
-/// Every form of `secret` with the same form of `placeholder`.
-fn forms(secret: &[u8], placeholder: &[u8]) -> Vec<(Vec<u8>, Vec<u8>, Encoding)> {
-    let mut out = vec![(secret.to_vec(), placeholder.to_vec(), Encoding::Raw)];
-    if let (Ok(s), Ok(p)) = (
-        std::str::from_utf8(secret),
-        std::str::from_utf8(placeholder),
-    ) {
-        let url = utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-        if url != s {
-            out.push((
-                url.into_bytes(),
-                utf8_percent_encode(p, NON_ALPHANUMERIC)
-                    .to_string()
-                    .into_bytes(),
-                Encoding::UrlEncoded,
-            ));
-            // Lower-case hex escapes are as common as upper-case ones.
-            let lower = lower_hex_escapes(&utf8_percent_encode(s, NON_ALPHANUMERIC).to_string());
-            out.push((
-                lower.into_bytes(),
-                utf8_percent_encode(p, NON_ALPHANUMERIC)
-                    .to_string()
-                    .into_bytes(),
-                Encoding::UrlEncoded,
-            ));
+impl Pattern {
+    fn longest(&self) -> usize {
+        match &self.form {
+            Form::Spelled { spelled, .. } => spelled.longest(),
+            Form::Base64 { fragment, .. } => fragment.len(),
         }
-        if let (Ok(js), Ok(jp)) = (serde_json::to_string(s), serde_json::to_string(p)) {
-            let js = js.trim_matches('"');
-            if js != s {
-                out.push((
-                    js.as_bytes().to_vec(),
-                    jp.trim_matches('"').as_bytes().to_vec(),
-                    Encoding::JsonEscaped,
-                ));
-            }
-            // Forward slashes may be escaped too (`\/`).
-            let slashed = js.replace('/', "\\/");
-            if slashed != js {
-                out.push((
-                    slashed.into_bytes(),
-                    jp.trim_matches('"').as_bytes().to_vec(),
-                    Encoding::JsonEscaped,
-                ));
+    }
+
+    fn first_bytes(&self) -> Vec<u8> {
+        match &self.form {
+            Form::Spelled { spelled, .. } => spelled.first_bytes().collect(),
+            Form::Base64 { fragment, .. } => fragment.first().copied().into_iter().collect(),
+        }
+    }
+
+    fn is_open_prefix(&self, tail: &[u8]) -> bool {
+        match &self.form {
+            Form::Spelled { spelled, .. } => spelled.is_open_prefix(tail),
+            Form::Base64 { fragment, .. } => {
+                fragment.len() > tail.len() && fragment.starts_with(tail)
             }
         }
     }
-    for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
-        for shift in 0..3 {
-            if let Some(pair) = base64_fragment(&engine, secret, placeholder, shift) {
-                out.push((pair.0, pair.1, Encoding::Base64));
+
+    /// Regex source for this pattern (bytes as `\xHH`, Unicode off).
+    fn regex(&self) -> String {
+        match &self.form {
+            Form::Spelled { spelled, .. } => spelled.regex(),
+            Form::Base64 { fragment, .. } => {
+                fragment.iter().map(|b| format!("\\x{b:02X}")).collect()
             }
         }
     }
-    out
+}
+
+/// `text` JSON-escaped, without the surrounding quotes.
+fn json_inner(text: &str) -> Vec<u8> {
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or(text)
+        .as_bytes()
+        .to_vec()
+}
+
+/// SHA-256 over the pairs, each part length-prefixed.
+fn fingerprint(pairs: &[(&[u8], &str)]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    for (secret, placeholder) in pairs {
+        for part in [*secret, placeholder.as_bytes()] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part);
+        }
+    }
+    hash.finalize().into()
+}
+
+/// One regex over every pattern, pattern ids in `patterns` order; `None` when there is none.
+fn compile(patterns: &[Pattern]) -> Option<Regex> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let sources: Vec<String> = patterns.iter().map(Pattern::regex).collect();
+    let built = Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        // The set grows with the secrets; no size cap that would drop a secret.
+        .configure(meta::Regex::config().utf8_empty(false).nfa_size_limit(None))
+        .build_many(&sources);
+    match built {
+        Ok(re) => Some(re),
+        Err(error) => {
+            tracing::error!(%error, patterns = sources.len(), "secret redaction patterns do not compile");
+            None
+        }
+    }
 }
 
 /// The part of base64(`shift` unknown bytes + `secret` + unknown bytes) that depends only
@@ -278,22 +396,8 @@ fn base64_fragment(
     Some((pattern, replacement))
 }
 
-fn lower_hex_escapes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '%' {
-            for _ in 0..2 {
-                if let Some(h) = chars.next() {
-                    out.push(h.to_ascii_lowercase());
-                }
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+mod encoders;
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests;

@@ -25,9 +25,9 @@ impl StreamScrubber {
 
     /// Takes the next chunk; returns what can be sent now (possibly empty).
     pub fn push(&mut self, chunk: &[u8]) -> Bytes {
-        let Some(ac) = self.scrubber.automaton() else {
+        if self.scrubber.is_empty() {
             return Bytes::copy_from_slice(chunk);
-        };
+        }
         self.carry.extend_from_slice(chunk);
         let buf = std::mem::take(&mut self.carry);
         // Only a tail that could begin a secret waits for the next chunk (a small event of a
@@ -37,15 +37,14 @@ impl StreamScrubber {
         let safe = buf.len().saturating_sub(hold);
         let mut out = BytesMut::with_capacity(buf.len());
         let mut emitted = 0;
-        for m in ac.find_iter(&buf[..]) {
-            if m.start() >= safe {
+        for m in self.scrubber.matches(&buf[..]) {
+            if m.start >= safe {
                 break;
             }
-            out.extend_from_slice(&buf[emitted..m.start()]);
-            let (replacement, encoding) = self.scrubber.replacement(m.pattern().as_usize());
-            out.extend_from_slice(replacement);
-            self.counts.add(encoding);
-            emitted = m.end();
+            out.extend_from_slice(&buf[emitted..m.start]);
+            out.extend_from_slice(m.replacement);
+            self.counts.add(m.encoding);
+            emitted = m.end;
         }
         let cut = emitted.max(safe);
         out.extend_from_slice(&buf[emitted..cut]);
@@ -101,6 +100,27 @@ mod tests {
                     "split at {a},{b}"
                 );
                 assert_eq!(counts.raw, 2);
+            }
+        }
+    }
+
+    #[test]
+    fn an_escaped_secret_split_at_every_boundary_is_replaced() {
+        let secret = SecretValue::new("kw/a<b&\"c d\\e");
+        let scrubber = Arc::new(Scrubber::new([(&secret, PLACEHOLDER)]));
+        // Go's HTML-safe JSON, then Python's `quote_plus` with lower-case hex.
+        let body = "{\"t\":\"kw/a\\u003cb\\u0026\\\"c d\\\\e\",\"q\":\"kw%2fa%3cb%26%22c+d%5ce\"}";
+        let expected = "{\"t\":\"keyward:stripe:0123456789abcdef\",\"q\":\"keyward%3Astripe%3A0123456789abcdef\"}";
+        let bytes = body.as_bytes();
+        for a in 0..bytes.len() {
+            for b in a..bytes.len() {
+                let (out, counts) = run(&[&bytes[..a], &bytes[a..b], &bytes[b..]], &scrubber);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    expected,
+                    "split at {a},{b}"
+                );
+                assert_eq!((counts.json_escaped, counts.url_encoded), (1, 1));
             }
         }
     }

@@ -17,6 +17,8 @@ use crate::support::rules::example_rules;
 use crate::support::upstream::{BoxError, TestBody, full};
 use crate::support::{Handler, Keyward, TestCa, Upstream};
 
+mod escapings;
+
 /// Echoes the bearer token it received in every form, picked by path.
 pub fn echo_token() -> Handler {
     Arc::new(|req: http::Request<hyper::body::Incoming>| {

@@ -4,6 +4,9 @@
 pub mod agent;
 pub mod audit_log;
 pub mod child;
+/// The encoders the scrubber's unit tests echo secrets through (one implementation).
+#[path = "../../src/redact/patterns/encoders.rs"]
+pub mod encoders;
 pub mod git_http;
 pub mod h2raw;
 pub mod netns;
