@@ -106,6 +106,9 @@ pub(super) struct Found<'s> {
 #[derive(Debug, Default)]
 pub struct Scrubber {
     regex: Option<Regex>,
+    /// The patterns did not compile: nothing could be told apart, so every scrubbed value
+    /// is withheld whole (fail closed) and every guarded value counts as carrying a secret.
+    broken: bool,
     /// Indexed by the regex's pattern id.
     patterns: Vec<Pattern>,
     /// Longest text any pattern matches, in bytes: the most a stream may have to hold back
@@ -182,8 +185,10 @@ impl Scrubber {
                 }
             }
         }
+        let regex = compile(&patterns);
         Self {
-            regex: compile(&patterns),
+            broken: regex.is_none() && !patterns.is_empty(),
+            regex,
             patterns,
             longest,
             starts,
@@ -220,7 +225,7 @@ impl Scrubber {
 
     /// Whether there is nothing to scrub.
     pub fn is_empty(&self) -> bool {
-        self.regex.is_none()
+        self.regex.is_none() && !self.broken
     }
 
     /// Longest match length in bytes, over every spelling.
@@ -247,32 +252,46 @@ impl Scrubber {
 
     /// Every replacement to make in `hay`, left to right, not overlapping.
     pub(super) fn matches<'s>(&'s self, hay: &'s [u8]) -> impl Iterator<Item = Found<'s>> + 's {
-        self.regex
-            .iter()
-            .flat_map(move |re| re.find_iter(hay))
-            .filter_map(move |m| {
-                let pattern = self.patterns.get(m.pattern().as_usize())?;
-                let (replacement, encoding) = match &pattern.form {
-                    Form::Spelled {
-                        spelled,
-                        raw,
-                        url,
-                        json,
-                    } => match spelled.encoding_of(hay.get(m.range())?) {
-                        Encoding::UrlEncoded => (url, Encoding::UrlEncoded),
-                        Encoding::JsonEscaped => (json, Encoding::JsonEscaped),
-                        _ => (raw, Encoding::Raw),
-                    },
-                    Form::Base64 { replacement, .. } => (replacement, Encoding::Base64),
-                };
-                Some(Found {
-                    start: m.start(),
-                    end: m.end(),
-                    owner: pattern.owner,
-                    replacement: replacement.as_slice(),
-                    encoding,
-                })
-            })
+        let withheld = (self.broken && !hay.is_empty()).then(|| Found {
+            start: 0,
+            end: hay.len(),
+            owner: self.patterns.first().map_or(0, |p| p.owner),
+            replacement: WITHHELD,
+            encoding: Encoding::Raw,
+        });
+        let regex = if self.broken {
+            None
+        } else {
+            self.regex.as_ref()
+        };
+        withheld.into_iter().chain(
+            regex
+                .into_iter()
+                .flat_map(move |re| re.find_iter(hay))
+                .filter_map(move |m| {
+                    let pattern = self.patterns.get(m.pattern().as_usize())?;
+                    let (replacement, encoding) = match &pattern.form {
+                        Form::Spelled {
+                            spelled,
+                            raw,
+                            url,
+                            json,
+                        } => match spelled.encoding_of(hay.get(m.range())?) {
+                            Encoding::UrlEncoded => (url, Encoding::UrlEncoded),
+                            Encoding::JsonEscaped => (json, Encoding::JsonEscaped),
+                            _ => (raw, Encoding::Raw),
+                        },
+                        Form::Base64 { replacement, .. } => (replacement, Encoding::Base64),
+                    };
+                    Some(Found {
+                        start: m.start(),
+                        end: m.end(),
+                        owner: pattern.owner,
+                        replacement: replacement.as_slice(),
+                        encoding,
+                    })
+                }),
+        )
     }
 
     /// Scrubs a complete value (a header, a URL); borrowed when nothing matched.
@@ -331,6 +350,9 @@ impl Pattern {
     }
 }
 
+/// What a value becomes when the patterns could not be compiled.
+const WITHHELD: &[u8] = b"[withheld: keyward could not build its secret redaction]";
+
 /// `text` JSON-escaped, without the surrounding quotes.
 fn json_inner(text: &str) -> Vec<u8> {
     let quoted = serde_json::to_string(text).unwrap_or_default();
@@ -367,7 +389,7 @@ fn compile(patterns: &[Pattern]) -> Option<Regex> {
     match built {
         Ok(re) => Some(re),
         Err(error) => {
-            tracing::error!(%error, patterns = sources.len(), "secret redaction patterns do not compile");
+            tracing::error!(%error, patterns = sources.len(), "secret redaction patterns do not compile; withholding every scrubbed value");
             None
         }
     }
@@ -399,5 +421,4 @@ fn base64_fragment(
 #[cfg(test)]
 mod encoders;
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests;

@@ -246,3 +246,24 @@ fn a_non_ascii_secret_is_replaced_in_every_escaping() {
         );
     }
 }
+
+#[test]
+fn patterns_that_do_not_compile_withhold_every_value() {
+    let secret = SecretValue::new("kwsec_withheld_0123456789");
+    let mut scrubber = Scrubber::new([(&secret, "keyward:x:0011223344556677")]);
+    scrubber.regex = None;
+    scrubber.broken = true;
+    assert!(!scrubber.is_empty());
+    let mut counts = RedactionCounts::default();
+    let out = scrubber.scrub(b"nothing secret here", &mut counts);
+    assert_eq!(
+        out.as_ref(),
+        WITHHELD,
+        "fail closed: nothing passes unscrubbed"
+    );
+    assert_eq!(
+        scrubber.owners_found(b"anything"),
+        vec![0],
+        "the guard refuses"
+    );
+}
