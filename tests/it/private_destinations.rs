@@ -2,10 +2,11 @@
 //! its host resolves to for that rule's requests only; every other request to a private
 //! address stays refused (403, audited), also on a pooled connection to the same upstream.
 //!
-//! The upstream listens on a veth address (10.213.x.y, private, not loopback). keyward runs
-//! as a child in a mount namespace of its own whose /etc/hosts maps the test names to that
-//! address, so the names go through the system resolver like DNS answers would: checked by
-//! the destination guard, not trusted like `--resolve` pins.
+//! The upstream listens on the root namespace's end of a veth pair (10.213.x.y, private, not
+//! loopback). keyward runs in the network namespace at the other end, so every request it
+//! forwards crosses the link, and in a mount namespace of its own whose /etc/hosts maps the
+//! test names to the upstream's address: the names go through the system resolver like DNS
+//! answers would, checked by the destination guard, not trusted like `--resolve` pins.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -93,9 +94,12 @@ async fn allow_private_opens_only_the_ranges_its_rule_names() {
     .unwrap();
 
     let audit_path = work.path().join("audit.jsonl");
-    let mut command = child::command_with_hosts(&hosts);
+    let mut command = child::command_in_netns(&link.netns, &hosts);
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("serve")
+        .arg("--listen")
+        .arg(format!("{}:0", link.peer_addr))
+        .args(["--log-format", "json"])
         .arg("--ca-dir")
         .arg(work.path().join("certs"))
         .arg("--rules")
@@ -108,6 +112,7 @@ async fn allow_private_opens_only_the_ranges_its_rule_names() {
         .arg(format!("{HOSTWIDE}:{port}"))
         .env("RUST_LOG", "keyward=debug");
     let mut keyward = child::spawn(command, work.path()).await;
+    assert_eq!(keyward.addr.ip(), std::net::IpAddr::V4(link.peer_addr));
     let agent = Agent::new(keyward.addr, &work.path().join("certs/ca.pem"));
     let url = |host: &str, path: &str| format!("https://{host}:{port}{path}");
 

@@ -32,12 +32,15 @@ pub fn command() -> tokio::process::Command {
 /// A `sh -c` script: bind-mounts `$0` over /etc/hosts, then runs the remaining arguments.
 pub const MOUNT_HOSTS_THEN_EXEC: &str = r#"mount --bind "$0" /etc/hosts && exec "$@""#;
 
-/// `keyward` in a mount namespace of its own whose /etc/hosts is `hosts` (needs root): names
-/// resolve through the system resolver, as DNS answers would, to addresses the test chose.
-pub fn command_with_hosts(hosts: &Path) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new("unshare");
+/// `keyward` inside the network namespace `netns`, so its traffic leaves over that
+/// namespace's links, and in a mount namespace of its own whose /etc/hosts is `hosts` (needs
+/// root): names resolve through the system resolver, as DNS answers would, to addresses the
+/// test chose.
+pub fn command_in_netns(netns: &str, hosts: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("ip");
     command
-        .args(["--mount", "sh", "-c", MOUNT_HOSTS_THEN_EXEC])
+        .args(["netns", "exec", netns, "unshare", "--mount", "sh", "-c"])
+        .arg(MOUNT_HOSTS_THEN_EXEC)
         .arg(hosts)
         .arg(env!("CARGO_BIN_EXE_keyward"));
     command

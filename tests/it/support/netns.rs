@@ -11,10 +11,13 @@ const ATTEMPTS: usize = 8;
 /// A veth pair: `host` in the root namespace holds `host_addr`/30, its peer in the
 /// namespace `netns` holds the next address. Dropping it deletes both.
 pub struct PrivateLink {
-    netns: String,
+    /// The namespace holding the far end.
+    pub netns: String,
     host: String,
     /// The root namespace's private address on the link.
     pub host_addr: Ipv4Addr,
+    /// The far end's address, inside `netns`.
+    pub peer_addr: Ipv4Addr,
     /// The /30 the link uses, as written in `allow_private:`.
     pub cidr: String,
 }
@@ -37,9 +40,10 @@ impl PrivateLink {
                 netns: format!("kw-{tag:04x}"),
                 host: format!("kwh{tag:04x}"),
                 host_addr: Ipv4Addr::new(10, 213, third, base + 1),
+                peer_addr: Ipv4Addr::new(10, 213, third, base + 2),
                 cidr: format!("10.213.{third}.{base}/30"),
             };
-            match link.set_up(&format!("10.213.{third}.{}", base + 2)) {
+            match link.set_up(&link.peer_addr.to_string()) {
                 Ok(()) => return Ok(link),
                 // `link` drops here, removing whatever part was made.
                 Err(step) => last = step,
@@ -52,7 +56,7 @@ impl PrivateLink {
         let peer = format!("{}p", self.host);
         let host_cidr = format!("{}/30", self.host_addr);
         let peer_cidr = format!("{peer_addr}/30");
-        let steps: [&[&str]; 6] = [
+        let steps: [&[&str]; 7] = [
             &["netns", "add", &self.netns],
             &[
                 "link",
@@ -69,6 +73,7 @@ impl PrivateLink {
             &["addr", "add", &host_cidr, "dev", &self.host],
             &["-n", &self.netns, "addr", "add", &peer_cidr, "dev", &peer],
             &["-n", &self.netns, "link", "set", &peer, "up"],
+            &["-n", &self.netns, "link", "set", "lo", "up"],
             &["link", "set", &self.host, "up"],
         ];
         for step in steps {
