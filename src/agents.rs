@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderValue;
+use subtle::ConstantTimeEq;
 
 use crate::credentials::SecretSource;
 use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
@@ -88,7 +89,7 @@ impl AgentRegistry {
             tracing::error!(agent = %id, %error, "agent token source does not resolve; refusing the agent");
             AuthError::Rejected
         })?;
-        if constant_time_eq(expected.expose(), token) {
+        if bool::from(expected.expose().ct_eq(token)) {
             Ok(Some(id.clone()))
         } else {
             Err(AuthError::Rejected)
@@ -143,15 +144,6 @@ pub fn proxy_url_with_credentials(
     format!("{scheme}://{user}:{pass}@{rest}")
 }
 
-/// Compares without an early exit, so timing does not reveal how much of a token matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u8;
-    for (i, x) in a.iter().enumerate() {
-        diff |= x ^ b.get(i).copied().unwrap_or(0);
-    }
-    diff == 0 && a.len() == b.len()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -199,10 +191,14 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        assert!(
-            constant_time_eq(b"abc", b"abc")
-                && !constant_time_eq(b"abc", b"abcd")
-                && !constant_time_eq(b"abc", b"abd")
-        );
+        for near in ["s3cret-toke", "s3cret-tokenx", "s3cret-tokeN", ""] {
+            assert_eq!(
+                registry
+                    .authenticate(Some(&header(&format!("triage-bot:{near}"))))
+                    .await,
+                Err(AuthError::Rejected),
+                "{near:?}"
+            );
+        }
     }
 }

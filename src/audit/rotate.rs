@@ -9,9 +9,6 @@ use time::{Duration, OffsetDateTime};
 
 use super::timestamp;
 
-/// Length of the compact timestamp suffix, `20261125T191500.123Z`.
-const SUFFIX_LEN: usize = 20;
-
 /// A name `<path>.<timestamp>` for rotating `path` that is not taken yet. The timestamp is
 /// `now`, moved forward a millisecond at a time past `after` (the previous rotation) and
 /// past existing files, so names stay unique and sort in rotation order.
@@ -60,7 +57,10 @@ pub fn rotated_files(path: &Path) -> io::Result<Vec<PathBuf>> {
         let item = item?;
         let name = item.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.strip_prefix(&prefix).is_some_and(is_compact_timestamp) {
+        if name
+            .strip_prefix(&prefix)
+            .is_some_and(timestamp::is_compact_millis)
+        {
             found.push(dir.join(name));
         }
     }
@@ -76,18 +76,6 @@ pub fn log_files(path: &Path) -> io::Result<Vec<PathBuf>> {
         files.push(path.to_path_buf());
     }
     Ok(files)
-}
-
-/// Whether `s` has the shape `20261125T191500.123Z`.
-fn is_compact_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == SUFFIX_LEN
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 => *c == b'T',
-            15 => *c == b'.',
-            19 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
 }
 
 #[cfg(test)]

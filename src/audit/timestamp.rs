@@ -1,9 +1,20 @@
 //! UTC timestamps for entries (RFC 3339 with milliseconds) and rotated file names.
 //!
-//! Formatted by hand from `time`'s components so no formatting feature is needed, and so
-//! the format is fixed here rather than in a format-description string.
+//! Both forms are fixed `time` format descriptions rather than the well-known `Rfc3339`,
+//! whose fraction has as many digits as the value needs: entries are hashed into the chain
+//! as written, so their form must never drift (always three fraction digits and `Z`).
 
-use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// An entry's time: `2026-11-25T19:15:00.123Z`.
+const ENTRY: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// A rotated file's suffix: `20261125T191500.123Z`. Names in this form sort chronologically.
+const COMPACT: &[BorrowedFormatItem<'_>] =
+    format_description!("[year][month][day]T[hour][minute][second].[subsecond digits:3]Z");
 
 /// The current time as RFC 3339 UTC with milliseconds: `2026-11-25T19:15:00.123Z`.
 pub fn now_rfc3339() -> String {
@@ -12,37 +23,29 @@ pub fn now_rfc3339() -> String {
 
 /// `t` (converted to UTC) as RFC 3339 with milliseconds: `2026-11-25T19:15:00.123Z`.
 pub fn rfc3339_millis(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    format_utc(t, ENTRY)
 }
 
 /// `t` (converted to UTC) in the compact form used for rotated files:
 /// `20261125T191500.123Z`. Names in this form sort chronologically.
 pub fn compact_millis(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    format_utc(t, COMPACT)
+}
+
+/// Whether `s` is a time in the compact form of [`compact_millis`].
+pub fn is_compact_millis(s: &str) -> bool {
+    PrimitiveDateTime::parse(s, COMPACT).is_ok()
+}
+
+/// Formats `t` in UTC. A description made only of numeric components cannot fail for a
+/// date `time` holds (years 0–9999; the year is the one component with a range); a year
+/// outside it would print in `time`'s own display form rather than stop the log.
+fn format_utc(t: OffsetDateTime, description: &[BorrowedFormatItem<'_>]) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    t.format(description).unwrap_or_else(|_| t.to_string())
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -53,5 +56,40 @@ mod tests {
         assert_eq!(compact_millis(t), "20261125T191500.123Z");
         let offset = t.to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
         assert_eq!(rfc3339_millis(offset), "2026-11-25T19:15:00.123Z");
+    }
+
+    /// Entries are hashed as written: the form is pinned byte for byte, including whole
+    /// seconds (`.000`), truncation (not rounding) of the fraction, and padded fields.
+    #[test]
+    fn entry_time_form_is_pinned() {
+        let at =
+            |nanos: i128| rfc3339_millis(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap());
+        assert_eq!(at(1_795_634_100_000_000_000), "2026-11-25T19:15:00.000Z");
+        assert_eq!(at(1_795_634_100_999_999_999), "2026-11-25T19:15:00.999Z");
+        assert_eq!(at(1_795_634_100_001_000_000), "2026-11-25T19:15:00.001Z");
+        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(1_704_164_645_050_000_000), "2024-01-02T03:04:05.050Z");
+        let c =
+            |nanos: i128| compact_millis(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap());
+        assert_eq!(c(1_704_164_645_050_000_000), "20240102T030405.050Z");
+        assert_eq!(c(0), "19700101T000000.000Z");
+    }
+
+    #[test]
+    fn compact_names_parse_back() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_795_634_100_123_456_789).unwrap();
+        assert!(is_compact_millis(&compact_millis(t)));
+        for bad in [
+            "",
+            "20261125T191500Z",
+            "20261125T191500.12Z",
+            "20261125T191500.123",
+            "20261125 191500.123Z",
+            "2026-11-25T19:15:00.123Z",
+            "20261125T191500.123Zx",
+            "20261340T191500.123Z",
+        ] {
+            assert!(!is_compact_millis(bad), "{bad:?}");
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Parsers for sizes (`64KiB`), durations (`5m`) and rates (`30/hour`) in rule files.
+//! Parsers for sizes (`64KiB`), durations (`5m`) and rates (`30/hour`) in rule files;
+//! durations (also a rate's window) take humantime's grammar, as `keyward.yaml` does.
 
 use std::time::Duration;
 
@@ -31,30 +32,20 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size `{text}` is too large"))
 }
 
-/// Parses `500ms`, `30s`, `5m`, `2h`, `1d`.
+/// Parses a duration in [humantime]'s grammar, the one `keyward.yaml` uses: `500ms`, `30s`,
+/// `5m`, `2h`, `1d`, `1h 30m`, `1.5h`, `2weeks`. A bare number has no unit and is refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let bad = || format!("invalid duration `{text}` (e.g. 30s, 5m, 2h, 1d)");
-    let number: u64 = digits.parse().map_err(|_| bad())?;
-    let seconds = match unit {
-        "ms" => return Ok(Duration::from_millis(number)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    number
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(bad)
+    humantime::parse_duration(text)
+        .map_err(|e| format!("invalid duration `{text}`: {e} (e.g. 30s, 5m, 2h, 1d)"))
 }
 
-/// Parses `30/hour` (also `30/h`, `5/second`, `100/minute`, `1000/day`) into count and window.
+/// Longest rate window: one year (humantime's `1y`, 365.25 days). It bounds the counters'
+/// arithmetic (a window times a burst) far below overflow.
+const MAX_WINDOW: Duration = Duration::from_secs(31_557_600);
+
+/// Parses `N/WINDOW`: a count and a duration, where a window without a number means one of
+/// its unit. `30/hour`, `30/h`, `5/second`, `100/minute`, `1000/day`, `10/15m`, `1/1h 30m`.
 pub fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
     let bad = || format!("invalid rate `{text}` (e.g. 30/hour, 5/second, 100/minute, 1000/day)");
     let (count, unit) = text.trim().split_once('/').ok_or_else(bad)?;
@@ -64,14 +55,21 @@ pub fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
             "rate `{text}` allows nothing; use `decision: deny` instead"
         ));
     }
-    let window = match unit.trim() {
-        "s" | "sec" | "second" => 1,
-        "m" | "min" | "minute" => 60,
-        "h" | "hour" => 3600,
-        "d" | "day" => 86_400,
-        _ => return Err(bad()),
-    };
-    Ok((count, Duration::from_secs(window)))
+    let unit = unit.trim();
+    let window = if unit.starts_with(|c: char| c.is_alphabetic()) {
+        humantime::parse_duration(&format!("1{unit}"))
+    } else {
+        humantime::parse_duration(unit)
+    }
+    .map_err(|e| {
+        format!("invalid rate `{text}`: {e} (e.g. 30/hour, 5/second, 100/minute, 1000/day)")
+    })?;
+    if window.is_zero() || window > MAX_WINDOW {
+        return Err(format!(
+            "invalid rate `{text}`: the window must be longer than zero and at most a year"
+        ));
+    }
+    Ok((count, window))
 }
 
 #[cfg(test)]
@@ -96,7 +94,40 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
         assert!(parse_duration("5").is_err());
-        assert!(parse_duration("5 weeks").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-5s").is_err());
+    }
+
+    /// Every duration the hand-written grammar accepted before rule files used humantime
+    /// still parses to the same value.
+    #[test]
+    fn durations_accepted_before_keep_their_values() {
+        let cases: &[(&str, Duration)] = &[
+            ("0s", Duration::ZERO),
+            ("500ms", Duration::from_millis(500)),
+            ("30s", Duration::from_secs(30)),
+            ("5m", Duration::from_secs(300)),
+            ("15m", Duration::from_secs(900)),
+            ("30m", Duration::from_secs(1800)),
+            ("2h", Duration::from_secs(7200)),
+            ("1d", Duration::from_secs(86_400)),
+            (" 2s ", Duration::from_secs(2)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_duration(text).unwrap(), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn durations_take_the_config_grammar() {
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_duration("2weeks").unwrap(),
+            Duration::from_secs(1_209_600)
+        );
+        assert_eq!(parse_duration("10sec").unwrap(), Duration::from_secs(10));
     }
 
     #[test]
@@ -109,5 +140,59 @@ mod tests {
         assert!(parse_rate("30 per hour").is_err());
         assert!(parse_rate("0/hour").is_err());
         assert!(parse_rate("30/fortnight").is_err());
+        assert!(parse_rate("30/0s").is_err());
+        assert!(parse_rate("30/2y").is_err());
+        assert!(parse_rate("30/").is_err());
+        assert!(parse_rate("30/.5h").is_err());
+    }
+
+    /// Every window the hand-written grammar accepted before is still accepted alike.
+    #[test]
+    fn rate_windows_accepted_before_keep_their_values() {
+        let cases: &[(&str, u64)] = &[
+            ("s", 1),
+            ("sec", 1),
+            ("second", 1),
+            ("m", 60),
+            ("min", 60),
+            ("minute", 60),
+            ("h", 3600),
+            ("hour", 3600),
+            ("d", 86_400),
+            ("day", 86_400),
+        ];
+        for (unit, secs) in cases {
+            let text = format!("3/{unit}");
+            assert_eq!(
+                parse_rate(&text).unwrap(),
+                (3, Duration::from_secs(*secs)),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_rate(" 30 / hour ").unwrap(),
+            (30, Duration::from_secs(3600))
+        );
+    }
+
+    #[test]
+    fn rate_windows_are_durations() {
+        assert_eq!(
+            parse_rate("10/15m").unwrap(),
+            (10, Duration::from_secs(900))
+        );
+        assert_eq!(
+            parse_rate("1/1h 30m").unwrap(),
+            (1, Duration::from_secs(5400))
+        );
+        assert_eq!(
+            parse_rate("5/500ms").unwrap(),
+            (5, Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_rate("100/week").unwrap(),
+            (100, Duration::from_secs(604_800))
+        );
+        assert_eq!(parse_rate("1/year").unwrap(), (1, MAX_WINDOW));
     }
 }

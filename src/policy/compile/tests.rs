@@ -149,6 +149,21 @@ tests:
 }
 
 #[test]
+fn bad_durations_point_at_the_value() {
+    let text = "rules:\n  - id: a\n    url: https://a.com/\n    limits: { rate: 3/fortnight }\n    decision: allow\n  - id: b\n    url: https://b.com/\n    approval: { timeout: 5 }\n    decision: approve\n";
+    let all = errors(&[src("r.yaml", text)]);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert!(
+        all[0].starts_with("r.yaml:4:21: invalid rate `3/fortnight`: unknown time unit"),
+        "{all:#?}"
+    );
+    assert_eq!(
+        all[1],
+        "r.yaml:8:26: invalid duration `5`: time unit needed, for example 5sec or 5ms (e.g. 30s, 5m, 2h, 1d)"
+    );
+}
+
+#[test]
 fn secrets_are_bound_to_their_hosts() {
     let text = r#"
 secrets:
