@@ -31,7 +31,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 #[path = "loadgen/process.rs"]
-#[allow(dead_code, reason = "loadgen uses the rest of its process helpers")]
+#[expect(dead_code, reason = "loadgen uses the rest of its process helpers")]
 mod process;
 
 use process::{clock_ticks, cpu_ticks, locate, rss_kib};

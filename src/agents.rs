@@ -145,7 +145,6 @@ pub fn proxy_url_with_credentials(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -56,7 +56,6 @@ pub fn websocket_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

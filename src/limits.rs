@@ -83,7 +83,6 @@ pub fn counter_key(rule: &RuleId, scope: LimitScope, agent: Option<&AgentId>) ->
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

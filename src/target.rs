@@ -159,7 +159,6 @@ pub enum TargetError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

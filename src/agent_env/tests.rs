@@ -1,7 +1,6 @@
 //! Unit tests of the agent environment: every variable the runtimes read, the bundle for
 //! store-replacing variables, the CA alone for additive ones, placeholders under the names
 //! the rules give, and secret source variables listed for removal.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -143,7 +143,6 @@ impl<'a> From<&'a ApprovalRecord> for CanonicalApproval<'a> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::audit::chain::canonical_bytes;

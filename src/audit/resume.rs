@@ -179,7 +179,6 @@ fn line_number(path: &Path, offset: u64) -> io::Result<u64> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -79,7 +79,6 @@ pub fn log_files(path: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -172,7 +172,6 @@ fn clean(s: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::audit::chain::{GENESIS_HASH, seal};

@@ -244,7 +244,6 @@ fn warn_if_key_readable(path: &Path) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -201,7 +201,6 @@ pub fn parse_source(spec: &str) -> Result<Box<dyn SecretSource>, SourceError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

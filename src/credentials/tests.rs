@@ -1,5 +1,4 @@
 //! Unit tests of injection and the exfiltration guard on request parts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -1,8 +1,6 @@
 //! Exchange tests: the guard records an exchange dropped before its closing step once, with
 //! where it was and who ended it; the closing step disarms it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use super::*;
 
 use std::sync::atomic::AtomicBool;

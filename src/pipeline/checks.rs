@@ -81,7 +81,6 @@ pub fn check_pinned<B>(conn: &ConnInfo, req: &Request<B>) -> Result<(), Refusal>
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

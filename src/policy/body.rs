@@ -76,7 +76,6 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, BodyError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -1,7 +1,5 @@
 //! Loads the shipped `rules/` directory and runs every `tests:` entry in it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::Path;
 
 use crate::policy::RuleSet;

@@ -64,7 +64,6 @@ pub fn explain(decision: &Decision) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::policy::compile::Source;

@@ -118,7 +118,6 @@ pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -114,7 +114,6 @@ impl RuleSet {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::policy::request::{RequestHead, Scheme};

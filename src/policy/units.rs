@@ -73,7 +73,6 @@ pub fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -181,7 +181,6 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

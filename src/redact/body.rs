@@ -165,7 +165,6 @@ impl Body for ScrubbedBody {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::redact::{Coding, Scrubber};

@@ -287,7 +287,6 @@ impl<'a> Walk<'a, '_> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::{Value, json};

@@ -202,7 +202,6 @@ impl Body for RuleRedactedBody {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use http_body_util::{BodyExt, StreamBody};

@@ -66,7 +66,6 @@ impl StreamScrubber {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::secret::SecretValue;

@@ -183,7 +183,6 @@ fn doubtful_framing<B>(resp: &Response<B>) -> Option<&'static str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

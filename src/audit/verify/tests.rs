@@ -1,7 +1,5 @@
 //! Tamper tests for `verify_files`: each kind of damage is caught at the right line.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::{Path, PathBuf};
 
 use super::*;

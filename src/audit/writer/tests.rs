@@ -1,8 +1,6 @@
 //! Writer tests: chain on disk, restart, rotation, failure → unhealthy, flush, backpressure,
 //! close draining entries still waiting for room.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::{Path, PathBuf};
 
 use super::*;

@@ -76,7 +76,6 @@ fn corrupt(encoding: &str, error: &std::io::Error) -> BodyError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::io::Write;

@@ -48,7 +48,6 @@ pub(crate) fn decode_component(raw: &[u8]) -> Result<String, BodyError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -1,8 +1,6 @@
 //! Compiler tests: exact `file:line:col` of each kind of error, and that every error is
 //! collected in one pass.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use super::*;
 use crate::policy::ruleset::RuleSet;
 

@@ -1,7 +1,5 @@
 //! Unit tests for every condition type.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use serde_json::{Value, json};
 
 use super::*;

@@ -1,8 +1,6 @@
 //! Engine tests: the semantics table, selectors, bodies, shadow mode, invalid targets, and
 //! property tests (never panics; adding a deny rule never turns a deny into an allow).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 mod bodies;
 mod properties;
 mod selectors;

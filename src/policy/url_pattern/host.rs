@@ -64,7 +64,6 @@ impl fmt::Display for HostPattern {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
