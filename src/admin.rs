@@ -188,25 +188,21 @@ async fn route(
                 },
             )
         }
-        (&Method::POST, ["reload"]) => match shared.rules().reload() {
-            Ok(summary) => {
-                tracing::info!(by = %who, %summary, "rules reloaded through the admin API");
-                shared.metrics().rule_reloads(true);
-                json(
+        (&Method::POST, ["reload"]) => {
+            match crate::reload::reload_now(shared, &format!("POST /reload by {who}")) {
+                Ok(summary) => json(
                     StatusCode::OK,
                     &serde_json::json!({"reloaded": true, "summary": summary.to_string()}),
-                )
+                ),
+                Err(errors) => {
+                    let list: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
+                    json(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &serde_json::json!({"reloaded": false, "errors": list}),
+                    )
+                }
             }
-            Err(errors) => {
-                tracing::warn!(by = %who, "reload through the admin API refused: the rules do not compile");
-                shared.metrics().rule_reloads(false);
-                let list: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
-                json(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &serde_json::json!({"reloaded": false, "errors": list}),
-                )
-            }
-        },
+        }
         _ => json(
             StatusCode::NOT_FOUND,
             &serde_json::json!({"error": "not found"}),

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::policy::{CompileErrors, Summary};
 use crate::proxy::Shared;
 
 /// How often the rules directory is looked at.
@@ -12,23 +13,23 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 /// A change is applied once the directory has been stable this long (editors write twice).
 const SETTLE: Duration = Duration::from_millis(300);
 
-/// Recompiles and swaps the rules; on error keeps the current ones. Returns whether the new
-/// rules are in force.
-pub fn reload_now(shared: &Shared, why: &str) -> bool {
-    match shared.rules().reload() {
+/// Recompiles and swaps the rules; on error keeps the current ones. Logs and counts the
+/// outcome (`why` says what asked for it: a signal, the directory, an approver's name).
+pub fn reload_now(shared: &Shared, why: &str) -> Result<Summary, CompileErrors> {
+    let result = shared.rules().reload();
+    match &result {
         Ok(summary) => {
             shared.metrics().rule_reloads(true);
             tracing::info!(why, %summary, "rules reloaded");
-            true
         }
         Err(errors) => {
             shared.metrics().rule_reloads(false);
             for e in &errors.0 {
                 tracing::error!(why, error = %e, "rule error; keeping the last good rules");
             }
-            false
         }
     }
+    result
 }
 
 /// A fingerprint of the directory: each rule file's name, size and modification time.
@@ -75,7 +76,7 @@ pub async fn watch(shared: Arc<Shared>) {
             continue;
         }
         seen = settled;
-        reload_now(&shared, "rules directory changed");
+        let _ = reload_now(&shared, "rules directory changed");
     }
 }
 
@@ -95,7 +96,7 @@ pub async fn on_sighup(shared: Arc<Shared>) {
                 if got.is_none() {
                     return;
                 }
-                reload_now(&shared, "SIGHUP");
+                let _ = reload_now(&shared, "SIGHUP");
             }
             () = shared.shutdown().cancelled() => return,
         }
