@@ -8,7 +8,7 @@ use http::StatusCode;
 use crate::runtime::{Scene, admin, post, wait_pending};
 use crate::support::agent::Proto;
 use crate::support::upstream::echo;
-use crate::support::{Keyward, TestCa, Upstream};
+use crate::support::{Keyward, TestCa, Upstream, within};
 
 #[tokio::test]
 async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
@@ -173,12 +173,14 @@ async fn held_requests_are_announced_to_the_webhook_and_approvable_from_the_cli(
     let admin_addr = keyward.running.admin_addr().unwrap();
     let pending = wait_pending(admin_addr, 1).await;
     let id = pending[0]["id"].as_str().unwrap().to_owned();
-    for _ in 0..200 {
-        if upstream.seen().iter().any(|s| s.uri == "/notify") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    within(Duration::from_secs(2), || {
+        upstream
+            .seen()
+            .iter()
+            .any(|s| s.uri == "/notify")
+            .then_some(())
+    })
+    .await;
     assert!(
         upstream
             .seen()

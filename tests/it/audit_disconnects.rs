@@ -17,7 +17,7 @@ use crate::runtime::wait_pending;
 use crate::support::agent::Proto;
 use crate::support::audit_log;
 use crate::support::upstream::full;
-use crate::support::{Handler, Keyward, TestCa, Upstream};
+use crate::support::{Handler, Keyward, TestCa, Upstream, within};
 
 const RULES: &str = r#"
 rules:
@@ -177,13 +177,11 @@ async fn hanging_up_while_held_for_approval_leaves_one_entry_and_forwards_nothin
 /// Whether the approval queue empties (bounded wait).
 async fn wait_pending_empty(s: &Scene) -> bool {
     let approvals = || s.keyward.running.shared().approvals().len();
-    for _ in 0..500 {
-        if approvals() == 0 {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    false
+    within(std::time::Duration::from_secs(5), || {
+        (approvals() == 0).then_some(())
+    })
+    .await
+    .is_some()
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use keyward::policy::{RuleSet, Verdict};
 use crate::support::agent::Proto;
 use crate::support::rules::example_rules;
 use crate::support::upstream::echo;
-use crate::support::{Keyward, TestCa, Upstream};
+use crate::support::{Keyward, TestCa, Upstream, within, within_async};
 
 const GITHUB_PLACEHOLDER: &str = "keyward:github:7f3c9a1e5b2d4c8e";
 
@@ -94,15 +94,11 @@ async fn every_example_rule_test_decides_the_same_through_the_proxy() {
             let sender = agent.clone();
             let pending = tokio::spawn(async move { sender.send(Proto::H1, request).await });
             let shared = keyward.running.shared().clone();
-            let mut id = None;
-            for _ in 0..500 {
-                if let Some(p) = shared.approvals().list().first() {
-                    id = Some(p.id.clone());
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            let id = id.unwrap_or_else(|| panic!("{} was not held for approval", test.text));
+            let id = within(std::time::Duration::from_secs(5), || {
+                Some(shared.approvals().list().first()?.id.clone())
+            })
+            .await
+            .unwrap_or_else(|| panic!("{} was not held for approval", test.text));
             let denial = Resolution::Denied {
                 by: Some("test".into()),
                 reason: Some("no".into()),
@@ -259,17 +255,15 @@ async fn audit_log_has_one_verified_entry_per_exchange_and_no_secret() {
     exchanges += 1;
     let audit = keyward.running.shared().audit().unwrap().clone();
     // Response bodies end after the client read them; give the closing step a moment.
-    for _ in 0..100 {
+    within_async(std::time::Duration::from_secs(2), async || {
         audit.flush().await;
         let n = std::fs::read_to_string(keyward.audit_path())
             .unwrap()
             .lines()
             .count();
-        if n >= exchanges {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        (n >= exchanges).then_some(())
+    })
+    .await;
     let log = std::fs::read_to_string(keyward.audit_path()).unwrap();
     assert_eq!(log.lines().count(), exchanges, "{log}");
     let report = keyward::audit::verify_files(&[keyward.audit_path()]).unwrap();

@@ -11,7 +11,7 @@ use http_body_util::Full;
 
 use crate::support::agent::Proto;
 use crate::support::upstream::echo;
-use crate::support::{Agent, Keyward, TestCa, Upstream};
+use crate::support::{Agent, Keyward, TestCa, Upstream, eventually_async};
 
 const RULES: &str = r#"
 agents:
@@ -128,16 +128,15 @@ pub(crate) async fn admin_as(
     )
 }
 
+/// The pending approvals once there are at least `n` (bounded wait).
 pub(crate) async fn wait_pending(addr: SocketAddr, n: usize) -> Vec<serde_json::Value> {
-    for _ in 0..500 {
+    let what = format!("{n} requests becoming pending");
+    eventually_async(&what, Duration::from_secs(10), async || {
         let (_, text) = admin(addr, "GET", "/approvals", "").await;
         let list: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-        if list.len() >= n {
-            return list;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{n} requests never became pending");
+        (list.len() >= n).then_some(list)
+    })
+    .await
 }
 
 pub(crate) fn post(url: &str) -> Request<Full<Bytes>> {
@@ -374,16 +373,15 @@ async fn editing_the_rules_directory_reloads_without_dropping_connections() {
         ),
     )
     .unwrap();
-    let mut reloaded = false;
-    for _ in 0..100 {
-        let resp = sender.send_request(get("/fresh/1")).await.unwrap();
-        if resp.status() == StatusCode::OK {
-            reloaded = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(reloaded, "the watcher never applied the edit");
+    eventually_async(
+        "the watcher applying the edit",
+        Duration::from_secs(5),
+        async || {
+            let resp = sender.send_request(get("/fresh/1")).await.unwrap();
+            (resp.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
     let old = sender.send_request(get("/read/1")).await.unwrap();
     assert_eq!(
         old.status(),

@@ -7,6 +7,7 @@ pub mod child;
 /// The encoders the scrubber's unit tests echo secrets through (one implementation).
 #[path = "../../src/redact/patterns/encoders.rs"]
 pub mod encoders;
+pub mod eventually;
 pub mod git_http;
 pub mod h2raw;
 pub mod netns;
@@ -24,6 +25,7 @@ use keyward::config::{Config, ResolveOverride};
 use keyward::{Proxy, RunningProxy};
 
 pub use agent::Agent;
+pub use eventually::{eventually, eventually_async, within, within_async};
 pub use test_ca::TestCa;
 pub use upstream::{Handler, Upstream};
 
