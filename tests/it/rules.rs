@@ -12,9 +12,10 @@ use keyward::approvals::Resolution;
 use keyward::policy::{RuleSet, Verdict};
 
 use crate::support::agent::Proto;
+use crate::support::harness::Running;
 use crate::support::rules::example_rules;
 use crate::support::upstream::echo;
-use crate::support::{Keyward, TestCa, Upstream, within, within_async};
+use crate::support::{Harness, Keyward, Upstream, within, within_async};
 
 const GITHUB_PLACEHOLDER: &str = "keyward:github:7f3c9a1e5b2d4c8e";
 
@@ -38,6 +39,8 @@ fn agent_as(
     }
 }
 
+/// keyward with a copy of the example rules before one upstream for every host their tests
+/// name.
 async fn start_with_example_rules() -> (
     crate::support::rules::ExampleRules,
     Upstream,
@@ -52,16 +55,16 @@ async fn start_with_example_rules() -> (
         .map(|t| t.request.host.clone())
         .collect();
     let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
-    let ca = TestCa::new();
-    let upstream = Upstream::https(&ca, &names, &[b"h2", b"http/1.1"], echo()).await;
-    let targets: Vec<String> = hosts.iter().map(|h| format!("{h}:443")).collect();
-    let resolve: Vec<(&str, std::net::SocketAddr)> = targets
-        .iter()
-        .map(|t| (t.as_str(), upstream.addr))
-        .collect();
-    let path = rules_copy.path();
-    let keyward = Keyward::start(&ca, &resolve, &[], |c| c.rules_dir = path).await;
-    (rules_copy, upstream, keyward, rules)
+    let Running {
+        keyward,
+        mut upstreams,
+        ..
+    } = Harness::new()
+        .upstream_alpn(&names, &[b"h2", b"http/1.1"], echo())
+        .rules_dir(rules_copy.path())
+        .start()
+        .await;
+    (rules_copy, upstreams.remove(0), keyward, rules)
 }
 
 #[tokio::test]

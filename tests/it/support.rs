@@ -10,6 +10,7 @@ pub mod encoders;
 pub mod eventually;
 pub mod git_http;
 pub mod h2raw;
+pub mod harness;
 pub mod netns;
 pub mod package_index;
 pub mod raw;
@@ -26,6 +27,7 @@ use keyward::{Proxy, RunningProxy};
 
 pub use agent::Agent;
 pub use eventually::{eventually, eventually_async, within, within_async};
+pub use harness::Harness;
 pub use test_ca::TestCa;
 pub use upstream::{Handler, Upstream};
 
