@@ -177,6 +177,7 @@ async fn a_placeholder_over_plain_http_is_refused() {
     let copy = crate::support::rules::example_rules();
     let h = Harness::new()
         .plain_upstream(&["plain.example"], echo())
+        .allow("plain.example")
         .rules_dir(copy.path())
         .start()
         .await;

@@ -95,7 +95,7 @@ impl Harness {
         self
     }
 
-    /// A plain-HTTP upstream for `names`, each pinned as `name:80` and allowed plain.
+    /// A plain-HTTP upstream for `names`, each pinned as `name:80` (see [`Harness::allow`]).
     pub fn plain_upstream(mut self, names: &[&str], handler: Handler) -> Self {
         self.upstreams.push(UpstreamSpec::Plain {
             names: names.iter().map(|n| (*n).to_owned()).collect(),
@@ -148,7 +148,6 @@ impl Harness {
         let ca = TestCa::new();
         let mut upstreams = Vec::new();
         let mut resolve: Vec<(String, SocketAddr)> = Vec::new();
-        let mut allow = self.allow;
         for spec in self.upstreams {
             let (upstream, names, port) = match spec {
                 UpstreamSpec::Https {
@@ -162,7 +161,6 @@ impl Harness {
                     (upstream, names, 443)
                 }
                 UpstreamSpec::Plain { names, handler } => {
-                    allow.extend(names.iter().cloned());
                     (Upstream::plain(handler).await, names, 80)
                 }
             };
@@ -171,7 +169,7 @@ impl Harness {
         }
         let resolve: Vec<(&str, SocketAddr)> =
             resolve.iter().map(|(t, a)| (t.as_str(), *a)).collect();
-        let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
+        let allow: Vec<&str> = self.allow.iter().map(String::as_str).collect();
         let rules_dir = match self.rules_dir {
             Some(dir) => Some(dir),
             None => self.has_rules.then(|| self.files.path().join("rules")),
