@@ -84,7 +84,6 @@ impl ServerConfigCache {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::ca::CertificateAuthority;
