@@ -16,8 +16,9 @@ use tokio_rustls::client::TlsStream;
 use crate::runtime::wait_pending;
 use crate::support::agent::Proto;
 use crate::support::audit_log;
+use crate::support::harness::Running;
 use crate::support::upstream::full;
-use crate::support::{Handler, Keyward, TestCa, Upstream, within};
+use crate::support::{Handler, Harness, Keyward, TestCa, Upstream, within};
 
 const RULES: &str = r#"
 rules:
@@ -44,7 +45,7 @@ rules:
 /// test it is waiting); anything else is answered at once.
 struct Scene {
     _ca: TestCa,
-    _rules: tempfile::TempDir,
+    _files: tempfile::TempDir,
     upstream: Upstream,
     keyward: Keyward,
     arrived: Arc<Notify>,
@@ -56,7 +57,7 @@ impl Scene {
         Scene::start_with(|_| {}).await
     }
 
-    async fn start_with(tweak: impl FnOnce(&mut keyward::Config)) -> Scene {
+    async fn start_with(tweak: impl FnOnce(&mut keyward::Config) + 'static) -> Scene {
         let (arrived, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let handler: Handler = {
             let (arrived, release) = (arrived.clone(), release.clone());
@@ -71,20 +72,21 @@ impl Scene {
                 })
             })
         };
-        let ca = TestCa::new();
-        let upstream = Upstream::https(&ca, &["api.example.com"], &[b"http/1.1"], handler).await;
-        let rules = tempfile::tempdir().unwrap();
-        std::fs::write(rules.path().join("rules.yaml"), RULES).unwrap();
-        let dir = rules.path().to_path_buf();
-        let keyward = Keyward::start(&ca, &[("api.example.com:443", upstream.addr)], &[], |c| {
-            c.rules_dir = dir;
-            tweak(c);
-        })
-        .await;
+        let Running {
+            keyward,
+            mut upstreams,
+            files,
+            ca,
+        } = Harness::new()
+            .upstream(&["api.example.com"], handler)
+            .rules("rules.yaml", RULES)
+            .config(tweak)
+            .start()
+            .await;
         Scene {
             _ca: ca,
-            _rules: rules,
-            upstream,
+            _files: files,
+            upstream: upstreams.remove(0),
             keyward,
             arrived,
             release,
