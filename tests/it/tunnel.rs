@@ -204,7 +204,7 @@ async fn tunnel_whose_first_bytes_are_not_tls_is_closed() {
         .unwrap_or(0);
     assert_eq!(n, 0, "nothing is answered on a non-TLS tunnel");
     assert_eq!(upstream.count(), 0);
-    let entries = entries_with_reason(&keyward, "tunnel closed", 1).await;
+    let entries = entries_with_reason(keyward, "tunnel closed", 1).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["method"], "CONNECT");
     assert_eq!(entries[0]["host"], "api.github.com");
