@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
+use tokio::time::Instant;
 
 use crate::agents::AgentRegistry;
 use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
@@ -27,7 +28,8 @@ pub struct Active {
     pub credentials: CredentialStore,
     /// Declared agents and their token sources.
     pub agents: AgentRegistry,
-    /// Scrubber of every secret value keyward can currently resolve.
+    /// Scrubber of every secret value keyward can currently resolve, and when it was built
+    /// (tokio's clock, so a paused test clock drives the refresh).
     known: tokio::sync::Mutex<Option<(Instant, Arc<Scrubber>)>>,
     /// Finds placeholders in streamed request bodies.
     placeholders: Arc<Scrubber>,

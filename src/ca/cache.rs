@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use quick_cache::sync::Cache;
 use rustls::ServerConfig;
+use tokio::time::Instant;
 
 use super::{CaError, LeafIssuer};
 use crate::target::Host;
@@ -14,7 +15,8 @@ use crate::target::Host;
 /// Entries older than this are minted again (leaves are valid for a week).
 const REFRESH_AFTER: Duration = Duration::from_secs(24 * 3600);
 
-/// A minted configuration and when it was minted.
+/// A minted configuration and when it was minted (tokio's clock, so a paused test clock
+/// drives the refresh).
 #[derive(Clone)]
 struct Entry {
     config: Arc<ServerConfig>,
@@ -78,5 +80,26 @@ impl ServerConfigCache {
     /// The issuer behind the cache.
     pub fn issuer(&self) -> &LeafIssuer {
         &self.issuer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ca::CertificateAuthority;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_host_is_minted_once_then_again_after_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = CertificateAuthority::create(dir.path(), false).unwrap();
+        let cache = ServerConfigCache::new(LeafIssuer::new(Arc::new(ca)).unwrap(), 8);
+        let host = Host::parse("api.example.com").unwrap();
+        let first = cache.get(&host).await.unwrap();
+        tokio::time::advance(REFRESH_AFTER - Duration::from_secs(1)).await;
+        assert!(Arc::ptr_eq(&first, &cache.get(&host).await.unwrap()));
+        assert_eq!(cache.mints(), 1);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!Arc::ptr_eq(&first, &cache.get(&host).await.unwrap()));
+        assert_eq!(cache.mints(), 2);
     }
 }

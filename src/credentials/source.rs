@@ -6,7 +6,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use crate::secret::SecretValue;
 
@@ -116,6 +118,8 @@ impl SecretSource for FileSource {
 pub struct ExecSource {
     argv: Vec<String>,
     ttl: Duration,
+    /// The last value and when it was read (tokio's clock, so a paused test clock drives the
+    /// reuse).
     cached: tokio::sync::Mutex<Option<(Instant, SecretValue)>>,
 }
 
@@ -241,6 +245,24 @@ mod tests {
             !err.contains("secret-out"),
             "stderr must not be reported: {err}"
         );
+    }
+
+    #[tokio::test]
+    async fn exec_source_reuses_its_value_for_the_ttl_then_runs_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("value");
+        std::fs::write(&path, "first").unwrap();
+        let ttl = Duration::from_secs(60);
+        let source = ExecSource::new(vec!["cat".into(), path.display().to_string()], ttl);
+        assert_eq!(source.resolve().await.unwrap().expose(), b"first");
+        std::fs::write(&path, "second").unwrap();
+        tokio::time::pause();
+        tokio::time::advance(ttl - Duration::from_secs(1)).await;
+        assert_eq!(source.resolve().await.unwrap().expose(), b"first");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        // The command runs on the real clock again (a paused one would time it out at once).
+        tokio::time::resume();
+        assert_eq!(source.resolve().await.unwrap().expose(), b"second");
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use http::StatusCode;
 use crate::runtime::{Scene, admin, post, wait_pending};
 use crate::support::agent::Proto;
 use crate::support::upstream::echo;
-use crate::support::{Keyward, TestCa, Upstream};
+use crate::support::{Harness, within};
 
 #[tokio::test]
 async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
@@ -143,27 +143,15 @@ async fn one_agent_cannot_flood_the_approval_queue() {
 
 #[tokio::test]
 async fn held_requests_are_announced_to_the_webhook_and_approvable_from_the_cli() {
-    let rules = tempfile::tempdir().unwrap();
-    let dir = rules.path().join("rules");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("api.yaml"),
-        "rules:\n  - id: transfer\n    method: POST\n    url: https://api.example.com/transfer\n    approval: { timeout: 30s, webhook: 'https://hooks.example.com/notify' }\n    decision: approve\n",
-    )
-    .unwrap();
-    let ca = TestCa::new();
-    let upstream = Upstream::https(
-        &ca,
-        &["api.example.com", "hooks.example.com"],
-        &[b"http/1.1"],
-        echo(),
-    )
-    .await;
-    let resolve = [
-        ("api.example.com:443", upstream.addr),
-        ("hooks.example.com:443", upstream.addr),
-    ];
-    let keyward = Keyward::start(&ca, &resolve, &[], |c| c.rules_dir = dir).await;
+    let h = Harness::new()
+        .upstream(&["api.example.com", "hooks.example.com"], echo())
+        .rules(
+            "api.yaml",
+            "rules:\n  - id: transfer\n    method: POST\n    url: https://api.example.com/transfer\n    approval: { timeout: 30s, webhook: 'https://hooks.example.com/notify' }\n    decision: approve\n",
+        )
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     let agent = keyward.agent();
     let held = tokio::spawn(async move {
         agent
@@ -173,12 +161,14 @@ async fn held_requests_are_announced_to_the_webhook_and_approvable_from_the_cli(
     let admin_addr = keyward.running.admin_addr().unwrap();
     let pending = wait_pending(admin_addr, 1).await;
     let id = pending[0]["id"].as_str().unwrap().to_owned();
-    for _ in 0..200 {
-        if upstream.seen().iter().any(|s| s.uri == "/notify") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    within(Duration::from_secs(2), || {
+        upstream
+            .seen()
+            .iter()
+            .any(|s| s.uri == "/notify")
+            .then_some(())
+    })
+    .await;
     assert!(
         upstream
             .seen()

@@ -21,7 +21,7 @@ use keyward::audit::{AuditHandle, FsyncPolicy, log_files, verify_files};
 
 use crate::support::agent::{Agent, Proto, Reply, collect};
 use crate::support::upstream::echo;
-use crate::support::{self, Keyward, TestCa, Upstream};
+use crate::support::{self, Keyward, TestCa, Upstream, within_async};
 
 /// Connections opened at once by the first test, and requests sent on each.
 const CONNECTIONS: usize = 30;
@@ -100,20 +100,19 @@ impl Rig {
     async fn entries(&self, count: usize) -> Vec<serde_json::Value> {
         let audit = self.audit();
         let mut lines = 0;
-        for _ in 0..500 {
+        // Entries still waiting for room reach the channel after one flush did: flush again.
+        let all = within_async(Duration::from_secs(20), async || {
             audit.flush().await;
             let text = std::fs::read_to_string(self.keyward.audit_path()).unwrap_or_default();
             lines = text.lines().count();
-            if lines >= count {
-                return text
-                    .lines()
+            (lines >= count).then(|| {
+                text.lines()
                     .map(|l| serde_json::from_str(l).unwrap())
-                    .collect();
-            }
-            // Entries still waiting for room reach the channel after this flush did.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("the audit log holds {lines} entries, expected {count}");
+                    .collect()
+            })
+        })
+        .await;
+        all.unwrap_or_else(|| panic!("the audit log holds {lines} entries, expected {count}"))
     }
 
     /// The admin API answers `/healthz` and `/readyz` with 200, and the audit trail is healthy.

@@ -16,8 +16,9 @@ use tokio_rustls::client::TlsStream;
 use crate::runtime::wait_pending;
 use crate::support::agent::Proto;
 use crate::support::audit_log;
+use crate::support::harness::Running;
 use crate::support::upstream::full;
-use crate::support::{Handler, Keyward, TestCa, Upstream};
+use crate::support::{Handler, Harness, Keyward, TestCa, Upstream, within};
 
 const RULES: &str = r#"
 rules:
@@ -44,7 +45,7 @@ rules:
 /// test it is waiting); anything else is answered at once.
 struct Scene {
     _ca: TestCa,
-    _rules: tempfile::TempDir,
+    _files: tempfile::TempDir,
     upstream: Upstream,
     keyward: Keyward,
     arrived: Arc<Notify>,
@@ -56,7 +57,7 @@ impl Scene {
         Scene::start_with(|_| {}).await
     }
 
-    async fn start_with(tweak: impl FnOnce(&mut keyward::Config)) -> Scene {
+    async fn start_with(tweak: impl FnOnce(&mut keyward::Config) + 'static) -> Scene {
         let (arrived, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let handler: Handler = {
             let (arrived, release) = (arrived.clone(), release.clone());
@@ -71,20 +72,21 @@ impl Scene {
                 })
             })
         };
-        let ca = TestCa::new();
-        let upstream = Upstream::https(&ca, &["api.example.com"], &[b"http/1.1"], handler).await;
-        let rules = tempfile::tempdir().unwrap();
-        std::fs::write(rules.path().join("rules.yaml"), RULES).unwrap();
-        let dir = rules.path().to_path_buf();
-        let keyward = Keyward::start(&ca, &[("api.example.com:443", upstream.addr)], &[], |c| {
-            c.rules_dir = dir;
-            tweak(c);
-        })
-        .await;
+        let Running {
+            keyward,
+            mut upstreams,
+            files,
+            ca,
+        } = Harness::new()
+            .upstream(&["api.example.com"], handler)
+            .rules("rules.yaml", RULES)
+            .config(tweak)
+            .start()
+            .await;
         Scene {
             _ca: ca,
-            _rules: rules,
-            upstream,
+            _files: files,
+            upstream: upstreams.remove(0),
             keyward,
             arrived,
             release,
@@ -177,13 +179,11 @@ async fn hanging_up_while_held_for_approval_leaves_one_entry_and_forwards_nothin
 /// Whether the approval queue empties (bounded wait).
 async fn wait_pending_empty(s: &Scene) -> bool {
     let approvals = || s.keyward.running.shared().approvals().len();
-    for _ in 0..500 {
-        if approvals() == 0 {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    false
+    within(std::time::Duration::from_secs(5), || {
+        (approvals() == 0).then_some(())
+    })
+    .await
+    .is_some()
 }
 
 #[tokio::test]

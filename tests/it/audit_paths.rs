@@ -12,7 +12,7 @@ use hyper::body::Frame;
 
 use crate::support::agent::Proto;
 use crate::support::upstream::{BoxError, TestBody, echo};
-use crate::support::{Handler, Keyward, TestCa, Upstream};
+use crate::support::{Handler, Keyward, TestCa, Upstream, eventually_async};
 
 /// A body that sends one chunk and then never ends.
 fn endless() -> Handler {
@@ -31,18 +31,17 @@ fn endless() -> Handler {
 
 async fn entries(keyward: &Keyward, at_least: usize) -> Vec<serde_json::Value> {
     let audit = keyward.running.shared().audit().unwrap().clone();
-    for _ in 0..200 {
+    let what = format!("{at_least} audit entries");
+    eventually_async(&what, Duration::from_secs(2), async || {
         audit.flush().await;
         let text = std::fs::read_to_string(keyward.audit_path()).unwrap_or_default();
-        if text.lines().count() >= at_least {
-            return text
-                .lines()
+        (text.lines().count() >= at_least).then(|| {
+            text.lines()
                 .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("fewer than {at_least} audit entries");
+                .collect()
+        })
+    })
+    .await
 }
 
 use futures_util::StreamExt;

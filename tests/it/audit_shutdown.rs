@@ -20,7 +20,7 @@ use crate::support::agent::{Agent, Proto};
 use crate::support::audit_log;
 use crate::support::child;
 use crate::support::upstream::full;
-use crate::support::{Handler, TestCa, Upstream};
+use crate::support::{Handler, TestCa, Upstream, within};
 
 /// Keep-alive clients hammering keyward when the signal comes.
 const CLIENTS: usize = 20;
@@ -160,14 +160,11 @@ async fn sigterm_under_load_writes_one_entry_per_accepted_request() {
             .map(|c| tokio::spawn(client(agent.clone(), round, c, received.clone())))
             .collect();
         // Wait (bounded) until the clients are in full swing, then signal.
-        let mut tick = tokio::time::interval(Duration::from_millis(5));
-        timeout(TRAFFIC_LIMIT, async {
-            while received.count.load(Ordering::SeqCst) < BEFORE_SIGNAL {
-                tick.tick().await;
-            }
+        within(TRAFFIC_LIMIT, || {
+            (received.count.load(Ordering::SeqCst) >= BEFORE_SIGNAL).then_some(())
         })
         .await
-        .unwrap_or_else(|_| {
+        .unwrap_or_else(|| {
             panic!(
                 "round {round}: only {} responses within {TRAFFIC_LIMIT:?}",
                 received.count.load(Ordering::SeqCst)

@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
+use crate::support::Harness;
 use crate::support::upstream::echo;
-use crate::support::{Keyward, TestCa, Upstream};
 
 fn have(program: &str, arg: &str) -> bool {
     Command::new(program)
@@ -26,15 +26,12 @@ async fn curl_through_keyward() {
         have("curl", "--version"),
         "curl is required (scripts/test installs it)"
     );
-    let ca = TestCa::new();
-    let upstream = Upstream::https(&ca, &["api.github.com"], &[b"h2", b"http/1.1"], echo()).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("api.github.com:443", upstream.addr)],
-        &["api.github.com"],
-        |_| {},
-    )
-    .await;
+    let h = Harness::new()
+        .upstream_alpn(&["api.github.com"], &[b"h2", b"http/1.1"], echo())
+        .allow("api.github.com")
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     for version in ["--http1.1", "--http2"] {
         let mut cmd = Command::new("curl");
         cmd.args([
@@ -88,15 +85,12 @@ async fn curl_through_keyward() {
 #[tokio::test]
 async fn python_requests_through_keyward() {
     assert!(have("python3", "--version"), "python3 is required");
-    let ca = TestCa::new();
-    let upstream = Upstream::https(&ca, &["api.github.com"], &[b"http/1.1"], echo()).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("api.github.com:443", upstream.addr)],
-        &["api.github.com"],
-        |_| {},
-    )
-    .await;
+    let h = Harness::new()
+        .upstream(&["api.github.com"], echo())
+        .allow("api.github.com")
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     let script = r#"
 import json, sys, requests
 r = requests.post("https://api.github.com/repos/acme/app/issues", json={"title": "from python"}, timeout=20)

@@ -8,8 +8,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
 use crate::support::agent::Proto;
-use crate::support::upstream::full;
-use crate::support::{Handler, Keyward, TestCa, Upstream};
+use crate::support::upstream::{echo, full};
+use crate::support::{Handler, Harness};
 
 const PLACEHOLDER: &str = "keyward:hook:00112233445566778899";
 const VALUE: &str = "real-hook-secret-value-42";
@@ -39,25 +39,18 @@ fn body_checker() -> Handler {
 
 #[tokio::test]
 async fn placeholders_in_bodies_are_injected_only_where_the_rule_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hook"), VALUE).unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(
-        rules.join("hooks.yaml"),
-        format!(
-            "secrets:\n  hook:\n    from: file:{}\n    placeholder: {PLACEHOLDER}\n    hosts: [hooks.example.com]\nrules:\n  - id: post-with-body\n    method: POST\n    url: https://hooks.example.com/body\n    inject: [hook]\n    inject_body: true\n    decision: allow\n  - id: post-headers-only\n    method: POST\n    url: https://hooks.example.com/headers\n    inject: [hook]\n    decision: allow\n",
-            dir.path().join("hook").display()
-        ),
-    )
-    .unwrap();
-    let ca = TestCa::new();
-    let upstream =
-        Upstream::https(&ca, &["hooks.example.com"], &[b"http/1.1"], body_checker()).await;
-    let keyward = Keyward::start(&ca, &[("hooks.example.com:443", upstream.addr)], &[], |c| {
-        c.rules_dir = rules
-    })
-    .await;
+    let h = Harness::new()
+        .upstream(&["hooks.example.com"], body_checker())
+        .file("hook", VALUE)
+        .rules(
+            "hooks.yaml",
+            &format!(
+                "secrets:\n  hook:\n    from: file:$FILES/hook\n    placeholder: {PLACEHOLDER}\n    hosts: [hooks.example.com]\nrules:\n  - id: post-with-body\n    method: POST\n    url: https://hooks.example.com/body\n    inject: [hook]\n    inject_body: true\n    decision: allow\n  - id: post-headers-only\n    method: POST\n    url: https://hooks.example.com/headers\n    inject: [hook]\n    decision: allow\n",
+            ),
+        )
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     let json = format!("{{\"token\":\"{PLACEHOLDER}\",\"n\":1}}");
     for proto in [Proto::H1, Proto::H2] {
         let req = Request::post("https://hooks.example.com/body")
@@ -89,21 +82,15 @@ async fn placeholders_in_bodies_are_injected_only_where_the_rule_says_so() {
 #[tokio::test]
 async fn a_decompression_bomb_in_a_request_body_is_denied_and_not_forwarded() {
     use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(
-        rules.join("upload.yaml"),
-        "rules:\n  - id: upload\n    method: POST\n    url: https://hooks.example.com/upload\n    body:\n      max_size: 64KiB\n      json:\n        /kind: { one_of: [report] }\n    decision: allow\n",
-    )
-    .unwrap();
-    let ca = TestCa::new();
-    let upstream =
-        Upstream::https(&ca, &["hooks.example.com"], &[b"http/1.1"], body_checker()).await;
-    let keyward = Keyward::start(&ca, &[("hooks.example.com:443", upstream.addr)], &[], |c| {
-        c.rules_dir = rules
-    })
-    .await;
+    let h = Harness::new()
+        .upstream(&["hooks.example.com"], body_checker())
+        .rules(
+            "upload.yaml",
+            "rules:\n  - id: upload\n    method: POST\n    url: https://hooks.example.com/upload\n    body:\n      max_size: 64KiB\n      json:\n        /kind: { one_of: [report] }\n    decision: allow\n",
+        )
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     // 64 MiB of spaces around a valid document, gzip'd to well under 64 KiB.
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     e.write_all(b"{\"kind\":\"report\"").unwrap();
@@ -128,31 +115,17 @@ async fn a_decompression_bomb_in_a_request_body_is_denied_and_not_forwarded() {
 
 #[tokio::test]
 async fn rotated_file_secret_applies_without_restart_and_a_failing_source_fails_closed() {
-    let dir = tempfile::tempdir().unwrap();
-    let secret_file = dir.path().join("hook");
-    std::fs::write(&secret_file, "first-secret-value-0001").unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(
-        rules.join("hooks.yaml"),
-        format!(
-            "secrets:\n  hook:\n    from: file:{}\n    hosts: [hooks.example.com]\n  broken:\n    from: [sh, -c, 'exit 3']\n    hosts: [hooks.example.com]\nrules:\n  - id: with-hook\n    method: GET\n    url: https://hooks.example.com/hook\n    inject: [hook]\n    set_headers: {{ Authorization: 'Bearer {{{{hook}}}}' }}\n    decision: allow\n  - id: with-broken\n    method: GET\n    url: https://hooks.example.com/broken\n    inject: [broken]\n    set_headers: {{ Authorization: 'Bearer {{{{broken}}}}' }}\n    decision: allow\n",
-            secret_file.display()
-        ),
-    )
-    .unwrap();
-    let ca = TestCa::new();
-    let upstream = Upstream::https(
-        &ca,
-        &["hooks.example.com"],
-        &[b"http/1.1"],
-        crate::support::upstream::echo(),
-    )
-    .await;
-    let keyward = Keyward::start(&ca, &[("hooks.example.com:443", upstream.addr)], &[], |c| {
-        c.rules_dir = rules
-    })
-    .await;
+    let h = Harness::new()
+        .upstream(&["hooks.example.com"], echo())
+        .file("hook", "first-secret-value-0001")
+        .rules(
+            "hooks.yaml",
+            "secrets:\n  hook:\n    from: file:$FILES/hook\n    hosts: [hooks.example.com]\n  broken:\n    from: [sh, -c, 'exit 3']\n    hosts: [hooks.example.com]\nrules:\n  - id: with-hook\n    method: GET\n    url: https://hooks.example.com/hook\n    inject: [hook]\n    set_headers: { Authorization: 'Bearer {{hook}}' }\n    decision: allow\n  - id: with-broken\n    method: GET\n    url: https://hooks.example.com/broken\n    inject: [broken]\n    set_headers: { Authorization: 'Bearer {{broken}}' }\n    decision: allow\n",
+        )
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
+    let secret_file = h.files_dir().join("hook");
     assert_eq!(
         keyward
             .agent()
@@ -202,16 +175,13 @@ async fn rotated_file_secret_applies_without_restart_and_a_failing_source_fails_
 #[tokio::test]
 async fn a_placeholder_over_plain_http_is_refused() {
     let copy = crate::support::rules::example_rules();
-    let ca = TestCa::new();
-    let upstream = Upstream::plain(crate::support::upstream::echo()).await;
-    let path = copy.path();
-    let keyward = Keyward::start(
-        &ca,
-        &[("plain.example:80", upstream.addr)],
-        &["plain.example"],
-        |c| c.rules_dir = path,
-    )
-    .await;
+    let h = Harness::new()
+        .plain_upstream(&["plain.example"], echo())
+        .allow("plain.example")
+        .rules_dir(copy.path())
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     let req = Request::get("http://plain.example/")
         .header("authorization", "Bearer keyward:github:7f3c9a1e5b2d4c8e")
         .body(Full::new(Bytes::new()))

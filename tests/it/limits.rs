@@ -12,22 +12,19 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::support::agent::{Proto, read_response_head, send_over};
+use crate::support::harness::Running;
 use crate::support::upstream::{echo, full};
-use crate::support::{Handler, Keyward, TestCa, Upstream};
+use crate::support::{Handler, Harness};
 
 #[tokio::test]
 async fn oversized_headers_are_431_on_the_proxy_port_and_in_tunnels() {
-    let ca = TestCa::new();
-    let upstream = Upstream::https(&ca, &["api.github.com"], &[b"http/1.1"], echo()).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("api.github.com:443", upstream.addr)],
-        &["api.github.com"],
-        |c| {
-            c.limits.max_header_bytes = 16 * 1024;
-        },
-    )
-    .await;
+    let h = Harness::new()
+        .upstream(&["api.github.com"], echo())
+        .allow("api.github.com")
+        .config(|c| c.limits.max_header_bytes = 16 * 1024)
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     let big = "a".repeat(32 * 1024);
 
     let mut tcp = TcpStream::connect(keyward.addr).await.unwrap();
@@ -55,11 +52,12 @@ async fn oversized_headers_are_431_on_the_proxy_port_and_in_tunnels() {
 
 #[tokio::test]
 async fn slow_request_headers_are_cut_off() {
-    let ca = TestCa::new();
-    let keyward = Keyward::start(&ca, &[], &["api.github.com"], |c| {
-        c.limits.header_read_timeout = Duration::from_millis(300);
-    })
-    .await;
+    let h = Harness::new()
+        .allow("api.github.com")
+        .config(|c| c.limits.header_read_timeout = Duration::from_millis(300))
+        .start()
+        .await;
+    let keyward = &h.keyward;
     let mut tcp = TcpStream::connect(keyward.addr).await.unwrap();
     tcp.write_all(b"CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.gi")
         .await
@@ -76,7 +74,6 @@ async fn slow_request_headers_are_cut_off() {
 
 #[tokio::test]
 async fn graceful_shutdown_lets_an_in_flight_request_finish() {
-    let ca = TestCa::new();
     let release = Arc::new(Notify::new());
     let arrived = Arc::new(Notify::new());
     let handler: Handler = {
@@ -92,14 +89,15 @@ async fn graceful_shutdown_lets_an_in_flight_request_finish() {
             })
         })
     };
-    let upstream = Upstream::https(&ca, &["api.github.com"], &[b"http/1.1"], handler).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("api.github.com:443", upstream.addr)],
-        &["api.github.com"],
-        |_| {},
-    )
-    .await;
+    let Running {
+        keyward,
+        upstreams: _upstreams,
+        ..
+    } = Harness::new()
+        .upstream(&["api.github.com"], handler)
+        .allow("api.github.com")
+        .start()
+        .await;
     let agent = keyward.agent();
     let addr = keyward.addr;
     let in_flight =

@@ -4,20 +4,17 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
 
+use crate::support::Harness;
 use crate::support::upstream::echo;
-use crate::support::{Keyward, TestCa, Upstream};
 
 #[tokio::test]
 async fn absolute_form_http_is_forwarded_to_a_pinned_upstream() {
-    let ca = TestCa::new();
-    let upstream = Upstream::plain(echo()).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("plain.example:80", upstream.addr)],
-        &["plain.example"],
-        |_| {},
-    )
-    .await;
+    let h = Harness::new()
+        .plain_upstream(&["plain.example"], echo())
+        .allow("plain.example")
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     let req = Request::post("http://plain.example/submit?q=1")
         .header("host", "plain.example")
         .header("proxy-connection", "keep-alive")
@@ -36,15 +33,12 @@ async fn absolute_form_http_is_forwarded_to_a_pinned_upstream() {
 
 #[tokio::test]
 async fn non_proxy_requests_and_https_absolute_form_are_400() {
-    let ca = TestCa::new();
-    let upstream = Upstream::plain(echo()).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("plain.example:80", upstream.addr)],
-        &["plain.example"],
-        |_| {},
-    )
-    .await;
+    let h = Harness::new()
+        .plain_upstream(&["plain.example"], echo())
+        .allow("plain.example")
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     let agent = keyward.agent();
     let origin = Request::get("/")
         .header("host", "plain.example")
@@ -75,15 +69,12 @@ async fn non_proxy_requests_and_https_absolute_form_are_400() {
 
 #[tokio::test]
 async fn trace_and_track_are_refused() {
-    let ca = TestCa::new();
-    let upstream = Upstream::plain(echo()).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("plain.example:80", upstream.addr)],
-        &["plain.example"],
-        |_| {},
-    )
-    .await;
+    let h = Harness::new()
+        .plain_upstream(&["plain.example"], echo())
+        .allow("plain.example")
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     for method in ["TRACE", "TRACK"] {
         let req = Request::builder()
             .method(method)
@@ -99,9 +90,11 @@ async fn trace_and_track_are_refused() {
 
 #[tokio::test]
 async fn default_deny_for_plain_http_names_the_reason() {
-    let ca = TestCa::new();
-    let upstream = Upstream::plain(echo()).await;
-    let keyward = Keyward::start(&ca, &[("plain.example:80", upstream.addr)], &[], |_| {}).await;
+    let h = Harness::new()
+        .plain_upstream(&["plain.example"], echo())
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     let req = Request::get("http://plain.example/")
         .body(Full::new(Bytes::new()))
         .unwrap();

@@ -15,7 +15,7 @@ use hyper::body::Frame;
 use crate::support::agent::Proto;
 use crate::support::rules::example_rules;
 use crate::support::upstream::{BoxError, TestBody, full};
-use crate::support::{Handler, Keyward, TestCa, Upstream};
+use crate::support::{Handler, Harness};
 
 mod escapings;
 
@@ -91,19 +91,12 @@ pub fn echo_token() -> Handler {
 async fn echoed_tokens_never_reach_the_agent_in_any_form() {
     let copy = example_rules();
     let token = copy.values["github"].clone();
-    let ca = TestCa::new();
-    let upstream = Upstream::https(
-        &ca,
-        &["api.github.com"],
-        &[b"h2", b"http/1.1"],
-        echo_token(),
-    )
-    .await;
-    let path = copy.path();
-    let keyward = Keyward::start(&ca, &[("api.github.com:443", upstream.addr)], &[], |c| {
-        c.rules_dir = path
-    })
-    .await;
+    let h = Harness::new()
+        .upstream_alpn(&["api.github.com"], &[b"h2", b"http/1.1"], echo_token())
+        .rules_dir(copy.path())
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     let forms = [
         token.clone(),
         base64::engine::general_purpose::STANDARD.encode(format!("user:{token}")),
@@ -155,7 +148,6 @@ async fn echoed_tokens_never_reach_the_agent_in_any_form() {
 #[tokio::test]
 async fn a_compressed_response_bomb_is_decoded_in_bounded_steps_and_streamed() {
     let copy = example_rules();
-    let ca = TestCa::new();
     // 64 MiB of zeros, gzip'd to well under 1 MiB, sent in one body.
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     e.write_all(&vec![0u8; 64 * 1024 * 1024]).unwrap();
@@ -170,12 +162,12 @@ async fn a_compressed_response_bomb_is_decoded_in_bounded_steps_and_streamed() {
                 .unwrap()
         })
     });
-    let upstream = Upstream::https(&ca, &["api.github.com"], &[b"http/1.1"], handler).await;
-    let path = copy.path();
-    let keyward = Keyward::start(&ca, &[("api.github.com:443", upstream.addr)], &[], |c| {
-        c.rules_dir = path
-    })
-    .await;
+    let h = Harness::new()
+        .upstream(&["api.github.com"], handler)
+        .rules_dir(copy.path())
+        .start()
+        .await;
+    let keyward = &h.keyward;
     let reply = keyward
         .agent()
         .get(Proto::H1, "https://api.github.com/bomb")

@@ -12,9 +12,10 @@ use keyward::approvals::Resolution;
 use keyward::policy::{RuleSet, Verdict};
 
 use crate::support::agent::Proto;
+use crate::support::harness::Running;
 use crate::support::rules::example_rules;
 use crate::support::upstream::echo;
-use crate::support::{Keyward, TestCa, Upstream};
+use crate::support::{Harness, Keyward, Upstream, within, within_async};
 
 const GITHUB_PLACEHOLDER: &str = "keyward:github:7f3c9a1e5b2d4c8e";
 
@@ -38,6 +39,8 @@ fn agent_as(
     }
 }
 
+/// keyward with a copy of the example rules before one upstream for every host their tests
+/// name.
 async fn start_with_example_rules() -> (
     crate::support::rules::ExampleRules,
     Upstream,
@@ -52,16 +55,16 @@ async fn start_with_example_rules() -> (
         .map(|t| t.request.host.clone())
         .collect();
     let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
-    let ca = TestCa::new();
-    let upstream = Upstream::https(&ca, &names, &[b"h2", b"http/1.1"], echo()).await;
-    let targets: Vec<String> = hosts.iter().map(|h| format!("{h}:443")).collect();
-    let resolve: Vec<(&str, std::net::SocketAddr)> = targets
-        .iter()
-        .map(|t| (t.as_str(), upstream.addr))
-        .collect();
-    let path = rules_copy.path();
-    let keyward = Keyward::start(&ca, &resolve, &[], |c| c.rules_dir = path).await;
-    (rules_copy, upstream, keyward, rules)
+    let Running {
+        keyward,
+        mut upstreams,
+        ..
+    } = Harness::new()
+        .upstream_alpn(&names, &[b"h2", b"http/1.1"], echo())
+        .rules_dir(rules_copy.path())
+        .start()
+        .await;
+    (rules_copy, upstreams.remove(0), keyward, rules)
 }
 
 #[tokio::test]
@@ -94,15 +97,11 @@ async fn every_example_rule_test_decides_the_same_through_the_proxy() {
             let sender = agent.clone();
             let pending = tokio::spawn(async move { sender.send(Proto::H1, request).await });
             let shared = keyward.running.shared().clone();
-            let mut id = None;
-            for _ in 0..500 {
-                if let Some(p) = shared.approvals().list().first() {
-                    id = Some(p.id.clone());
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            let id = id.unwrap_or_else(|| panic!("{} was not held for approval", test.text));
+            let id = within(std::time::Duration::from_secs(5), || {
+                Some(shared.approvals().list().first()?.id.clone())
+            })
+            .await
+            .unwrap_or_else(|| panic!("{} was not held for approval", test.text));
             let denial = Resolution::Denied {
                 by: Some("test".into()),
                 reason: Some("no".into()),
@@ -259,17 +258,15 @@ async fn audit_log_has_one_verified_entry_per_exchange_and_no_secret() {
     exchanges += 1;
     let audit = keyward.running.shared().audit().unwrap().clone();
     // Response bodies end after the client read them; give the closing step a moment.
-    for _ in 0..100 {
+    within_async(std::time::Duration::from_secs(2), async || {
         audit.flush().await;
         let n = std::fs::read_to_string(keyward.audit_path())
             .unwrap()
             .lines()
             .count();
-        if n >= exchanges {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        (n >= exchanges).then_some(())
+    })
+    .await;
     let log = std::fs::read_to_string(keyward.audit_path()).unwrap();
     assert_eq!(log.lines().count(), exchanges, "{log}");
     let report = keyward::audit::verify_files(&[keyward.audit_path()]).unwrap();

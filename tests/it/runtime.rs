@@ -10,13 +10,14 @@ use http::{Request, StatusCode};
 use http_body_util::Full;
 
 use crate::support::agent::Proto;
+use crate::support::harness::{Harness, Running};
 use crate::support::upstream::echo;
-use crate::support::{Agent, Keyward, TestCa, Upstream};
+use crate::support::{Agent, Keyward, Upstream, eventually_async};
 
 const RULES: &str = r#"
 agents:
-  alice: { token: "file:TOKENS/alice" }
-  bob: { token: "file:TOKENS/bob" }
+  alice: { token: "file:$FILES/tokens/alice" }
+  bob: { token: "file:$FILES/tokens/bob" }
 rules:
   - id: read
     method: GET
@@ -46,30 +47,24 @@ pub(crate) struct Scene {
 }
 
 impl Scene {
-    pub(crate) async fn start(tweak: impl FnOnce(&mut keyward::Config)) -> Scene {
-        let rules = tempfile::tempdir().unwrap();
-        let tokens = rules.path().join("tokens");
-        std::fs::create_dir_all(&tokens).unwrap();
-        std::fs::write(tokens.join("alice"), "alice-token-0123456789").unwrap();
-        std::fs::write(tokens.join("bob"), "bob-token-9876543210").unwrap();
-        let dir = rules.path().join("rules");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("api.yaml"),
-            RULES.replace("TOKENS", &tokens.display().to_string()),
-        )
-        .unwrap();
-        let ca = TestCa::new();
-        let upstream = Upstream::https(&ca, &["api.example.com"], &[b"http/1.1"], echo()).await;
-        let keyward = Keyward::start(&ca, &[("api.example.com:443", upstream.addr)], &[], |c| {
-            c.rules_dir = dir;
-            tweak(c);
-        })
-        .await;
-        Scene {
-            upstream,
+    pub(crate) async fn start(tweak: impl FnOnce(&mut keyward::Config) + 'static) -> Scene {
+        let Running {
             keyward,
-            rules,
+            mut upstreams,
+            files,
+            ..
+        } = Harness::new()
+            .upstream(&["api.example.com"], echo())
+            .file("tokens/alice", "alice-token-0123456789")
+            .file("tokens/bob", "bob-token-9876543210")
+            .rules("api.yaml", RULES)
+            .config(tweak)
+            .start()
+            .await;
+        Scene {
+            upstream: upstreams.remove(0),
+            keyward,
+            rules: files,
         }
     }
 
@@ -128,16 +123,15 @@ pub(crate) async fn admin_as(
     )
 }
 
+/// The pending approvals once there are at least `n` (bounded wait).
 pub(crate) async fn wait_pending(addr: SocketAddr, n: usize) -> Vec<serde_json::Value> {
-    for _ in 0..500 {
+    let what = format!("{n} requests becoming pending");
+    eventually_async(&what, Duration::from_secs(10), async || {
         let (_, text) = admin(addr, "GET", "/approvals", "").await;
         let list: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-        if list.len() >= n {
-            return list;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{n} requests never became pending");
+        (list.len() >= n).then_some(list)
+    })
+    .await
 }
 
 pub(crate) fn post(url: &str) -> Request<Full<Bytes>> {
@@ -374,16 +368,15 @@ async fn editing_the_rules_directory_reloads_without_dropping_connections() {
         ),
     )
     .unwrap();
-    let mut reloaded = false;
-    for _ in 0..100 {
-        let resp = sender.send_request(get("/fresh/1")).await.unwrap();
-        if resp.status() == StatusCode::OK {
-            reloaded = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(reloaded, "the watcher never applied the edit");
+    eventually_async(
+        "the watcher applying the edit",
+        Duration::from_secs(5),
+        async || {
+            let resp = sender.send_request(get("/fresh/1")).await.unwrap();
+            (resp.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
     let old = sender.send_request(get("/read/1")).await.unwrap();
     assert_eq!(
         old.status(),

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use crate::support::agent::{Agent, Proto};
 use crate::support::child::{self, Child};
@@ -30,9 +31,10 @@ const WARMUP: Duration = Duration::from_secs(5);
 const FD_MARGIN: usize = 8;
 /// Resident memory the child may have above its warm-up figure after the run.
 const RSS_MARGIN_KIB: u64 = 32 * 1024;
-/// How long the descriptor count may take to settle, and how often it is read.
+/// How long the descriptor count may take to settle.
 const SETTLE: Duration = Duration::from_secs(10);
-const POLL: Duration = Duration::from_millis(100);
+/// How long an unchanged descriptor count counts as settled (without a target).
+const STEADY: Duration = Duration::from_secs(1);
 /// Longest a normal request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Upper bound on the rounds of any traffic loop (each also stops at its deadline).
@@ -196,24 +198,24 @@ async fn traffic(agent: &Agent, until: Instant, tally: &Arc<Tally>) {
     }
 }
 
-/// Polls the child's open descriptors every [`POLL`] for at most [`SETTLE`]: returns as soon
-/// as the count is at most `target` or, without a target, once it has not changed for a
-/// second. The last count read.
+/// Polls the child's open descriptors for at most [`SETTLE`]: returns as soon as the count is
+/// at most `target` or, without a target, once it has not changed for [`STEADY`]. The last
+/// count read.
 async fn settle(child: &Child, target: Option<usize>) -> usize {
     let mut last = child.open_fds();
-    let mut unchanged = 0;
-    for _ in 0..SETTLE.as_millis() / POLL.as_millis() {
-        if target.is_some_and(|t| last <= t) {
-            return last;
-        }
-        tokio::time::sleep(POLL).await;
+    let mut steady_since = Instant::now();
+    support::within(SETTLE, || {
         let now = child.open_fds();
-        unchanged = if now == last { unchanged + 1 } else { 0 };
-        last = now;
-        if target.is_none() && unchanged >= 10 {
-            return last;
+        if now != last {
+            (last, steady_since) = (now, Instant::now());
         }
-    }
+        let settled = match target {
+            Some(t) => last <= t,
+            None => steady_since.elapsed() >= STEADY,
+        };
+        settled.then_some(())
+    })
+    .await;
     last
 }
 

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::support::agent::Proto;
 use crate::support::upstream::{BoxError, TestBody};
-use crate::support::{Handler, Keyward, TestCa, Upstream};
+use crate::support::{Handler, Harness, Keyward, TestCa, Upstream};
 
 /// An upstream whose response body is fed by the test, chunk by chunk.
 fn fed_by_channel(rx: mpsc::Receiver<Bytes>) -> Handler {
@@ -117,7 +117,6 @@ async fn server_sent_events_arrive_one_by_one() {
 async fn large_download_passes_intact() {
     const CHUNK: usize = 64 * 1024;
     const CHUNKS: usize = 256; // 16 MiB
-    let ca = TestCa::new();
     let handler: Handler = Arc::new(|_req| {
         Box::pin(async move {
             let chunk = Bytes::from(vec![0x5a; CHUNK]);
@@ -127,14 +126,12 @@ async fn large_download_passes_intact() {
             Response::new(BodyExt::boxed(StreamBody::new(stream)))
         })
     });
-    let upstream = Upstream::https(&ca, &["files.example"], &[b"h2", b"http/1.1"], handler).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("files.example:443", upstream.addr)],
-        &["files.example"],
-        |_| {},
-    )
-    .await;
+    let h = Harness::new()
+        .upstream_alpn(&["files.example"], &[b"h2", b"http/1.1"], handler)
+        .allow("files.example")
+        .start()
+        .await;
+    let keyward = &h.keyward;
     for proto in [Proto::H1, Proto::H2] {
         let reply = keyward
             .agent()
@@ -181,16 +178,13 @@ fn websocket_echo() -> Handler {
 
 #[tokio::test]
 async fn websocket_echo_through_wss() {
-    let ca = TestCa::new();
     let handler = websocket_echo();
-    let upstream = Upstream::https(&ca, &["ws.example"], &[b"http/1.1"], handler).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("ws.example:443", upstream.addr)],
-        &["ws.example"],
-        |_| {},
-    )
-    .await;
+    let h = Harness::new()
+        .upstream(&["ws.example"], handler)
+        .allow("ws.example")
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     let agent = keyward.agent();
     let tcp = agent.connect("ws.example:443").await.unwrap();
     let tls = agent.tls(tcp, "ws.example", &[b"http/1.1"]).await.unwrap();
@@ -209,15 +203,12 @@ async fn websocket_echo_through_wss() {
 
 #[tokio::test]
 async fn websocket_echo_through_plain_ws() {
-    let ca = TestCa::new();
-    let upstream = Upstream::plain(websocket_echo()).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("ws.example:80", upstream.addr)],
-        &["ws.example"],
-        |_| {},
-    )
-    .await;
+    let h = Harness::new()
+        .plain_upstream(&["ws.example"], websocket_echo())
+        .allow("ws.example")
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
     // A plain-HTTP proxy client sends the absolute-form upgrade request to the proxy itself.
     let tcp = tokio::net::TcpStream::connect(keyward.addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))

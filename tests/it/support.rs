@@ -7,8 +7,10 @@ pub mod child;
 /// The encoders the scrubber's unit tests echo secrets through (one implementation).
 #[path = "../../src/redact/patterns/encoders.rs"]
 pub mod encoders;
+pub mod eventually;
 pub mod git_http;
 pub mod h2raw;
+pub mod harness;
 pub mod netns;
 pub mod package_index;
 pub mod raw;
@@ -24,6 +26,8 @@ use keyward::config::{Config, ResolveOverride};
 use keyward::{Proxy, RunningProxy};
 
 pub use agent::Agent;
+pub use eventually::{eventually, eventually_async, within, within_async};
+pub use harness::Harness;
 pub use test_ca::TestCa;
 pub use upstream::{Handler, Upstream};
 

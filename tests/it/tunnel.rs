@@ -6,36 +6,34 @@ use http::{Request, StatusCode, Version};
 use http_body_util::Full;
 
 use crate::support::agent::{Proto, send_over};
+use crate::support::harness::Running;
 use crate::support::raw::entries_with_reason;
 use crate::support::upstream::echo;
-use crate::support::{Keyward, TestCa, Upstream};
+use crate::support::{Harness, Keyward, TestCa, Upstream};
 
 const H1: &[&[u8]] = &[b"http/1.1"];
 const H2: &[&[u8]] = &[b"h2"];
 const BOTH: &[&[u8]] = &[b"h2", b"http/1.1"];
 
-async fn github(ca: &TestCa, alpn: &[&[u8]]) -> (Upstream, Keyward) {
-    let upstream = Upstream::https(ca, &["api.github.com"], alpn, echo()).await;
-    let keyward = Keyward::start(
-        ca,
-        &[("api.github.com:443", upstream.addr)],
-        &["api.github.com:443"],
-        |_| {},
-    )
-    .await;
-    (upstream, keyward)
+/// An upstream for api.github.com offering `alpn`, and keyward allowing it.
+async fn github(alpn: &[&[u8]]) -> Running {
+    Harness::new()
+        .upstream_alpn(&["api.github.com"], alpn, echo())
+        .allow("api.github.com:443")
+        .start()
+        .await
 }
 
 #[tokio::test]
 async fn h1_and_h2_agents_reach_h1_and_h2_upstreams_independently() {
-    let ca = TestCa::new();
     for (agent_proto, upstream_alpn, upstream_version) in [
         (Proto::H1, H1, Version::HTTP_11),
         (Proto::H1, H2, Version::HTTP_2),
         (Proto::H2, H1, Version::HTTP_11),
         (Proto::H2, BOTH, Version::HTTP_2),
     ] {
-        let (upstream, keyward) = github(&ca, upstream_alpn).await;
+        let h = github(upstream_alpn).await;
+        let (upstream, keyward) = (h.upstream(), &h.keyward);
         let reply = keyward
             .agent()
             .get(agent_proto, "https://api.github.com/repos/acme/app?x=1")
@@ -71,8 +69,8 @@ async fn h1_and_h2_agents_reach_h1_and_h2_upstreams_independently() {
 
 #[tokio::test]
 async fn post_body_is_forwarded_intact() {
-    let ca = TestCa::new();
-    let (upstream, keyward) = github(&ca, BOTH).await;
+    let h = github(BOTH).await;
+    let (upstream, keyward) = (h.upstream(), &h.keyward);
     for proto in [Proto::H1, Proto::H2] {
         let req = Request::post("https://api.github.com/repos/acme/app/issues")
             .header("content-type", "application/json")
@@ -106,8 +104,8 @@ async fn ipv6_literal_connect_target_gets_an_ip_san_leaf() {
 
 #[tokio::test]
 async fn sni_other_than_connect_host_is_misdirected() {
-    let ca = TestCa::new();
-    let (upstream, keyward) = github(&ca, BOTH).await;
+    let h = github(BOTH).await;
+    let (upstream, keyward) = (h.upstream(), &h.keyward);
     let agent = keyward.agent();
     let tcp = agent.connect("api.github.com:443").await.unwrap();
     let tls = agent.tls(tcp, "evil.example", H1).await.unwrap();
@@ -122,8 +120,8 @@ async fn sni_other_than_connect_host_is_misdirected() {
 
 #[tokio::test]
 async fn host_or_authority_other_than_tunnel_target_is_misdirected() {
-    let ca = TestCa::new();
-    let (upstream, keyward) = github(&ca, BOTH).await;
+    let h = github(BOTH).await;
+    let (upstream, keyward) = (h.upstream(), &h.keyward);
     let agent = keyward.agent();
     for (proto, url, host) in [
         (
@@ -158,8 +156,8 @@ async fn host_or_authority_other_than_tunnel_target_is_misdirected() {
 
 #[tokio::test]
 async fn connect_to_a_host_no_rule_allows_is_refused_before_the_handshake() {
-    let ca = TestCa::new();
-    let (upstream, keyward) = github(&ca, BOTH).await;
+    let h = github(BOTH).await;
+    let (upstream, keyward) = (h.upstream(), &h.keyward);
     let refused = keyward
         .agent()
         .connect("api.github.com:8443")
@@ -192,8 +190,8 @@ async fn connect_to_a_host_no_rule_allows_is_refused_before_the_handshake() {
 
 #[tokio::test]
 async fn tunnel_whose_first_bytes_are_not_tls_is_closed() {
-    let ca = TestCa::new();
-    let (upstream, keyward) = github(&ca, BOTH).await;
+    let h = github(BOTH).await;
+    let (upstream, keyward) = (h.upstream(), &h.keyward);
     let mut tcp = keyward.agent().connect("api.github.com:443").await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     tcp.write_all(b"GET / HTTP/1.1\r\nHost: api.github.com\r\n\r\n")
@@ -206,7 +204,7 @@ async fn tunnel_whose_first_bytes_are_not_tls_is_closed() {
         .unwrap_or(0);
     assert_eq!(n, 0, "nothing is answered on a non-TLS tunnel");
     assert_eq!(upstream.count(), 0);
-    let entries = entries_with_reason(&keyward, "tunnel closed", 1).await;
+    let entries = entries_with_reason(keyward, "tunnel closed", 1).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["method"], "CONNECT");
     assert_eq!(entries[0]["host"], "api.github.com");
@@ -222,8 +220,8 @@ async fn tunnel_whose_first_bytes_are_not_tls_is_closed() {
 
 #[tokio::test]
 async fn parallel_handshakes_to_a_new_host_mint_one_leaf() {
-    let ca = TestCa::new();
-    let (upstream, keyward) = github(&ca, BOTH).await;
+    let h = github(BOTH).await;
+    let (upstream, keyward) = (h.upstream(), &h.keyward);
     let agent = keyward.agent();
     let handshakes = (0..200).map(|_| {
         let agent = agent.clone();

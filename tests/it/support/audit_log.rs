@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use keyward::audit::AuditHandle;
 
-/// Rounds of [`wait_for`]: flush, read, and a short pause when there are not enough yet.
-const ROUNDS: usize = 500;
-const PAUSE: Duration = Duration::from_millis(10);
+/// How long [`wait_for`] flushes and reads before it gives up.
+const WAIT: Duration = Duration::from_secs(5);
 
 /// Every entry of the log at `path` (none when it does not exist yet).
 pub fn read(path: &Path) -> Vec<serde_json::Value> {
@@ -28,19 +27,19 @@ pub async fn wait_for(
     which: impl Fn(&serde_json::Value) -> bool,
 ) -> Vec<serde_json::Value> {
     let mut found = 0;
-    for _ in 0..ROUNDS {
+    let all = super::within_async(WAIT, async || {
         audit.flush().await;
         let all = read(path);
         found = all.iter().filter(|e| which(e)).count();
-        if found >= at_least {
-            return all;
-        }
-        tokio::time::sleep(PAUSE).await;
-    }
-    panic!(
-        "{found} matching audit entries, expected at least {at_least}: {:?}",
-        read(path)
-    );
+        (found >= at_least).then_some(all)
+    })
+    .await;
+    all.unwrap_or_else(|| {
+        panic!(
+            "{found} matching audit entries, expected at least {at_least}: {:?}",
+            read(path)
+        )
+    })
 }
 
 /// Runs `keyward audit verify` on the log and asserts it passes; its summary.

@@ -138,13 +138,11 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 /// Waits (bounded) for a line starting with `prefix` in a file the child writes; the rest of
 /// the line, trimmed.
 pub async fn line_in(path: &Path, prefix: &str) -> String {
-    for _ in 0..600 {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && let Some(line) = text.lines().find(|l| l.starts_with(prefix))
-        {
-            return line[prefix.len()..].trim().to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("keyward never printed {prefix:?}");
+    let what = format!("keyward printing {prefix:?}");
+    super::eventually(&what, Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(path).ok()?;
+        let line = text.lines().find(|l| l.starts_with(prefix))?;
+        Some(line[prefix.len()..].trim().to_owned())
+    })
+    .await
 }

@@ -93,17 +93,16 @@ pub async fn entries_with_reason(
     prefix: &str,
     want: usize,
 ) -> Vec<serde_json::Value> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let found: Vec<serde_json::Value> = audit_log(keyward)
+    let mut found = Vec::new();
+    super::within_async(Duration::from_secs(10), async || {
+        found = audit_log(keyward)
             .await
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|e| e["reason"].as_str().is_some_and(|r| r.starts_with(prefix)))
             .collect();
-        if found.len() >= want || std::time::Instant::now() > deadline {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (found.len() >= want).then_some(())
+    })
+    .await;
+    found
 }
