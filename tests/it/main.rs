@@ -1,12 +1,13 @@
 //! Integration tests: real keyward on 127.0.0.1:0, real HTTPS upstreams with a test CA,
 //! real clients. One binary, shared helpers in `support`.
-#![allow(
+#![expect(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::print_stdout,
-    dead_code
+    reason = "support code outside #[test] functions stops a test on a failed setup step and prints skip notes"
 )]
+#![expect(dead_code, reason = "not every test uses every support helper")]
 
 mod support;
 
