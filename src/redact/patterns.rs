@@ -399,5 +399,4 @@ fn base64_fragment(
 #[cfg(test)]
 mod encoders;
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests;

@@ -249,7 +249,6 @@ fn char_spellings(c: char) -> Vec<Spelling> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 
