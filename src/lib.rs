@@ -17,7 +17,8 @@
 //! | [`limits`] | per-rule rate limits behind a counter store (429) |
 //! | [`approvals`] | requests held for a person, follow-up windows |
 //! | [`credentials`] | secret sources, placeholder injection, the exfiltration guard |
-//! | [`redact`] | secrets and rule patterns scrubbed from responses, compressed bodies decoded |
+//! | [`redact`] | secrets and rule patterns scrubbed from responses (compressed bodies decoded) |
+//! | [`content_coding`] | the one `Content-Encoding` decoder, for rule inspection and redaction, and its bomb caps |
 //! | [`request_body`] | request body read-ahead and guarded streaming |
 //! | [`closing_body`] | the response body that writes the exchange's audit entry when it ends |
 //! | [`upstream`] | pooled verified client, destination guard, rules' private allowances, `--resolve` pins |
@@ -51,6 +52,7 @@ pub mod closing_body;
 pub mod config;
 pub mod conn_event;
 pub mod connection;
+pub mod content_coding;
 pub mod credentials;
 pub mod dumpable;
 pub mod exchange;

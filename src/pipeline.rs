@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http::header::CONTENT_TYPE;
 use http::{Request, Response, StatusCode, Version, header};
 use http_body::Body as _;
 use hyper::body::Incoming;
@@ -20,6 +20,7 @@ use hyper::body::Incoming;
 use crate::activity::ActiveBody;
 use crate::body::{self, ProxyBody};
 use crate::closing_body::ClosingBody;
+use crate::content_coding;
 use crate::credentials::{self, ExfilGuard, Injected};
 use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme, Stage};
 use crate::hop;
@@ -157,13 +158,12 @@ async fn process(
     } else {
         AgentBody::Unread(body)
     };
+    // Every `Content-Encoding` line, so a second one cannot hide a coding from the rules.
+    let content_encoding = content_coding::header_list(&parts.headers);
     let view = match &agent_body {
         AgentBody::Read(p) => Some(RequestBody {
             bytes: p.head(),
-            content_encoding: parts
-                .headers
-                .get(CONTENT_ENCODING)
-                .and_then(|v| v.to_str().ok()),
+            content_encoding: content_encoding.as_deref(),
             content_type: parts
                 .headers
                 .get(CONTENT_TYPE)

@@ -8,7 +8,7 @@
 //! - [`normalize`]: the canonical request target every rule is matched against;
 //!   [`spelling`]: path spellings servers read differently, refused unless a host opts in.
 //! - [`json`]: JSON pointers with `*` segments; [`condition`]: the value tests.
-//! - [`body`]: size limits, decoding (gzip, deflate, br, zstd) with a bomb cap, JSON/form.
+//! - [`body`]: size limits, decoding (by [`crate::content_coding`]) with a bomb cap, JSON/form.
 //! - [`index`](self::index): rules by host; [`engine`](self::engine): the pure decision.
 //! - [`tests_runner`]: the `tests:` entries; [`explain`]: a decision as text.
 //!

@@ -3,7 +3,6 @@
 //! rule's own redaction (`rule_body`: pattern sets, JSON fields masked by `json_mask`).
 
 mod body;
-mod decode;
 mod json_mask;
 mod patterns;
 mod response;
@@ -12,7 +11,6 @@ mod spelling;
 mod stream;
 
 pub use body::{ScrubbedBody, Tally};
-pub use decode::{Coding, Decoder};
 pub use patterns::{Encoding, RedactionCounts, Scrubber};
 pub use response::{UnscannableResponse, scrub_response};
 pub use rule_body::{RuleRedactedBody, RuleRedaction};

@@ -1,17 +1,20 @@
-//! Request bodies for inspection: size limits, decoding (gzip, deflate, br, zstd) with a
-//! decoded-size cap against decompression bombs, and JSON (duplicated keys recorded) /
+//! Request bodies for inspection: size limits, decoding by [`crate::content_coding`] with
+//! its decoded-size cap against decompression bombs, and JSON (duplicated keys recorded) /
 //! form-urlencoded parsing.
 //!
 //! Bodies are decoded only to be inspected; the proxy forwards the bytes unchanged.
 
-mod decode;
 pub(crate) mod form;
 pub mod json;
 
-pub use decode::decode;
+pub use crate::content_coding::{DECODED_SIZE_FACTOR, MAX_DECODED_SIZE, decoded_cap};
 pub use form::parse_form;
 
+use std::borrow::Cow;
+
 use serde_json::Value;
+
+use crate::content_coding::{self, CodingError};
 
 /// `max_size` of a rule that inspects the body and does not set one: 1 MiB.
 pub const DEFAULT_MAX_SIZE: usize = 1024 * 1024;
@@ -19,18 +22,14 @@ pub const DEFAULT_MAX_SIZE: usize = 1024 * 1024;
 /// Largest `max_size` a rule may set: bodies are buffered in memory to be inspected.
 pub const MAX_MAX_SIZE: usize = 64 * 1024 * 1024;
 
-/// A compressed body may decode to at most this many times the rule's `max_size`…
-pub const DECODED_SIZE_FACTOR: usize = 8;
-
-/// …and never more than this, whatever the factor gives (bounds memory per request).
-pub const MAX_DECODED_SIZE: usize = 64 * 1024 * 1024;
-
-/// The decoded-size cap for a rule's `max_size`.
-pub fn decoded_cap(max_size: usize) -> usize {
-    max_size
-        .saturating_mul(DECODED_SIZE_FACTOR)
-        .min(MAX_DECODED_SIZE)
-        .max(max_size)
+/// Decodes a request body per its `Content-Encoding` list ([`content_coding::decode_all`]),
+/// failing once the output would exceed `cap` bytes.
+pub fn decode<'b>(
+    bytes: &'b [u8],
+    content_encoding: Option<&str>,
+    cap: usize,
+) -> Result<Cow<'b, [u8]>, BodyError> {
+    content_coding::decode_all(bytes, content_encoding, cap).map_err(BodyError::from)
 }
 
 /// Why a body that a rule must inspect cannot be inspected (each denies the request).
@@ -48,6 +47,9 @@ pub enum BodyError {
     /// A `Content-Encoding` we cannot decode.
     #[error("unsupported content-encoding `{0}`")]
     UnsupportedEncoding(String),
+    /// More stacked codings than [`content_coding::MAX_STACKED_CODINGS`].
+    #[error("content-encoding `{0}` stacks more than {max} codings", max = content_coding::MAX_STACKED_CODINGS)]
+    TooManyCodings(String),
     /// The bytes are not valid for their declared encoding.
     #[error("request body is not valid {encoding}: {reason}")]
     Corrupt {
@@ -70,6 +72,20 @@ pub enum BodyError {
     NotForm(String),
 }
 
+impl From<CodingError> for BodyError {
+    fn from(error: CodingError) -> Self {
+        match error {
+            CodingError::Unsupported(coding) => BodyError::UnsupportedEncoding(coding),
+            CodingError::TooManyCodings(header) => BodyError::TooManyCodings(header),
+            CodingError::Corrupt { coding, reason } => BodyError::Corrupt {
+                encoding: coding.to_string(),
+                reason,
+            },
+            CodingError::TooLarge { cap } => BodyError::DecodedTooLarge { cap },
+        }
+    }
+}
+
 /// Parses a decoded body as JSON (duplicated keys: the last value, see [`json::parse`]).
 pub fn parse_json(bytes: &[u8]) -> Result<Value, BodyError> {
     json::parse(bytes).map(|parsed| parsed.value)
@@ -78,13 +94,6 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, BodyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn caps() {
-        assert_eq!(decoded_cap(1024), 8 * 1024);
-        assert_eq!(decoded_cap(MAX_MAX_SIZE), MAX_DECODED_SIZE);
-        assert_eq!(decoded_cap(usize::MAX), usize::MAX);
-    }
 
     #[test]
     fn json_errors_carry_the_parser_message() {

@@ -9,8 +9,9 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use super::{Decoder, RedactionCounts, StreamScrubber};
+use super::{RedactionCounts, StreamScrubber};
 use crate::body::{BoxError, ProxyBody};
+use crate::content_coding::Decoder;
 
 /// Decoded bytes produced per frame at most (bounds memory on compressed responses).
 const FRAME_TARGET: usize = 64 * 1024;
@@ -167,7 +168,8 @@ impl Body for ScrubbedBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redact::{Coding, Scrubber};
+    use crate::content_coding::Coding;
+    use crate::redact::Scrubber;
     use crate::secret::SecretValue;
     use http_body_util::{BodyExt, StreamBody};
 
@@ -193,7 +195,7 @@ mod tests {
         let body = ScrubbedBody::new(
             chunked(chunks),
             StreamScrubber::new(scrubber),
-            Some(Decoder::new(Coding::Gzip).unwrap()),
+            Some(Decoder::new(&[Coding::Gzip]).unwrap()),
             tally.clone(),
         );
         let out = BodyExt::collect(body).await.unwrap().to_bytes();

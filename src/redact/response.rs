@@ -8,8 +8,9 @@ use std::sync::Arc;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
 use http::response::Parts;
 
-use super::{Coding, Decoder, RedactionCounts, ScrubbedBody, Scrubber, StreamScrubber, Tally};
+use super::{RedactionCounts, ScrubbedBody, Scrubber, StreamScrubber, Tally};
 use crate::body::ProxyBody;
+use crate::content_coding::{self, CodingError, Decoder};
 
 /// A response body that cannot be scanned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,7 +18,7 @@ pub enum UnscannableResponse {
     #[error("response content-encoding {0:?} cannot be scanned for secrets")]
     Coding(String),
     #[error("response decoder failed: {0}")]
-    Decoder(String),
+    Decoder(CodingError),
 }
 
 /// Scrubs `parts` in place and wraps `body`; counts go to `tally` (headers now, body as it
@@ -61,16 +62,13 @@ pub fn scrub_response(
     if let Ok(mut t) = tally.lock() {
         t.merge(counts);
     }
-    let coding = Coding::parse(
-        parts
-            .headers
-            .get(CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok()),
-    )
-    .map_err(UnscannableResponse::Coding)?;
-    let decoder = match coding {
-        None => None,
-        Some(c) => Some(Decoder::new(c).map_err(|e| UnscannableResponse::Decoder(e.to_string()))?),
+    let header = content_coding::header_list(&parts.headers);
+    let codings = content_coding::parse(header.as_deref()).map_err(|_| {
+        UnscannableResponse::Coding(header.as_deref().unwrap_or_default().trim().to_owned())
+    })?;
+    let decoder = match codings.as_slice() {
+        [] => None,
+        codings => Some(Decoder::new(codings).map_err(UnscannableResponse::Decoder)?),
     };
     if decoder.is_some() {
         parts.headers.remove(CONTENT_ENCODING);
@@ -84,4 +82,88 @@ pub fn scrub_response(
         tally.clone(),
     );
     Ok(crate::body::stream(scrubbed))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::secret::SecretValue;
+
+    const SECRET: &str = "tok_live_abcdefghijklmnop";
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn raw_deflate(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn br(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+            w.write_all(data).unwrap();
+        }
+        out
+    }
+
+    /// Scrubs a response with `Content-Encoding` lines `codings` and body `encoded`.
+    async fn scrub(codings: &[&str], encoded: Vec<u8>) -> Result<(Parts, Vec<u8>), String> {
+        let mut builder = http::Response::builder();
+        for coding in codings {
+            builder = builder.header(CONTENT_ENCODING, *coding);
+        }
+        let (mut parts, ()) = builder.body(()).unwrap().into_parts();
+        let secret = SecretValue::new(SECRET);
+        let scrubber = Arc::new(Scrubber::new([(&secret, "keyward:t:0123456789abcdef")]));
+        let body = scrub_response(
+            &mut parts,
+            crate::body::full(encoded),
+            &scrubber,
+            &Tally::default(),
+            false,
+        )
+        .map_err(|e| e.to_string())?;
+        let out = body.collect().await.map_err(|e| e.to_string())?;
+        Ok((parts, out.to_bytes().to_vec()))
+    }
+
+    #[tokio::test]
+    async fn stacked_and_raw_deflate_responses_are_decoded_and_scrubbed() {
+        let plain = format!("{{\"echo\":\"{SECRET}\"}}");
+        let cases = [
+            (vec!["gzip, br"], br(&gzip(plain.as_bytes()))),
+            (vec!["gzip", "br"], br(&gzip(plain.as_bytes()))),
+            (vec!["deflate"], raw_deflate(plain.as_bytes())),
+        ];
+        for (codings, encoded) in cases {
+            let (parts, out) = scrub(&codings, encoded).await.unwrap();
+            assert_eq!(
+                out, br#"{"echo":"keyward:t:0123456789abcdef"}"#,
+                "{codings:?}"
+            );
+            assert!(parts.headers.get(CONTENT_ENCODING).is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_or_too_many_codings_are_unscannable() {
+        for codings in [
+            vec!["compress"],
+            vec!["gzip, gzip, gzip"],
+            vec!["gzip", "x-custom"],
+        ] {
+            let err = scrub(&codings, b"x".to_vec()).await.unwrap_err();
+            assert!(err.contains("cannot be scanned for secrets"), "{err}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Redaction through the proxy: an upstream that echoes the injected token back — in the
 //! body (raw, URL-encoded, base64, JSON-escaped), in headers (`Location`, `Set-Cookie`), in
-//! gzip and br bodies, in server-sent events — never gets the real value to the agent; and a
+//! gzip, br, stacked and raw-deflate bodies, in server-sent events — never gets the real value to the agent; and a
 //! rule's pattern redaction masks token-shaped strings.
 
 use std::io::Write;
@@ -67,6 +67,34 @@ pub fn echo_token() -> Handler {
                         .body(full(out))
                         .unwrap()
                 }
+                "/gzip-br" => {
+                    // Stacked codings on two header lines: gzip first, then br.
+                    let mut gz =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                    gz.write_all(text.as_bytes()).unwrap();
+                    let mut out = Vec::new();
+                    {
+                        let mut e = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                        e.write_all(&gz.finish().unwrap()).unwrap();
+                    }
+                    builder
+                        .header("content-encoding", "gzip")
+                        .header("content-encoding", "br")
+                        .body(full(out))
+                        .unwrap()
+                }
+                "/deflate-raw" => {
+                    // Raw deflate, as some servers send for `deflate`.
+                    let mut e = flate2::write::DeflateEncoder::new(
+                        Vec::new(),
+                        flate2::Compression::default(),
+                    );
+                    e.write_all(text.as_bytes()).unwrap();
+                    builder
+                        .header("content-encoding", "deflate")
+                        .body(full(e.finish().unwrap()))
+                        .unwrap()
+                }
                 "/events" => {
                     // The token split over two events' chunks, byte by byte.
                     let bytes = format!("data: {token}\n\n").into_bytes();
@@ -104,7 +132,14 @@ async fn echoed_tokens_never_reach_the_agent_in_any_form() {
             .to_string(),
     ];
     for proto in [Proto::H1, Proto::H2] {
-        for path in ["/plain", "/gzip", "/br", "/events"] {
+        for path in [
+            "/plain",
+            "/gzip",
+            "/br",
+            "/gzip-br",
+            "/deflate-raw",
+            "/events",
+        ] {
             let reply = keyward
                 .agent()
                 .get(proto, &format!("https://api.github.com{path}"))
@@ -142,7 +177,7 @@ async fn echoed_tokens_never_reach_the_agent_in_any_form() {
             }
         }
     }
-    assert_eq!(upstream.count(), 8);
+    assert_eq!(upstream.count(), 12);
 }
 
 #[tokio::test]

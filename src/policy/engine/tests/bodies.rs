@@ -279,3 +279,39 @@ rules:
     // A duplicate off every inspected path changes nothing the rule decides on.
     assert!(post(r#"{"title":"a","title":"b","labels":[{"name":"bug"}]}"#).is_allowed());
 }
+
+#[test]
+fn raw_deflate_and_stacked_codings_are_inspected_and_too_many_deny() {
+    let json = br#"{"kind":"note"}"#;
+    let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    raw.write_all(json).unwrap();
+    assert!(decide_encoded(&raw.finish().unwrap(), "deflate", false).is_allowed());
+    assert!(decide_encoded(&br(&gzip(json)), "gzip, br", false).is_allowed());
+    let d = decide_encoded(&gzip(&br(&gzip(json))), "gzip, br, gzip", false);
+    assert_eq!(d.verdict, Verdict::Deny);
+    assert_eq!(
+        d.reason,
+        "content-encoding `gzip, br, gzip` stacks more than 2 codings"
+    );
+}
+
+#[test]
+fn a_zstd_window_over_the_cap_denies() {
+    let mut json = br#"{"kind":"note","pad":""#.to_vec();
+    json.extend(std::iter::repeat_n(b'a', 1000));
+    json.extend_from_slice(br#""}"#);
+    let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    e.set_parameter(zstd::stream::raw::CParameter::WindowLog(
+        crate::content_coding::ZSTD_WINDOW_LOG_MAX + 1,
+    ))
+    .unwrap();
+    e.include_contentsize(false).unwrap();
+    e.write_all(&json).unwrap();
+    let d = decide_encoded(&e.finish().unwrap(), "zstd", false);
+    assert_eq!(d.verdict, Verdict::Deny);
+    assert!(
+        d.reason.starts_with("request body is not valid zstd: "),
+        "{}",
+        d.reason
+    );
+}
