@@ -252,6 +252,13 @@ async fn normal_traffic_survives_abuse_and_nothing_leaks() {
         .args(["--allow", "api.example.com"])
         .env("RUST_LOG", "info");
     let mut keyward = child::spawn(command, work.path()).await;
+    if child::open_fds(keyward.pid).is_none() {
+        // keyward is non-dumpable: only root (CAP_SYS_PTRACE) may list its descriptors.
+        println!(
+            "note: cannot read keyward's /proc/PID/fd as this user; soak skipped (CI runs it as root)"
+        );
+        return;
+    }
     let admin = keyward.admin().await;
     let agent = Agent::new(keyward.addr, &work.path().join("certs/ca.pem"));
     let fds_at_start = keyward.open_fds();
