@@ -29,14 +29,15 @@
 //! Around it: [`config`] (defaults, `keyward.yaml`, flags), [`ca`] (root CA, leaf issuer,
 //! bounded cache), [`proxy`] (shared state, bind, run, drain), [`active`] (rules and
 //! credentials in force, swapped on reload), [`reload`] (SIGHUP, directory watch), [`audit`]
-//! (hash-chained log, verify, tail), [`admin`] (health, metrics, approvals, reload API),
-//! [`metrics`], [`agent_env`] (the environment `keyward run`/`env` give agents), [`cli`],
-//! [`connection`] (driving a connection to its end), [`conn_event`] (audit entries for
+//! (hash-chained log, verify, tail), [`admin`] (health, metrics, approvals, reload API; always
+//! token-protected, by named approver tokens or one generated beside the CA), [`metrics`],
+//! [`cli`], [`connection`] (driving a connection to its end), [`conn_event`] (audit entries for
 //! refusals outside any exchange: malformed heads, HTTP/2 violations, non-TLS tunnels, 407 and
-//! 400 on the proxy port), [`activity`] (idle detection), [`hop`]
-//! (hop-by-hop headers), [`target`] (host and port parsing), [`rewind`] (peeked bytes),
-//! [`secret`] (the redacted secret type), [`dumpable`] (keyward's own `/proc` and memory closed to same-user processes), [`body`], [`tls`], [`logging`]. For adoption: [`agent_env`] (the environment `keyward run` and `keyward env`
-//! give an agent, and the combined CA bundle).
+//! 400 on the proxy port), [`activity`] (idle detection), [`hop`] (hop-by-hop headers),
+//! [`target`] (host and port parsing), [`rewind`] (peeked bytes), [`secret`] (the redacted
+//! secret type), [`dumpable`] (keyward's own `/proc` files and memory closed to processes of
+//! the same user), [`body`], [`tls`], [`logging`]. For adoption: [`agent_env`] (the
+//! environment `keyward run` and `keyward env` give an agent, and the combined CA bundle).
 
 pub mod active;
 pub mod activity;
