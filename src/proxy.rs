@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -26,13 +26,11 @@ use crate::metrics::Metrics;
 use crate::target::Target;
 use crate::upstream::{RootsError, Upstream, upstream_roots};
 
-/// Most concurrent HTTP/2 streams an agent may open on one tunnel.
-const H2_MAX_CONCURRENT_STREAMS: u32 = 256;
-/// Streams an agent may open and reset before being answered (rapid-reset guard).
-const H2_MAX_PENDING_RESETS: usize = 64;
-/// How long connections closed at the end of the grace period may take to end (dropping
-/// their exchanges, whose guards queue the entries).
-const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+mod builders;
+mod drain;
+
+use builders::{outer_builder, tunnel_builder};
+use drain::drain;
 
 /// Why a proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -352,67 +350,4 @@ impl RunningProxy {
         self.shared.shutdown.cancel();
         let _ = self.handle.await;
     }
-}
-
-/// Waits for the connection tasks: up to the grace period for their in-flight exchanges,
-/// then, with the connections still open closed at once, up to [`STOP_WAIT`] for them to end.
-async fn drain(shared: &Shared) {
-    shared.tasks.close();
-    let grace = shared.config.limits.shutdown_grace;
-    if tokio::time::timeout(grace, shared.tasks.wait())
-        .await
-        .is_ok()
-    {
-        return;
-    }
-    tracing::warn!(
-        remaining = shared.tasks.len(),
-        "shutdown grace period over; closing remaining connections"
-    );
-    shared.stop_now.cancel();
-    if tokio::time::timeout(STOP_WAIT, shared.tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::error!(
-            remaining = shared.tasks.len(),
-            "connections did not close after the grace period; their exchanges may be unrecorded"
-        );
-    }
-}
-
-fn tunnel_builder(config: &Config, h2: bool) -> auto::Builder<TokioExecutor> {
-    let limits = &config.limits;
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_headers(limits.max_headers)
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(limits.max_header_bytes as u32)
-        .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
-        .max_pending_accept_reset_streams(H2_MAX_PENDING_RESETS)
-        .keep_alive_interval(Some(limits.idle_timeout / 2))
-        .keep_alive_timeout(limits.header_read_timeout);
-    if h2 {
-        builder.http2_only()
-    } else {
-        builder.http1_only()
-    }
-}
-
-fn outer_builder(config: &Config) -> hyper::server::conn::http1::Builder {
-    let limits = &config.limits;
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_headers(limits.max_headers)
-        .max_header_size(limits.max_header_bytes)
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    builder
 }

@@ -1,0 +1,37 @@
+//! The end of a proxy's run: in-flight exchanges get the grace period, then connections still
+//! open are closed at once and given a short while to end (their exchanges record themselves).
+
+use std::time::Duration;
+
+use super::Shared;
+
+/// How long connections closed at the end of the grace period may take to end (dropping
+/// their exchanges, whose guards queue the entries).
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits for the connection tasks: up to the grace period for their in-flight exchanges,
+/// then, with the connections still open closed at once, up to [`STOP_WAIT`] for them to end.
+pub(super) async fn drain(shared: &Shared) {
+    shared.tasks().close();
+    let grace = shared.config().limits.shutdown_grace;
+    if tokio::time::timeout(grace, shared.tasks().wait())
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    tracing::warn!(
+        remaining = shared.tasks().len(),
+        "shutdown grace period over; closing remaining connections"
+    );
+    shared.stop_now().cancel();
+    if tokio::time::timeout(STOP_WAIT, shared.tasks().wait())
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            remaining = shared.tasks().len(),
+            "connections did not close after the grace period; their exchanges may be unrecorded"
+        );
+    }
+}
