@@ -3,6 +3,7 @@
 //! rule's own redaction (`rule_body`: pattern sets, JSON fields masked by `json_mask`).
 
 mod body;
+mod counts;
 mod json_mask;
 mod patterns;
 mod response;
@@ -11,7 +12,8 @@ mod spelling;
 mod stream;
 
 pub use body::{ScrubbedBody, Tally};
-pub use patterns::{Encoding, RedactionCounts, Scrubber};
+pub use counts::{Encoding, RedactionCounts};
+pub use patterns::Scrubber;
 pub use response::{UnscannableResponse, scrub_response};
 pub use rule_body::{RuleRedactedBody, RuleRedaction};
 pub use stream::StreamScrubber;
