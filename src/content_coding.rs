@@ -12,6 +12,8 @@
 //!   ([`decode_all`]) also stops at a total cap, [`decoded_cap`] of its input limit.
 
 mod decoder;
+#[cfg(test)]
+pub(crate) mod encode;
 mod gzip;
 mod stage;
 

@@ -86,35 +86,14 @@ pub fn scrub_response(
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
 
     use http_body_util::BodyExt;
 
     use super::*;
+    use crate::content_coding::encode::{br, gzip, raw_deflate};
     use crate::secret::SecretValue;
 
     const SECRET: &str = "tok_live_abcdefghijklmnop";
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    fn raw_deflate(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    fn br(data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        {
-            let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
-            w.write_all(data).unwrap();
-        }
-        out
-    }
 
     /// Scrubs a response with `Content-Encoding` lines `codings` and body `encoded`.
     async fn scrub(codings: &[&str], encoded: Vec<u8>) -> Result<(Parts, Vec<u8>), String> {

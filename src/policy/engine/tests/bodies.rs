@@ -1,6 +1,7 @@
 //! Body inspection through `decide`: encodings, bombs, size limits, JSON and form parsing,
 //! pattern sets, and deny rules with body conditions.
 
+use crate::content_coding::encode::{br, gzip, zlib};
 use std::io::Write;
 
 use super::{decide, request, rules};
@@ -46,27 +47,6 @@ rules:
         /action: { equals: drop }
     decision: deny
 "#;
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn zlib(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn br(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
-        w.write_all(data).unwrap();
-    }
-    out
-}
 
 /// A compressor used to build test bodies.
 type Encoder = fn(&[u8]) -> Vec<u8>;
