@@ -2,6 +2,7 @@
 //! injection into allowed requests, and the exfiltration guard that refuses any request still
 //! carrying a placeholder keyward did not replace.
 
+pub mod agents;
 mod guard;
 mod inject;
 pub mod source;

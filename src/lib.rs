@@ -39,45 +39,28 @@
 //! the same user), [`body`], [`tls`], [`logging`]. For adoption: [`agent_env`] (the
 //! environment `keyward run` and `keyward env` give an agent, and the combined CA bundle).
 
-pub mod active;
-pub mod activity;
-pub mod admin;
 pub mod agent_env;
-pub mod agents;
-pub mod approvals;
 pub mod audit;
 pub mod body;
 pub mod ca;
 pub mod cli;
-pub mod closing_body;
 pub mod config;
-pub mod conn_event;
-pub mod connection;
 pub mod content_coding;
+pub mod control;
 pub mod credentials;
 pub mod dumpable;
-pub mod exchange;
-pub mod head_scan;
-pub mod hop;
-pub mod intercept;
-pub mod limits;
-pub mod listener;
+pub mod ingress;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod proxy;
-pub mod proxy_request;
 pub mod redact;
-pub mod refusal;
-pub mod reload;
-pub mod request_body;
-pub mod rewind;
 pub mod secret;
+pub mod server;
 pub mod target;
 pub mod tls;
 pub mod upstream;
-pub mod websocket;
 
 pub use config::Config;
 pub use proxy::{Proxy, RunningProxy};

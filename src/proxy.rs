@@ -1,36 +1,31 @@
-//! A keyward proxy instance: builds the shared state from a [`Config`] (CA, leaf cache,
-//! upstream client, policy, connection builders), binds the listener, runs and drains.
+//! A keyward proxy instance, assembled from a [`Config`]: the CA and leaf cache, the rules
+//! in force, the audit trail, the upstream client; each layer ([`server`](crate::server),
+//! [`ingress`](crate::ingress), [`pipeline`](crate::pipeline), the admin API) is given the
+//! handles it uses. Binds the listeners, runs, and stops in order.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hyper_util::rt::TokioExecutor;
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::active::{Active, ActiveRules};
-use crate::admin::tokens::AdminTokens;
-use crate::approvals::Approvals;
 use crate::audit::{AuditError, AuditHandle, AuditWriter};
 use crate::ca::{CaError, CertificateAuthority, LeafIssuer, ServerConfigCache};
 use crate::config::Config;
-use crate::exchange::Recorder;
-use crate::limits::{CounterStore, MemoryCounters};
-use crate::listener;
+use crate::control::admin::AdminState;
+use crate::control::admin::tokens::AdminTokens;
+use crate::control::approvals::Approvals;
+use crate::control::rate_limits::MemoryCounters;
+use crate::control::reload::Reloader;
+use crate::control::rules_in_force::RulesInForce;
+use crate::ingress::{Ingress, IngressParts, client};
 use crate::metrics::Metrics;
-use crate::target::Target;
+use crate::pipeline::record::Recorder;
+use crate::pipeline::{Pipeline, PipelineParts};
+use crate::server::{Lifecycle, accept, drain};
 use crate::upstream::{RootsError, Upstream, upstream_roots};
-
-mod builders;
-mod drain;
-
-use builders::{outer_builder, tunnel_builder};
-use drain::drain;
 
 /// Why a proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +44,7 @@ pub enum StartError {
     #[error("audit log: {0}")]
     Audit(#[from] AuditError),
     #[error(transparent)]
-    Admin(#[from] crate::admin::AdminError),
+    Admin(#[from] crate::control::admin::AdminError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -57,103 +52,53 @@ pub enum StartError {
     },
 }
 
-/// State shared by every connection of one proxy.
-pub struct Shared {
-    config: Config,
-    certs: ServerConfigCache,
-    upstream: Upstream,
-    /// The rules and credentials in force (swapped on reload).
-    active: ActiveRules,
-    /// Where every exchange's audit entry goes (`None`: log lines only).
-    audit: Option<AuditHandle>,
-    metrics: Arc<Metrics>,
+/// What stays reachable from outside a proxy once it runs: for the CLI's banner and signal
+/// handling, and for tests that inspect it.
+#[derive(Clone)]
+pub struct Handles {
+    /// The rules in force (and their directory).
+    pub rules: Arc<RulesInForce>,
+    /// Reloads the rules (SIGHUP).
+    pub reloader: Reloader,
+    /// The record writer, and through it the audit trail.
+    pub recorder: Arc<Recorder>,
     /// Requests held for a person.
-    approvals: Approvals,
-    /// Rate-limit counters.
-    counters: Box<dyn CounterStore>,
-    /// Targets the operator pinned with `--resolve` (the guard does not apply to them).
-    pinned: HashSet<Target>,
-    /// Where every exchange and connection-level refusal is recorded (the one writer).
-    recorder: Arc<Recorder>,
-    /// Cancelled when the proxy stops accepting.
-    shutdown: CancellationToken,
-    /// Cancelled when the grace period is over: connections still open are closed at once,
-    /// and the guards of their exchanges record them.
-    stop_now: CancellationToken,
-    /// Every connection and tunnel task, so shutdown can wait for them.
-    tasks: TaskTracker,
-    /// Serves decrypted HTTP/1.1 in tunnels.
-    tunnel_h1: auto::Builder<TokioExecutor>,
-    /// Serves decrypted HTTP/2 in tunnels.
-    tunnel_h2: auto::Builder<TokioExecutor>,
-    /// Serves the proxy protocol on client connections.
-    outer: hyper::server::conn::http1::Builder,
+    pub approvals: Arc<Approvals>,
+    /// Counters and gauges (`/metrics`).
+    pub metrics: Arc<Metrics>,
+    /// The agents' connections, and the leaf cache.
+    pub ingress: Arc<Ingress>,
+    /// Shutdown, the grace period's end, the connection tasks.
+    pub lifecycle: Lifecycle,
 }
 
-impl Shared {
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-    pub fn certs(&self) -> &ServerConfigCache {
-        &self.certs
-    }
-    pub fn upstream(&self) -> &Upstream {
-        &self.upstream
-    }
-    /// The rules and credentials in force for a new exchange.
-    pub fn active(&self) -> Arc<Active> {
-        self.active.current()
-    }
-    /// Reloading the rules.
-    pub fn rules(&self) -> &ActiveRules {
-        &self.active
-    }
+impl Handles {
+    /// The audit trail, when it is on.
     pub fn audit(&self) -> Option<&AuditHandle> {
-        self.audit.as_ref()
+        self.recorder.audit()
     }
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
+
+    /// Requests held for a person.
     pub fn approvals(&self) -> &Approvals {
         &self.approvals
     }
-    pub fn counters(&self) -> &dyn CounterStore {
-        self.counters.as_ref()
+
+    /// The leaf certificate cache.
+    pub fn certs(&self) -> &ServerConfigCache {
+        self.ingress.certs()
     }
-    /// Where a new exchange records its end.
-    pub fn recorder(&self) -> Arc<Recorder> {
-        self.recorder.clone()
-    }
-    /// False while the audit log cannot be written: new requests are refused.
-    pub fn audit_healthy(&self) -> bool {
-        self.audit.as_ref().is_none_or(AuditHandle::is_healthy)
-    }
-    pub fn shutdown(&self) -> &CancellationToken {
-        &self.shutdown
-    }
-    /// Cancelled when shutdown stops waiting for in-flight exchanges.
-    pub fn stop_now(&self) -> &CancellationToken {
-        &self.stop_now
-    }
-    pub fn tasks(&self) -> &TaskTracker {
-        &self.tasks
-    }
-    pub fn outer_builder(&self) -> &hyper::server::conn::http1::Builder {
-        &self.outer
-    }
-    /// The builder for a tunnel whose agent negotiated `h2` (or not).
-    pub fn tunnel_builder(&self, h2: bool) -> &auto::Builder<TokioExecutor> {
-        if h2 { &self.tunnel_h2 } else { &self.tunnel_h1 }
-    }
-    /// Whether the operator pinned `target` with `--resolve`.
-    pub fn is_pinned(&self, target: &Target) -> bool {
-        self.pinned.contains(target)
+
+    /// Counters and gauges.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }
 
 /// A bound, not yet running proxy.
 pub struct Proxy {
-    shared: Arc<Shared>,
+    handles: Handles,
+    /// The configuration it was built from (for the banner).
+    config: Config,
     listener: TcpListener,
     /// The admin listener and the tokens it accepts, when the admin API is on.
     admin: Option<(TcpListener, AdminTokens)>,
@@ -169,7 +114,7 @@ impl Proxy {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let ca = Arc::new(CertificateAuthority::load_or_create(&config.ca_dir)?);
         let ca_path = ca.cert_path().to_path_buf();
-        let active = ActiveRules::load(
+        let rules = RulesInForce::load(
             &config.rules_dir,
             config.allow.clone(),
             ca.placeholder_seed(),
@@ -210,8 +155,8 @@ impl Proxy {
             Some(addr) => {
                 let tokens = AdminTokens::load(&config)
                     .await
-                    .map_err(crate::admin::AdminError::from)?;
-                Some((crate::admin::bind(addr).await?, tokens))
+                    .map_err(crate::control::admin::AdminError::from)?;
+                Some((crate::control::admin::bind(addr).await?, tokens))
             }
             None => None,
         };
@@ -220,31 +165,48 @@ impl Proxy {
             upstream.connector().add_own_address(admin_addr);
         }
         let metrics = Arc::new(Metrics::default());
-        let stop_now = CancellationToken::new();
-        let shared = Arc::new(Shared {
-            active,
-            recorder: Arc::new(Recorder::new(
-                audit.clone(),
-                metrics.clone(),
-                stop_now.clone(),
-            )),
+        let lifecycle = Lifecycle::new();
+        let rules = Arc::new(rules);
+        let recorder = Arc::new(Recorder::new(
             audit,
-            metrics,
-            counters: Box::new(MemoryCounters::default()),
-            approvals: Approvals::default(),
-            pinned: config.resolve.iter().map(|r| r.target.clone()).collect(),
-            tunnel_h1: tunnel_builder(&config, false),
-            tunnel_h2: tunnel_builder(&config, true),
-            outer: outer_builder(&config),
-            certs,
+            metrics.clone(),
+            lifecycle.stop_now().clone(),
+        ));
+        let approvals = Arc::new(Approvals::default());
+        let pipeline = Arc::new(Pipeline::new(PipelineParts {
+            rules: rules.clone(),
+            recorder: recorder.clone(),
             upstream,
-            shutdown: CancellationToken::new(),
-            stop_now,
-            tasks: TaskTracker::new(),
-            config,
-        });
+            approvals: approvals.clone(),
+            counters: Arc::new(MemoryCounters::default()),
+            metrics: metrics.clone(),
+            lifecycle: lifecycle.clone(),
+            read_timeout: config.limits.header_read_timeout,
+            idle_timeout: config.limits.idle_timeout,
+        }));
+        let ingress = Arc::new(Ingress::new(
+            &config,
+            IngressParts {
+                pipeline,
+                rules: rules.clone(),
+                recorder: recorder.clone(),
+                certs,
+                metrics: metrics.clone(),
+                lifecycle: lifecycle.clone(),
+            },
+        ));
+        let handles = Handles {
+            reloader: Reloader::new(rules.clone(), metrics.clone()),
+            rules,
+            recorder,
+            approvals,
+            metrics: metrics.clone(),
+            ingress,
+            lifecycle,
+        };
         Ok(Self {
-            shared,
+            handles,
+            config,
             listener,
             admin,
             addr,
@@ -275,12 +237,17 @@ impl Proxy {
 
     /// Cancel this to stop the proxy gracefully.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shared.shutdown.clone()
+        self.handles.lifecycle.shutdown().clone()
     }
 
-    /// The shared state (for inspection: cache statistics, configuration).
-    pub fn shared(&self) -> Arc<Shared> {
-        self.shared.clone()
+    /// What stays reachable once it runs.
+    pub fn handles(&self) -> &Handles {
+        &self.handles
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Accepts until shutdown, then stops in order: waits up to the grace period for
@@ -288,16 +255,37 @@ impl Proxy {
     /// record them), then closes the audit trail and waits until every entry is written and
     /// synced. Only then does it return.
     pub async fn run(self) {
-        let shared = self.shared;
+        let handles = self.handles;
+        let shutdown = handles.lifecycle.shutdown().clone();
         if let Some((listener, tokens)) = self.admin {
-            tokio::spawn(crate::admin::serve(shared.clone(), listener, tokens));
+            let state = AdminState {
+                tokens,
+                recorder: handles.recorder.clone(),
+                metrics: handles.metrics.clone(),
+                approvals: handles.approvals.clone(),
+                reloader: handles.reloader.clone(),
+            };
+            tokio::spawn(crate::control::admin::serve(
+                state,
+                listener,
+                shutdown.clone(),
+            ));
         }
-        if shared.rules().dir().exists() {
-            tokio::spawn(crate::reload::watch(shared.clone()));
+        if handles.rules.dir().exists() {
+            let watch = crate::control::reload::watch(handles.reloader.clone(), shutdown);
+            tokio::spawn(watch);
         }
-        listener::accept_loop(shared.clone(), self.listener).await;
-        drain(&shared).await;
-        if let Some(audit) = shared.audit.clone() {
+        let ingress = handles.ingress.clone();
+        let max_connections = self.config.limits.max_connections;
+        accept::accept_loop(
+            self.listener,
+            max_connections,
+            &handles.lifecycle,
+            move |stream, peer| client::serve(ingress.clone(), stream, peer),
+        )
+        .await;
+        drain(&handles.lifecycle, self.config.limits.shutdown_grace).await;
+        if let Some(audit) = handles.audit().cloned() {
             audit.close().await;
         }
         if let Some(task) = self.audit_task
@@ -311,12 +299,12 @@ impl Proxy {
     pub fn spawn(self) -> RunningProxy {
         let addr = self.addr;
         let admin = self.admin_addr();
-        let shared = self.shared.clone();
+        let handles = self.handles.clone();
         let handle = tokio::spawn(self.run());
         RunningProxy {
             addr,
             admin,
-            shared,
+            handles,
             handle,
         }
     }
@@ -326,7 +314,7 @@ impl Proxy {
 pub struct RunningProxy {
     addr: SocketAddr,
     admin: Option<SocketAddr>,
-    shared: Arc<Shared>,
+    handles: Handles,
     handle: JoinHandle<()>,
 }
 
@@ -335,8 +323,9 @@ impl RunningProxy {
         self.addr
     }
 
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// What stays reachable while it runs (for inspection).
+    pub fn handles(&self) -> &Handles {
+        &self.handles
     }
 
     /// The admin API's address, when it is on.
@@ -347,7 +336,7 @@ impl RunningProxy {
     /// Stops accepting and waits for the drain to finish and every audit entry to be
     /// written and synced.
     pub async fn shutdown(self) {
-        self.shared.shutdown.cancel();
+        self.handles.lifecycle.shutdown().cancel();
         let _ = self.handle.await;
     }
 }

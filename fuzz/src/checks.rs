@@ -45,14 +45,14 @@ pub fn proxy_request(data: &[u8]) {
     let Ok(req) = builder.body(()) else {
         return;
     };
-    match keyward::proxy_request::classify(&req) {
-        Ok(keyward::proxy_request::ProxyTarget::Connect(t)) => {
+    match keyward::ingress::proxy_protocol::classify(&req) {
+        Ok(keyward::ingress::proxy_protocol::ProxyTarget::Connect(t)) => {
             assert_eq!(req.method(), Method::CONNECT, "{text:?}");
             assert_ne!(t.port, 0, "{text:?}");
             let again = Target::parse_authority(&t.to_string());
             assert_eq!(again.as_ref(), Ok(&t), "{text:?} -> {t}");
         }
-        Ok(keyward::proxy_request::ProxyTarget::Plain(t)) => {
+        Ok(keyward::ingress::proxy_protocol::ProxyTarget::Plain(t)) => {
             assert_ne!(req.method(), Method::CONNECT, "{text:?}");
             assert_eq!(req.uri().scheme_str(), Some("http"), "{text:?}");
             assert_eq!(t.port, req.uri().port_u16().unwrap_or(80), "{text:?}");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::*;
-use crate::active::ActiveRules;
+use crate::control::rules_in_force::RulesInForce;
 
 const RULES: &str = r#"
 secrets:
@@ -24,10 +24,10 @@ secrets:
     hosts: [quiet.example]
 "#;
 
-fn active() -> (tempfile::TempDir, ActiveRules) {
+fn active() -> (tempfile::TempDir, RulesInForce) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("secrets.yaml"), RULES).unwrap();
-    let active = ActiveRules::load(dir.path(), Vec::new(), [7; 32]).unwrap();
+    let active = RulesInForce::load(dir.path(), Vec::new(), [7; 32]).unwrap();
     (dir, active)
 }
 
@@ -101,7 +101,7 @@ fn placeholders_under_the_names_the_rules_give() {
     // No placeholder written: the one derived from the CA seed.
     assert_eq!(
         env["SLACK_TOKEN"],
-        crate::active::default_placeholder(&[7; 32], "slack")
+        crate::control::rules_in_force::default_placeholder(&[7; 32], "slack")
     );
     assert!(
         !env.values().any(|v| v.contains("quiet")),

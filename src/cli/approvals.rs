@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
-use crate::admin::tokens::{GENERATED_TOKEN_FILE, read_token_file};
+use crate::control::admin::tokens::{GENERATED_TOKEN_FILE, read_token_file};
 use crate::secret::SecretValue;
 
 #[derive(Debug, Args)]

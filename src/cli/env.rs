@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::active::ActiveRules;
 use crate::agent_env::{BUNDLE_FILE, EnvFormat, absolute, agent_env, render, write_bundle};
-use crate::agents::proxy_url_with_credentials;
 use crate::ca::CertificateAuthority;
+use crate::control::rules_in_force::RulesInForce;
+use crate::credentials::agents::proxy_url_with_credentials;
 
 #[derive(Debug, Args)]
 pub struct EnvArgs {
@@ -42,7 +42,7 @@ pub struct EnvArgs {
 pub fn run(args: EnvArgs) -> anyhow::Result<u8> {
     let ca = CertificateAuthority::load(&args.ca_dir)
         .with_context(|| format!("loading the CA from {}", args.ca_dir.display()))?;
-    let rules = ActiveRules::load(&args.rules, Vec::new(), ca.placeholder_seed())
+    let rules = RulesInForce::load(&args.rules, Vec::new(), ca.placeholder_seed())
         .map_err(|e| anyhow::anyhow!("rules in {} do not compile:\n{e}", args.rules.display()))?;
     let local_ca = absolute(ca.cert_path());
     let written = write_bundle(&local_ca);

@@ -14,11 +14,11 @@ use clap::Args;
 use tokio::process::{Child, Command};
 
 use super::serve::ServeArgs;
-use crate::active::{Active, ActiveRules};
 use crate::agent_env::{absolute, agent_env, secret_source_vars, write_bundle};
-use crate::agents::proxy_url_with_credentials;
 use crate::ca::CertificateAuthority;
 use crate::config::Config;
+use crate::control::rules_in_force::{InForce, RulesInForce};
+use crate::credentials::agents::proxy_url_with_credentials;
 use crate::proxy::{Proxy, RunningProxy};
 
 /// The variable `keyward approvals` reads an admin token from.
@@ -75,7 +75,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 struct Target {
     url: String,
     ca_path: PathBuf,
-    active: Arc<Active>,
+    active: Arc<InForce>,
     running: Option<RunningProxy>,
 }
 
@@ -151,7 +151,7 @@ async fn start(config: Config) -> anyhow::Result<Target> {
     let proxy = Proxy::bind(config).await?;
     let url = format!("http://{}", proxy.local_addr());
     let ca_path = proxy.ca_path().to_path_buf();
-    let active = proxy.shared().active();
+    let active = proxy.handles().rules.current();
     tracing::info!(%url, "keyward started for the command");
     Ok(Target {
         url,
@@ -166,7 +166,7 @@ fn existing(config: &Config, url: String) -> anyhow::Result<Target> {
     let ca = CertificateAuthority::load(&config.ca_dir)
         .with_context(|| format!("loading the CA from {}", config.ca_dir.display()))?;
     let rules =
-        ActiveRules::load(&config.rules_dir, Vec::new(), ca.placeholder_seed()).map_err(|e| {
+        RulesInForce::load(&config.rules_dir, Vec::new(), ca.placeholder_seed()).map_err(|e| {
             anyhow::anyhow!(
                 "rules in {} do not compile:\n{e}",
                 config.rules_dir.display()

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::active::ActiveRules;
 use crate::ca::CertificateAuthority;
+use crate::control::rules_in_force::RulesInForce;
 
 #[derive(Debug, Subcommand)]
 pub enum SecretsCommand {
@@ -25,7 +25,7 @@ pub enum SecretsCommand {
 pub fn run(cmd: SecretsCommand) -> anyhow::Result<u8> {
     let SecretsCommand::List { rules, ca_dir } = cmd;
     let ca = CertificateAuthority::load_or_create(&ca_dir).context("loading the CA")?;
-    let active = ActiveRules::load(&rules, Vec::new(), ca.placeholder_seed())
+    let active = RulesInForce::load(&rules, Vec::new(), ca.placeholder_seed())
         .map_err(|e| anyhow::anyhow!("rules in {} do not compile:\n{e}", rules.display()))?;
     let current = active.current();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -109,7 +109,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let proxy = Proxy::bind(config).await?;
     print_banner(&proxy)?;
     #[cfg(unix)]
-    tokio::spawn(crate::reload::on_sighup(proxy.shared()));
+    tokio::spawn(crate::control::reload::on_sighup(
+        proxy.handles().reloader.clone(),
+        proxy.shutdown_token(),
+    ));
     let token = proxy.shutdown_token();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -131,8 +134,8 @@ fn print_banner(proxy: &Proxy) -> anyhow::Result<()> {
     writeln!(
         out,
         "Rules: {} ({})",
-        proxy.shared().config().rules_dir.display(),
-        proxy.shared().active().rules.summary()
+        proxy.config().rules_dir.display(),
+        proxy.handles().rules.current().rules.summary()
     )?;
     if let Some(admin) = proxy.admin_addr() {
         writeln!(

@@ -9,112 +9,121 @@ use bytes::Bytes;
 use http::request::Parts;
 use serde::Serialize;
 
-use crate::approvals::{DEFAULT_TIMEOUT, PendingInfo, Resolution};
 use crate::audit::{ApprovalDecision, ApprovalRecord, now_rfc3339};
-use crate::exchange::{Exchange, Stage};
-use crate::policy::Decision;
-use crate::proxy::Shared;
-use crate::refusal::Refusal;
+use crate::control::approvals::{Approvals, DEFAULT_TIMEOUT, PendingInfo, Resolution};
+use crate::metrics::Metrics;
+use crate::pipeline::exchange::{Exchange, Stage};
+use crate::pipeline::refusal::Refusal;
+use crate::policy::{Decision, Rule};
+use crate::upstream::Upstream;
 
 /// Bytes of the body shown to the approver.
 const PREVIEW_BYTES: usize = 512;
 /// How long the webhook may take.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Returns once approved; a denial or timeout is the refusal the agent gets.
-pub async fn for_approval(
-    shared: &Shared,
-    exchange: &mut Exchange,
-    decision: &Decision,
-    parts: &Parts,
-    body: &Bytes,
-) -> Result<(), Refusal> {
-    let conn = exchange.conn.clone();
-    let rule_id = decision
-        .rule
-        .as_ref()
-        .map(|r| r.to_string())
-        .unwrap_or_default();
-    let agent = conn.agent.as_ref().map(|a| a.to_string());
-    let shape = format!(
-        "{}|{rule_id}|{}|{}",
-        agent.as_deref().unwrap_or("-"),
-        parts.method,
-        parts.uri.path()
-    );
-    if shared.approvals().window_covers(&shape) {
-        exchange.approval = Some(ApprovalRecord {
-            id: exchange.id.as_str().to_owned(),
-            by: None,
-            at: now_rfc3339(),
-            decision: ApprovalDecision::Approved,
-            reason: Some("covered by an earlier approval's window".into()),
-        });
-        return Ok(());
-    }
-    let rule = decision
-        .rule
-        .as_ref()
-        .and_then(|id| shared.active().rules.rule(id).cloned());
-    let approval = rule.as_ref().and_then(|r| r.approval().cloned());
-    let timeout = approval
-        .as_ref()
-        .and_then(|a| a.timeout)
-        .unwrap_or(DEFAULT_TIMEOUT);
-    let query = exchange
-        .query
-        .as_deref()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
-    let info = PendingInfo {
-        id: exchange.id.as_str().to_owned(),
-        agent,
-        method: parts.method.to_string(),
-        url: format!(
-            "{}://{}{}{query}",
-            conn.scheme.as_str(),
-            conn.target,
+/// What holding a request needs.
+pub struct Hold<'a> {
+    /// Where the request waits for a person.
+    pub approvals: &'a Approvals,
+    /// The pending-approvals gauge.
+    pub metrics: &'a Metrics,
+    /// The client the rule's webhook is called with.
+    pub upstream: &'a Upstream,
+}
+
+impl Hold<'_> {
+    /// Returns once approved; a denial or timeout is the refusal the agent gets.
+    pub async fn for_approval(
+        &self,
+        exchange: &mut Exchange,
+        decision: &Decision,
+        rule: Option<&Rule>,
+        parts: &Parts,
+        body: &Bytes,
+    ) -> Result<(), Refusal> {
+        let conn = exchange.conn.clone();
+        let rule_id = decision
+            .rule
+            .as_ref()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let agent = conn.agent.as_ref().map(|a| a.to_string());
+        let shape = format!(
+            "{}|{rule_id}|{}|{}",
+            agent.as_deref().unwrap_or("-"),
+            parts.method,
             parts.uri.path()
-        ),
-        rule: rule_id.clone(),
-        body_preview: String::from_utf8_lossy(&body[..body.len().min(PREVIEW_BYTES)]).into_owned(),
-        waiting_secs: 0,
-    };
-    if let Some(webhook) = approval.and_then(|a| a.webhook) {
-        notify(shared, webhook, &info);
+        );
+        if self.approvals.window_covers(&shape) {
+            exchange.approval = Some(ApprovalRecord {
+                id: exchange.id.as_str().to_owned(),
+                by: None,
+                at: now_rfc3339(),
+                decision: ApprovalDecision::Approved,
+                reason: Some("covered by an earlier approval's window".into()),
+            });
+            return Ok(());
+        }
+        let approval = rule.and_then(|r| r.approval().cloned());
+        let timeout = approval
+            .as_ref()
+            .and_then(|a| a.timeout)
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let query = exchange
+            .query
+            .as_deref()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        let info = PendingInfo {
+            id: exchange.id.as_str().to_owned(),
+            agent,
+            method: parts.method.to_string(),
+            url: format!(
+                "{}://{}{}{query}",
+                conn.scheme.as_str(),
+                conn.target,
+                parts.uri.path()
+            ),
+            rule: rule_id.clone(),
+            body_preview: String::from_utf8_lossy(&body[..body.len().min(PREVIEW_BYTES)])
+                .into_owned(),
+            waiting_secs: 0,
+        };
+        if let Some(webhook) = approval.and_then(|a| a.webhook) {
+            notify(self.upstream, webhook, &info);
+        }
+        tracing::info!(request_id = %info.id, rule = %info.rule, url = %info.url, "request held for approval");
+        let busy = conn.activity.begin();
+        self.metrics.set_pending_approvals(self.approvals.len() + 1);
+        exchange.enter(Stage::Held);
+        let withdraw = Withdraw {
+            hold: self,
+            id: exchange.id.as_str().to_owned(),
+        };
+        let (result, record) = self.approvals.hold(info, shape, timeout).await;
+        drop(withdraw);
+        exchange.enter(Stage::Deciding);
+        drop(busy);
+        exchange.approval = Some(record);
+        result.map_err(|e| Refusal::Denied {
+            rule: Some(rule_id),
+            reason: e.to_string(),
+        })
     }
-    tracing::info!(request_id = %info.id, rule = %info.rule, url = %info.url, "request held for approval");
-    let busy = conn.activity.begin();
-    shared
-        .metrics()
-        .set_pending_approvals(shared.approvals().len() + 1);
-    exchange.enter(Stage::Held);
-    let withdraw = Withdraw {
-        shared,
-        id: exchange.id.as_str().to_owned(),
-    };
-    let (result, record) = shared.approvals().hold(info, shape, timeout).await;
-    drop(withdraw);
-    exchange.enter(Stage::Deciding);
-    drop(busy);
-    exchange.approval = Some(record);
-    result.map_err(|e| Refusal::Denied {
-        rule: Some(rule_id),
-        reason: e.to_string(),
-    })
 }
 
 /// Ends a hold however it ends: when the agent goes away (the hold is dropped) its pending
 /// approval is withdrawn, so nobody is asked to approve a request no one waits for, and the
 /// pending count is set again either way.
 struct Withdraw<'a> {
-    shared: &'a Shared,
+    hold: &'a Hold<'a>,
     id: String,
 }
 
 impl Drop for Withdraw<'_> {
     fn drop(&mut self) {
-        let approvals = self.shared.approvals();
+        let approvals = self.hold.approvals;
         // After an answer or a timeout the hold removed it already; this finds nothing.
         approvals.resolve(
             &self.id,
@@ -123,7 +132,7 @@ impl Drop for Withdraw<'_> {
                 reason: Some("the agent went away".into()),
             },
         );
-        self.shared.metrics().set_pending_approvals(approvals.len());
+        self.hold.metrics.set_pending_approvals(approvals.len());
     }
 }
 
@@ -134,7 +143,7 @@ struct WebhookMessage<'a> {
 }
 
 /// Announces a held request; a failing webhook is logged and approves nothing.
-fn notify(shared: &Shared, webhook: http::Uri, info: &PendingInfo) {
+fn notify(upstream: &Upstream, webhook: http::Uri, info: &PendingInfo) {
     let message = WebhookMessage {
         text: format!(
             "keyward: {} {} is waiting for approval (rule {}, id {}): keyward approvals approve {}",
@@ -145,7 +154,7 @@ fn notify(shared: &Shared, webhook: http::Uri, info: &PendingInfo) {
     let Ok(json) = serde_json::to_vec(&message) else {
         return;
     };
-    let upstream = shared.upstream().clone();
+    let upstream = upstream.clone();
     let id = info.id.clone();
     tokio::spawn(async move {
         let req = http::Request::post(webhook)

@@ -36,7 +36,7 @@ struct Evaluated<'a> {
     outcome: Outcome,
 }
 
-/// Decides one request.
+/// Decides one request: normalises its target, refuses an ambiguous spelling, decides.
 pub(crate) fn decide(
     rules: &[Rule],
     index: &HostIndex,
@@ -53,12 +53,53 @@ pub(crate) fn decide(
     if let Err(e) = check_spellings(rules, &candidates, &target) {
         return Decision::deny(e.to_string());
     }
+    let request = Request {
+        target: &target,
+        head,
+        body,
+        agent,
+    };
+    decide_among(rules, &candidates, &request, tracing)
+}
+
+/// Decides one request whose target the caller normalised and whose spelling it checked.
+pub(crate) fn decide_normalized(
+    rules: &[Rule],
+    index: &HostIndex,
+    request: &Request<'_>,
+    tracing: bool,
+) -> Decision {
+    let candidates = index.candidates(&request.target.host);
+    decide_among(rules, &candidates, request, tracing)
+}
+
+/// One request as the engine sees it: the normalised target beside the head it came from.
+pub(crate) struct Request<'a> {
+    pub target: &'a Target,
+    pub head: &'a RequestHead<'a>,
+    pub body: Option<&'a RequestBody<'a>>,
+    pub agent: Option<&'a AgentId>,
+}
+
+/// Decides among the host's candidate rules.
+fn decide_among(
+    rules: &[Rule],
+    candidates: &[usize],
+    request: &Request<'_>,
+    tracing: bool,
+) -> Decision {
+    let Request {
+        target,
+        head,
+        body,
+        agent,
+    } = *request;
     let readings = spelling::readings(&target.segments);
     let mut trace = Vec::new();
     let mut matched = Vec::new();
-    for i in candidates {
+    for &i in candidates {
         let Some(rule) = rules.get(i) else { continue };
-        let result = evaluate::selector(rule, head.method, head.scheme, &target, &readings, agent);
+        let result = evaluate::selector(rule, head.method, head.scheme, target, &readings, agent);
         if tracing {
             trace.push(ConditionTrace {
                 rule: rule.id.clone(),
@@ -138,6 +179,17 @@ pub(crate) fn body_need(
     let Ok(target) = normalize_target(head.host, head.port, head.path) else {
         return BodyNeed::None;
     };
+    body_need_normalized(rules, index, &target, head, agent)
+}
+
+/// [`body_need`] for a target the caller normalised.
+pub(crate) fn body_need_normalized(
+    rules: &[Rule],
+    index: &HostIndex,
+    target: &Target,
+    head: &RequestHead<'_>,
+    agent: Option<&AgentId>,
+) -> BodyNeed {
     let readings = spelling::readings(&target.segments);
     index
         .candidates(&target.host)
@@ -145,7 +197,7 @@ pub(crate) fn body_need(
         .filter_map(|i| rules.get(i))
         .filter(|rule| rule.body.is_some())
         .filter(|rule| {
-            evaluate::selector(rule, head.method, head.scheme, &target, &readings, agent).is_ok()
+            evaluate::selector(rule, head.method, head.scheme, target, &readings, agent).is_ok()
         })
         .filter_map(|rule| rule.body.as_ref().map(|b| b.max_size))
         .max()

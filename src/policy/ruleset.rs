@@ -187,6 +187,35 @@ impl RuleSet {
         engine::decide(&self.rules, &self.index, head, body, agent, false)
     }
 
+    /// Must the proxy read the body before deciding, for a target already normalised?
+    pub fn body_need_normalized(
+        &self,
+        target: &Target,
+        head: &RequestHead<'_>,
+        agent: Option<&AgentId>,
+    ) -> BodyNeed {
+        engine::body_need_normalized(&self.rules, &self.index, target, head, agent)
+    }
+
+    /// [`RuleSet::decide`] for a target the caller normalised once and whose spelling it
+    /// checked with [`RuleSet::check_spellings`] (the pipeline does both before reading the
+    /// body, so the engine does neither again).
+    pub fn decide_normalized(
+        &self,
+        target: &Target,
+        head: &RequestHead<'_>,
+        body: Option<&RequestBody<'_>>,
+        agent: Option<&AgentId>,
+    ) -> Decision {
+        let request = engine::Request {
+            target,
+            head,
+            body,
+            agent,
+        };
+        engine::decide_normalized(&self.rules, &self.index, &request, false)
+    }
+
     /// [`RuleSet::decide`], also recording every selector and condition it evaluated in the
     /// decision's `trace` (for `keyward explain` and `keyward test`).
     pub fn decide_traced(

@@ -21,7 +21,7 @@ const CAROL_TOKEN: &str = "carol-approver-token-0be4d2";
 fn reload_counts(s: &Scene) -> Vec<String> {
     s.keyward
         .running
-        .shared()
+        .handles()
         .metrics()
         .render()
         .lines()
@@ -141,7 +141,7 @@ async fn calls_without_a_valid_token_get_401_and_change_nothing() {
     assert_eq!(held.await.unwrap().status, StatusCode::FORBIDDEN);
     assert_eq!(s.upstream.count(), 1);
 
-    s.keyward.running.shared().audit().unwrap().flush().await;
+    s.keyward.running.handles().audit().unwrap().flush().await;
     let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
     let entries: Vec<serde_json::Value> = log
         .lines()

@@ -85,7 +85,7 @@ async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.json()["reason"], "approval timed out");
     assert_eq!(s.upstream.count(), 2);
-    s.keyward.running.shared().audit().unwrap().flush().await;
+    s.keyward.running.handles().audit().unwrap().flush().await;
     let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
     assert!(
         log.contains("\"by\":\"admin\""),
@@ -97,7 +97,7 @@ async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
 #[tokio::test]
 async fn one_agent_cannot_flood_the_approval_queue() {
     let s = Scene::start(|_| {}).await;
-    let limit = keyward::approvals::MAX_PENDING_PER_AGENT;
+    let limit = keyward::control::approvals::MAX_PENDING_PER_AGENT;
     let mut held = Vec::new();
     for _ in 0..limit {
         let a = s.alice();
@@ -125,10 +125,10 @@ async fn one_agent_cannot_flood_the_approval_queue() {
             .await
     });
     wait_pending(s.admin(), limit + 1).await;
-    for p in s.keyward.running.shared().approvals().list() {
-        s.keyward.running.shared().approvals().resolve(
+    for p in s.keyward.running.handles().approvals().list() {
+        s.keyward.running.handles().approvals().resolve(
             &p.id,
-            keyward::approvals::Resolution::Denied {
+            keyward::control::approvals::Resolution::Denied {
                 by: None,
                 reason: None,
             },

@@ -93,7 +93,7 @@ impl Rig {
     }
 
     fn audit(&self) -> AuditHandle {
-        self.keyward.running.shared().audit().unwrap().clone()
+        self.keyward.running.handles().audit().unwrap().clone()
     }
 
     /// Flushes until the log holds `count` entries (bounded), then returns them all.
@@ -122,7 +122,7 @@ impl Rig {
             let reply = support::admin_get(&admin, path).await;
             assert_eq!(reply.status, StatusCode::OK, "{path}: {reply:?}");
         }
-        assert!(self.keyward.running.shared().audit_healthy());
+        assert!(self.keyward.running.handles().recorder.audit_healthy());
     }
 
     /// Checks the hash chain of the whole log with the library's verifier.

@@ -112,7 +112,7 @@ impl Scene {
         at_least: usize,
         which: impl Fn(&serde_json::Value) -> bool,
     ) -> Vec<serde_json::Value> {
-        let audit = self.keyward.running.shared().audit().unwrap().clone();
+        let audit = self.keyward.running.handles().audit().unwrap().clone();
         audit_log::wait_for(&audit, &self.keyward.audit_path(), at_least, which).await
     }
 
@@ -166,7 +166,7 @@ async fn hanging_up_while_held_for_approval_leaves_one_entry_and_forwards_nothin
     assert!(
         wait_pending_empty(&s).await,
         "{:?}",
-        s.keyward.running.shared().approvals().list()
+        s.keyward.running.handles().approvals().list()
     );
     s.assert_only_one_besides_a_follow_up().await;
     assert_eq!(
@@ -178,7 +178,7 @@ async fn hanging_up_while_held_for_approval_leaves_one_entry_and_forwards_nothin
 
 /// Whether the approval queue empties (bounded wait).
 async fn wait_pending_empty(s: &Scene) -> bool {
-    let approvals = || s.keyward.running.shared().approvals().len();
+    let approvals = || s.keyward.running.handles().approvals().len();
     within(std::time::Duration::from_secs(5), || {
         (approvals() == 0).then_some(())
     })

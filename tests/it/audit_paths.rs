@@ -30,7 +30,7 @@ fn endless() -> Handler {
 }
 
 async fn entries(keyward: &Keyward, at_least: usize) -> Vec<serde_json::Value> {
-    let audit = keyward.running.shared().audit().unwrap().clone();
+    let audit = keyward.running.handles().audit().unwrap().clone();
     let what = format!("{at_least} audit entries");
     eventually_async(&what, Duration::from_secs(2), async || {
         audit.flush().await;

@@ -221,7 +221,7 @@ async fn minting_for_thousands_of_hosts_keeps_the_cache_bounded() {
         .await
         .expect("minting took too long");
     assert_eq!(done, hosts);
-    let certs = keyward.running.shared().certs();
+    let certs = keyward.running.handles().certs();
     assert!(certs.mints() >= hosts as u64, "{} mints", certs.mints());
     assert!(certs.len() <= 100, "cache holds {} leaves", certs.len());
 }

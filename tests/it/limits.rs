@@ -104,10 +104,10 @@ async fn graceful_shutdown_lets_an_in_flight_request_finish() {
         tokio::spawn(async move { agent.get(Proto::H1, "https://api.github.com/long").await });
     arrived.notified().await;
 
-    let shared = keyward.running.shared().clone();
+    let handles = keyward.running.handles().clone();
     let stopping = tokio::spawn(keyward.running.shutdown());
     // Shutdown has begun: the listener stops accepting once it sees the token.
-    shared.shutdown().cancelled().await;
+    handles.lifecycle.shutdown().cancelled().await;
     release.notify_one();
     let reply = tokio::time::timeout(Duration::from_secs(10), in_flight)
         .await

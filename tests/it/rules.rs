@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
-use keyward::approvals::Resolution;
+use keyward::control::approvals::Resolution;
 use keyward::policy::{RuleSet, Verdict};
 
 use crate::support::agent::Proto;
@@ -96,7 +96,7 @@ async fn every_example_rule_test_decides_the_same_through_the_proxy() {
             // Held for a person: deny it through the queue, as an approver would.
             let sender = agent.clone();
             let pending = tokio::spawn(async move { sender.send(Proto::H1, request).await });
-            let shared = keyward.running.shared().clone();
+            let shared = keyward.running.handles().clone();
             let id = within(std::time::Duration::from_secs(5), || {
                 Some(shared.approvals().list().first()?.id.clone())
             })
@@ -216,7 +216,7 @@ async fn placeholders_sent_anywhere_else_are_refused_as_exfiltration() {
         );
     }
     assert_eq!(upstream.count(), 0, "nothing reached any upstream");
-    keyward.running.shared().audit().unwrap().flush().await;
+    keyward.running.handles().audit().unwrap().flush().await;
     let log = std::fs::read_to_string(keyward.audit_path()).unwrap();
     assert_eq!(
         log.lines()
@@ -256,7 +256,7 @@ async fn audit_log_has_one_verified_entry_per_exchange_and_no_secret() {
     let refused = agent.connect("evil.example:443").await.unwrap_err();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     exchanges += 1;
-    let audit = keyward.running.shared().audit().unwrap().clone();
+    let audit = keyward.running.handles().audit().unwrap().clone();
     // Response bodies end after the client read them; give the closing step a moment.
     within_async(std::time::Duration::from_secs(2), async || {
         audit.flush().await;

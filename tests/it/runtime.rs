@@ -178,7 +178,7 @@ async fn agents_must_authenticate_and_rules_select_on_them() {
     for seen in s.upstream.seen() {
         assert!(!seen.headers.contains_key("proxy-authorization"));
     }
-    s.keyward.running.shared().audit().unwrap().flush().await;
+    s.keyward.running.handles().audit().unwrap().flush().await;
     let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
     assert!(log.contains("\"agent\":\"alice\"") && log.contains("\"agent\":\"bob\""));
     assert!(
@@ -220,7 +220,7 @@ async fn rate_limit_allows_exact_count_then_429_with_retry_after() {
         "counted per agent"
     );
     assert_eq!(s.upstream.count(), 4);
-    s.keyward.running.shared().audit().unwrap().flush().await;
+    s.keyward.running.handles().audit().unwrap().flush().await;
     let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
     assert_eq!(log.matches("\"decision\":\"rate_limited\"").count(), 1);
 }
@@ -325,7 +325,7 @@ async fn unwritable_audit_log_fails_closed_with_503() {
         .get(Proto::H1, "https://api.example.com/read/1")
         .await;
     assert_eq!(first.status, StatusCode::OK);
-    s.keyward.running.shared().audit().unwrap().flush().await;
+    s.keyward.running.handles().audit().unwrap().flush().await;
     let second = s
         .alice()
         .get(Proto::H1, "https://api.example.com/read/2")

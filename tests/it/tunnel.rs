@@ -182,7 +182,7 @@ async fn connect_to_a_host_no_rule_allows_is_refused_before_the_handshake() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(upstream.count(), 0);
     assert_eq!(
-        keyward.running.shared().certs().mints(),
+        keyward.running.handles().certs().mints(),
         0,
         "no leaf minted for refused hosts"
     );
@@ -233,6 +233,6 @@ async fn parallel_handshakes_to_a_new_host_mint_one_leaf() {
     for h in futures_util::future::join_all(handshakes).await {
         h.unwrap();
     }
-    assert_eq!(keyward.running.shared().certs().mints(), 1);
+    assert_eq!(keyward.running.handles().certs().mints(), 1);
     assert_eq!(upstream.count(), 0);
 }

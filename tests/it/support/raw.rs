@@ -81,7 +81,7 @@ pub async fn in_tunnel(keyward: &Keyward, authority: &str, bytes: &[u8]) -> RawR
 
 /// The audit log, flushed.
 pub async fn audit_log(keyward: &Keyward) -> String {
-    keyward.running.shared().audit().unwrap().flush().await;
+    keyward.running.handles().audit().unwrap().flush().await;
     std::fs::read_to_string(keyward.audit_path()).unwrap_or_default()
 }
 

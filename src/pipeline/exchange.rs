@@ -5,25 +5,21 @@
 //! the upstream answered, or keyward closed the connection at shutdown) records itself on
 //! drop, saying where it was.
 
-mod entry;
-mod recorder;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Method, StatusCode};
 
-use crate::activity::Activity;
 use crate::audit::ApprovalRecord;
+use crate::pipeline::refusal::Refusal;
 use crate::policy::{AgentId, Decision};
 use crate::redact::Tally;
-use crate::refusal::Refusal;
+use crate::server::activity::Activity;
 use crate::target::Target;
 
+use crate::pipeline::record::{Recorder, exchange_entry};
 pub use crate::policy::Scheme;
-pub use entry::refusal_decision;
-pub use recorder::Recorder;
 
 /// A random id given to every exchange, returned to the agent and logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,10 +86,10 @@ pub struct Exchange {
     pub path: String,
     /// Query with every value replaced (names kept), for the audit entry.
     pub query: Option<String>,
-    started: Instant,
-    outcome: Option<Outcome>,
+    pub(in crate::pipeline) started: Instant,
+    pub(in crate::pipeline) outcome: Option<Outcome>,
     /// How far it got, for the record of an exchange that ends without a response.
-    stage: Stage,
+    pub(in crate::pipeline) stage: Stage,
     /// Set by the closing step: the record is written, and dropping writes no other.
     closed: bool,
     /// The policy decision, once made.
@@ -113,7 +109,7 @@ pub struct Exchange {
     pub agent: Option<String>,
     /// Who approved or denied a held request, and when.
     pub approval: Option<ApprovalRecord>,
-    recorder: Arc<Recorder>,
+    pub(in crate::pipeline) recorder: Arc<Recorder>,
 }
 
 impl Exchange {
@@ -168,7 +164,7 @@ impl Exchange {
             return;
         }
         self.closed = true;
-        let entry = entry::build(self);
+        let entry = exchange_entry(self);
         self.recorder.write(entry);
     }
 }

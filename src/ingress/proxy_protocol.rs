@@ -8,28 +8,27 @@ use std::sync::Arc;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::activity::Activity;
+use super::{Ingress, tunnel};
 use crate::body::{self, ProxyBody};
-use crate::conn_event::{self, Place};
-use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme};
-use crate::head_scan::HeadFinding;
-use crate::intercept;
-use crate::pipeline;
+use crate::pipeline::HeadFinding;
+use crate::pipeline::exchange::{ConnInfo, Exchange, Outcome, RequestId, Scheme};
+use crate::pipeline::record::{Place, Refused, refusal_decision};
+use crate::pipeline::refusal::Refusal;
 use crate::policy::AgentId;
-use crate::proxy::Shared;
-use crate::refusal::Refusal;
+use crate::server::activity::Activity;
 use crate::target::{Host, Target};
 use crate::upstream::{PrivateAllowance, guard};
 
 /// Serves one request read from a client connection.
 pub async fn handle(
-    shared: Arc<Shared>,
+    ingress: Arc<Ingress>,
     client: SocketAddr,
     activity: Arc<Activity>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    let agent = match shared
-        .active()
+    let agent = match ingress
+        .rules
+        .current()
         .agents
         .authenticate(req.headers().get(http::header::PROXY_AUTHORIZATION))
         .await
@@ -37,7 +36,7 @@ pub async fn handle(
         Ok(agent) => agent,
         Err(e) => {
             return Ok(refuse_unpinned(
-                &shared,
+                &ingress,
                 client,
                 None,
                 &req,
@@ -50,14 +49,14 @@ pub async fn handle(
             Some(finding) => {
                 let refusal = Refusal::BadRequest(finding.0.clone());
                 Ok(refuse_unpinned(
-                    &shared,
+                    &ingress,
                     client,
                     agent.as_ref(),
                     &req,
                     refusal,
                 ))
             }
-            None => Ok(connect(shared, client, activity, agent, req, target)),
+            None => Ok(connect(ingress, client, activity, agent, req, target)),
         },
         Ok(ProxyTarget::Plain(target)) => {
             let conn = Arc::new(ConnInfo {
@@ -68,10 +67,10 @@ pub async fn handle(
                 activity,
                 agent,
             });
-            pipeline::handle(shared, conn, req).await
+            ingress.pipeline.clone().handle(conn, req).await
         }
         Err(refusal) => Ok(refuse_unpinned(
-            &shared,
+            &ingress,
             client,
             agent.as_ref(),
             &req,
@@ -129,7 +128,7 @@ pub fn classify<B>(req: &Request<B>) -> Result<ProxyTarget, Refusal> {
 /// Answers a CONNECT: 403 before any handshake when nothing could allow the target,
 /// otherwise 200 and the tunnel is intercepted once the connection is handed over.
 fn connect(
-    shared: Arc<Shared>,
+    ingress: Arc<Ingress>,
     client: SocketAddr,
     activity: Arc<Activity>,
     agent: Option<AgentId>,
@@ -144,8 +143,9 @@ fn connect(
         activity: activity.clone(),
         agent: agent.clone(),
     });
-    if let Some(refusal) = early_refusal(&shared, &target, agent.as_ref()) {
-        let mut exchange = Exchange::start(conn, Method::CONNECT, req.uri(), shared.recorder());
+    if let Some(refusal) = early_refusal(&ingress, &target, agent.as_ref()) {
+        let recorder = ingress.recorder.clone();
+        let mut exchange = Exchange::start(conn, Method::CONNECT, req.uri(), recorder);
         let resp = refusal.into_response(&exchange.id);
         exchange.status = Some(resp.status());
         exchange.set_outcome(Outcome::Refused(refusal));
@@ -153,11 +153,11 @@ fn connect(
         return resp;
     }
     let on_upgrade = hyper::upgrade::on(req);
-    let tunnel_shared = shared.clone();
-    shared.tasks().spawn(async move {
+    let tunnel_ingress = ingress.clone();
+    ingress.lifecycle.tasks().spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                intercept::serve_tunnel(tunnel_shared, client, target, agent, upgraded, activity)
+                tunnel::serve_tunnel(tunnel_ingress, client, target, agent, upgraded, activity)
                     .await
             }
             Err(err) => tracing::debug!(%client, %target, error = %err, "CONNECT upgrade failed"),
@@ -171,8 +171,8 @@ fn connect(
 /// Refusals decided from the CONNECT line alone: no rule could match the host and port, or
 /// an IP literal the destination guard refuses (and the operator did not pin) that no rule
 /// which could match opens with `allow_private:` (each request is still checked when dialled).
-fn early_refusal(shared: &Shared, target: &Target, agent: Option<&AgentId>) -> Option<Refusal> {
-    let active = shared.active();
+fn early_refusal(ingress: &Ingress, target: &Target, agent: Option<&AgentId>) -> Option<Refusal> {
+    let active = ingress.rules.current();
     let host = target.host.to_string();
     if !active.rules.admits_connect(&host, target.port, agent) {
         return Some(Refusal::default_deny(format!(
@@ -180,7 +180,7 @@ fn early_refusal(shared: &Shared, target: &Target, agent: Option<&AgentId>) -> O
         )));
     }
     if let Host::Ip(ip) = target.host
-        && !shared.is_pinned(target)
+        && !ingress.is_pinned(target)
         && let Some(reason) = guard::refusal_reason(ip)
         && !PrivateAllowance::new(
             &active
@@ -198,7 +198,7 @@ fn early_refusal(shared: &Shared, target: &Target, agent: Option<&AgentId>) -> O
 
 /// Answers a request that has no usable target, with its audit entry and log line.
 fn refuse_unpinned(
-    shared: &Shared,
+    ingress: &Ingress,
     client: SocketAddr,
     agent: Option<&AgentId>,
     req: &Request<Incoming>,
@@ -210,13 +210,16 @@ fn refuse_unpinned(
         scheme: Scheme::Http,
         agent,
     };
-    let id = conn_event::record_unpinned(
-        shared,
+    let id = RequestId::new();
+    let refused = Refused {
         place,
-        req.method().as_str(),
-        req.uri().path(),
-        &refusal,
-    );
+        method: req.method().as_str(),
+        path: req.uri().path(),
+        decision: refusal_decision(&refusal),
+        reason: refusal.reason().to_owned(),
+        status: Some(refusal.parts().0.as_u16()),
+    };
+    ingress.recorder.refused(refused, &id);
     let mut resp = refusal.into_response(&id);
     if matches!(refusal, Refusal::BadRequest(_)) {
         // What follows a malformed request on the wire cannot be trusted to start where

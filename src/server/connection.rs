@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::activity::Activity;
-use crate::conn_event::{self, Malformed};
+use super::activity::Activity;
 
 /// A hyper connection that can be asked to stop taking requests and finish the current ones.
 pub trait Graceful: Future {
@@ -46,8 +45,8 @@ where
 
 /// Runs `conn` until it ends; closes it after `idle` of inactivity; on shutdown lets it
 /// finish in-flight exchanges until `stop_now` (the end of the grace period) closes it at
-/// once, dropping them (their guards record them). Returns what the peer did wrong when the
-/// connection ended on a malformed request, for the caller to record.
+/// once, dropping them (their guards record them). Returns the error the connection ended
+/// with, for the caller to judge (a malformed request is recorded; a reset is not).
 pub async fn drive<C, T, E>(
     conn: C,
     shutdown: &CancellationToken,
@@ -55,7 +54,7 @@ pub async fn drive<C, T, E>(
     activity: &Arc<Activity>,
     idle: Duration,
     what: &str,
-) -> Option<Malformed>
+) -> Option<Box<dyn std::error::Error + Send + Sync>>
 where
     C: Graceful<Output = Result<T, E>>,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -80,5 +79,5 @@ where
     };
     let err: Box<dyn std::error::Error + Send + Sync> = result.err()?.into();
     tracing::debug!(what, error = %err, "connection ended with an error");
-    conn_event::malformed(err.as_ref())
+    Some(err)
 }

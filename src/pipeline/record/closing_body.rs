@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::body::{BoxError, ProxyBody};
-use crate::exchange::Exchange;
+use crate::pipeline::exchange::Exchange;
 
 /// `inner`, finishing `exchange` exactly once.
 pub struct ClosingBody {

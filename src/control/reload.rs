@@ -5,31 +5,47 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tokio_util::sync::CancellationToken;
+
+use crate::control::rules_in_force::RulesInForce;
+use crate::metrics::Metrics;
 use crate::policy::{CompileErrors, Summary};
-use crate::proxy::Shared;
 
 /// How often the rules directory is looked at.
 const POLL_EVERY: Duration = Duration::from_millis(500);
 /// A change is applied once the directory has been stable this long (editors write twice).
 const SETTLE: Duration = Duration::from_millis(300);
 
-/// Recompiles and swaps the rules; on error keeps the current ones. Logs and counts the
-/// outcome (`why` says what asked for it: a signal, the directory, an approver's name).
-pub fn reload_now(shared: &Shared, why: &str) -> Result<Summary, CompileErrors> {
-    let result = shared.rules().reload();
-    match &result {
-        Ok(summary) => {
-            shared.metrics().rule_reloads(true);
-            tracing::info!(why, %summary, "rules reloaded");
-        }
-        Err(errors) => {
-            shared.metrics().rule_reloads(false);
-            for e in &errors.0 {
-                tracing::error!(why, error = %e, "rule error; keeping the last good rules");
+/// What a reload needs: the rules to swap and the metrics that count reloads.
+#[derive(Clone)]
+pub struct Reloader {
+    rules: Arc<RulesInForce>,
+    metrics: Arc<Metrics>,
+}
+
+impl Reloader {
+    pub fn new(rules: Arc<RulesInForce>, metrics: Arc<Metrics>) -> Self {
+        Self { rules, metrics }
+    }
+
+    /// Recompiles and swaps the rules; on error keeps the current ones. Logs and counts the
+    /// outcome (`why` says what asked for it: a signal, the directory, an approver's name).
+    pub fn reload_now(&self, why: &str) -> Result<Summary, CompileErrors> {
+        let result = self.rules.reload();
+        match &result {
+            Ok(summary) => {
+                self.metrics.rule_reloads(true);
+                tracing::info!(why, %summary, "rules reloaded");
+            }
+            Err(errors) => {
+                self.metrics.rule_reloads(false);
+                for e in &errors.0 {
+                    tracing::error!(why, error = %e, "rule error; keeping the last good rules");
+                }
             }
         }
+        result
     }
-    result
 }
 
 /// A fingerprint of the directory: each rule file's name, size and modification time.
@@ -57,14 +73,14 @@ fn fingerprint(dir: &Path) -> Vec<(String, u64, SystemTime)> {
 }
 
 /// Watches the rules directory until shutdown, reloading after changes settle.
-pub async fn watch(shared: Arc<Shared>) {
-    let dir = shared.rules().dir().to_path_buf();
+pub async fn watch(reloader: Reloader, shutdown: CancellationToken) {
+    let dir = reloader.rules.dir().to_path_buf();
     let mut seen = fingerprint(&dir);
     let mut ticker = tokio::time::interval(POLL_EVERY);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            () = shared.shutdown().cancelled() => return,
+            () = shutdown.cancelled() => return,
         }
         let now = fingerprint(&dir);
         if now == seen {
@@ -76,13 +92,13 @@ pub async fn watch(shared: Arc<Shared>) {
             continue;
         }
         seen = settled;
-        let _ = reload_now(&shared, "rules directory changed");
+        let _ = reloader.reload_now("rules directory changed");
     }
 }
 
 /// Reloads on every SIGHUP until shutdown.
 #[cfg(unix)]
-pub async fn on_sighup(shared: Arc<Shared>) {
+pub async fn on_sighup(reloader: Reloader, shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::warn!(
@@ -96,9 +112,9 @@ pub async fn on_sighup(shared: Arc<Shared>) {
                 if got.is_none() {
                     return;
                 }
-                let _ = reload_now(&shared, "SIGHUP");
+                let _ = reloader.reload_now("SIGHUP");
             }
-            () = shared.shutdown().cancelled() => return,
+            () = shutdown.cancelled() => return,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::Shared;
+use super::Lifecycle;
 
 /// How long connections closed at the end of the grace period may take to end (dropping
 /// their exchanges, whose guards queue the entries).
@@ -11,26 +11,25 @@ const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// Waits for the connection tasks: up to the grace period for their in-flight exchanges,
 /// then, with the connections still open closed at once, up to [`STOP_WAIT`] for them to end.
-pub(super) async fn drain(shared: &Shared) {
-    shared.tasks().close();
-    let grace = shared.config().limits.shutdown_grace;
-    if tokio::time::timeout(grace, shared.tasks().wait())
+pub async fn drain(lifecycle: &Lifecycle, grace: Duration) {
+    lifecycle.tasks().close();
+    if tokio::time::timeout(grace, lifecycle.tasks().wait())
         .await
         .is_ok()
     {
         return;
     }
     tracing::warn!(
-        remaining = shared.tasks().len(),
+        remaining = lifecycle.tasks().len(),
         "shutdown grace period over; closing remaining connections"
     );
-    shared.stop_now().cancel();
-    if tokio::time::timeout(STOP_WAIT, shared.tasks().wait())
+    lifecycle.stop_now().cancel();
+    if tokio::time::timeout(STOP_WAIT, lifecycle.tasks().wait())
         .await
         .is_err()
     {
         tracing::error!(
-            remaining = shared.tasks().len(),
+            remaining = lifecycle.tasks().len(),
             "connections did not close after the grace period; their exchanges may be unrecorded"
         );
     }

@@ -201,3 +201,83 @@ impl Body for GuardedBody {
         self.inner.size_hint()
     }
 }
+
+/// Bytes of a request body read ahead so the exfiltration guard can see them when no rule
+/// inspects the body; the rest streams, scanned as it passes.
+const SCAN_CAP: usize = 1024 * 1024;
+
+/// The agent's body as the phases see it: untouched, or read ahead.
+pub enum AgentBody {
+    /// Not read: no rule inspects it and no secret is declared, or it is empty.
+    Unread(Incoming),
+    /// Read ahead; `sent` is what goes upstream in place of the bytes read (rewritten when
+    /// the rule injects credentials into the body).
+    Read { read: Prefetched, sent: Bytes },
+}
+
+/// Reads the body ahead when a rule inspects it (up to the largest `max_size`) or when the
+/// exfiltration guard must see it (`scan`: up to [`SCAN_CAP`]); an empty body is not read.
+pub async fn read_ahead(
+    body: Incoming,
+    need: crate::policy::BodyNeed,
+    scan: bool,
+    timeout: Duration,
+) -> Result<AgentBody, crate::pipeline::refusal::Refusal> {
+    use crate::policy::BodyNeed;
+    let cap = match need {
+        BodyNeed::Inspect { max_size } => max_size,
+        BodyNeed::None if scan => SCAN_CAP,
+        BodyNeed::None => return Ok(AgentBody::Unread(body)),
+    };
+    if body.is_end_stream() {
+        return Ok(AgentBody::Unread(body));
+    }
+    let read = prefetch(body, cap, timeout)
+        .await
+        .map_err(|e| crate::pipeline::refusal::Refusal::BadRequest(e.to_string()))?;
+    let sent = read.head().clone();
+    Ok(AgentBody::Read { read, sent })
+}
+
+impl AgentBody {
+    /// The bytes read ahead (empty when none were), for an approver's preview.
+    pub fn preview(&self) -> Bytes {
+        match self {
+            AgentBody::Read { read, .. } => read.head().clone(),
+            AgentBody::Unread(_) => Bytes::new(),
+        }
+    }
+
+    /// Whether only part of the body was read ahead.
+    pub fn is_partial(&self) -> bool {
+        matches!(self, AgentBody::Read { read, .. } if read.is_partial())
+    }
+
+    /// What will be sent in place of the bytes read ahead, when any were.
+    pub fn sent(&self) -> Option<&Bytes> {
+        match self {
+            AgentBody::Read { sent, .. } => Some(sent),
+            AgentBody::Unread(_) => None,
+        }
+    }
+
+    /// The same, to rewrite.
+    pub fn sent_mut(&mut self) -> Option<&mut Bytes> {
+        match self {
+            AgentBody::Read { sent, .. } => Some(sent),
+            AgentBody::Unread(_) => None,
+        }
+    }
+
+    /// The body for the upstream, and how many bytes of it were read ahead. The part not
+    /// read ahead is scanned for `placeholders` as it streams.
+    pub fn into_upstream(self, placeholders: &Arc<Scrubber>) -> (ProxyBody, u64) {
+        match self {
+            AgentBody::Unread(b) => (body::stream(b), 0),
+            AgentBody::Read { read, sent } => {
+                let len = sent.len() as u64;
+                (read.into_body(sent, Some(placeholders.clone())), len)
+            }
+        }
+    }
+}

@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use crate::agents::AgentRegistry;
+use crate::credentials::agents::AgentRegistry;
 use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
 use crate::credentials::{Credential, CredentialStore, Placeholder, SecretSource};
 use crate::policy::RuleId;
@@ -23,7 +23,7 @@ use crate::secret::SecretValue;
 const KNOWN_REFRESH: Duration = Duration::from_secs(1);
 
 /// One compiled generation of rules and credentials.
-pub struct Active {
+pub struct InForce {
     pub rules: RuleSet,
     pub credentials: CredentialStore,
     /// Declared agents and their token sources.
@@ -37,7 +37,7 @@ pub struct Active {
     redactions: HashMap<RuleId, Arc<RuleRedaction>>,
 }
 
-impl Active {
+impl InForce {
     fn new(rules: RuleSet, seed: &[u8; 32]) -> Self {
         let credentials = CredentialStore::new(
             rules
@@ -130,19 +130,19 @@ pub fn default_placeholder(seed: &[u8; 32], name: &str) -> String {
 }
 
 /// The current generation, and how to load the next one.
-pub struct ActiveRules {
-    current: ArcSwap<Active>,
+pub struct RulesInForce {
+    current: ArcSwap<InForce>,
     dir: PathBuf,
     allows: Vec<HostAllow>,
     seed: [u8; 32],
 }
 
-impl ActiveRules {
+impl RulesInForce {
     /// Compiles `dir` (a missing directory means no rule files) plus `allows`.
     pub fn load(dir: &Path, allows: Vec<HostAllow>, seed: [u8; 32]) -> Result<Self, CompileErrors> {
         let rules = compile(dir, &allows)?;
         Ok(Self {
-            current: ArcSwap::from_pointee(Active::new(rules, &seed)),
+            current: ArcSwap::from_pointee(InForce::new(rules, &seed)),
             dir: dir.to_path_buf(),
             allows,
             seed,
@@ -150,7 +150,7 @@ impl ActiveRules {
     }
 
     /// The generation in force now.
-    pub fn current(&self) -> Arc<Active> {
+    pub fn current(&self) -> Arc<InForce> {
         self.current.load_full()
     }
 
@@ -158,7 +158,8 @@ impl ActiveRules {
     pub fn reload(&self) -> Result<Summary, CompileErrors> {
         let rules = compile(&self.dir, &self.allows)?;
         let summary = rules.summary();
-        self.current.store(Arc::new(Active::new(rules, &self.seed)));
+        self.current
+            .store(Arc::new(InForce::new(rules, &self.seed)));
         Ok(summary)
     }
 

@@ -5,7 +5,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
 use crate::body::{self, ProxyBody};
-use crate::exchange::RequestId;
+use crate::pipeline::exchange::RequestId;
 use crate::upstream::UpstreamFailure;
 
 /// Header telling the agent which decision produced a response keyward wrote itself.

@@ -5,16 +5,24 @@
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
-use crate::exchange::ConnInfo;
-use crate::proxy::Shared;
+use std::time::Duration;
 
-/// Spawns the bridge between the agent's and the upstream's upgraded connections.
-pub fn bridge(shared: &Shared, conn: &ConnInfo, client: OnUpgrade, upstream: OnUpgrade) {
+use crate::pipeline::exchange::ConnInfo;
+use crate::server::Lifecycle;
+
+/// Spawns the bridge between the agent's and the upstream's upgraded connections; it closes
+/// after `idle` of silence.
+pub fn bridge(
+    lifecycle: &Lifecycle,
+    idle: Duration,
+    conn: &ConnInfo,
+    client: OnUpgrade,
+    upstream: OnUpgrade,
+) {
     let activity = conn.activity.clone();
-    let idle = shared.config().limits.idle_timeout;
     let target = conn.target.clone();
-    let stop_now = shared.stop_now().clone();
-    shared.tasks().spawn(async move {
+    let stop_now = lifecycle.stop_now().clone();
+    lifecycle.tasks().spawn(async move {
         let (client, upstream) = match tokio::try_join!(client, upstream) {
             Ok(pair) => pair,
             Err(err) => {

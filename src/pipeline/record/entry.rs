@@ -3,13 +3,30 @@
 //! and who ended it.
 
 use crate::audit::{AuditEntry, Decision as AuditDecision, Mode as AuditMode};
+use crate::pipeline::exchange::{Exchange, Outcome, RequestId, Stage};
+use crate::pipeline::refusal::Refusal;
 use crate::policy::Mode;
-use crate::refusal::Refusal;
 
-use super::{Exchange, Outcome, Stage};
+use super::Refused;
+
+/// The entry of a refusal outside any exchange: host `-` and port 0 when no target is
+/// known yet (the proxy port), and then scheme `-` too.
+pub(super) fn refused(r: Refused<'_>, id: &RequestId) -> AuditEntry {
+    let (host, port, scheme) = match r.place.target {
+        Some(t) => (t.host.to_string(), t.port, r.place.scheme.as_str()),
+        None => ("-".to_owned(), 0, "-"),
+    };
+    let client = r.place.client.to_string();
+    let mut entry = AuditEntry::new(id.as_str(), client, r.method, scheme, host, port, r.path);
+    entry.agent = r.place.agent.map(ToString::to_string);
+    entry.decision = r.decision;
+    entry.reason = Some(r.reason);
+    entry.status = r.status;
+    entry
+}
 
 /// The entry for `x` as it stands now.
-pub(super) fn build(x: &Exchange) -> AuditEntry {
+pub(crate) fn build(x: &Exchange) -> AuditEntry {
     let target = &x.conn.target;
     let mut e = AuditEntry::new(
         x.id.as_str(),

@@ -18,16 +18,13 @@ use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::exchange::RequestId;
-use crate::refusal::Refusal;
+use crate::pipeline::HeadFinding;
+use crate::pipeline::exchange::RequestId;
+use crate::pipeline::refusal::Refusal;
 use framing::Scan;
 
 /// Most bytes read and discarded after a 414, so the agent reads it rather than a reset.
 const DRAIN_LIMIT: usize = 4 * 1024 * 1024;
-
-/// Why a request must be refused although hyper parsed it: the pipeline answers 400 with it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HeadFinding(pub String);
 
 /// A request line over the head limit, answered 414 by the scanner: its id and reason.
 #[derive(Clone, Debug)]

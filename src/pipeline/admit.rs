@@ -1,13 +1,38 @@
-//! Checks made before any decision: methods never forwarded, message framing keyward will
-//! not reinterpret, and every request pinned to its tunnel's target (SNI, URI authority and
-//! Host must all name it).
+//! Admission, the checks made before any decision: what the raw head showed, methods never
+//! forwarded, every request pinned to its tunnel's target (SNI, URI authority and Host must
+//! all name it), message framing keyward will not reinterpret, and an audit trail able to
+//! record the exchange.
 
 use http::{HeaderMap, Method, Request, header};
 
-use crate::exchange::{ConnInfo, Scheme};
-use crate::head_scan::HeadFinding;
-use crate::refusal::Refusal;
+use crate::pipeline::exchange::{ConnInfo, Scheme};
+use crate::pipeline::record::Recorder;
+use crate::pipeline::refusal::Refusal;
 use crate::target::Target;
+
+/// Why a request must be refused although hyper parsed it (the raw-head scan beside hyper
+/// tags the request with it): answered 400.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadFinding(pub String);
+
+/// Every admission check, in order; the first that fails is the refusal.
+pub fn admit<B>(req: &Request<B>, conn: &ConnInfo, recorder: &Recorder) -> Result<(), Refusal> {
+    check_head(req)?;
+    check_method(req.method(), conn.scheme)?;
+    check_pinned(conn, req)?;
+    check_framing(req.headers())?;
+    if !recorder.audit_healthy() {
+        return Err(Refusal::Unavailable(
+            "audit log cannot be written; refusing to act unrecorded".into(),
+        ));
+    }
+    if recorder.audit_backlogged() {
+        return Err(Refusal::Unavailable(
+            "audit log writer is behind; retry shortly".into(),
+        ));
+    }
+    Ok(())
+}
 
 /// What the raw head said that the parsed request no longer shows (a `#` in the target,
 /// `Content-Length` beside `Transfer-Encoding`): refused, never reinterpreted.

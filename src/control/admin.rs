@@ -28,9 +28,13 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
-use crate::approvals::Resolution;
+use tokio_util::sync::CancellationToken;
+
 use crate::body::{self, ProxyBody};
-use crate::proxy::Shared;
+use crate::control::approvals::{Approvals, Resolution};
+use crate::control::reload::Reloader;
+use crate::metrics::Metrics;
+use crate::pipeline::record::Recorder;
 use tokens::AdminTokens;
 
 /// Largest admin request body.
@@ -55,22 +59,33 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, AdminError> {
         .map_err(|source| AdminError::Bind { addr, source })
 }
 
-/// Serves admin requests until shutdown.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener, tokens: AdminTokens) {
-    let tokens = Arc::new(tokens);
+/// What the admin API reads and changes.
+pub struct AdminState {
+    /// Who may call it.
+    pub tokens: AdminTokens,
+    /// Readiness follows the audit trail's health.
+    pub recorder: Arc<Recorder>,
+    pub metrics: Arc<Metrics>,
+    /// Held requests to list, approve and deny.
+    pub approvals: Arc<Approvals>,
+    /// `POST /reload`.
+    pub reloader: Reloader,
+}
+
+/// Serves admin requests until `shutdown`.
+pub async fn serve(state: AdminState, listener: TcpListener, shutdown: CancellationToken) {
+    let shared = Arc::new(state);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            () = shared.shutdown().cancelled() => return,
+            () = shutdown.cancelled() => return,
         };
         let Ok((stream, _)) = accepted else { continue };
         let shared = shared.clone();
-        let tokens = tokens.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let shared = shared.clone();
-                let tokens = tokens.clone();
-                async move { Ok::<_, Infallible>(route(&shared, &tokens, req).await) }
+                async move { Ok::<_, Infallible>(route(&shared, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -92,17 +107,13 @@ struct DenyBody {
     reason: Option<String>,
 }
 
-async fn route(
-    shared: &Shared,
-    tokens: &AdminTokens,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
+async fn route(shared: &AdminState, req: Request<Incoming>) -> Response<ProxyBody> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     match (&method, path.as_str()) {
         (&Method::GET, "/healthz") => return text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz") => {
-            return if shared.audit_healthy() {
+            return if shared.recorder.audit_healthy() {
                 text(StatusCode::OK, "ready\n")
             } else {
                 text(
@@ -117,7 +128,7 @@ async fn route(
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes());
-    let Some(who) = tokens.authenticate(authorization).map(str::to_owned) else {
+    let Some(who) = shared.tokens.authenticate(authorization).map(str::to_owned) else {
         tracing::warn!(%method, %path, "admin API call without a valid token refused");
         let mut resp = json(
             StatusCode::UNAUTHORIZED,
@@ -132,7 +143,7 @@ async fn route(
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (&method, segments.as_slice()) {
         (&Method::GET, ["metrics"]) => {
-            let mut resp = text(StatusCode::OK, &shared.metrics().render());
+            let mut resp = text(StatusCode::OK, &shared.metrics.render());
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 header::HeaderValue::from_static(
@@ -141,7 +152,7 @@ async fn route(
             );
             resp
         }
-        (&Method::GET, ["approvals"]) => json(StatusCode::OK, &shared.approvals().list()),
+        (&Method::GET, ["approvals"]) => json(StatusCode::OK, &shared.approvals.list()),
         (&Method::POST, ["approvals", id, "approve"]) => {
             let id = id.to_string();
             let body: ApproveBody = match read_json(req).await {
@@ -189,7 +200,10 @@ async fn route(
             )
         }
         (&Method::POST, ["reload"]) => {
-            match crate::reload::reload_now(shared, &format!("POST /reload by {who}")) {
+            match shared
+                .reloader
+                .reload_now(&format!("POST /reload by {who}"))
+            {
                 Ok(summary) => json(
                     StatusCode::OK,
                     &serde_json::json!({"reloaded": true, "summary": summary.to_string()}),
@@ -210,12 +224,17 @@ async fn route(
     }
 }
 
-fn resolve(shared: &Shared, id: &str, who: &str, resolution: Resolution) -> Response<ProxyBody> {
+fn resolve(
+    shared: &AdminState,
+    id: &str,
+    who: &str,
+    resolution: Resolution,
+) -> Response<ProxyBody> {
     let verb = match &resolution {
         Resolution::Approved { .. } => "approved",
         Resolution::Denied { .. } => "denied",
     };
-    if shared.approvals().resolve(id, resolution) {
+    if shared.approvals.resolve(id, resolution) {
         tracing::info!(%id, by = %who, "held request {verb}");
         json(
             StatusCode::OK,

@@ -11,14 +11,15 @@ use hyper_util::rt::TokioIo;
 use tokio::io::AsyncReadExt;
 use tokio_rustls::LazyConfigAcceptor;
 
-use crate::activity::Activity;
-use crate::conn_event::{self, Malformed, Place};
-use crate::exchange::{ConnInfo, Scheme};
-use crate::head_scan::{Findings, HeadScan};
-use crate::pipeline;
+use super::Ingress;
+use super::head_scan::{Findings, HeadScan};
+use super::malformed::{self, Malformed};
+use super::rewind::Rewind;
+use crate::pipeline::exchange::{ConnInfo, RequestId, Scheme};
+use crate::pipeline::record::Place;
 use crate::policy::AgentId;
-use crate::proxy::Shared;
-use crate::rewind::Rewind;
+use crate::server::activity::Activity;
+use crate::server::connection;
 use crate::target::{Host, Target};
 
 /// First byte of a TLS record carrying a handshake message.
@@ -26,14 +27,14 @@ const TLS_HANDSHAKE: u8 = 0x16;
 
 /// Serves a CONNECT tunnel after the 200 went out.
 pub async fn serve_tunnel(
-    shared: Arc<Shared>,
+    ingress: Arc<Ingress>,
     client: std::net::SocketAddr,
     target: Target,
     agent: Option<AgentId>,
     upgraded: Upgraded,
     activity: Arc<Activity>,
 ) {
-    let limits = &shared.config().limits;
+    let limits = &ingress.limits;
     let mut io = TokioIo::new(upgraded);
     let place = Place {
         client,
@@ -48,7 +49,7 @@ pub async fn serve_tunnel(
         Ok(Ok(1)) => {
             tracing::warn!(%client, %target, first_byte = first[0], "tunnel closed: first bytes are not a TLS ClientHello (no blind tunnels)");
             let why = "tunnel closed: its first bytes are not a TLS ClientHello (no blind tunnels)";
-            refuse_tunnel(&shared, place, why.to_owned());
+            refuse_tunnel(&ingress, place, why.to_owned());
             return;
         }
         Ok(_) => return,
@@ -64,7 +65,7 @@ pub async fn serve_tunnel(
         Ok(Err(err)) => {
             tracing::warn!(%client, %target, error = %err, "tunnel closed: invalid TLS ClientHello");
             refuse_tunnel(
-                &shared,
+                &ingress,
                 place,
                 format!("tunnel closed: invalid TLS ClientHello ({err})"),
             );
@@ -84,19 +85,19 @@ pub async fn serve_tunnel(
         Some(Err(_)) => {
             tracing::warn!(%client, %target, "tunnel closed: invalid SNI");
             refuse_tunnel(
-                &shared,
+                &ingress,
                 place,
                 "tunnel closed: the TLS SNI is not a valid host name".into(),
             );
             return;
         }
     };
-    let minted_before = shared.certs().mints();
-    let config = match shared.certs().get(&cert_host).await {
+    let minted_before = ingress.certs.mints();
+    let config = match ingress.certs.get(&cert_host).await {
         Ok(config) => {
-            shared
-                .metrics()
-                .handshake(shared.certs().mints() > minted_before);
+            ingress
+                .metrics
+                .handshake(ingress.certs.mints() > minted_before);
             config
         }
         Err(err) => {
@@ -125,42 +126,34 @@ pub async fn serve_tunnel(
     });
     let findings = Arc::new(Findings::default());
     let service = {
-        let shared = shared.clone();
+        let pipeline = ingress.pipeline.clone();
         let findings = findings.clone();
         service_fn(move |mut req| {
             findings.tag(&mut req);
-            pipeline::handle(shared.clone(), conn.clone(), req)
+            pipeline.clone().handle(conn.clone(), req)
         })
     };
-    let builder = shared.tunnel_builder(h2);
-    let limit = limits.max_header_bytes.max(8192);
-    let io = HeadScan::new(tls, limit, !h2, findings.clone());
+    let builder = ingress.tunnel_builder(h2);
+    let io = HeadScan::new(tls, ingress.head_limit(), !h2, findings.clone());
     let served = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-    let ended = crate::connection::drive(
+    let lifecycle = &ingress.lifecycle;
+    let ended = connection::drive(
         served,
-        shared.shutdown(),
-        shared.stop_now(),
+        lifecycle.shutdown(),
+        lifecycle.stop_now(),
         &activity,
         limits.idle_timeout,
         "tunnel",
-    );
-    let ended = ended.await;
-    if let Some(too_long) = findings.take_too_long() {
-        let what = Malformed {
-            reason: too_long.reason,
-            status: Some(414),
-        };
-        conn_event::record_as(&shared, place, "-", what, too_long.id);
-    } else if let Some(malformed) = ended {
-        conn_event::record(&shared, place, "-", malformed);
-    }
+    )
+    .await;
+    malformed::record_end(&ingress.recorder, place, &findings, ended);
 }
 
 /// Records a tunnel closed before its TLS handshake completed.
-fn refuse_tunnel(shared: &Shared, place: Place<'_>, reason: String) {
+fn refuse_tunnel(ingress: &Ingress, place: Place<'_>, reason: String) {
     let what = Malformed {
         reason,
         status: None,
     };
-    conn_event::record(shared, place, "CONNECT", what);
+    malformed::record(&ingress.recorder, place, "CONNECT", what, &RequestId::new());
 }

@@ -1,0 +1,56 @@
+//! One client connection on the proxy port: the raw-head scan beside hyper, idle tracking,
+//! and the proxy protocol served until the connection ends, idles out or shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::Ingress;
+use super::head_scan::{Findings, HeadScan};
+use super::{malformed, proxy_protocol};
+use crate::pipeline::exchange::Scheme;
+use crate::pipeline::record::Place;
+use crate::server::activity::{Activity, ActivityIo};
+use crate::server::connection;
+
+/// Serves one client connection's proxy requests.
+pub async fn serve(ingress: Arc<Ingress>, stream: TcpStream, client: SocketAddr) {
+    let activity = Activity::new();
+    let findings = Arc::new(Findings::default());
+    let io = TokioIo::new(HeadScan::new(
+        ActivityIo::new(stream, activity.clone()),
+        ingress.head_limit(),
+        true,
+        findings.clone(),
+    ));
+    let service = {
+        let ingress = ingress.clone();
+        let activity = activity.clone();
+        let findings = findings.clone();
+        service_fn(move |mut req| {
+            findings.tag(&mut req);
+            proxy_protocol::handle(ingress.clone(), client, activity.clone(), req)
+        })
+    };
+    let conn = ingress.outer.serve_connection(io, service).with_upgrades();
+    let lifecycle = &ingress.lifecycle;
+    let ended = connection::drive(
+        conn,
+        lifecycle.shutdown(),
+        lifecycle.stop_now(),
+        &activity,
+        ingress.limits.idle_timeout,
+        "client",
+    )
+    .await;
+    let place = Place {
+        client,
+        target: None,
+        scheme: Scheme::Http,
+        agent: None,
+    };
+    malformed::record_end(&ingress.recorder, place, &findings, ended);
+}

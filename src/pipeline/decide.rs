@@ -1,0 +1,127 @@
+//! The decision and what enforces it: whether the body must be read first, the rules'
+//! verdict on the normalised request (a shadow rule that would decide otherwise is logged),
+//! a body larger than the deciding rule inspects (413), a denial (403), and the allowing
+//! rule's rate limit (429).
+
+use http::header::CONTENT_TYPE;
+
+use crate::content_coding;
+use crate::control::rate_limits::{CounterStore, Rate, counter_key};
+use crate::pipeline::exchange::{ConnInfo, Exchange};
+use crate::pipeline::normalise::Normalised;
+use crate::pipeline::read_body::AgentBody;
+use crate::pipeline::refusal::Refusal;
+use crate::policy::{AgentId, BodyNeed, Decision, RequestBody, Rule, RuleSet, Verdict};
+
+/// Most bytes of a body too large to inspect read and discarded before the 413, so that an
+/// agent still sending it reads the answer rather than a reset.
+const DRAIN_CAP: usize = 16 * 1024 * 1024;
+
+/// Whether a rule that could match inspects the body, and how much of it.
+pub fn body_need(rules: &RuleSet, request: &Normalised, conn: &ConnInfo) -> BodyNeed {
+    let head = request.head(conn.scheme, conn.target.port);
+    rules.body_need_normalized(&request.target, &head, conn.agent.as_ref())
+}
+
+/// The rules' decision, kept in the exchange for its record.
+pub fn decide(
+    rules: &RuleSet,
+    request: &Normalised,
+    body: &AgentBody,
+    conn: &ConnInfo,
+    need: BodyNeed,
+    exchange: &mut Exchange,
+) -> Decision {
+    let head = request.head(conn.scheme, conn.target.port);
+    // Every `Content-Encoding` line, so a second one cannot hide a coding from the rules.
+    let content_encoding = content_coding::header_list(&request.parts.headers);
+    let content_type = request
+        .parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let view = match body {
+        AgentBody::Read { read, .. } => Some(RequestBody {
+            bytes: read.head(),
+            content_encoding: content_encoding.as_deref(),
+            content_type,
+            truncated: read.is_partial(),
+        }),
+        AgentBody::Unread(b) if http_body::Body::is_end_stream(b) => Some(RequestBody {
+            bytes: &[],
+            content_encoding: None,
+            content_type: None,
+            truncated: false,
+        }),
+        AgentBody::Unread(_) => None,
+    };
+    let inspect = matches!(need, BodyNeed::Inspect { .. });
+    let decision = rules.decide_normalized(
+        &request.target,
+        &head,
+        view.as_ref().filter(|_| inspect),
+        conn.agent.as_ref(),
+    );
+    if let Some(shadow) = &decision.shadow {
+        tracing::info!(request_id = exchange.id.as_str(), rule = ?shadow.rule, verdict = ?shadow.verdict, reason = %shadow.reason, "shadow rule would decide differently");
+    }
+    exchange.decision = Some(decision.clone());
+    decision
+}
+
+/// A denial naming a rule that inspects the body, of a body read only in part, is always
+/// "too large": such a rule sees a partial read as too large before any condition. The rest
+/// of the body is read and discarded (up to a cap) so the agent reads the 413.
+pub async fn refuse_too_large(
+    rules: &RuleSet,
+    decision: &Decision,
+    body: AgentBody,
+    timeout: std::time::Duration,
+) -> Result<AgentBody, Refusal> {
+    let AgentBody::Read { read, sent } = body else {
+        return Ok(body);
+    };
+    let max_size = decision
+        .rule
+        .as_ref()
+        .and_then(|id| rules.rule(id))
+        .and_then(|rule| rule.body())
+        .map(|body| body.max_size);
+    let too_large = decision.verdict == Verdict::Deny
+        && read.is_partial()
+        && max_size.is_some_and(|max| read.head().len() > max);
+    if too_large {
+        read.drain(DRAIN_CAP, timeout).await;
+        return Err(Refusal::TooLarge(decision.reason.clone()));
+    }
+    Ok(AgentBody::Read { read, sent })
+}
+
+/// A denial is the agent's 403, naming the rule; otherwise the deciding rule, if any.
+pub fn enforce<'r>(rules: &'r RuleSet, decision: &Decision) -> Result<Option<&'r Rule>, Refusal> {
+    if decision.verdict == Verdict::Deny {
+        return Err(Refusal::Denied {
+            rule: decision.rule.as_ref().map(|r| r.to_string()),
+            reason: decision.reason.clone(),
+        });
+    }
+    Ok(decision.rule.as_ref().and_then(|id| rules.rule(id)))
+}
+
+/// Takes one request from the deciding rule's rate limit, when it has one.
+pub fn rate_limit(
+    counters: &dyn CounterStore,
+    rule: Option<&Rule>,
+    agent: Option<&AgentId>,
+) -> Result<(), Refusal> {
+    let Some((rule, limits)) = rule.and_then(|r| Some((r, r.limits()?))) else {
+        return Ok(());
+    };
+    let key = counter_key(rule.id(), limits.per, agent);
+    counters
+        .acquire(&key, &Rate::of(limits), tokio::time::Instant::now())
+        .map_err(|retry_after| Refusal::RateLimited {
+            rule: rule.id().to_string(),
+            retry_after,
+        })
+}

@@ -1,0 +1,67 @@
+//! Credentials: the allowing rule's secrets injected in place of their placeholders (and its
+//! `set_headers` rendered), over TLS only; then the exfiltration guard refuses any request
+//! still carrying a placeholder keyward did not replace.
+
+use http::header;
+use http::request::Parts;
+
+use crate::control::rules_in_force::InForce;
+use crate::credentials::{self, ExfilGuard, Injected};
+use crate::pipeline::exchange::{Exchange, Scheme};
+use crate::pipeline::read_body::AgentBody;
+use crate::pipeline::refusal::Refusal;
+use crate::policy::{Decision, Rule};
+
+/// Injects, then guards; what was injected is named in the exchange's record.
+pub async fn inject(
+    in_force: &InForce,
+    exchange: &mut Exchange,
+    decision: &Decision,
+    rule: Option<&Rule>,
+    parts: &mut Parts,
+    host: &str,
+    body: &mut AgentBody,
+) -> Result<Injected, Refusal> {
+    let scheme = exchange.conn.scheme;
+    let rule_id = decision.rule.as_ref().map(|r| r.to_string());
+    let set_headers = rule.map(|r| r.set_headers()).unwrap_or(&[]);
+    let into_body = rule.is_some_and(|r| r.inject_body());
+    let partial = body.is_partial();
+    let injected = if decision.inject.is_empty() && set_headers.is_empty() {
+        Injected::default()
+    } else if scheme == Scheme::Http {
+        return Err(Refusal::Denied {
+            rule: rule_id,
+            reason: "credentials are injected only over TLS".into(),
+        });
+    } else {
+        let body_target = body.sent_mut().filter(|_| into_body);
+        credentials::inject(
+            &in_force.credentials,
+            &decision.inject,
+            set_headers,
+            parts,
+            body_target,
+        )
+        .await
+        .map_err(|e| Refusal::Unavailable(e.to_string()))?
+    };
+    if partial && into_body {
+        // Only the read-ahead part was rewritten: the total length is no longer known.
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    exchange.credentials = injected.names.iter().map(|n| n.to_string()).collect();
+    let guard = ExfilGuard {
+        store: &in_force.credentials,
+    };
+    let sent = body.sent().map(|b| &b[..]);
+    if let Err(exfil) = guard.check(parts, sent, host, scheme == Scheme::Https) {
+        exchange.exfiltration = true;
+        tracing::warn!(request_id = exchange.id.as_str(), %exfil, "exfiltration attempt refused");
+        return Err(Refusal::Denied {
+            rule: rule_id,
+            reason: exfil.to_string(),
+        });
+    }
+    Ok(injected)
+}

@@ -1,0 +1,130 @@
+//! The one writer of every record: an exchange's closing entry (built from its context when
+//! it finishes or is dropped) and the entry of a refusal outside any exchange (a probe on the
+//! proxy port, a malformed head, a tunnel closed before TLS) both go through
+//! [`Recorder::write`], which logs the line, counts the metrics and queues the audit entry.
+
+pub mod closing_body;
+mod entry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::{AuditEntry, AuditHandle, Decision as AuditDecision};
+use crate::metrics::Metrics;
+use crate::pipeline::exchange::{RequestId, Scheme};
+use crate::policy::AgentId;
+use crate::target::Target;
+
+pub(crate) use entry::build as exchange_entry;
+pub use entry::refusal_decision;
+
+/// Where a refusal outside any exchange happened.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    /// The agent's socket address.
+    pub client: SocketAddr,
+    /// The tunnel's target; `None` on the proxy port (no target known yet).
+    pub target: Option<&'a Target>,
+    /// Inside a tunnel (`Https`) or on the proxy port (`Http`).
+    pub scheme: Scheme,
+    /// The agent, when the CONNECT carried its credentials.
+    pub agent: Option<&'a AgentId>,
+}
+
+/// A refusal outside any exchange, as its entry records it.
+#[derive(Debug)]
+pub struct Refused<'a> {
+    pub place: Place<'a>,
+    /// The request's method, or `-` when no request could be parsed.
+    pub method: &'a str,
+    /// The request's path, or empty when none is known.
+    pub path: &'a str,
+    pub decision: AuditDecision,
+    pub reason: String,
+    /// What keyward answered; `None` when no answer was possible.
+    pub status: Option<u16>,
+}
+
+/// Where finished exchanges and connection-level refusals are recorded.
+pub struct Recorder {
+    /// The audit trail; `None` when the audit log is off (log lines and metrics only).
+    audit: Option<AuditHandle>,
+    /// Requests by decision, rule and agent, and their duration.
+    metrics: Arc<Metrics>,
+    /// Cancelled when the shutdown grace period is over and open connections are closed:
+    /// an exchange ended then was stopped by keyward, not abandoned by its client.
+    stopped: CancellationToken,
+}
+
+impl Recorder {
+    pub fn new(
+        audit: Option<AuditHandle>,
+        metrics: Arc<Metrics>,
+        stopped: CancellationToken,
+    ) -> Self {
+        Self {
+            audit,
+            metrics,
+            stopped,
+        }
+    }
+
+    /// True once keyward closes the connections still open after the grace period.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.is_cancelled()
+    }
+
+    /// The audit trail, when it is on.
+    pub fn audit(&self) -> Option<&AuditHandle> {
+        self.audit.as_ref()
+    }
+
+    /// False while the audit log cannot be written: new requests are refused.
+    pub fn audit_healthy(&self) -> bool {
+        self.audit.as_ref().is_none_or(AuditHandle::is_healthy)
+    }
+
+    /// True while the audit writer is behind: new requests wait for it to catch up.
+    pub fn audit_backlogged(&self) -> bool {
+        self.audit.as_ref().is_some_and(AuditHandle::is_backlogged)
+    }
+
+    /// Records a refusal outside any exchange under `id` (the id the agent was given, when
+    /// keyward could answer).
+    pub fn refused(&self, refused: Refused<'_>, id: &RequestId) {
+        self.write(entry::refused(refused, id));
+    }
+
+    /// Records one finished exchange or refusal: a log line, the metrics, the audit entry.
+    pub fn write(&self, entry: AuditEntry) {
+        tracing::info!(
+            target: "keyward::exchange",
+            request_id = %entry.request_id,
+            client = %entry.client,
+            agent = entry.agent.as_deref().unwrap_or(""),
+            method = %entry.method,
+            scheme = %entry.scheme,
+            host = %entry.host,
+            port = entry.port,
+            path = %entry.path,
+            decision = entry.decision.as_str(),
+            rule = entry.rule.as_deref().unwrap_or(""),
+            reason = entry.reason.as_deref().unwrap_or(""),
+            status = entry.status.unwrap_or(0),
+            bytes_out = entry.bytes_out,
+            elapsed_ms = entry.duration_ms,
+            "exchange"
+        );
+        self.metrics.exchange(
+            entry.decision.as_str(),
+            entry.rule.as_deref(),
+            entry.agent.as_deref(),
+            entry.duration_ms / 1000.0,
+        );
+        if let Some(audit) = &self.audit {
+            audit.record_detached(entry);
+        }
+    }
+}

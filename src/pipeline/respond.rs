@@ -1,0 +1,84 @@
+//! The response on its way back: an accepted upgrade (101) bridged byte for byte,
+//! hop-by-hop headers removed, and the body scrubbed of every secret keyward knows (and of
+//! the deciding rule's patterns), decoded first when compressed.
+
+use std::time::Duration;
+
+use http::header::CONTENT_TYPE;
+use http::{Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+
+use crate::body::{self, ProxyBody};
+use crate::control::rules_in_force::InForce;
+use crate::credentials::Injected;
+use crate::pipeline::exchange::Exchange;
+use crate::pipeline::hop;
+use crate::pipeline::refusal::Refusal;
+use crate::pipeline::websocket;
+use crate::policy::Rule;
+use crate::redact::{self, RuleRedactedBody};
+use crate::server::Lifecycle;
+use crate::server::activity::ActiveBody;
+use crate::upstream::UpstreamFailure;
+
+/// What bridging an accepted upgrade needs.
+pub struct Upgrade<'a> {
+    /// Where the bridge task is tracked, and when it must close.
+    pub lifecycle: &'a Lifecycle,
+    /// How long the bridged connection may stay silent.
+    pub idle: Duration,
+    /// The agent's side, when it asked for an upgrade.
+    pub client: Option<OnUpgrade>,
+}
+
+/// The response the agent receives.
+pub async fn respond(
+    in_force: &InForce,
+    exchange: &Exchange,
+    rule: Option<&Rule>,
+    injected: &Injected,
+    mut resp: Response<Incoming>,
+    upgrade: Upgrade<'_>,
+) -> Result<Response<ProxyBody>, Refusal> {
+    let conn = &exchange.conn;
+    let kept_upgrade = match (
+        resp.status() == StatusCode::SWITCHING_PROTOCOLS,
+        upgrade.client,
+    ) {
+        (true, Some(client)) => {
+            let upstream = hyper::upgrade::on(&mut resp);
+            websocket::bridge(upgrade.lifecycle, upgrade.idle, conn, client, upstream);
+            resp.headers().get(header::UPGRADE).cloned()
+        }
+        _ => None,
+    };
+    let (mut parts, resp_body) = resp.into_parts();
+    hop::strip(&mut parts.headers, kept_upgrade.as_ref());
+    let scrubber = in_force.known_secrets(&injected.values).await;
+    let rule_redaction = rule.and_then(|r| in_force.rule_redaction(r.id())).cloned();
+    let body = redact::scrub_response(
+        &mut parts,
+        body::stream(ActiveBody::new(resp_body, conn.activity.clone())),
+        &scrubber,
+        &exchange.redactions,
+        rule_redaction.is_some(),
+    )
+    .map_err(|e| Refusal::Upstream(UpstreamFailure::Protocol(e.to_string())))?;
+    let Some(rule_redaction) = rule_redaction else {
+        return Ok(Response::from_parts(parts, body));
+    };
+    let json = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = body::stream(RuleRedactedBody::new(
+        body,
+        rule_redaction,
+        json,
+        exchange.redactions.clone(),
+    ));
+    Ok(Response::from_parts(parts, body))
+}

@@ -1,0 +1,60 @@
+//! The accept loop: a connection limit (semaphore), back-off on accept errors, and one
+//! tracked task per connection running what the caller serves it with.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use super::Lifecycle;
+
+/// Longest pause after repeated accept errors (e.g. out of file descriptors).
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Accepts connections until shutdown is requested, at most `max_connections` at a time,
+/// running `serve` for each on a task the lifecycle tracks.
+pub async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    max_connections: usize,
+    lifecycle: &Lifecycle,
+    serve: F,
+) where
+    F: Fn(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let limit = Arc::new(Semaphore::new(max_connections));
+    let shutdown = lifecycle.shutdown();
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        let permit = tokio::select! {
+            permit = limit.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            () = shutdown.cancelled() => return,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.cancelled() => return,
+        };
+        match accepted {
+            Ok((stream, client)) => {
+                backoff = Duration::from_millis(1);
+                let _ = stream.set_nodelay(true);
+                let served = serve(stream, client);
+                lifecycle.tasks().spawn(async move {
+                    let _permit = permit;
+                    served.await;
+                });
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "accept failed; backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
