@@ -260,7 +260,7 @@ impl Proxy {
         if let Some((listener, tokens)) = self.admin {
             let state = AdminState {
                 tokens,
-                recorder: handles.recorder.clone(),
+                audit: handles.audit().cloned(),
                 metrics: handles.metrics.clone(),
                 approvals: handles.approvals.clone(),
                 reloader: handles.reloader.clone(),

@@ -1,7 +1,7 @@
 //! Serving sockets, whatever they carry: the accept loop (connection limit, back-off), the
 //! driver that runs one connection to its end, idle tracking, and the ordered shutdown.
-//! Nothing here knows the proxy protocol or the pipeline: [`ingress`](crate::ingress) hands
-//! the accept loop what to run for each connection.
+//! Nothing here knows the proxy protocol or the pipeline: the ingress layer hands the accept
+//! loop what to run for each connection.
 
 pub mod accept;
 pub mod activity;

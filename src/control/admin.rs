@@ -30,11 +30,11 @@ use tokio::net::TcpListener;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::AuditHandle;
 use crate::body::{self, ProxyBody};
 use crate::control::approvals::{Approvals, Resolution};
 use crate::control::reload::Reloader;
 use crate::metrics::Metrics;
-use crate::pipeline::record::Recorder;
 use tokens::AdminTokens;
 
 /// Largest admin request body.
@@ -63,8 +63,8 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, AdminError> {
 pub struct AdminState {
     /// Who may call it.
     pub tokens: AdminTokens,
-    /// Readiness follows the audit trail's health.
-    pub recorder: Arc<Recorder>,
+    /// Readiness follows the audit trail's health (`None`: the audit log is off).
+    pub audit: Option<AuditHandle>,
     pub metrics: Arc<Metrics>,
     /// Held requests to list, approve and deny.
     pub approvals: Arc<Approvals>,
@@ -113,7 +113,7 @@ async fn route(shared: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
     match (&method, path.as_str()) {
         (&Method::GET, "/healthz") => return text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz") => {
-            return if shared.recorder.audit_healthy() {
+            return if shared.audit.as_ref().is_none_or(AuditHandle::is_healthy) {
                 text(StatusCode::OK, "ready\n")
             } else {
                 text(

@@ -216,7 +216,7 @@ pub enum AgentBody {
 }
 
 /// Reads the body ahead when a rule inspects it (up to the largest `max_size`) or when the
-/// exfiltration guard must see it (`scan`: up to [`SCAN_CAP`]); an empty body is not read.
+/// exfiltration guard must see it (`scan`: up to `SCAN_CAP`, 1 MiB); an empty body is not read.
 pub async fn read_ahead(
     body: Incoming,
     need: crate::policy::BodyNeed,
