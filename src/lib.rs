@@ -51,5 +51,8 @@ pub mod target;
 pub mod tls;
 pub mod upstream;
 
+#[cfg(test)]
+mod layering;
+
 pub use config::Config;
 pub use proxy::{Proxy, RunningProxy};
