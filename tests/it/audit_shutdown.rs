@@ -184,6 +184,14 @@ async fn sigterm_under_load_writes_one_entry_per_accepted_request() {
         }
         let stderr = std::fs::read_to_string(&keyward.stderr).unwrap();
         assert_writer_closed_cleanly(&stderr);
+        assert!(
+            stderr.contains(" INFO "),
+            "text log lines on stderr:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "log lines written to a file carry no terminal escape codes"
+        );
 
         let log = work.path().join("audit.jsonl");
         let summary = audit_log::verify(&log);
