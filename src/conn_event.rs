@@ -117,7 +117,7 @@ pub fn record_unpinned(
     entry.agent = place.agent.map(ToString::to_string);
     entry.decision = refusal_decision(refusal);
     entry.reason = Some(refusal.reason().to_owned());
-    entry.status = Some(refusal.parts().0.as_u16());
+    entry.status = Some(refusal.parts().status.as_u16());
     shared.recorder().write(entry);
     id
 }

@@ -16,7 +16,7 @@ use http::{Method, StatusCode};
 
 use crate::activity::Activity;
 use crate::audit::ApprovalRecord;
-use crate::policy::{AgentId, Decision};
+use crate::policy::{AgentId, Decision, SecretName};
 use crate::redact::Tally;
 use crate::refusal::Refusal;
 use crate::target::Target;
@@ -99,7 +99,7 @@ pub struct Exchange {
     /// The policy decision, once made.
     pub decision: Option<Decision>,
     /// Names of the secrets injected.
-    pub credentials: Vec<String>,
+    pub credentials: Vec<SecretName>,
     /// Set when the exfiltration guard refused the request.
     pub exfiltration: bool,
     pub status: Option<StatusCode>,

@@ -26,7 +26,8 @@ use framing::Scan;
 const DRAIN_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Why a request must be refused although hyper parsed it: the pipeline answers 400 with it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct HeadFinding(pub String);
 
 /// A request line over the head limit, answered 414 by the scanner: its id and reason.

@@ -26,11 +26,11 @@ use crate::exchange::{ConnInfo, Exchange, Outcome, Scheme, Stage};
 use crate::hop;
 use crate::limits::{Rate, counter_key};
 use crate::policy::{
-    BodyNeed, Decision, RequestBody, RequestHead, RuleSet, Verdict, normalize_target,
+    BodyError, BodyNeed, Decision, RequestBody, RequestHead, RuleSet, Verdict, normalize_target,
 };
 use crate::proxy::Shared;
 use crate::redact::{self, RuleRedactedBody};
-use crate::refusal::Refusal;
+use crate::refusal::{Denial, Refusal, Unavailable};
 use crate::request_body::{Prefetched, prefetch};
 use crate::upstream::{PrivateAllowance, UpstreamFailure};
 use crate::websocket;
@@ -55,7 +55,7 @@ pub async fn handle(
         Err(refusal) => {
             // A malformed request ends its connection: what follows on the wire cannot be
             // trusted to start where the parser thinks it does.
-            let close = matches!(refusal, Refusal::BadRequest(_) | Refusal::TooLarge(_));
+            let close = refusal.closes_connection();
             let mut resp = refusal.into_response(&exchange.id);
             if close && agent_version != Version::HTTP_2 {
                 resp.headers_mut()
@@ -78,18 +78,17 @@ pub async fn handle(
 const DRAIN_CAP: usize = 16 * 1024 * 1024;
 
 /// Whether the request was denied because its body is larger than the deciding rule
-/// inspects: a rule that inspects the body sees a partial read as too large before any
-/// condition, so a denial naming such a rule is always that one.
-fn too_large(rules: &RuleSet, decision: &Decision, read: &Prefetched) -> bool {
+/// inspects (and that rule's limit): a rule that inspects the body sees a partial read as
+/// too large before any condition, so a denial naming such a rule is always that one.
+fn too_large(rules: &RuleSet, decision: &Decision, read: &Prefetched) -> Option<BodyError> {
     let max_size = decision
         .rule
         .as_ref()
         .and_then(|id| rules.rule(id))
         .and_then(|rule| rule.body())
-        .map(|body| body.max_size);
-    decision.verdict == Verdict::Deny
-        && read.is_partial()
-        && max_size.is_some_and(|max| read.head().len() > max)
+        .map(|body| body.max_size)?;
+    (decision.verdict == Verdict::Deny && read.is_partial() && read.head().len() > max_size)
+        .then_some(BodyError::TooLarge { max_size })
 }
 
 /// The agent's body: untouched, or read ahead.
@@ -109,14 +108,10 @@ async fn process(
     checks::check_pinned(&conn, &req)?;
     checks::check_framing(req.headers())?;
     if !shared.audit_healthy() {
-        return Err(Refusal::Unavailable(
-            "audit log cannot be written; refusing to act unrecorded".into(),
-        ));
+        return Err(Unavailable::AuditUnwritable.into());
     }
     if shared.audit().is_some_and(|a| a.is_backlogged()) {
-        return Err(Refusal::Unavailable(
-            "audit log writer is behind; retry shortly".into(),
-        ));
+        return Err(Unavailable::AuditBacklogged.into());
     }
     let active = shared.active();
     let upgrade = hop::websocket_upgrade(req.headers());
@@ -126,12 +121,8 @@ async fn process(
     // `Connection: Authorization` from the agent cannot remove a header keyward injects.
     hop::strip(&mut parts.headers, upgrade.as_ref());
     let host = conn.target.host.to_string();
-    let target = normalize_target(&host, conn.target.port, parts.uri.path())
-        .map_err(|e| Refusal::BadRequest(e.to_string()))?;
-    active
-        .rules
-        .check_spellings(&target)
-        .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+    let target = normalize_target(&host, conn.target.port, parts.uri.path())?;
+    active.rules.check_spellings(&target)?;
 
     // Decide, reading the body first when a rule or the exfiltration guard must see it.
     let head = RequestHead {
@@ -151,9 +142,7 @@ async fn process(
         BodyNeed::None => SCAN_CAP,
     };
     let agent_body = if (inspect || !active.credentials.is_empty()) && !body.is_end_stream() {
-        let read = prefetch(body, cap, shared.config().limits.header_read_timeout)
-            .await
-            .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        let read = prefetch(body, cap, shared.config().limits.header_read_timeout).await?;
         AgentBody::Read(read)
     } else {
         AgentBody::Unread(body)
@@ -186,20 +175,20 @@ async fn process(
     }
     exchange.decision = Some(decision.clone());
     if let AgentBody::Read(read) = &agent_body
-        && too_large(&active.rules, &decision, read)
+        && let Some(too_large) = too_large(&active.rules, &decision, read)
     {
         if let AgentBody::Read(read) = agent_body {
             read.drain(DRAIN_CAP, shared.config().limits.header_read_timeout)
                 .await;
         }
-        return Err(Refusal::TooLarge(decision.reason));
+        return Err(Refusal::TooLarge(too_large));
     }
     match decision.verdict {
         Verdict::Allow => {}
         Verdict::Deny => {
             return Err(Refusal::Denied {
-                rule: decision.rule.map(|r| r.to_string()),
-                reason: decision.reason,
+                rule: decision.rule,
+                reason: decision.reason.into(),
             });
         }
         Verdict::Approve => {
@@ -210,7 +199,7 @@ async fn process(
             hold::for_approval(shared, exchange, &decision, &parts, &preview).await?;
         }
     }
-    let rule_id = decision.rule.as_ref().map(|r| r.to_string());
+    let rule_id = decision.rule.clone();
     let rule = decision.rule.as_ref().and_then(|id| active.rules.rule(id));
     if let (Some(rule), Some(limits)) = (rule, rule.and_then(|r| r.limits())) {
         let key = counter_key(rule.id(), limits.per, agent);
@@ -220,7 +209,7 @@ async fn process(
                 .acquire(&key, &Rate::of(limits), tokio::time::Instant::now())
         {
             return Err(Refusal::RateLimited {
-                rule: rule.id().to_string(),
+                rule: rule.id().clone(),
                 retry_after,
             });
         }
@@ -241,7 +230,7 @@ async fn process(
     } else if conn.scheme == Scheme::Http {
         return Err(Refusal::Denied {
             rule: rule_id,
-            reason: "credentials are injected only over TLS".into(),
+            reason: Denial::CredentialsOverPlainHttp,
         });
     } else {
         credentials::inject(
@@ -251,14 +240,13 @@ async fn process(
             &mut parts,
             body_target,
         )
-        .await
-        .map_err(|e| Refusal::Unavailable(e.to_string()))?
+        .await?
     };
     if partial && rule.is_some_and(|r| r.inject_body()) {
         // Only the read-ahead part was rewritten: the total length is no longer known.
         parts.headers.remove(header::CONTENT_LENGTH);
     }
-    exchange.credentials = injected.names.iter().map(|n| n.to_string()).collect();
+    exchange.credentials = injected.names.clone();
     let guard = ExfilGuard {
         store: &active.credentials,
     };
@@ -272,7 +260,7 @@ async fn process(
         tracing::warn!(request_id = exchange.id.as_str(), %exfil, "exfiltration attempt refused");
         return Err(Refusal::Denied {
             rule: rule_id,
-            reason: exfil.to_string(),
+            reason: exfil.into(),
         });
     }
 
@@ -331,7 +319,7 @@ async fn process(
         &exchange.redactions,
         rule_redaction.is_some(),
     )
-    .map_err(|e| Refusal::Upstream(UpstreamFailure::Protocol(e.to_string())))?;
+    .map_err(UpstreamFailure::from)?;
     let body = if let Some(rule_redaction) = rule_redaction {
         let json = resp_parts
             .headers

@@ -23,11 +23,12 @@ pub enum Prefetched {
     Partial { head: Bytes, rest: Incoming },
 }
 
-/// Why the body could not be read.
-#[derive(Debug, thiserror::Error)]
+/// Why the body could not be read (the proxy answers 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyReadError {
     #[error("request body not received within {0:?}")]
     Timeout(Duration),
+    /// hyper's error as it words it (hyper's errors cannot be cloned).
     #[error("reading the request body failed: {0}")]
     Read(String),
 }

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditEntry, AuditHandle};
 use crate::metrics::Metrics;
+use crate::policy::RuleId;
 
 /// Where finished exchanges and connection-level refusals are recorded.
 pub struct Recorder {
@@ -51,7 +52,7 @@ impl Recorder {
             port = entry.port,
             path = %entry.path,
             decision = entry.decision.as_str(),
-            rule = entry.rule.as_deref().unwrap_or(""),
+            rule = entry.rule.as_ref().map(RuleId::as_str).unwrap_or(""),
             reason = entry.reason.as_deref().unwrap_or(""),
             status = entry.status.unwrap_or(0),
             bytes_out = entry.bytes_out,
@@ -60,7 +61,7 @@ impl Recorder {
         );
         self.metrics.exchange(
             entry.decision.as_str(),
-            entry.rule.as_deref(),
+            entry.rule.as_ref().map(RuleId::as_str),
             entry.agent.as_deref(),
             entry.duration_ms / 1000.0,
         );

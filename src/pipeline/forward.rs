@@ -5,7 +5,7 @@ use http::request::Parts;
 use http::{Uri, header};
 
 use crate::exchange::{ConnInfo, Scheme};
-use crate::refusal::Refusal;
+use crate::refusal::{BadRequest, Refusal};
 use crate::target::{Host, Target};
 
 /// Rewrites `parts` for the upstream.
@@ -24,7 +24,7 @@ pub fn upstream_parts(conn: &ConnInfo, parts: &mut Parts) -> Result<(), Refusal>
     );
     parts.uri = uri
         .parse::<Uri>()
-        .map_err(|e| Refusal::BadRequest(format!("invalid request target: {e}")))?;
+        .map_err(|e| BadRequest::UpstreamUri(e.to_string()))?;
     parts.headers.remove(header::HOST);
     Ok(())
 }

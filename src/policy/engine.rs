@@ -21,7 +21,7 @@ use inputs::Inputs;
 use crate::policy::decision::{ConditionTrace, Decision, Mode, ShadowOutcome, Verdict};
 use crate::policy::ids::AgentId;
 use crate::policy::index::HostIndex;
-use crate::policy::normalize::{Target, normalize_target};
+use crate::policy::normalize::{NormalizedTarget, normalize_target};
 use crate::policy::request::{BodyNeed, RequestBody, RequestHead};
 use crate::policy::rule::Rule;
 use crate::policy::spelling::{self, AmbiguousPath, Spellings};
@@ -157,7 +157,7 @@ pub(crate) fn body_need(
 pub(crate) fn check_spellings(
     rules: &[Rule],
     candidates: &[usize],
-    target: &Target,
+    target: &NormalizedTarget,
 ) -> Result<(), AmbiguousPath> {
     if target.spellings == Spellings::default() {
         return Ok(());

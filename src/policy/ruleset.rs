@@ -10,7 +10,7 @@ use crate::policy::engine;
 use crate::policy::error::{CompileError, CompileErrors, Pos};
 use crate::policy::ids::{AgentId, RuleId};
 use crate::policy::index::HostIndex;
-use crate::policy::normalize::{Target, normalize_host};
+use crate::policy::normalize::{NormalizedTarget, normalize_host};
 use crate::policy::request::{BodyNeed, RequestBody, RequestHead};
 use crate::policy::rule::{PatternSet, Rule};
 use crate::policy::spelling::AmbiguousPath;
@@ -167,7 +167,7 @@ impl RuleSet {
     /// Refuses a normalised target whose path spelling servers read differently (`//`, `;`)
     /// unless a rule of its host admits it (the proxy answers 400). [`RuleSet::decide`]
     /// denies the same targets.
-    pub fn check_spellings(&self, target: &Target) -> Result<(), AmbiguousPath> {
+    pub fn check_spellings(&self, target: &NormalizedTarget) -> Result<(), AmbiguousPath> {
         engine::check_spellings(&self.rules, &self.index.candidates(&target.host), target)
     }
 
