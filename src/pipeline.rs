@@ -173,7 +173,7 @@ impl Pipeline {
 /// connection, since what follows on the wire cannot be trusted to start where the parser
 /// thinks it does.
 fn refuse(mut exchange: Exchange, refusal: Refusal, agent_version: Version) -> Response<ProxyBody> {
-    let close = matches!(refusal, Refusal::BadRequest(_) | Refusal::TooLarge(_));
+    let close = refusal.closes_connection();
     let mut resp = refusal.into_response(&exchange.id);
     if close && agent_version != Version::HTTP_2 {
         resp.headers_mut()

@@ -53,7 +53,7 @@ pub use error::{CompileError, CompileErrors, Pos};
 pub use explain::explain;
 pub use host_allow::{HostAllow, HostAllowError};
 pub use ids::{AgentId, RuleId, SecretName};
-pub use normalize::{NormalizeError, Target, normalize_target};
+pub use normalize::{NormalizeError, NormalizedTarget, normalize_target};
 pub use request::{BodyNeed, RequestBody, RequestHead, Scheme};
 pub use rule::Rule;
 pub use ruleset::{RuleSet, Summary};

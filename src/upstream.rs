@@ -12,5 +12,5 @@ mod roots;
 pub use allowance::PrivateAllowance;
 pub use client::{Upstream, UpstreamBody};
 pub use connector::GuardedConnector;
-pub use error::{UpstreamError, UpstreamFailure};
+pub use error::{ProtocolFailure, Timeout, TlsFailure, UpstreamError, UpstreamFailure};
 pub use roots::{RootsError, upstream_roots};

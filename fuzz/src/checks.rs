@@ -61,7 +61,7 @@ pub fn proxy_request(data: &[u8]) {
             assert_eq!(named.as_ref(), Ok(&t), "{text:?} -> {t}");
         }
         Err(refusal) => {
-            let status = refusal.parts().0;
+            let status = refusal.parts().status;
             assert_eq!(status.as_u16(), 400, "{text:?}: {refusal:?}");
         }
     }

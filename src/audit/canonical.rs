@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::decision::{Decision, Mode};
 use super::entry::{ApprovalDecision, ApprovalRecord, AuditEntry};
+use crate::policy::{RuleId, SecretName};
 
 /// [`AuditEntry`] without `hash`, fields sorted by name.
 #[derive(Serialize)]
@@ -23,7 +24,7 @@ pub(super) struct CanonicalEntry<'a> {
     bytes_in: u64,
     bytes_out: u64,
     client: &'a str,
-    credentials: &'a [String],
+    credentials: &'a [SecretName],
     decision: Decision,
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,7 +43,7 @@ pub(super) struct CanonicalEntry<'a> {
     redactions: &'a BTreeMap<String, u64>,
     request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    rule: Option<&'a str>,
+    rule: Option<&'a RuleId>,
     scheme: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
@@ -114,7 +115,7 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             reason: reason.as_deref(),
             redactions,
             request_id,
-            rule: rule.as_deref(),
+            rule: rule.as_ref(),
             scheme,
             status: *status,
             time,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decision::{Decision, Mode};
 use super::timestamp;
+use crate::policy::{RuleId, SecretName};
 
 /// How a pending approval ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,7 +71,7 @@ pub struct AuditEntry {
     pub mode: Mode,
     /// The id of the rule that decided, if a rule did (default deny has none).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
+    pub rule: Option<RuleId>,
     /// Why, in words (also sent to the agent on refusal).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -79,7 +80,7 @@ pub struct AuditEntry {
     pub failed_condition: Option<String>,
     /// Names of the secrets injected; never their values.
     #[serde(default)]
-    pub credentials: Vec<String>,
+    pub credentials: Vec<SecretName>,
     /// The approval gate's record, when the request was held.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalRecord>,
@@ -196,6 +197,20 @@ mod tests {
         let e = full_entry();
         let back: AuditEntry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back, e);
+    }
+
+    /// Rule ids and secret names are typed in the entry and plain strings in the log: a
+    /// line written before they were typed reads back and writes out byte for byte.
+    #[test]
+    fn ids_are_plain_strings_in_the_log() {
+        let line = r#"{"time":"2026-11-25T19:15:00.123Z","request_id":"r1","client":"127.0.0.1:5000","method":"POST","scheme":"https","host":"api.x","port":443,"path":"/a","decision":"allow","mode":"enforce","rule":"github-create-issue","credentials":["github","aws"],"bytes_in":0,"bytes_out":0,"redactions":{},"duration_ms":1.5,"prev_hash":"p","hash":"h"}"#;
+        let e: AuditEntry = serde_json::from_str(line).unwrap();
+        assert_eq!(e.rule, Some(RuleId::new("github-create-issue")));
+        assert_eq!(
+            e.credentials,
+            vec![SecretName::new("github"), SecretName::new("aws")]
+        );
+        assert_eq!(serde_json::to_string(&e).unwrap(), line);
     }
 
     #[test]

@@ -147,7 +147,7 @@ pub fn render(entry: &AuditEntry) -> String {
     }
     let _ = write!(out, " {status}");
     if let Some(rule) = &entry.rule {
-        let _ = write!(out, " rule={}", clean(rule));
+        let _ = write!(out, " rule={}", clean(rule.as_str()));
     }
     if let Some(reason) = &entry.reason {
         let _ = write!(out, " reason={reason:?}");

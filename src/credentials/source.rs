@@ -30,7 +30,7 @@ pub trait SecretSource: Send + Sync + std::fmt::Debug {
 }
 
 /// Why a value could not be read. Never contains the value.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
     #[error("environment variable {0} is not set")]
     EnvMissing(String),

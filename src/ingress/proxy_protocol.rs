@@ -13,11 +13,11 @@ use crate::body::{self, ProxyBody};
 use crate::pipeline::HeadFinding;
 use crate::pipeline::exchange::{ConnInfo, Exchange, Outcome, RequestId, Scheme};
 use crate::pipeline::record::{Place, Refused, refusal_decision};
-use crate::pipeline::refusal::Refusal;
+use crate::pipeline::refusal::{BadRequest, Denial, Refusal};
 use crate::policy::AgentId;
 use crate::server::activity::Activity;
 use crate::target::{Host, Target};
-use crate::upstream::{PrivateAllowance, guard};
+use crate::upstream::{PrivateAllowance, UpstreamError, guard};
 
 /// Serves one request read from a client connection.
 pub async fn handle(
@@ -40,14 +40,14 @@ pub async fn handle(
                 client,
                 None,
                 &req,
-                Refusal::ProxyAuth(e.to_string()),
+                Refusal::from(e),
             ));
         }
     };
     match classify(&req) {
         Ok(ProxyTarget::Connect(target)) => match req.extensions().get::<HeadFinding>() {
             Some(finding) => {
-                let refusal = Refusal::BadRequest(finding.0.clone());
+                let refusal = Refusal::from(finding.clone());
                 Ok(refuse_unpinned(
                     &ingress,
                     client,
@@ -94,34 +94,38 @@ pub enum ProxyTarget {
 pub fn classify<B>(req: &Request<B>) -> Result<ProxyTarget, Refusal> {
     if req.method() == Method::CONNECT {
         if let Some(scheme) = req.uri().scheme_str() {
-            return Err(Refusal::BadRequest(format!(
-                "CONNECT target {} carries a scheme ({scheme}://); send CONNECT host:port",
-                req.uri()
-            )));
+            return Err(BadRequest::ConnectWithScheme {
+                uri: req.uri().clone(),
+                scheme: scheme.to_owned(),
+            }
+            .into());
         }
         let raw = req.uri().authority().map_or("", |a| a.as_str());
         return Target::parse_authority(raw)
             .map(ProxyTarget::Connect)
-            .map_err(|e| Refusal::BadRequest(format!("invalid CONNECT target {raw:?}: {e}")));
+            .map_err(|source| {
+                BadRequest::ConnectTarget {
+                    raw: raw.to_owned(),
+                    source,
+                }
+                .into()
+            });
     }
     match req.uri().scheme_str() {
         Some("http") => {
-            let authority = req
-                .uri()
-                .authority()
-                .ok_or_else(|| Refusal::BadRequest("absolute-form URI without a host".into()))?;
+            let authority = req.uri().authority().ok_or(BadRequest::NoAuthority)?;
             Target::parse_with_default(authority.as_str(), Some(80))
                 .map(ProxyTarget::Plain)
-                .map_err(|e| {
-                    Refusal::BadRequest(format!("invalid request target {authority}: {e}"))
+                .map_err(|source| {
+                    BadRequest::PlainTarget {
+                        authority: authority.to_string(),
+                        source,
+                    }
+                    .into()
                 })
         }
-        Some(scheme) => Err(Refusal::BadRequest(format!(
-            "absolute-form {scheme}:// requests are refused; use CONNECT for HTTPS"
-        ))),
-        None => Err(Refusal::BadRequest(
-            "not a proxy request: send CONNECT host:port or an absolute-form http:// URI".into(),
-        )),
+        Some(scheme) => Err(BadRequest::AbsoluteScheme(scheme.to_owned()).into()),
+        None => Err(BadRequest::NotProxyRequest.into()),
     }
 }
 
@@ -175,9 +179,7 @@ fn early_refusal(ingress: &Ingress, target: &Target, agent: Option<&AgentId>) ->
     let active = ingress.rules.current();
     let host = target.host.to_string();
     if !active.rules.admits_connect(&host, target.port, agent) {
-        return Some(Refusal::default_deny(format!(
-            "no rule allows requests to {target}"
-        )));
+        return Some(Refusal::default_deny(Denial::NoRuleFor(target.clone())));
     }
     if let Host::Ip(ip) = target.host
         && !ingress.is_pinned(target)
@@ -190,7 +192,10 @@ fn early_refusal(ingress: &Ingress, target: &Target, agent: Option<&AgentId>) ->
         .covers(ip)
     {
         return Some(Refusal::Upstream(
-            crate::upstream::UpstreamFailure::Refused(format!("destination {target} is {reason}")),
+            crate::upstream::UpstreamFailure::Refused(UpstreamError::RefusedLiteral {
+                target: target.clone(),
+                reason,
+            }),
         ));
     }
     None
@@ -217,7 +222,7 @@ fn refuse_unpinned(
         path: req.uri().path(),
         decision: refusal_decision(&refusal),
         reason: refusal.reason().to_owned(),
-        status: Some(refusal.parts().0.as_u16()),
+        status: Some(refusal.parts().status.as_u16()),
     };
     ingress.recorder.refused(refused, &id);
     let mut resp = refusal.into_response(&id);

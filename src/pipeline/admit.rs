@@ -7,12 +7,13 @@ use http::{HeaderMap, Method, Request, header};
 
 use crate::pipeline::exchange::{ConnInfo, Scheme};
 use crate::pipeline::record::Recorder;
-use crate::pipeline::refusal::Refusal;
+use crate::pipeline::refusal::{BadRequest, MethodRefused, Misdirected, Refusal, Unavailable};
 use crate::target::Target;
 
 /// Why a request must be refused although hyper parsed it (the raw-head scan beside hyper
 /// tags the request with it): answered 400.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct HeadFinding(pub String);
 
 /// Every admission check, in order; the first that fails is the refusal.
@@ -22,14 +23,10 @@ pub fn admit<B>(req: &Request<B>, conn: &ConnInfo, recorder: &Recorder) -> Resul
     check_pinned(conn, req)?;
     check_framing(req.headers())?;
     if !recorder.audit_healthy() {
-        return Err(Refusal::Unavailable(
-            "audit log cannot be written; refusing to act unrecorded".into(),
-        ));
+        return Err(Unavailable::AuditUnwritable.into());
     }
     if recorder.audit_backlogged() {
-        return Err(Refusal::Unavailable(
-            "audit log writer is behind; retry shortly".into(),
-        ));
+        return Err(Unavailable::AuditBacklogged.into());
     }
     Ok(())
 }
@@ -38,7 +35,7 @@ pub fn admit<B>(req: &Request<B>, conn: &ConnInfo, recorder: &Recorder) -> Resul
 /// `Content-Length` beside `Transfer-Encoding`): refused, never reinterpreted.
 pub fn check_head<B>(req: &Request<B>) -> Result<(), Refusal> {
     match req.extensions().get::<HeadFinding>() {
-        Some(finding) => Err(Refusal::BadRequest(finding.0.clone())),
+        Some(finding) => Err(finding.clone().into()),
         None => Ok(()),
     }
 }
@@ -46,10 +43,8 @@ pub fn check_head<B>(req: &Request<B>) -> Result<(), Refusal> {
 /// TRACE/TRACK echo requests (and cookies) back; CONNECT inside a tunnel would escape the pin.
 pub fn check_method(method: &Method, scheme: Scheme) -> Result<(), Refusal> {
     match method.as_str() {
-        "TRACE" | "TRACK" => Err(Refusal::MethodNotAllowed(format!("{method} is refused"))),
-        "CONNECT" if scheme == Scheme::Https => Err(Refusal::MethodNotAllowed(
-            "CONNECT inside a tunnel is refused".into(),
-        )),
+        "TRACE" | "TRACK" => Err(MethodRefused::Echo(method.clone()).into()),
+        "CONNECT" if scheme == Scheme::Https => Err(MethodRefused::ConnectInTunnel.into()),
         _ => Ok(()),
     }
 }
@@ -63,10 +58,10 @@ pub fn check_framing(headers: &HeaderMap) -> Result<(), Refusal> {
     match (codings.next(), codings.next()) {
         (None, _) => Ok(()),
         (Some(only), None) if only.as_bytes() == b"chunked" => Ok(()),
-        (Some(first), _) => Err(Refusal::BadRequest(format!(
-            "Transfer-Encoding {:?} is refused; only `chunked` is accepted",
-            String::from_utf8_lossy(first.as_bytes())
-        ))),
+        (Some(first), _) => Err(BadRequest::TransferEncoding(
+            String::from_utf8_lossy(first.as_bytes()).into_owned(),
+        )
+        .into()),
     }
 }
 
@@ -74,7 +69,7 @@ pub fn check_framing(headers: &HeaderMap) -> Result<(), Refusal> {
 /// anything else is domain fronting (421).
 pub fn check_pinned<B>(conn: &ConnInfo, req: &Request<B>) -> Result<(), Refusal> {
     if let Some(mismatch) = &conn.sni_mismatch {
-        return Err(Refusal::Misdirected(mismatch.clone()));
+        return Err(Misdirected::Sni(mismatch.clone()).into());
     }
     let default = conn.scheme.default_port();
     let mut named = Vec::with_capacity(2);
@@ -82,24 +77,27 @@ pub fn check_pinned<B>(conn: &ConnInfo, req: &Request<B>) -> Result<(), Refusal>
         named.push(("request target", authority.as_str().to_owned()));
     }
     for host in req.headers().get_all(header::HOST) {
-        let text = host
-            .to_str()
-            .map_err(|_| Refusal::BadRequest("Host header is not valid text".into()))?;
+        let text = host.to_str().map_err(|_| BadRequest::HostNotText)?;
         named.push(("Host header", text.to_owned()));
     }
     if named.is_empty() {
-        return Err(Refusal::BadRequest(
-            "request names no host (no Host header)".into(),
-        ));
+        return Err(BadRequest::NoHost.into());
     }
     for (what, raw) in named {
-        let parsed = Target::parse_with_default(&raw, Some(default))
-            .map_err(|e| Refusal::BadRequest(format!("invalid {what} {raw:?}: {e}")))?;
+        let parsed = Target::parse_with_default(&raw, Some(default)).map_err(|source| {
+            BadRequest::Authority {
+                what,
+                raw: raw.clone(),
+                source,
+            }
+        })?;
         if parsed != conn.target {
-            return Err(Refusal::Misdirected(format!(
-                "{what} {raw} does not match the tunnel target {}",
-                conn.target
-            )));
+            return Err(Misdirected::NotTunnelTarget {
+                what,
+                raw,
+                target: conn.target.clone(),
+            }
+            .into());
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ use crate::pipeline::exchange::{ConnInfo, Exchange};
 use crate::pipeline::normalise::Normalised;
 use crate::pipeline::read_body::AgentBody;
 use crate::pipeline::refusal::Refusal;
-use crate::policy::{AgentId, BodyNeed, Decision, RequestBody, Rule, RuleSet, Verdict};
+use crate::policy::{AgentId, BodyError, BodyNeed, Decision, RequestBody, Rule, RuleSet, Verdict};
 
 /// Most bytes of a body too large to inspect read and discarded before the 413, so that an
 /// agent still sending it reads the answer rather than a reset.
@@ -87,12 +87,12 @@ pub async fn refuse_too_large(
         .and_then(|id| rules.rule(id))
         .and_then(|rule| rule.body())
         .map(|body| body.max_size);
-    let too_large = decision.verdict == Verdict::Deny
-        && read.is_partial()
-        && max_size.is_some_and(|max| read.head().len() > max);
-    if too_large {
+    let too_large = max_size.filter(|&max| {
+        decision.verdict == Verdict::Deny && read.is_partial() && read.head().len() > max
+    });
+    if let Some(max_size) = too_large {
         read.drain(DRAIN_CAP, timeout).await;
-        return Err(Refusal::TooLarge(decision.reason.clone()));
+        return Err(Refusal::TooLarge(BodyError::TooLarge { max_size }));
     }
     Ok(AgentBody::Read { read, sent })
 }
@@ -101,8 +101,8 @@ pub async fn refuse_too_large(
 pub fn enforce<'r>(rules: &'r RuleSet, decision: &Decision) -> Result<Option<&'r Rule>, Refusal> {
     if decision.verdict == Verdict::Deny {
         return Err(Refusal::Denied {
-            rule: decision.rule.as_ref().map(|r| r.to_string()),
-            reason: decision.reason.clone(),
+            rule: decision.rule.clone(),
+            reason: decision.reason.clone().into(),
         });
     }
     Ok(decision.rule.as_ref().and_then(|id| rules.rule(id)))
@@ -121,7 +121,7 @@ pub fn rate_limit(
     counters
         .acquire(&key, &Rate::of(limits), tokio::time::Instant::now())
         .map_err(|retry_after| Refusal::RateLimited {
-            rule: rule.id().to_string(),
+            rule: rule.id().clone(),
             retry_after,
         })
 }

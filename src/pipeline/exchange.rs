@@ -13,7 +13,7 @@ use http::{Method, StatusCode};
 
 use crate::audit::ApprovalRecord;
 use crate::pipeline::refusal::Refusal;
-use crate::policy::{AgentId, Decision};
+use crate::policy::{AgentId, Decision, SecretName};
 use crate::redact::Tally;
 use crate::server::activity::Activity;
 use crate::target::Target;
@@ -95,7 +95,7 @@ pub struct Exchange {
     /// The policy decision, once made.
     pub decision: Option<Decision>,
     /// Names of the secrets injected.
-    pub credentials: Vec<String>,
+    pub credentials: Vec<SecretName>,
     /// Set when the exfiltration guard refused the request.
     pub exfiltration: bool,
     pub status: Option<StatusCode>,

@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use crate::metrics::Metrics;
 use crate::pipeline::exchange::{ConnInfo, Exchange, Outcome, Scheme, Stage};
 use crate::pipeline::read_body::AgentBody;
-use crate::pipeline::refusal::Refusal;
+use crate::pipeline::refusal::{BadRequest, Refusal};
 use crate::policy::Rule;
 use crate::redact::Scrubber;
 use crate::target::{Host, Target};
@@ -73,7 +73,7 @@ fn upstream_parts(conn: &ConnInfo, parts: &mut Parts) -> Result<(), Refusal> {
     );
     parts.uri = uri
         .parse::<Uri>()
-        .map_err(|e| Refusal::BadRequest(format!("invalid request target: {e}")))?;
+        .map_err(|e| BadRequest::UpstreamUri(e.to_string()))?;
     parts.headers.remove(header::HOST);
     Ok(())
 }

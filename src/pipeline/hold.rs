@@ -107,8 +107,8 @@ impl Hold<'_> {
         drop(busy);
         exchange.approval = Some(record);
         result.map_err(|e| Refusal::Denied {
-            rule: Some(rule_id),
-            reason: e.to_string(),
+            rule: Some(rule_id.into()),
+            reason: e.into(),
         })
     }
 }

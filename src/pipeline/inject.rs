@@ -9,7 +9,7 @@ use crate::control::rules_in_force::InForce;
 use crate::credentials::{self, ExfilGuard, Injected};
 use crate::pipeline::exchange::{Exchange, Scheme};
 use crate::pipeline::read_body::AgentBody;
-use crate::pipeline::refusal::Refusal;
+use crate::pipeline::refusal::{Denial, Refusal};
 use crate::policy::{Decision, Rule};
 
 /// Injects, then guards; what was injected is named in the exchange's record.
@@ -23,7 +23,7 @@ pub async fn inject(
     body: &mut AgentBody,
 ) -> Result<Injected, Refusal> {
     let scheme = exchange.conn.scheme;
-    let rule_id = decision.rule.as_ref().map(|r| r.to_string());
+    let rule_id = decision.rule.clone();
     let set_headers = rule.map(|r| r.set_headers()).unwrap_or(&[]);
     let into_body = rule.is_some_and(|r| r.inject_body());
     let partial = body.is_partial();
@@ -32,7 +32,7 @@ pub async fn inject(
     } else if scheme == Scheme::Http {
         return Err(Refusal::Denied {
             rule: rule_id,
-            reason: "credentials are injected only over TLS".into(),
+            reason: Denial::CredentialsOverPlainHttp,
         });
     } else {
         let body_target = body.sent_mut().filter(|_| into_body);
@@ -43,14 +43,13 @@ pub async fn inject(
             parts,
             body_target,
         )
-        .await
-        .map_err(|e| Refusal::Unavailable(e.to_string()))?
+        .await?
     };
     if partial && into_body {
         // Only the read-ahead part was rewritten: the total length is no longer known.
         parts.headers.remove(header::CONTENT_LENGTH);
     }
-    exchange.credentials = injected.names.iter().map(|n| n.to_string()).collect();
+    exchange.credentials = injected.names.clone();
     let guard = ExfilGuard {
         store: &in_force.credentials,
     };
@@ -60,7 +59,7 @@ pub async fn inject(
         tracing::warn!(request_id = exchange.id.as_str(), %exfil, "exfiltration attempt refused");
         return Err(Refusal::Denied {
             rule: rule_id,
-            reason: exfil.to_string(),
+            reason: exfil.into(),
         });
     }
     Ok(injected)

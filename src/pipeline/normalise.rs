@@ -12,7 +12,7 @@ use hyper::upgrade::OnUpgrade;
 use crate::pipeline::exchange::{ConnInfo, Scheme};
 use crate::pipeline::hop;
 use crate::pipeline::refusal::Refusal;
-use crate::policy::{RequestHead, RuleSet, Target as Normalized, normalize_target};
+use crate::policy::{NormalizedTarget, RequestHead, RuleSet, normalize_target};
 
 /// The agent's request after normalisation, as the later phases work on it.
 pub struct Normalised {
@@ -21,7 +21,7 @@ pub struct Normalised {
     /// The connection's host, as text.
     pub host: String,
     /// The target the rules match, normalised here and nowhere else.
-    pub target: Normalized,
+    pub target: NormalizedTarget,
     /// The agent's side of the upgrade it asked for (WebSocket), ready once the upstream
     /// answers 101.
     pub client_upgrade: Option<OnUpgrade>,
@@ -53,11 +53,8 @@ pub fn normalise(
     let (mut parts, body) = req.into_parts();
     hop::strip(&mut parts.headers, upgrade.as_ref());
     let host = conn.target.host.to_string();
-    let target = normalize_target(&host, conn.target.port, parts.uri.path())
-        .map_err(|e| Refusal::BadRequest(e.to_string()))?;
-    rules
-        .check_spellings(&target)
-        .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+    let target = normalize_target(&host, conn.target.port, parts.uri.path())?;
+    rules.check_spellings(&target)?;
     let normalised = Normalised {
         parts,
         host,

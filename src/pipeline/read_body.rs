@@ -23,11 +23,12 @@ pub enum Prefetched {
     Partial { head: Bytes, rest: Incoming },
 }
 
-/// Why the body could not be read.
-#[derive(Debug, thiserror::Error)]
+/// Why the body could not be read (the proxy answers 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyReadError {
     #[error("request body not received within {0:?}")]
     Timeout(Duration),
+    /// hyper's error as it words it (hyper's errors cannot be cloned).
     #[error("reading the request body failed: {0}")]
     Read(String),
 }
@@ -232,9 +233,7 @@ pub async fn read_ahead(
     if body.is_end_stream() {
         return Ok(AgentBody::Unread(body));
     }
-    let read = prefetch(body, cap, timeout)
-        .await
-        .map_err(|e| crate::pipeline::refusal::Refusal::BadRequest(e.to_string()))?;
+    let read = prefetch(body, cap, timeout).await?;
     let sent = read.head().clone();
     Ok(AgentBody::Read { read, sent })
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::{AuditEntry, AuditHandle, Decision as AuditDecision};
 use crate::metrics::Metrics;
 use crate::pipeline::exchange::{RequestId, Scheme};
-use crate::policy::AgentId;
+use crate::policy::{AgentId, RuleId};
 use crate::target::Target;
 
 pub(crate) use entry::build as exchange_entry;
@@ -110,7 +110,7 @@ impl Recorder {
             port = entry.port,
             path = %entry.path,
             decision = entry.decision.as_str(),
-            rule = entry.rule.as_deref().unwrap_or(""),
+            rule = entry.rule.as_ref().map(RuleId::as_str).unwrap_or(""),
             reason = entry.reason.as_deref().unwrap_or(""),
             status = entry.status.unwrap_or(0),
             bytes_out = entry.bytes_out,
@@ -119,7 +119,7 @@ impl Recorder {
         );
         self.metrics.exchange(
             entry.decision.as_str(),
-            entry.rule.as_deref(),
+            entry.rule.as_ref().map(RuleId::as_str),
             entry.agent.as_deref(),
             entry.duration_ms / 1000.0,
         );

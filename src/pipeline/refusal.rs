@@ -1,132 +1,187 @@
 //! The one place where a failure becomes what the agent sees: a status, the
 //! `keyward-decision` header and a short JSON body naming the rule or reason.
 
+mod bad_request;
+mod cause;
+
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
+use crate::audit::Decision;
 use crate::body::{self, ProxyBody};
+use crate::credentials::InjectError;
+use crate::credentials::agents::AuthError;
+use crate::pipeline::HeadFinding;
 use crate::pipeline::exchange::RequestId;
+use crate::pipeline::read_body::BodyReadError;
+use crate::policy::{AmbiguousPath, BodyError, NormalizeError, RuleId};
 use crate::upstream::UpstreamFailure;
+
+pub use bad_request::BadRequest;
+pub use cause::{Denial, MethodRefused, Misdirected, Unavailable};
 
 /// Header telling the agent which decision produced a response keyward wrote itself.
 pub const DECISION_HEADER: &str = "keyward-decision";
 
-/// Why keyward answers an exchange itself instead of forwarding it.
+/// Why keyward answers an exchange itself instead of forwarding it. Each variant keeps its
+/// typed cause; [`Refusal::parts`], [`Refusal::reason`] and the JSON body render it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The request is malformed or not a proxy request (400).
-    BadRequest(String),
+    BadRequest(BadRequest),
     /// The request line is longer than the head limit (414).
     UriTooLong(String),
-    /// The body is larger than the rules inspect (413).
-    TooLarge(String),
+    /// The body is larger than the deciding rule inspects (413).
+    TooLarge(BodyError),
     /// The method is never forwarded, e.g. TRACE (405).
-    MethodNotAllowed(String),
+    MethodNotAllowed(MethodRefused),
     /// The request names another host than its tunnel (421).
-    Misdirected(String),
+    Misdirected(Misdirected),
     /// The agent did not authenticate (407).
-    ProxyAuth(String),
+    ProxyAuth(AuthError),
     /// The rule's rate limit is used up (429 with Retry-After).
     RateLimited {
-        rule: String,
+        rule: RuleId,
         retry_after: std::time::Duration,
     },
     /// Policy denied it (403).
     Denied {
-        rule: Option<String>,
-        reason: String,
+        rule: Option<RuleId>,
+        reason: Denial,
     },
     /// Upstream failed; the status follows the failure (403 guard, 502, 504).
     Upstream(UpstreamFailure),
     /// Something keyward needs is unavailable (audit sink, a secret source): fail closed (503).
-    Unavailable(String),
+    Unavailable(Unavailable),
     /// keyward itself failed; fail closed (500).
     Internal(String),
+}
+
+/// How a refusal is answered, besides its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// The response status.
+    pub status: StatusCode,
+    /// The short error kind in the JSON body (`denied`, `bad_request`).
+    pub error: &'static str,
+    /// The decision: sent in the [`DECISION_HEADER`] and recorded in the audit entry.
+    pub decision: Decision,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    rule: Option<&'a str>,
+    rule: Option<&'a RuleId>,
     reason: &'a str,
     request_id: &'a str,
 }
 
 impl Refusal {
     /// A policy denial with no rule (default deny).
-    pub fn default_deny(reason: impl Into<String>) -> Self {
+    pub fn default_deny(reason: impl Into<Denial>) -> Self {
         Refusal::Denied {
             rule: None,
             reason: reason.into(),
         }
     }
 
-    /// Status, short error kind and decision header value.
-    pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
-        match self {
-            Refusal::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "error"),
-            Refusal::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long", "deny"),
-            Refusal::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "deny"),
-            Refusal::MethodNotAllowed(_) => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "deny")
-            }
-            Refusal::Misdirected(_) => (StatusCode::MISDIRECTED_REQUEST, "misdirected", "deny"),
+    /// Status, short error kind and decision.
+    pub fn parts(&self) -> Parts {
+        let (status, error, decision) = match self {
+            Refusal::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", Decision::Error),
+            Refusal::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long", Decision::Deny),
+            Refusal::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                Decision::Deny,
+            ),
+            Refusal::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                Decision::Deny,
+            ),
+            Refusal::Misdirected(_) => (
+                StatusCode::MISDIRECTED_REQUEST,
+                "misdirected",
+                Decision::Deny,
+            ),
             Refusal::ProxyAuth(_) => (
                 StatusCode::PROXY_AUTHENTICATION_REQUIRED,
                 "proxy_auth_required",
-                "deny",
+                Decision::Deny,
             ),
-            Refusal::Denied { .. } => (StatusCode::FORBIDDEN, "denied", "deny"),
+            Refusal::Denied { .. } => (StatusCode::FORBIDDEN, "denied", Decision::Deny),
             Refusal::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                "rate_limited",
+                Decision::RateLimited,
             ),
             Refusal::Upstream(UpstreamFailure::Refused(_)) => {
-                (StatusCode::FORBIDDEN, "destination_refused", "deny")
+                (StatusCode::FORBIDDEN, "destination_refused", Decision::Deny)
             }
-            Refusal::Upstream(UpstreamFailure::Timeout(_)) => {
-                (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "error")
-            }
-            Refusal::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed", "error"),
-            Refusal::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "error"),
-            Refusal::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "error"),
+            Refusal::Upstream(UpstreamFailure::Timeout(_)) => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                Decision::Error,
+            ),
+            Refusal::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed", Decision::Error),
+            Refusal::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                Decision::Error,
+            ),
+            Refusal::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                Decision::Error,
+            ),
+        };
+        Parts {
+            status,
+            error,
+            decision,
         }
     }
 
     /// The reason text.
-    pub fn reason(&self) -> &str {
+    pub fn reason(&self) -> String {
         match self {
-            Refusal::BadRequest(r)
-            | Refusal::TooLarge(r)
-            | Refusal::UriTooLong(r)
-            | Refusal::MethodNotAllowed(r)
-            | Refusal::Misdirected(r)
-            | Refusal::Unavailable(r)
-            | Refusal::ProxyAuth(r)
-            | Refusal::Internal(r) => r,
-            Refusal::Denied { reason, .. } => reason,
-            Refusal::RateLimited { .. } => "rate limit exceeded",
-            Refusal::Upstream(f) => f.reason(),
+            Refusal::BadRequest(cause) => cause.to_string(),
+            Refusal::TooLarge(cause) => cause.to_string(),
+            Refusal::MethodNotAllowed(cause) => cause.to_string(),
+            Refusal::Misdirected(cause) => cause.to_string(),
+            Refusal::ProxyAuth(cause) => cause.to_string(),
+            Refusal::Unavailable(cause) => cause.to_string(),
+            Refusal::Upstream(failure) => failure.reason(),
+            Refusal::UriTooLong(reason) | Refusal::Internal(reason) => reason.clone(),
+            Refusal::Denied { reason, .. } => reason.to_string(),
+            Refusal::RateLimited { .. } => "rate limit exceeded".to_owned(),
         }
     }
 
     /// The rule that decided, when one did.
-    pub fn rule(&self) -> Option<&str> {
+    pub fn rule(&self) -> Option<&RuleId> {
         match self {
-            Refusal::Denied { rule, .. } => rule.as_deref(),
+            Refusal::Denied { rule, .. } => rule.as_ref(),
             Refusal::RateLimited { rule, .. } => Some(rule),
             _ => None,
         }
     }
 
+    /// Whether the connection closes after the answer: what follows a malformed request
+    /// (or a body left unread) on the wire cannot be trusted to start where the parser
+    /// thinks it does.
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, Refusal::BadRequest(_) | Refusal::TooLarge(_))
+    }
+
     /// The JSON body of the answer.
     fn json(&self, request_id: &RequestId) -> Vec<u8> {
         serde_json::to_vec(&Body {
-            error: self.parts().1,
+            error: self.parts().error,
             rule: self.rule(),
-            reason: self.reason(),
+            reason: &self.reason(),
             request_id: request_id.as_str(),
         })
         .unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec())
@@ -135,7 +190,9 @@ impl Refusal {
     /// The whole HTTP/1.1 answer as bytes, for a refusal written below hyper (a request
     /// line too long for hyper to parse); the connection closes after it.
     pub fn to_http1_bytes(&self, request_id: &RequestId) -> Vec<u8> {
-        let (status, _, decision) = self.parts();
+        let Parts {
+            status, decision, ..
+        } = self.parts();
         let json = self.json(request_id);
         let mut out = format!(
             "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\n{DECISION_HEADER}: {decision}\r\ncache-control: no-store\r\nkeyward-request-id: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
@@ -151,7 +208,9 @@ impl Refusal {
 
     /// The response the agent receives.
     pub fn into_response(&self, request_id: &RequestId) -> Response<ProxyBody> {
-        let (status, _, decision) = self.parts();
+        let Parts {
+            status, decision, ..
+        } = self.parts();
         let json = self.json(request_id);
         let mut resp = Response::new(body::full(json));
         *resp.status_mut() = status;
@@ -160,7 +219,7 @@ impl Refusal {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        headers.insert(DECISION_HEADER, HeaderValue::from_static(decision));
+        headers.insert(DECISION_HEADER, HeaderValue::from_static(decision.as_str()));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Refusal::RateLimited { retry_after, .. } = self {
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -179,40 +238,32 @@ impl Refusal {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http_body_util::BodyExt;
-
-    #[tokio::test]
-    async fn denial_carries_rule_reason_and_request_id() {
-        let id = RequestId::new();
-        let resp = Refusal::Denied {
-            rule: Some("github-create-issue".into()),
-            reason: "label not allowed".into(),
-        }
-        .into_response(&id);
-        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-        assert_eq!(resp.headers()[DECISION_HEADER], "deny");
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(v["error"], "denied");
-        assert_eq!(v["rule"], "github-create-issue");
-        assert_eq!(v["reason"], "label not allowed");
-        assert_eq!(v["request_id"], id.as_str());
-    }
-
-    #[test]
-    fn upstream_failures_map_to_gateway_statuses() {
-        let s = |f| Refusal::Upstream(f).parts().0;
-        assert_eq!(
-            s(UpstreamFailure::Timeout("t".into())),
-            StatusCode::GATEWAY_TIMEOUT
-        );
-        assert_eq!(s(UpstreamFailure::Tls("t".into())), StatusCode::BAD_GATEWAY);
-        assert_eq!(
-            s(UpstreamFailure::Refused("t".into())),
-            StatusCode::FORBIDDEN
-        );
-    }
+macro_rules! refusal_from {
+    ($($cause:ty => $variant:ident),* $(,)?) => {
+        $(
+            impl From<$cause> for Refusal {
+                fn from(cause: $cause) -> Self {
+                    Refusal::$variant(cause.into())
+                }
+            }
+        )*
+    };
 }
+
+// Each typed cause becomes its refusal with `?` or `.map_err(Refusal::from)`.
+refusal_from! {
+    BadRequest => BadRequest,
+    HeadFinding => BadRequest,
+    NormalizeError => BadRequest,
+    AmbiguousPath => BadRequest,
+    BodyReadError => BadRequest,
+    MethodRefused => MethodNotAllowed,
+    Misdirected => Misdirected,
+    AuthError => ProxyAuth,
+    Unavailable => Unavailable,
+    InjectError => Unavailable,
+    UpstreamFailure => Upstream,
+}
+
+#[cfg(test)]
+mod tests;

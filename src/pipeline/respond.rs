@@ -64,7 +64,7 @@ pub async fn respond(
         &exchange.redactions,
         rule_redaction.is_some(),
     )
-    .map_err(|e| Refusal::Upstream(UpstreamFailure::Protocol(e.to_string())))?;
+    .map_err(UpstreamFailure::from)?;
     let Some(rule_redaction) = rule_redaction else {
         return Ok(Response::from_parts(parts, body));
     };

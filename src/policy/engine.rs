@@ -21,7 +21,7 @@ use inputs::Inputs;
 use crate::policy::decision::{ConditionTrace, Decision, Mode, ShadowOutcome, Verdict};
 use crate::policy::ids::AgentId;
 use crate::policy::index::HostIndex;
-use crate::policy::normalize::{Target, normalize_target};
+use crate::policy::normalize::{NormalizedTarget, normalize_target};
 use crate::policy::request::{BodyNeed, RequestBody, RequestHead};
 use crate::policy::rule::Rule;
 use crate::policy::spelling::{self, AmbiguousPath, Spellings};
@@ -75,7 +75,7 @@ pub(crate) fn decide_normalized(
 
 /// One request as the engine sees it: the normalised target beside the head it came from.
 pub(crate) struct Request<'a> {
-    pub target: &'a Target,
+    pub target: &'a NormalizedTarget,
     pub head: &'a RequestHead<'a>,
     pub body: Option<&'a RequestBody<'a>>,
     pub agent: Option<&'a AgentId>,
@@ -186,7 +186,7 @@ pub(crate) fn body_need(
 pub(crate) fn body_need_normalized(
     rules: &[Rule],
     index: &HostIndex,
-    target: &Target,
+    target: &NormalizedTarget,
     head: &RequestHead<'_>,
     agent: Option<&AgentId>,
 ) -> BodyNeed {
@@ -209,7 +209,7 @@ pub(crate) fn body_need_normalized(
 pub(crate) fn check_spellings(
     rules: &[Rule],
     candidates: &[usize],
-    target: &Target,
+    target: &NormalizedTarget,
 ) -> Result<(), AmbiguousPath> {
     if target.spellings == Spellings::default() {
         return Ok(());

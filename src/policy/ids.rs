@@ -1,11 +1,15 @@
 //! Newtypes for names that must not be confused: rule ids, agent names, secret names.
+//! Each serialises as its plain string (audit entries, refusal bodies).
 
 use std::fmt;
 
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(
+            Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
@@ -29,6 +33,12 @@ macro_rules! name_type {
         impl From<&str> for $name {
             fn from(name: &str) -> Self {
                 Self(name.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(name: String) -> Self {
+                Self(name)
             }
         }
     };

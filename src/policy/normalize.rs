@@ -11,16 +11,18 @@
 //!   are refused (the proxy answers 400) rather than resolved: a path that means something
 //!   different to the upstream than to the rules must never be decided;
 //! - empty segments (`/a//b`) and `;` parameters are kept and reported in
-//!   [`Target::spellings`]: the host's rules decide whether they are refused (see
+//!   [`NormalizedTarget::spellings`]: the host's rules decide whether they are refused (see
 //!   [`spelling`](super::spelling)).
 
 use std::net::Ipv6Addr;
 
 use crate::policy::spelling::Spellings;
 
-/// A normalised request target.
+/// A normalised request target: host, port and path in the one form rules match. Named
+/// apart from [`crate::target::Target`], the parsed `host:port` a connection is pinned to,
+/// which has no path and is not normalised.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub struct NormalizedTarget {
     /// Lower-case ASCII host (punycode for IDNs), no trailing dot; IPv6 as `[addr]`.
     pub host: String,
     /// The port the request goes to.
@@ -68,14 +70,18 @@ pub enum NormalizeError {
 }
 
 /// Normalises a request target; used by `decide` and by the proxy (400 on `Err`).
-pub fn normalize_target(host: &str, port: u16, path: &str) -> Result<Target, NormalizeError> {
+pub fn normalize_target(
+    host: &str,
+    port: u16,
+    path: &str,
+) -> Result<NormalizedTarget, NormalizeError> {
     let host = normalize_host(host)?;
     if port == 0 {
         return Err(NormalizeError::Port);
     }
     let (path, segments) = normalize_path(path)?;
     let spellings = Spellings::of(&segments);
-    Ok(Target {
+    Ok(NormalizedTarget {
         host,
         port,
         path,

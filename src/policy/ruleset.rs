@@ -10,7 +10,7 @@ use crate::policy::engine;
 use crate::policy::error::{CompileError, CompileErrors, Pos};
 use crate::policy::ids::{AgentId, RuleId};
 use crate::policy::index::HostIndex;
-use crate::policy::normalize::{Target, normalize_host};
+use crate::policy::normalize::{NormalizedTarget, normalize_host};
 use crate::policy::request::{BodyNeed, RequestBody, RequestHead};
 use crate::policy::rule::{PatternSet, Rule};
 use crate::policy::spelling::AmbiguousPath;
@@ -167,7 +167,7 @@ impl RuleSet {
     /// Refuses a normalised target whose path spelling servers read differently (`//`, `;`)
     /// unless a rule of its host admits it (the proxy answers 400). [`RuleSet::decide`]
     /// denies the same targets.
-    pub fn check_spellings(&self, target: &Target) -> Result<(), AmbiguousPath> {
+    pub fn check_spellings(&self, target: &NormalizedTarget) -> Result<(), AmbiguousPath> {
         engine::check_spellings(&self.rules, &self.index.candidates(&target.host), target)
     }
 
@@ -190,7 +190,7 @@ impl RuleSet {
     /// Must the proxy read the body before deciding, for a target already normalised?
     pub fn body_need_normalized(
         &self,
-        target: &Target,
+        target: &NormalizedTarget,
         head: &RequestHead<'_>,
         agent: Option<&AgentId>,
     ) -> BodyNeed {
@@ -202,7 +202,7 @@ impl RuleSet {
     /// body, so the engine does neither again).
     pub fn decide_normalized(
         &self,
-        target: &Target,
+        target: &NormalizedTarget,
         head: &RequestHead<'_>,
         body: Option<&RequestBody<'_>>,
         agent: Option<&AgentId>,

@@ -16,7 +16,7 @@ use rustls::{ClientConfig, RootCertStore};
 
 use super::allowance::PrivateAllowance;
 use super::connector::GuardedConnector;
-use super::error::UpstreamFailure;
+use super::error::{ProtocolFailure, Timeout, UpstreamFailure};
 use crate::body::ProxyBody;
 use crate::config::{Limits, ResolveOverride};
 
@@ -132,15 +132,14 @@ impl Upstream {
                     if let Some(connected) = connection.connection_metadata().as_ref() {
                         connected.poison();
                     }
-                    Err(UpstreamFailure::Protocol(format!(
-                        "upstream response framing is ambiguous ({why}); not forwarded"
-                    )))
+                    Err(UpstreamFailure::Protocol(
+                        ProtocolFailure::AmbiguousFraming(why),
+                    ))
                 }
             },
             Ok(Err(err)) => Err(UpstreamFailure::classify(&err)),
-            Err(_) => Err(UpstreamFailure::Timeout(format!(
-                "upstream did not answer within {}",
-                humantime::format_duration(self.response_timeout)
+            Err(_) => Err(UpstreamFailure::Timeout(Timeout::ResponseHead(
+                self.response_timeout,
             ))),
         }
     }

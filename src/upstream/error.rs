@@ -1,16 +1,27 @@
 //! Upstream failures: the typed causes raised while dialling, and their classification
-//! (refused, timeout, TLS, connect, protocol) from whatever error the HTTP client returns.
+//! (refused, timeout, TLS, connect, protocol) from whatever error the HTTP client returns,
+//! each carrying its typed cause until the refusal renders it.
 
 use std::error::Error as StdError;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
-/// A cause raised by keyward's own connector.
-#[derive(Debug, Clone, thiserror::Error)]
+use crate::redact::UnscannableResponse;
+use crate::target::Target;
+
+/// A cause raised by keyward's own connector (or, for an IP literal, by the CONNECT check).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamError {
     #[error("destination {target} resolves to {addr}, which is {reason}")]
     Refused {
         target: String,
         addr: IpAddr,
+        reason: &'static str,
+    },
+    /// An IP-literal CONNECT target the destination guard refuses, before any dial.
+    #[error("destination {target} is {reason}")]
+    RefusedLiteral {
+        target: Target,
         reason: &'static str,
     },
     #[error("cannot resolve {host}: {reason}")]
@@ -25,19 +36,62 @@ pub enum UpstreamError {
     InvalidUri(String),
 }
 
+/// What took too long upstream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Timeout {
+    /// Resolving or connecting.
+    #[error(transparent)]
+    Dial(UpstreamError),
+    /// The response head did not arrive within the response timeout.
+    #[error("upstream did not answer within {}", humantime::format_duration(*.0))]
+    ResponseHead(Duration),
+}
+
+/// How TLS to the upstream failed, described from the rustls error (which is neither `Eq`
+/// nor reliably comparable, so its description is kept).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsFailure {
+    /// The upstream's certificate did not verify: the certificate error as rustls names it.
+    #[error("upstream certificate not trusted: {0}")]
+    Untrusted(String),
+    /// Any other TLS failure, as rustls words it.
+    #[error("upstream TLS failed: {0}")]
+    Failed(String),
+}
+
+/// How the upstream broke the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolFailure {
+    /// A response whose end is a guess (the reason names the framing); never forwarded.
+    #[error("upstream response framing is ambiguous ({0}); not forwarded")]
+    AmbiguousFraming(&'static str),
+    /// A response body keyward cannot scan for secrets.
+    #[error(transparent)]
+    Unscannable(#[from] UnscannableResponse),
+    /// An error from the HTTP client nobody classified, cause by cause (`outer: cause`);
+    /// kept as text because hyper's errors cannot be cloned.
+    #[error("{0}")]
+    Client(String),
+}
+
 /// What went wrong upstream, as the agent is told.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamFailure {
     /// The destination guard refused the address (403).
-    Refused(String),
+    #[error(transparent)]
+    Refused(UpstreamError),
     /// Connect or response head took too long (504).
-    Timeout(String),
+    #[error(transparent)]
+    Timeout(Timeout),
     /// TLS to the upstream failed, e.g. its certificate is not trusted (502).
-    Tls(String),
+    #[error(transparent)]
+    Tls(TlsFailure),
     /// DNS or TCP failed (502).
-    Connect(String),
+    #[error(transparent)]
+    Connect(UpstreamError),
     /// The upstream broke the protocol or closed early (502).
-    Protocol(String),
+    #[error(transparent)]
+    Protocol(ProtocolFailure),
 }
 
 impl UpstreamFailure {
@@ -50,37 +104,37 @@ impl UpstreamFailure {
             }
             if let Some(ours) = e.downcast_ref::<UpstreamError>() {
                 found = Some(match ours {
-                    UpstreamError::Refused { .. } => Self::Refused(ours.to_string()),
-                    UpstreamError::ResolveTimeout { .. } | UpstreamError::ConnectTimeout { .. } => {
-                        Self::Timeout(ours.to_string())
+                    UpstreamError::Refused { .. } | UpstreamError::RefusedLiteral { .. } => {
+                        Self::Refused(ours.clone())
                     }
-                    _ => Self::Connect(ours.to_string()),
+                    UpstreamError::ResolveTimeout { .. } | UpstreamError::ConnectTimeout { .. } => {
+                        Self::Timeout(Timeout::Dial(ours.clone()))
+                    }
+                    _ => Self::Connect(ours.clone()),
                 });
             } else if let Some(tls) = e.downcast_ref::<rustls::Error>() {
                 found = Some(Self::Tls(describe_tls(tls)));
             }
         });
-        found.unwrap_or_else(|| Self::Protocol(chain_text(err)))
+        found.unwrap_or_else(|| Self::Protocol(ProtocolFailure::Client(chain_text(err))))
     }
 
     /// The reason text given to the agent.
-    pub fn reason(&self) -> &str {
-        match self {
-            Self::Refused(r)
-            | Self::Timeout(r)
-            | Self::Tls(r)
-            | Self::Connect(r)
-            | Self::Protocol(r) => r,
-        }
+    pub fn reason(&self) -> String {
+        self.to_string()
     }
 }
 
-fn describe_tls(err: &rustls::Error) -> String {
+impl From<UnscannableResponse> for UpstreamFailure {
+    fn from(e: UnscannableResponse) -> Self {
+        Self::Protocol(e.into())
+    }
+}
+
+fn describe_tls(err: &rustls::Error) -> TlsFailure {
     match err {
-        rustls::Error::InvalidCertificate(cause) => {
-            format!("upstream certificate not trusted: {cause:?}")
-        }
-        other => format!("upstream TLS failed: {other}"),
+        rustls::Error::InvalidCertificate(cause) => TlsFailure::Untrusted(format!("{cause:?}")),
+        other => TlsFailure::Failed(other.to_string()),
     }
 }
 

@@ -56,7 +56,7 @@ fn an_exchange_dropped_while_held_records_once_where_it_was() {
     let all = entries(&mut rx);
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0].decision, AuditDecision::Error);
-    assert_eq!(all[0].rule.as_deref(), Some("transfer"));
+    assert_eq!(all[0].rule.as_ref().map(|r| r.as_str()), Some("transfer"));
     let reason = all[0].reason.as_deref().unwrap();
     assert!(
         reason.starts_with("client went away while the request was held for approval"),
@@ -96,7 +96,7 @@ fn the_closing_step_disarms_the_guard() {
     let (mut x, mut rx, _) = exchange(&stopped);
     x.set_outcome(Outcome::Refused(Refusal::Denied {
         rule: Some("transfer".into()),
-        reason: "denied by approver".into(),
+        reason: crate::control::approvals::NotApproved::Denied { reason: None }.into(),
     }));
     x.finish();
     let all = entries(&mut rx);

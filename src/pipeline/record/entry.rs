@@ -40,7 +40,7 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
     e.query = x.query.clone();
     e.agent = x.agent.clone();
     if let Some(d) = &x.decision {
-        e.rule = d.rule.as_ref().map(|r| r.to_string());
+        e.rule = d.rule.clone();
         e.failed_condition = d.failed_condition.clone();
         if d.mode == Mode::Shadow {
             e.mode = AuditMode::Shadow;
@@ -57,10 +57,10 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
         }
         Some(Outcome::Refused(r)) => {
             e.decision = refusal_decision(r);
-            if r.rule().is_some() {
-                e.rule = r.rule().map(str::to_owned);
+            if let Some(rule) = r.rule() {
+                e.rule = Some(rule.clone());
             }
-            e.reason = Some(r.reason().to_owned());
+            e.reason = Some(r.reason());
         }
         None => {
             let (decision, reason) = abandoned(x);
@@ -104,11 +104,7 @@ fn forwarded(x: &Exchange) -> AuditDecision {
 
 /// The decision an entry records for a refusal the agent was sent.
 pub fn refusal_decision(refusal: &Refusal) -> AuditDecision {
-    match refusal.parts().2 {
-        "deny" => AuditDecision::Deny,
-        "rate_limited" => AuditDecision::RateLimited,
-        _ => AuditDecision::Error,
-    }
+    refusal.parts().decision
 }
 
 /// Decision and reason of an exchange that ended before a response. A request already sent

@@ -7,7 +7,7 @@ use super::inputs::Inputs;
 use crate::policy::decision::{ConditionTrace, Verdict};
 use crate::policy::ids::AgentId;
 use crate::policy::json::Selected;
-use crate::policy::normalize::Target;
+use crate::policy::normalize::NormalizedTarget;
 use crate::policy::rule::{Check, Rule, Subject};
 
 /// How a rule whose selector matched fared against its conditions.
@@ -29,7 +29,7 @@ pub(super) fn selector(
     rule: &Rule,
     method: &http::Method,
     scheme: crate::policy::request::Scheme,
-    target: &Target,
+    target: &NormalizedTarget,
     readings: &[Vec<String>],
     agent: Option<&AgentId>,
 ) -> Result<Vec<(String, String)>, String> {
@@ -99,10 +99,11 @@ pub(super) fn conditions(
     }
     for check in &rule.checks {
         let result = match check_one(rule, check, inputs, captures, tracing) {
-            Ok(result) => result,
-            Err(unreadable) => {
-                record(&|| describe(check), &Err(unreadable.clone()));
-                return Outcome::Unreadable(unreadable);
+            Checked::Held(detail) => Ok(detail),
+            Checked::Failed(message) => Err(message),
+            Checked::Unreadable(reason) => {
+                record(&|| describe(check), &Err(reason.clone()));
+                return Outcome::Unreadable(reason);
             }
         };
         if let (Err(message), Outcome::Held) = (&result, &outcome) {
@@ -140,18 +141,33 @@ pub(super) fn conditions(
     outcome
 }
 
-/// Runs one check; `Err` when its input cannot be read.
+/// What one check of a rule found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Checked {
+    /// The condition held: the detail for the trace (e.g. `/labels/0 = "bug"`).
+    Held(String),
+    /// The condition failed: its message, the denial's reason when it is the first.
+    Failed(String),
+    /// The check's input (query, body) could not be read: the request is denied with this
+    /// reason and no further check runs.
+    Unreadable(String),
+}
+
+/// Runs one check.
 fn check_one(
     rule: &Rule,
     check: &Check,
     inputs: &Inputs<'_>,
     captures: &[(String, String)],
     detail: bool,
-) -> Result<Result<String, String>, String> {
+) -> Checked {
     let max_size = rule.body.as_ref().map_or(0, |b| b.max_size);
     let (prefix, label) = prefix_label(&check.subject);
     let owned: Option<Value> = match &check.subject {
-        Subject::Query(name) => inputs.query(name)?,
+        Subject::Query(name) => match inputs.query(name) {
+            Ok(value) => value,
+            Err(reason) => return Checked::Unreadable(reason),
+        },
         Subject::Header(name) => inputs.header(name),
         Subject::Capture(name) => captures
             .iter()
@@ -160,8 +176,14 @@ fn check_one(
         Subject::Json(_) | Subject::Form(_) => None,
     };
     let selected: Vec<Selected<'_>> = match &check.subject {
-        Subject::Json(path) => path.select(inputs.json(max_size, path)?),
-        Subject::Form(path) => path.select(inputs.form(max_size).map_err(|e| e.to_string())?),
+        Subject::Json(path) => match inputs.json(max_size, path) {
+            Ok(doc) => path.select(doc),
+            Err(reason) => return Checked::Unreadable(reason),
+        },
+        Subject::Form(path) => match inputs.form(max_size) {
+            Ok(doc) => path.select(doc),
+            Err(e) => return Checked::Unreadable(e.to_string()),
+        },
         Subject::Query(name) | Subject::Capture(name) => {
             owned.iter().map(|v| (format!("/{name}"), v)).collect()
         }
@@ -171,9 +193,13 @@ fn check_one(
         Subject::Json(path) | Subject::Form(path) => !path.has_wildcard(),
         _ => true,
     };
-    Ok(check
+    match check
         .condition
-        .check(prefix, &label, &selected, single, detail))
+        .check(prefix, &label, &selected, single, detail)
+    {
+        Ok(detail) => Checked::Held(detail),
+        Err(message) => Checked::Failed(message),
+    }
 }
 
 /// The prefix before concrete pointers and the label when nothing is selected.

@@ -1,0 +1,77 @@
+//! The small typed causes of refusals other than 400: a denial, a method never forwarded, a
+//! request aimed elsewhere than its tunnel, something keyward needs that is unavailable.
+
+use http::Method;
+
+use crate::control::approvals::NotApproved;
+use crate::credentials::{Exfiltration, InjectError};
+use crate::target::Target;
+
+/// Why policy or a guard denied a request (403).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// The rules decided: the engine's reason (a failed condition, default deny, an input
+    /// that could not be read).
+    #[error("{0}")]
+    Policy(String),
+    /// No rule could match the CONNECT's host and port.
+    #[error("no rule allows requests to {0}")]
+    NoRuleFor(Target),
+    /// The allowing rule injects credentials and the request is plain HTTP.
+    #[error("credentials are injected only over TLS")]
+    CredentialsOverPlainHttp,
+    /// A placeholder is left where no secret may go.
+    #[error(transparent)]
+    Exfiltration(#[from] Exfiltration),
+    /// A held request was not approved.
+    #[error(transparent)]
+    NotApproved(#[from] NotApproved),
+}
+
+impl From<String> for Denial {
+    /// The engine's reason for its decision.
+    fn from(reason: String) -> Self {
+        Denial::Policy(reason)
+    }
+}
+
+/// A method keyward never forwards (405).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MethodRefused {
+    /// TRACE or TRACK: they echo the request (and its cookies) back.
+    #[error("{0} is refused")]
+    Echo(Method),
+    /// CONNECT inside a tunnel would escape the tunnel's pin.
+    #[error("CONNECT inside a tunnel is refused")]
+    ConnectInTunnel,
+}
+
+/// A request that names another host than its tunnel: domain fronting (421).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Misdirected {
+    /// The TLS SNI named another host than the CONNECT; the text says which.
+    #[error("{0}")]
+    Sni(String),
+    /// The request target's authority or a Host header (`what`, as sent in `raw`) names
+    /// another target.
+    #[error("{what} {raw} does not match the tunnel target {target}")]
+    NotTunnelTarget {
+        what: &'static str,
+        raw: String,
+        target: Target,
+    },
+}
+
+/// Something keyward needs cannot be used: it fails closed (503).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// The audit sink failed; nothing is done unrecorded.
+    #[error("audit log cannot be written; refusing to act unrecorded")]
+    AuditUnwritable,
+    /// The audit writer's queue is full.
+    #[error("audit log writer is behind; retry shortly")]
+    AuditBacklogged,
+    /// A secret to inject could not be read or placed.
+    #[error(transparent)]
+    Credentials(#[from] InjectError),
+}
