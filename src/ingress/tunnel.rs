@@ -17,6 +17,7 @@ use super::malformed::{self, Malformed};
 use super::rewind::Rewind;
 use crate::pipeline::exchange::{ConnInfo, RequestId, Scheme};
 use crate::pipeline::record::Place;
+use crate::pipeline::refusal::Misdirected;
 use crate::policy::AgentId;
 use crate::server::activity::Activity;
 use crate::server::connection;
@@ -78,8 +79,11 @@ pub async fn serve_tunnel(
         None => (target.host.clone(), None),
         Some(Ok(host)) if host == target.host => (host, None),
         Some(Ok(host)) => {
-            let why = format!("TLS SNI {host} does not match the CONNECT target {target}");
             tracing::warn!(%client, %target, sni = %host, "SNI does not match CONNECT host; every request will be refused");
+            let why = Misdirected::Sni {
+                sni: host.clone(),
+                target: target.clone(),
+            };
             (host, Some(why))
         }
         Some(Err(_)) => {

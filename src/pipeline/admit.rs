@@ -69,7 +69,7 @@ pub fn check_framing(headers: &HeaderMap) -> Result<(), Refusal> {
 /// anything else is domain fronting (421).
 pub fn check_pinned<B>(conn: &ConnInfo, req: &Request<B>) -> Result<(), Refusal> {
     if let Some(mismatch) = &conn.sni_mismatch {
-        return Err(Misdirected::Sni(mismatch.clone()).into());
+        return Err(mismatch.clone().into());
     }
     let default = conn.scheme.default_port();
     let mut named = Vec::with_capacity(2);

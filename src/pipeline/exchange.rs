@@ -12,7 +12,7 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 
 use crate::audit::ApprovalRecord;
-use crate::pipeline::refusal::Refusal;
+use crate::pipeline::refusal::{Misdirected, Refusal};
 use crate::policy::{AgentId, Decision, SecretName};
 use crate::redact::Tally;
 use crate::server::activity::Activity;
@@ -50,7 +50,7 @@ pub struct ConnInfo {
     pub target: Target,
     pub scheme: Scheme,
     /// Set when the TLS SNI named another host than the CONNECT: every request is refused.
-    pub sni_mismatch: Option<String>,
+    pub sni_mismatch: Option<Misdirected>,
     /// Idle tracking for the client connection.
     pub activity: Arc<Activity>,
     /// The authenticated agent (carried from the CONNECT to every request in its tunnel).

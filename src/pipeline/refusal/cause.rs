@@ -5,7 +5,7 @@ use http::Method;
 
 use crate::control::approvals::NotApproved;
 use crate::credentials::{Exfiltration, InjectError};
-use crate::target::Target;
+use crate::target::{Host, Target};
 
 /// Why policy or a guard denied a request (403).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,9 +49,9 @@ pub enum MethodRefused {
 /// A request that names another host than its tunnel: domain fronting (421).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Misdirected {
-    /// The TLS SNI named another host than the CONNECT; the text says which.
-    #[error("{0}")]
-    Sni(String),
+    /// The TLS SNI named another host than the CONNECT.
+    #[error("TLS SNI {sni} does not match the CONNECT target {target}")]
+    Sni { sni: Host, target: Target },
     /// The request target's authority or a Host header (`what`, as sent in `raw`) names
     /// another target.
     #[error("{what} {raw} does not match the tunnel target {target}")]
