@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
 
-use crate::support::agent::Proto;
+use crate::support::agent::{Proto, Reply};
 use crate::support::harness::{Harness, Running};
 use crate::support::upstream::echo;
 use crate::support::{Agent, Keyward, Upstream, eventually_async};
@@ -132,6 +132,16 @@ pub(crate) async fn wait_pending(addr: SocketAddr, n: usize) -> Vec<serde_json::
         (list.len() >= n).then_some(list)
     })
     .await
+}
+
+/// `agent`'s `POST https://api.example.com/transfer` (a rule holds it for approval), sent
+/// on a task of its own so the test can answer the hold meanwhile.
+pub(crate) fn send_transfer(agent: Agent) -> tokio::task::JoinHandle<Reply> {
+    tokio::spawn(async move {
+        agent
+            .send(Proto::H1, post("https://api.example.com/transfer"))
+            .await
+    })
 }
 
 pub(crate) fn post(url: &str) -> Request<Full<Bytes>> {
@@ -331,7 +341,7 @@ async fn unwritable_audit_log_fails_closed_with_503() {
         .get(Proto::H1, "https://api.example.com/read/2")
         .await;
     assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(second.json()["reason"].as_str().unwrap().contains("audit"));
+    assert!(second.reason().contains("audit"));
     assert_eq!(s.upstream.count(), 1, "nothing acted unrecorded");
     let (ready, _) = admin(s.admin(), "GET", "/readyz", "").await;
     assert_eq!(ready, StatusCode::SERVICE_UNAVAILABLE);

@@ -4,6 +4,10 @@
 pub mod agent;
 pub mod audit_log;
 pub mod child;
+/// The content-coding encoders the crate's unit tests compress bodies with (one
+/// implementation).
+#[path = "../../src/content_coding/encode.rs"]
+pub mod coding;
 /// The encoders the scrubber's unit tests echo secrets through (one implementation).
 #[path = "../../src/redact/patterns/encoders.rs"]
 pub mod encoders;
@@ -17,6 +21,7 @@ pub mod raw;
 pub mod rules;
 pub mod test_ca;
 pub mod upstream;
+pub mod widgets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,6 +90,18 @@ impl Keyward {
             ca_path,
             dir,
         }
+    }
+
+    /// Starts keyward trusting `upstream_ca`, allowing `host` and pinning `host:443` to
+    /// `upstream`; `tweak` adjusts the configuration further.
+    pub async fn in_front_of(
+        upstream_ca: &TestCa,
+        host: &str,
+        upstream: SocketAddr,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Keyward {
+        let target = format!("{host}:443");
+        Self::start(upstream_ca, &[(&target, upstream)], &[host], tweak).await
     }
 
     /// The audit log's path.

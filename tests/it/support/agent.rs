@@ -35,6 +35,15 @@ impl Reply {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
+
+    /// The `reason` of the JSON body (what a refusal or an upstream failure says).
+    pub fn reason(&self) -> String {
+        let json = self.json();
+        json["reason"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no reason: {json}"))
+            .to_owned()
+    }
 }
 
 #[derive(Clone)]
