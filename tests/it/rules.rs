@@ -3,8 +3,6 @@
 //! are injected and scrubbed from responses, placeholders elsewhere are refused, and the
 //! audit log verifies and holds no secret.
 
-use std::collections::BTreeSet;
-
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
@@ -48,12 +46,7 @@ async fn start_with_example_rules() -> (
     RuleSet,
 ) {
     let rules_copy = example_rules();
-    let rules = RuleSet::load_dir(&rules_copy.path()).unwrap();
-    let hosts: BTreeSet<String> = rules
-        .tests()
-        .iter()
-        .map(|t| t.request.host.clone())
-        .collect();
+    let (rules, hosts) = rules_copy.load_with_test_hosts();
     let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let Running {
         keyward,

@@ -29,13 +29,7 @@ async fn upstream_certificate_not_trusted_is_502_with_the_reason() {
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
     let json = reply.json();
     assert_eq!(json["error"], "upstream_failed");
-    assert!(
-        json["reason"]
-            .as_str()
-            .unwrap()
-            .contains("certificate not trusted"),
-        "{json}"
-    );
+    assert!(reply.reason().contains("certificate not trusted"), "{json}");
     assert_eq!(
         upstream.count(),
         0,
@@ -99,10 +93,7 @@ async fn loopback_and_private_destinations_are_refused_unless_pinned() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let json = reply.json();
     assert_eq!(json["error"], "destination_refused");
-    assert!(
-        json["reason"].as_str().unwrap().contains("loopback"),
-        "{json}"
-    );
+    assert!(reply.reason().contains("loopback"), "{json}");
     assert_eq!(upstream.count(), 0);
 }
 
@@ -127,11 +118,5 @@ async fn keyward_never_dials_its_own_listen_address_even_when_pinned() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let json = reply.json();
     assert_eq!(json["error"], "destination_refused");
-    assert!(
-        json["reason"]
-            .as_str()
-            .unwrap()
-            .contains("own listen address"),
-        "{json}"
-    );
+    assert!(reply.reason().contains("own listen address"), "{json}");
 }
