@@ -134,8 +134,7 @@ async fn calls_without_a_valid_token_get_401_and_change_nothing() {
     assert_eq!(held.await.unwrap().status, StatusCode::FORBIDDEN);
     assert_eq!(s.upstream.count(), 1);
 
-    s.keyward.running.shared().audit().unwrap().flush().await;
-    let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
+    let log = s.keyward.flushed_audit_log().await;
     let entries: Vec<serde_json::Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

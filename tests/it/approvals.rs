@@ -74,8 +74,7 @@ async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.json()["reason"], "approval timed out");
     assert_eq!(s.upstream.count(), 2);
-    s.keyward.running.shared().audit().unwrap().flush().await;
-    let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
+    let log = s.keyward.flushed_audit_log().await;
     assert!(
         log.contains("\"by\":\"admin\""),
         "the name of the approving token is in the audit log"

@@ -120,18 +120,16 @@ async fn rotated_file_secret_applies_without_restart_and_a_failing_source_fails_
     assert_eq!(
         keyward
             .agent()
-            .get(Proto::H1, "https://hooks.example.com/hook")
-            .await
-            .status,
+            .get_status(Proto::H1, "https://hooks.example.com/hook")
+            .await,
         StatusCode::OK
     );
     std::fs::write(&secret_file, "second-secret-value-0002-rotated").unwrap();
     assert_eq!(
         keyward
             .agent()
-            .get(Proto::H1, "https://hooks.example.com/hook")
-            .await
-            .status,
+            .get_status(Proto::H1, "https://hooks.example.com/hook")
+            .await,
         StatusCode::OK
     );
     let seen: Vec<String> = upstream

@@ -181,9 +181,8 @@ async fn a_compressed_response_bomb_is_decoded_in_bounded_steps_and_streamed() {
     assert_eq!(
         keyward
             .agent()
-            .get(Proto::H1, "https://api.github.com/plain")
-            .await
-            .status,
+            .get_status(Proto::H1, "https://api.github.com/plain")
+            .await,
         StatusCode::OK
     );
 }

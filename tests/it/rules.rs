@@ -209,8 +209,7 @@ async fn placeholders_sent_anywhere_else_are_refused_as_exfiltration() {
         );
     }
     assert_eq!(upstream.count(), 0, "nothing reached any upstream");
-    keyward.running.shared().audit().unwrap().flush().await;
-    let log = std::fs::read_to_string(keyward.audit_path()).unwrap();
+    let log = keyward.flushed_audit_log().await;
     assert_eq!(
         log.lines()
             .filter(|l| l.contains("exfiltration attempt"))

@@ -174,9 +174,8 @@ async fn agents_must_authenticate_and_rules_select_on_them() {
     assert_eq!(wrong.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
     assert_eq!(
         s.alice()
-            .get(Proto::H1, "https://api.example.com/alice/x")
-            .await
-            .status,
+            .get_status(Proto::H1, "https://api.example.com/alice/x")
+            .await,
         StatusCode::OK
     );
     let bob = s
@@ -188,8 +187,7 @@ async fn agents_must_authenticate_and_rules_select_on_them() {
     for seen in s.upstream.seen() {
         assert!(!seen.headers.contains_key("proxy-authorization"));
     }
-    s.keyward.running.shared().audit().unwrap().flush().await;
-    let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
+    let log = s.keyward.flushed_audit_log().await;
     assert!(log.contains("\"agent\":\"alice\"") && log.contains("\"agent\":\"bob\""));
     assert!(
         !log.contains("alice-token-0123456789"),
@@ -203,9 +201,8 @@ async fn rate_limit_allows_exact_count_then_429_with_retry_after() {
     for _ in 0..3 {
         assert_eq!(
             s.alice()
-                .get(Proto::H1, "https://api.example.com/limited")
-                .await
-                .status,
+                .get_status(Proto::H1, "https://api.example.com/limited")
+                .await,
             StatusCode::OK
         );
     }
@@ -223,15 +220,13 @@ async fn rate_limit_allows_exact_count_then_429_with_retry_after() {
     assert_eq!(limited.json()["rule"], "limited");
     assert_eq!(
         s.bob()
-            .get(Proto::H1, "https://api.example.com/limited")
-            .await
-            .status,
+            .get_status(Proto::H1, "https://api.example.com/limited")
+            .await,
         StatusCode::OK,
         "counted per agent"
     );
     assert_eq!(s.upstream.count(), 4);
-    s.keyward.running.shared().audit().unwrap().flush().await;
-    let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
+    let log = s.keyward.flushed_audit_log().await;
     assert_eq!(log.matches("\"decision\":\"rate_limited\"").count(), 1);
 }
 
@@ -254,9 +249,8 @@ async fn reload_keeps_the_last_good_rules_and_applies_good_edits() {
     );
     assert_eq!(
         s.alice()
-            .get(Proto::H1, "https://api.example.com/read/1")
-            .await
-            .status,
+            .get_status(Proto::H1, "https://api.example.com/read/1")
+            .await,
         StatusCode::OK,
         "old rules still decide"
     );
@@ -272,16 +266,14 @@ async fn reload_keeps_the_last_good_rules_and_applies_good_edits() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         s.alice()
-            .get(Proto::H1, "https://api.example.com/read/1")
-            .await
-            .status,
+            .get_status(Proto::H1, "https://api.example.com/read/1")
+            .await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
         s.alice()
-            .get(Proto::H1, "https://api.example.com/reading/1")
-            .await
-            .status,
+            .get_status(Proto::H1, "https://api.example.com/reading/1")
+            .await,
         StatusCode::OK
     );
 }

@@ -109,6 +109,12 @@ impl Keyward {
         self.dir.path().join("audit.jsonl")
     }
 
+    /// The audit log's text once keyward's writer has flushed every entry so far.
+    pub async fn flushed_audit_log(&self) -> String {
+        self.running.shared().audit().unwrap().flush().await;
+        std::fs::read_to_string(self.audit_path()).unwrap()
+    }
+
     /// An agent that trusts this keyward.
     pub fn agent(&self) -> Agent {
         Agent::new(self.addr, &self.ca_path)

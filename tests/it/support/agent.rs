@@ -68,6 +68,11 @@ impl Agent {
         }
     }
 
+    /// The status of a GET of `url` over `proto` (see [`Agent::get`]).
+    pub async fn get_status(&self, proto: Proto, url: &str) -> StatusCode {
+        self.get(proto, url).await.status
+    }
+
     /// The same agent authenticating as `name` with `token`.
     pub fn with_credentials(mut self, name: &str, token: &str) -> Self {
         use base64::Engine;
