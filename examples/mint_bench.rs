@@ -14,7 +14,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use tokio_rustls::TlsConnector;
 #[expect(dead_code, reason = "loadgen uses the rest of its process helpers")]
 mod process;
 
-use process::{clock_ticks, cpu_ticks, locate, rss_kib};
+use process::{ChildProcess, clock_ticks, cpu_ticks, locate, rss_kib};
 
 /// The parent domain of every host the benchmark connects to.
 const DOMAIN: &str = "mint.example";
@@ -257,19 +257,12 @@ async fn handshake(proxy: SocketAddr, connector: &TlsConnector, host: &str) -> a
 
 /// keyward as a child process; dropping it kills the process.
 struct Keyward {
-    child: Child,
+    _process: ChildProcess,
     pid: u32,
     addr: SocketAddr,
     admin: SocketAddr,
     /// keyward's CA certificate (PEM), what the client trusts.
     ca_pem: Vec<u8>,
-}
-
-impl Drop for Keyward {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Keyward {
@@ -285,7 +278,8 @@ impl Keyward {
             ),
         )?;
         let ca_dir = dir.join("certs");
-        let child = Command::new(exe)
+        let mut command = Command::new(exe);
+        command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .arg("--ca-dir")
@@ -293,23 +287,18 @@ impl Keyward {
             .arg("--rules")
             .arg(&rules)
             .arg("--audit-log")
-            .arg(dir.join("logs").join("audit.jsonl"))
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting {}", exe.display()))?;
-        let unset = SocketAddr::from(([127, 0, 0, 1], 0));
+            .arg(dir.join("logs").join("audit.jsonl"));
         // The guard exists before anything can fail, so the child never outlives us.
+        let mut process = ChildProcess::spawn(&mut command, exe)?;
+        let stdout = process.take_stdout()?;
+        let unset = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut kw = Keyward {
-            pid: child.id(),
-            child,
+            pid: process.pid,
+            _process: process,
             addr: unset,
             admin: unset,
             ca_pem: Vec::new(),
         };
-        let stdout = kw.child.stdout.take().context("no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         // Reads the banner, then keeps draining stdout so keyward never blocks on the pipe.
         std::thread::spawn(move || {

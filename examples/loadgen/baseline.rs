@@ -5,11 +5,12 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use anyhow::Context;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 
+use crate::ca::MintedCa;
+use crate::keyward::Proxy;
 use crate::report::Results;
 use crate::upstream::HOST;
 
@@ -18,22 +19,6 @@ const LISTENING: &str = "listening on ";
 /// The phases run through both proxies.
 pub const PHASES: [&str; 2] = ["keep-alive", "fixed rate"];
 
-/// A running baseline proxy; dropping it kills the process.
-pub struct Baseline {
-    child: Child,
-    pub pid: u32,
-    pub addr: SocketAddr,
-    /// The CA the baseline signs leaves with (PEM), what clients trust.
-    pub ca_pem: Vec<u8>,
-}
-
-impl Drop for Baseline {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `exe --ca-cert --ca-key --upstream-ca --resolve bench.example:443:UPSTREAM`, with
 /// a fresh CA written to `dir/baseline-ca.pem` and `dir/baseline-ca.key`.
 pub fn start(
@@ -41,23 +26,14 @@ pub fn start(
     dir: &Path,
     upstream_ca: &Path,
     upstream: SocketAddr,
-) -> anyhow::Result<Baseline> {
-    let key = KeyPair::generate()?;
-    let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "keyward loadgen baseline CA");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let cert = params.self_signed(&key)?;
+) -> anyhow::Result<Proxy> {
+    let ca = MintedCa::new("keyward loadgen baseline CA")?;
     let (cert_path, key_path) = (dir.join("baseline-ca.pem"), dir.join("baseline-ca.key"));
-    std::fs::write(&cert_path, cert.pem())?;
-    std::fs::write(&key_path, key.serialize_pem())?;
+    std::fs::write(&cert_path, &ca.pem)?;
+    std::fs::write(&key_path, ca.key_pem())?;
 
-    let child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg("--ca-cert")
         .arg(&cert_path)
         .arg("--ca-key")
@@ -65,23 +41,9 @@ pub fn start(
         .arg("--upstream-ca")
         .arg(upstream_ca)
         .arg("--resolve")
-        .arg(format!("{HOST}:443:{upstream}"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {}", exe.display()))?;
-    let pid = child.id();
-    // The guard exists before anything can fail, so the child never outlives us.
-    let mut baseline = Baseline {
-        child,
-        pid,
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ca_pem: cert.pem().into_bytes(),
-    };
-    let stdout = baseline.child.stdout.take().context("no stdout")?;
-    baseline.addr = crate::keyward::listen_address(stdout, LISTENING).context("the baseline")?;
+        .arg(format!("{HOST}:443:{upstream}"));
+    let mut baseline = Proxy::spawn(&mut command, exe, LISTENING).context("the baseline")?;
+    baseline.ca_pem = ca.pem.into_bytes();
     Ok(baseline)
 }
 

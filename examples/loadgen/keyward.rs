@@ -5,14 +5,14 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::policy::{self, Policy};
-use crate::process::{clock_ticks, cpu_ticks, machine_busy_ticks};
+use crate::process::{ChildProcess, clock_ticks, cpu_ticks, machine_busy_ticks};
 pub use crate::process::{locate, open_files_limit, rss_kib};
 use crate::upstream::HOST;
 
@@ -21,19 +21,33 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// The banner line announcing the listen address.
 const LISTENING: &str = "keyward is listening on ";
 
-/// A running keyward; dropping it kills the process.
-pub struct Keyward {
-    child: Child,
+/// A proxy running as a child process (keyward, or the --baseline); dropping it kills the
+/// process.
+pub struct Proxy {
+    _process: ChildProcess,
     pub pid: u32,
     pub addr: SocketAddr,
-    /// keyward's CA certificate (PEM), what clients trust.
+    /// The CA the proxy signs leaves with (PEM), what clients trust.
     pub ca_pem: Vec<u8>,
 }
 
-impl Drop for Keyward {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Proxy {
+    /// Spawns `command` (see [`ChildProcess::spawn`]) and reads the address it listens on
+    /// from its banner line `listening ADDR`; the CA is the caller's to fill in.
+    pub fn spawn(
+        command: &mut Command,
+        exe: &Path,
+        listening: &'static str,
+    ) -> anyhow::Result<Self> {
+        // The guard exists before anything can fail, so the child never outlives us.
+        let mut process = ChildProcess::spawn(command, exe)?;
+        let addr = listen_address(process.take_stdout()?, listening)?;
+        Ok(Self {
+            pid: process.pid,
+            _process: process,
+            addr,
+            ca_pem: Vec::new(),
+        })
     }
 }
 
@@ -48,7 +62,7 @@ pub fn start(
     audit_off: bool,
     policy: Policy,
     workers: Option<usize>,
-) -> anyhow::Result<Keyward> {
+) -> anyhow::Result<Proxy> {
     let ca_dir = dir.join("certs");
     policy::write(dir, policy)?;
     let mut command = Command::new(exe);
@@ -67,7 +81,7 @@ pub fn start(
     } else {
         command.arg("--audit-log").arg(audit_log(dir));
     }
-    let child = command
+    command
         .args(["--listen", "127.0.0.1:0"])
         .arg("--ca-dir")
         .arg(&ca_dir)
@@ -78,23 +92,8 @@ pub fn start(
         .arg("--resolve")
         .arg(format!("{HOST}:443:{upstream}"))
         // Nothing in the working directory, nothing on fixed ports.
-        .args(["--admin-listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {}", exe.display()))?;
-    let pid = child.id();
-    // The guard exists before anything can fail, so the child never outlives us.
-    let mut keyward = Keyward {
-        child,
-        pid,
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ca_pem: Vec::new(),
-    };
-    let stdout = keyward.child.stdout.take().context("no stdout")?;
-    keyward.addr = listen_address(stdout, LISTENING).context("keyward")?;
+        .args(["--admin-listen", "127.0.0.1:0"]);
+    let mut keyward = Proxy::spawn(&mut command, exe, LISTENING).context("keyward")?;
     keyward.ca_pem = std::fs::read(ca_dir.join("ca.pem")).context("reading keyward's CA")?;
     Ok(keyward)
 }

@@ -9,6 +9,7 @@
 )]
 
 mod baseline;
+mod ca;
 mod client;
 mod keyward;
 mod memory;
@@ -94,7 +95,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args, exe: PathBuf) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let ca = upstream::BenchCa::new();
+    let ca = upstream::ca();
     let upstream_ca = dir.path().join("upstream-ca.pem");
     std::fs::write(&upstream_ca, &ca.pem)?;
     let upstream = upstream::start(&ca, args.upstream_http1_only).await;

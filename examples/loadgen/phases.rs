@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use tokio::task::JoinSet;
 
 use crate::client::{self, Dialer, Sender};
-use crate::keyward::Meter;
+use crate::keyward::{Meter, Reading};
 use crate::stats::Run;
 
 /// Longest wait for one connection or request.
@@ -69,7 +69,9 @@ async fn warm_connections(dialer: &Dialer, n: usize) -> Vec<Option<Sender>> {
     senders
 }
 
-async fn gather(mut set: JoinSet<Run>) -> Run {
+/// The workers' runs merged into the phase's, timed from `start` (the phase's wall time) and
+/// charged the CPU time the meter saw since `before`.
+async fn gather(mut set: JoinSet<Run>, start: Instant, meter: Meter, before: Reading) -> Run {
     let mut total = Run::default();
     while let Some(joined) = set.join_next().await {
         match joined {
@@ -77,7 +79,28 @@ async fn gather(mut set: JoinSet<Run>) -> Run {
             Err(err) => total.fail(err),
         }
     }
+    total.finish(Instant::now().saturating_duration_since(start));
+    meter.charge(before, &mut total);
     total
+}
+
+/// The worker's kept-alive connection, or a new one; `None` (the failure recorded in `run`)
+/// when connecting fails.
+async fn sender_or_connect(
+    sender: &mut Option<Sender>,
+    dialer: &Dialer,
+    run: &mut Run,
+) -> Option<Sender> {
+    if let Some(s) = sender.take() {
+        return Some(s);
+    }
+    match bounded(REQUEST_TIMEOUT, dialer.h1()).await {
+        Ok(s) => Some(s),
+        Err(err) => {
+            run.fail(format!("connect: {err:#}"));
+            None
+        }
+    }
 }
 
 /// `plan.concurrency` workers sending requests back to back until the deadline.
@@ -97,10 +120,7 @@ pub async fn closed_loop(dialer: &Dialer, plan: Plan, mode: Mode, meter: Meter) 
         let dialer = dialer.clone();
         set.spawn(closed_worker(dialer, sender, mode, end));
     }
-    let mut run = gather(set).await;
-    run.finish(start.elapsed());
-    meter.charge(before, &mut run);
-    run
+    gather(set, start, meter, before).await
 }
 
 async fn closed_worker(
@@ -115,16 +135,9 @@ async fn closed_worker(
             break;
         }
         let t0 = Instant::now();
-        let mut s = match sender.take() {
-            Some(s) => s,
-            None => match bounded(REQUEST_TIMEOUT, dialer.h1()).await {
-                Ok(s) => s,
-                Err(err) => {
-                    run.fail(format!("connect: {err:#}"));
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                    continue;
-                }
-            },
+        let Some(mut s) = sender_or_connect(&mut sender, &dialer, &mut run).await else {
+            tokio::time::sleep(RETRY_PAUSE).await;
+            continue;
         };
         if mode == Mode::KeepAlive {
             // A reconnection is not part of the request's latency here.
@@ -162,10 +175,7 @@ pub async fn fixed_rate(dialer: &Dialer, plan: Plan, rate: u32, meter: Meter) ->
         let first = start + gap * i as u32;
         set.spawn(paced_worker(dialer.clone(), sender, first, interval, end));
     }
-    let mut run = gather(set).await;
-    run.finish(Instant::now().saturating_duration_since(start));
-    meter.charge(before, &mut run);
-    run
+    gather(set, start, meter, before).await
 }
 
 async fn paced_worker(
@@ -187,15 +197,8 @@ async fn paced_worker(
         let behind = Instant::now() >= due;
         tokio::time::sleep_until(due.into()).await;
         let start = if behind { due } else { Instant::now() };
-        let mut s = match sender.take() {
-            Some(s) => s,
-            None => match bounded(REQUEST_TIMEOUT, dialer.h1()).await {
-                Ok(s) => s,
-                Err(err) => {
-                    run.fail(format!("connect: {err:#}"));
-                    continue;
-                }
-            },
+        let Some(mut s) = sender_or_connect(&mut sender, &dialer, &mut run).await else {
+            continue;
         };
         match bounded(REQUEST_TIMEOUT, client::post_items(&mut s)).await {
             Ok(_) => {

@@ -1,9 +1,9 @@
-//! The benchmarked process, seen from outside: where the release binary is, and its CPU
-//! time, resident memory and open-files limit read from /proc. Shared by loadgen and
-//! mint_bench (which includes this file by path).
+//! The benchmarked process, seen from outside: where the release binary is, the child
+//! process it runs as (killed on drop), and its CPU time, resident memory and open-files
+//! limit read from /proc. Shared by loadgen and mint_bench (which includes this file by path).
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdout, Command, Stdio};
 
 use anyhow::{Context, bail};
 
@@ -25,6 +25,43 @@ pub fn locate(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(path.canonicalize()?)
+}
+
+/// A benchmarked proxy as a child process; dropping the guard kills and reaps it (also on
+/// panic), so the child never outlives the benchmark.
+pub struct ChildProcess {
+    child: std::process::Child,
+    pub pid: u32,
+}
+
+impl ChildProcess {
+    /// Spawns `command` (the binary `exe`) with `RUST_LOG=warn`, stdin closed, stdout piped
+    /// for its banner and stderr passed through.
+    pub fn spawn(command: &mut Command, exe: &Path) -> anyhow::Result<Self> {
+        let child = command
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", exe.display()))?;
+        Ok(Self {
+            pid: child.id(),
+            child,
+        })
+    }
+
+    /// The child's stdout (once).
+    pub fn take_stdout(&mut self) -> anyhow::Result<ChildStdout> {
+        self.child.stdout.take().context("no stdout")
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Clock ticks per second for /proc CPU times (`getconf CLK_TCK`, 100 if unknown).

@@ -2,7 +2,7 @@
 //! ready to paste into docs/benchmarks.md).
 
 use crate::memory::{Big, Idle};
-use crate::stats::{Run, mib, ms};
+use crate::stats::{Run, latencies, mib};
 
 /// One phase on one path.
 struct Row {
@@ -43,12 +43,10 @@ impl Results {
     }
 
     pub fn add(&mut self, phase: &'static str, path: &'static str, run: Run) {
+        let [p50, p99, p999] = latencies(&run);
         eprintln!(
-            "{phase:>26} {path:<8} {:>9.0} req/s  p50 {}  p99 {}  p99.9 {}  errors {}  CPU s: proxy {:.2} loadgen {:.2} other {:.2}",
+            "{phase:>26} {path:<8} {:>9.0} req/s  p50 {p50}  p99 {p99}  p99.9 {p999}  errors {}  CPU s: proxy {:.2} loadgen {:.2} other {:.2}",
             run.rate(),
-            ms(run.percentile(50.0)),
-            ms(run.percentile(99.0)),
-            ms(run.percentile(99.9)),
             run.errors,
             run.keyward_cpu,
             run.loadgen_cpu,
@@ -123,18 +121,16 @@ impl Results {
                 ),
                 _ => String::new(),
             };
+            let [p50, p99, p999] = latencies(run);
             let phase = match row.phase {
                 "fixed rate" => format!("fixed rate {}/s", self.rate),
                 other => other.to_owned(),
             };
             println!(
-                "| {phase} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {:.2} | {:.2} | {vs} |",
+                "| {phase} | {} | {} | {:.0} | {p50} | {p99} | {p999} | {} | {:.2} | {} | {:.2} | {:.2} | {vs} |",
                 row.path,
                 run.requests(),
                 run.rate(),
-                ms(run.percentile(50.0)),
-                ms(run.percentile(99.0)),
-                ms(run.percentile(99.9)),
                 run.errors,
                 run.keyward_cpu,
                 run.per_keyward_cpu()

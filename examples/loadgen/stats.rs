@@ -81,6 +81,11 @@ pub fn ms(d: Duration) -> String {
     }
 }
 
+/// A run's p50, p99 and p99.9 latencies, each as [`ms`] writes it.
+pub fn latencies(run: &Run) -> [String; 3] {
+    [50.0, 99.0, 99.9].map(|p| ms(run.percentile(p)))
+}
+
 /// KiB as `12.3 MiB`.
 pub fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)

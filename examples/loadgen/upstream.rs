@@ -5,7 +5,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -16,12 +15,11 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::ServerConfig;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
+
+use crate::ca::MintedCa;
 
 /// The name the upstream's certificate is issued for (and keyward's `--resolve` pins).
 pub const HOST: &str = "bench.example";
@@ -30,56 +28,17 @@ const CHUNK: usize = 64 * 1024;
 /// Largest `/big` body the upstream agrees to send.
 const MAX_BIG: u64 = 64 << 30;
 
-/// A CA that exists only for this run.
-pub struct BenchCa {
-    issuer: Issuer<'static, KeyPair>,
-    cert_der: CertificateDer<'static>,
-    pub pem: String,
+/// The CA the upstream's certificate comes from, minted for this run.
+pub fn ca() -> MintedCa {
+    MintedCa::new("keyward loadgen upstream CA").unwrap()
 }
 
-impl BenchCa {
-    pub fn new() -> Self {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::default();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "keyward loadgen upstream CA");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = params.self_signed(&key).unwrap();
-        Self {
-            cert_der: cert.der().clone(),
-            pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A server configuration for [`HOST`] offering h2 (unless `http1_only`) and http/1.1.
-    fn server_config(&self, http1_only: bool) -> Arc<ServerConfig> {
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec![HOST.to_owned()])
-            .unwrap()
-            .signed_by(&key, &self.issuer)
-            .unwrap();
-        let mut config =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(
-                    vec![cert.der().clone(), self.cert_der.clone()],
-                    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-                )
-                .unwrap();
-        config.alpn_protocols = if http1_only {
-            vec![b"http/1.1".to_vec()]
-        } else {
-            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-        };
-        Arc::new(config)
+/// The ALPN the upstream offers: h2 (unless `http1_only`) and http/1.1.
+fn alpn(http1_only: bool) -> &'static [&'static [u8]] {
+    if http1_only {
+        &[b"http/1.1"]
+    } else {
+        &[b"h2", b"http/1.1"]
     }
 }
 
@@ -96,10 +55,10 @@ impl Drop for Upstream {
 }
 
 /// Starts the upstream on the current runtime.
-pub async fn start(ca: &BenchCa, http1_only: bool) -> Upstream {
+pub async fn start(ca: &MintedCa, http1_only: bool) -> Upstream {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let acceptor = TlsAcceptor::from(ca.server_config(http1_only));
+    let acceptor = TlsAcceptor::from(ca.server_config(&[HOST], alpn(http1_only)));
     let json = json_body();
     let task = tokio::spawn(async move {
         // Runs until the benchmark drops the upstream (the task is aborted).

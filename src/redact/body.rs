@@ -144,11 +144,7 @@ impl Body for ScrubbedBody {
                 },
                 Poll::Ready(None) => {
                     self.done = true;
-                    return match self.finish() {
-                        Ok(out) if out.is_empty() => Poll::Ready(None),
-                        Ok(out) => Poll::Ready(Some(Ok(Frame::data(out)))),
-                        Err(e) => Poll::Ready(Some(Err(e))),
-                    };
+                    return last_frame(self.finish());
                 }
             }
         }
@@ -165,22 +161,36 @@ impl Body for ScrubbedBody {
     }
 }
 
+/// What a body that transforms its input yields once the input ended: the bytes its
+/// `finish` flushed as one last data frame, or the end when nothing was held back.
+pub(super) fn last_frame(
+    flushed: Result<Bytes, BoxError>,
+) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    match flushed {
+        Ok(out) if out.is_empty() => Poll::Ready(None),
+        Ok(out) => Poll::Ready(Some(Ok(Frame::data(out)))),
+        Err(e) => Poll::Ready(Some(Err(e))),
+    }
+}
+
+/// A body streaming `chunks` as data frames, one a chunk (for the redacting bodies' tests).
+#[cfg(test)]
+pub(super) fn chunked(chunks: Vec<Vec<u8>>) -> ProxyBody {
+    let stream = futures_util::stream::iter(
+        chunks
+            .into_iter()
+            .map(|c| Ok::<_, BoxError>(Frame::data(Bytes::from(c)))),
+    );
+    http_body_util::BodyExt::boxed(http_body_util::StreamBody::new(stream))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::content_coding::Coding;
     use crate::redact::Scrubber;
     use crate::secret::SecretValue;
-    use http_body_util::{BodyExt, StreamBody};
-
-    fn chunked(chunks: Vec<Vec<u8>>) -> ProxyBody {
-        let stream = futures_util::stream::iter(
-            chunks
-                .into_iter()
-                .map(|c| Ok::<_, BoxError>(Frame::data(Bytes::from(c)))),
-        );
-        BodyExt::boxed(StreamBody::new(stream))
-    }
+    use http_body_util::BodyExt;
 
     #[tokio::test]
     async fn gzip_body_with_secret_split_across_chunks_is_decoded_and_scrubbed() {

@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 
 use super::Tally;
+use super::body::last_frame;
 use crate::body::{BoxError, ProxyBody};
 use crate::policy::json::JsonPath;
 use crate::policy::{Rule, RuleSet};
@@ -184,11 +185,7 @@ impl Body for RuleRedactedBody {
                 }
                 Poll::Ready(None) => {
                     self.done = true;
-                    return match self.finish() {
-                        Ok(out) if out.is_empty() => Poll::Ready(None),
-                        Ok(out) => Poll::Ready(Some(Ok(Frame::data(out)))),
-                        Err(e) => Poll::Ready(Some(Err(e))),
-                    };
+                    return last_frame(self.finish());
                 }
             }
         }
@@ -204,16 +201,8 @@ impl Body for RuleRedactedBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::{BodyExt, StreamBody};
-
-    fn body(chunks: Vec<Vec<u8>>) -> ProxyBody {
-        let s = futures_util::stream::iter(
-            chunks
-                .into_iter()
-                .map(|c| Ok::<_, BoxError>(Frame::data(Bytes::from(c)))),
-        );
-        BodyExt::boxed(StreamBody::new(s))
-    }
+    use crate::redact::body::chunked as body;
+    use http_body_util::BodyExt;
 
     fn rules() -> Arc<RuleRedaction> {
         Arc::new(RuleRedaction {

@@ -9,8 +9,7 @@ use std::process::Stdio;
 
 use http::StatusCode;
 
-use crate::runtime::{Scene, admin_as, post, wait_pending};
-use crate::support::agent::Proto;
+use crate::runtime::{Scene, admin_as, send_transfer, wait_pending};
 use crate::support::child;
 
 /// Tokens of the two approvers the tests configure.
@@ -51,10 +50,7 @@ async fn calls_without_a_valid_token_get_401_and_change_nothing() {
     let s = Scene::start(|c| c.approvers = list).await;
     let addr = s.admin();
     let a = s.alice();
-    let held = tokio::spawn(async move {
-        a.send(Proto::H1, post("https://api.example.com/transfer"))
-            .await
-    });
+    let held = send_transfer(a);
     let pending = wait_pending(addr, 1).await;
     let id = pending[0]["id"].as_str().unwrap().to_owned();
     let reloads_before = reload_counts(&s);
@@ -123,10 +119,7 @@ async fn calls_without_a_valid_token_get_401_and_change_nothing() {
 
     // Carol denies the next one: no window was opened by the refused calls.
     let b = s.bob();
-    let held = tokio::spawn(async move {
-        b.send(Proto::H1, post("https://api.example.com/transfer"))
-            .await
-    });
+    let held = send_transfer(b);
     let pending = wait_pending(addr, 1).await;
     let id2 = pending[0]["id"].as_str().unwrap().to_owned();
     let (status, _) = admin_as(
@@ -141,8 +134,7 @@ async fn calls_without_a_valid_token_get_401_and_change_nothing() {
     assert_eq!(held.await.unwrap().status, StatusCode::FORBIDDEN);
     assert_eq!(s.upstream.count(), 1);
 
-    s.keyward.running.handles().audit().unwrap().flush().await;
-    let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
+    let log = s.keyward.flushed_audit_log().await;
     let entries: Vec<serde_json::Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

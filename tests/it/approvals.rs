@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::runtime::{Scene, admin, post, wait_pending};
+use crate::runtime::{Scene, admin, post, send_transfer, wait_pending};
 use crate::support::agent::Proto;
 use crate::support::upstream::echo;
 use crate::support::{Harness, within};
@@ -16,10 +16,7 @@ async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
     let addr = s.admin();
     // Approved once, then identical follow-ups pass for the window.
     let a = s.alice();
-    let held = tokio::spawn(async move {
-        a.send(Proto::H1, post("https://api.example.com/transfer"))
-            .await
-    });
+    let held = send_transfer(a);
     let pending = wait_pending(addr, 1).await;
     assert_eq!(pending[0]["rule"], "transfer");
     assert_eq!(pending[0]["agent"], "alice");
@@ -51,10 +48,7 @@ async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
     let mut held = Vec::new();
     for _ in 0..5 {
         let b = s.bob();
-        held.push(tokio::spawn(async move {
-            b.send(Proto::H1, post("https://api.example.com/transfer"))
-                .await
-        }));
+        held.push(send_transfer(b));
     }
     for p in wait_pending(addr, 5).await {
         let id = p["id"].as_str().unwrap();
@@ -70,12 +64,7 @@ async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
     for h in held {
         let reply = h.await.unwrap();
         assert_eq!(reply.status, StatusCode::FORBIDDEN);
-        assert!(
-            reply.json()["reason"]
-                .as_str()
-                .unwrap()
-                .contains("not today")
-        );
+        assert!(reply.reason().contains("not today"));
     }
     // Timed out (the rule's timeout is 2s).
     let reply = s
@@ -85,8 +74,7 @@ async fn held_requests_are_approved_denied_or_time_out_through_the_admin_api() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.json()["reason"], "approval timed out");
     assert_eq!(s.upstream.count(), 2);
-    s.keyward.running.handles().audit().unwrap().flush().await;
-    let log = std::fs::read_to_string(s.keyward.audit_path()).unwrap();
+    let log = s.keyward.flushed_audit_log().await;
     assert!(
         log.contains("\"by\":\"admin\""),
         "the name of the approving token is in the audit log"
@@ -101,10 +89,7 @@ async fn one_agent_cannot_flood_the_approval_queue() {
     let mut held = Vec::new();
     for _ in 0..limit {
         let a = s.alice();
-        held.push(tokio::spawn(async move {
-            a.send(Proto::H1, post("https://api.example.com/transfer"))
-                .await
-        }));
+        held.push(send_transfer(a));
     }
     wait_pending(s.admin(), limit).await;
     let refused = s
@@ -112,18 +97,10 @@ async fn one_agent_cannot_flood_the_approval_queue() {
         .send(Proto::H1, post("https://api.example.com/transfer"))
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(
-        refused.json()["reason"]
-            .as_str()
-            .unwrap()
-            .contains("too many requests")
-    );
+    assert!(refused.reason().contains("too many requests"));
     // Another agent is not blocked by alice's queue.
     let b = s.bob();
-    let bob = tokio::spawn(async move {
-        b.send(Proto::H1, post("https://api.example.com/transfer"))
-            .await
-    });
+    let bob = send_transfer(b);
     wait_pending(s.admin(), limit + 1).await;
     for p in s.keyward.running.handles().approvals().list() {
         s.keyward.running.handles().approvals().resolve(
@@ -153,11 +130,7 @@ async fn held_requests_are_announced_to_the_webhook_and_approvable_from_the_cli(
         .await;
     let (keyward, upstream) = (&h.keyward, h.upstream());
     let agent = keyward.agent();
-    let held = tokio::spawn(async move {
-        agent
-            .send(Proto::H1, post("https://api.example.com/transfer"))
-            .await
-    });
+    let held = send_transfer(agent);
     let admin_addr = keyward.running.admin_addr().unwrap();
     let pending = wait_pending(admin_addr, 1).await;
     let id = pending[0]["id"].as_str().unwrap().to_owned();

@@ -64,7 +64,7 @@ async fn failures_and_disconnects_each_leave_one_entry() {
     .await;
     let agent = keyward.agent();
     assert_eq!(
-        agent.get(Proto::H1, "https://bad.example/").await.status,
+        agent.get_status(Proto::H1, "https://bad.example/").await,
         StatusCode::BAD_GATEWAY
     );
     // The agent reads the head and the first chunk, then goes away.

@@ -251,16 +251,8 @@ async fn keyward_run_leaves_a_complete_log_when_its_command_exits() {
     let log = work.path().join("audit.jsonl");
     for run in 1..=RUNS {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"));
-        cmd.current_dir(work.path())
-            .arg("run")
-            .arg("--ca-dir")
-            .arg(work.path().join("certs"))
-            .arg("--rules")
-            .arg(&rules)
-            .arg("--upstream-ca")
-            .arg(&ca.path)
-            .arg("--audit-log")
-            .arg(&log)
+        cmd.current_dir(work.path()).arg("run");
+        child::with_files(&mut cmd, work.path(), &rules, &ca.path, &log)
             .arg("--resolve")
             .arg(format!("api.example.com:443:{}", upstream.addr))
             .args(["--allow", "api.example.com", "--"])

@@ -10,13 +10,11 @@ use http::{Request, StatusCode};
 use http_body_util::Full;
 
 use crate::path_spellings::{assert_refused, entry};
+use crate::support::Harness;
 use crate::support::agent::Proto;
 use crate::support::raw::{entries_with_reason, in_tunnel, on_proxy_port};
-use crate::support::upstream::echo;
-use crate::support::{Keyward, TestCa, Upstream};
+use crate::support::widgets::{HOST, PLAIN, Rig};
 
-const HOST: &str = "api.widgets.example";
-const PLAIN: &str = "plain.widgets.example";
 const LIMIT: usize = 16 * 1024;
 
 const RULES: &str = r#"rules:
@@ -34,50 +32,12 @@ const RULES: &str = r#"rules:
     decision: allow
 "#;
 
-struct Rig {
-    tls: Upstream,
-    plain: Upstream,
-    keyward: Keyward,
-    _rules: tempfile::TempDir,
-    _ca: TestCa,
-}
-
-impl Rig {
-    fn reached(&self) -> usize {
-        self.tls.count() + self.plain.count()
-    }
-}
-
 async fn rig() -> Rig {
-    let rules_dir = tempfile::tempdir().unwrap();
+    let mut harness = Harness::new().config(|c| c.limits.max_header_bytes = LIMIT);
     for host in [HOST, PLAIN] {
-        let text = RULES.replace("{host}", host);
-        std::fs::write(rules_dir.path().join(format!("{host}.yaml")), text).unwrap();
+        harness = harness.rules(&format!("{host}.yaml"), &RULES.replace("{host}", host));
     }
-    let ca = TestCa::new();
-    let tls = Upstream::https(&ca, &[HOST], &[b"h2", b"http/1.1"], echo()).await;
-    let plain = Upstream::plain(echo()).await;
-    let dir = rules_dir.path().to_path_buf();
-    let keyward = Keyward::start(
-        &ca,
-        &[
-            ("api.widgets.example:443", tls.addr),
-            ("plain.widgets.example:80", plain.addr),
-        ],
-        &[],
-        |c| {
-            c.rules_dir = dir;
-            c.limits.max_header_bytes = LIMIT;
-        },
-    )
-    .await;
-    Rig {
-        tls,
-        plain,
-        keyward,
-        _rules: rules_dir,
-        _ca: ca,
-    }
+    Rig::start(harness).await
 }
 
 /// `bytes` in a tunnel to the HTTPS host (target `path`) and on the proxy port to the plain
@@ -102,7 +62,7 @@ async fn a_connect_target_with_a_scheme_is_refused() {
         let reply = on_proxy_port(&rig.keyward, bytes.as_bytes()).await;
         assert_refused(&rig.keyward, &reply, 400, "carries a scheme").await;
     }
-    assert_eq!(rig.reached(), 0);
+    rig.assert_none_reached();
 }
 
 #[tokio::test]
@@ -123,13 +83,7 @@ async fn a_fragment_in_a_request_target_is_refused() {
         "CONNECT api.widgets.example:443#x HTTP/1.1\r\nHost: api.widgets.example:443\r\n\r\n";
     let reply = on_proxy_port(&rig.keyward, connect.as_bytes()).await;
     assert_eq!(reply.statuses(), vec![400], "{reply:?}");
-    assert_eq!(
-        rig.reached(),
-        0,
-        "{:?} {:?}",
-        rig.tls.seen(),
-        rig.plain.seen()
-    );
+    rig.assert_none_reached();
 }
 
 #[tokio::test]
@@ -157,13 +111,7 @@ async fn content_length_beside_transfer_encoding_is_refused_in_either_order() {
         )
         .await;
     }
-    assert_eq!(
-        rig.reached(),
-        0,
-        "{:?} {:?}",
-        rig.tls.seen(),
-        rig.plain.seen()
-    );
+    rig.assert_none_reached();
 }
 
 #[tokio::test]
@@ -254,7 +202,7 @@ async fn a_chunked_body_over_the_inspection_limit_is_413() {
         entry(&rig.keyward, json["request_id"].as_str().unwrap()).await["status"],
         413
     );
-    assert_eq!(rig.reached(), 0);
+    rig.assert_none_reached();
 }
 
 #[tokio::test]
@@ -276,7 +224,7 @@ async fn a_json_body_with_a_duplicated_key_on_an_inspected_path_is_refused() {
             .unwrap();
         let reply = rig.keyward.agent().send(Proto::H2, req).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
-        assert!(reply.json()["reason"].as_str().unwrap().contains(&why));
+        assert!(reply.reason().contains(&why));
     }
     assert_eq!(rig.reached(), 0, "{:?}", rig.tls.seen());
     // A duplicate the rule does not look at changes nothing it decides on.

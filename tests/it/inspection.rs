@@ -155,6 +155,14 @@ impl Stage {
     }
 }
 
+/// Runs `command` (the probe, or keyward running it) to its end and checks what the probe
+/// reports with [`assert_closed`].
+async fn assert_probe_found_keyward_closed(mut command: tokio::process::Command) {
+    let out = command.stdin(Stdio::null()).output().await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_closed(&String::from_utf8_lossy(&out.stdout));
+}
+
 /// Asserts that the probe got nothing of keyward and everything of the control.
 fn assert_closed(report: &str) {
     let report: serde_json::Value = serde_json::from_str(report.trim())
@@ -178,15 +186,9 @@ async fn the_command_of_keyward_run_cannot_inspect_keyward() {
     args.push(stage.python.display().to_string());
     args.extend(stage.probe_args("parent"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = stage
-        .command(&stage.keyward, &args)
-        .env("KW_PROBE_SECRET", SECRET)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    assert_closed(&String::from_utf8_lossy(&out.stdout));
+    let mut command = stage.command(&stage.keyward, &args);
+    command.env("KW_PROBE_SECRET", SECRET);
+    assert_probe_found_keyward_closed(command).await;
 }
 
 #[tokio::test]
@@ -200,12 +202,5 @@ async fn another_process_of_the_same_user_cannot_inspect_keyward_serve() {
     let keyward = child::spawn(command, logs.path()).await;
     let probe_args = stage.probe_args(&keyward.pid.to_string());
     let probe_args: Vec<&str> = probe_args.iter().map(String::as_str).collect();
-    let out = stage
-        .command(&stage.python, &probe_args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    assert_closed(&String::from_utf8_lossy(&out.stdout));
+    assert_probe_found_keyward_closed(stage.command(&stage.python, &probe_args)).await;
 }

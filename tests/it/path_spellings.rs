@@ -13,10 +13,8 @@ use tokio::io::AsyncWriteExt;
 use crate::support::agent::Proto;
 use crate::support::h2raw::{Answer, END_HEADERS, END_STREAM, HEADERS, answer, block, frame, open};
 use crate::support::raw::{RawReply, audit_log, in_tunnel, on_proxy_port};
-use crate::support::upstream::echo;
-use crate::support::{Keyward, TestCa, Upstream};
-
-const HOST: &str = "api.widgets.example";
+use crate::support::widgets::{HOST, Rig};
+use crate::support::{Harness, Keyward};
 
 /// An allow on the repository, a deny on its admin pages, on one HTTPS and one plain host;
 /// `opt_in` is added to the allow rules.
@@ -41,38 +39,8 @@ fn rules(opt_in: &str) -> String {
     )
 }
 
-struct Rig {
-    tls: Upstream,
-    plain: Upstream,
-    keyward: Keyward,
-    _rules: tempfile::TempDir,
-    _ca: TestCa,
-}
-
 async fn rig(opt_in: &str) -> Rig {
-    let rules_dir = tempfile::tempdir().unwrap();
-    std::fs::write(rules_dir.path().join("widgets.yaml"), rules(opt_in)).unwrap();
-    let ca = TestCa::new();
-    let tls = Upstream::https(&ca, &[HOST], &[b"h2", b"http/1.1"], echo()).await;
-    let plain = Upstream::plain(echo()).await;
-    let dir = rules_dir.path().to_path_buf();
-    let keyward = Keyward::start(
-        &ca,
-        &[
-            ("api.widgets.example:443", tls.addr),
-            ("plain.widgets.example:80", plain.addr),
-        ],
-        &[],
-        |c| c.rules_dir = dir,
-    )
-    .await;
-    Rig {
-        tls,
-        plain,
-        keyward,
-        _rules: rules_dir,
-        _ca: ca,
-    }
+    Rig::start(Harness::new().rules("widgets.yaml", &rules(opt_in))).await
 }
 
 /// The JSON body of the first response in a raw reply.
@@ -212,8 +180,7 @@ async fn an_opted_in_host_admits_the_spelling_and_still_denies_every_reading_of_
         let reply = in_tunnel(&rig.keyward, "api.widgets.example:443", bytes.as_bytes()).await;
         assert_refused(&rig.keyward, &reply, 400, why).await;
     }
-    assert_eq!(rig.tls.count(), 0, "{:?}", rig.tls.seen());
-    assert_eq!(rig.plain.count(), 0, "{:?}", rig.plain.seen());
+    rig.assert_none_reached();
     // An admitted spelling outside the denied pages is forwarded as sent.
     let bytes = format!(
         "GET /repos/acme/widgets//issues;v=2 HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"

@@ -3,8 +3,6 @@
 //! ports, downgrades, IP literals and numeric hosts, TRACE, CONNECT in a tunnel, unknown
 //! methods. A request the rules deny stays denied whatever its spelling: 4xx, nothing upstream.
 
-use std::collections::BTreeSet;
-
 use crate::support::raw::{in_tunnel, on_proxy_port};
 use crate::support::rules::{ExampleRules, example_rules};
 use crate::support::upstream::echo;
@@ -15,12 +13,7 @@ const ISSUE: &str = r#"{"title":"hi","labels":["bug"]}"#;
 
 async fn rig() -> (ExampleRules, TestCa, Upstream, Upstream, Keyward) {
     let copy = example_rules();
-    let rules = keyward::policy::RuleSet::load_dir(&copy.path()).unwrap();
-    let hosts: BTreeSet<String> = rules
-        .tests()
-        .iter()
-        .map(|t| t.request.host.clone())
-        .collect();
+    let (_, hosts) = copy.load_with_test_hosts();
     let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let ca = TestCa::new();
     let tls = Upstream::https(&ca, &names, &[b"http/1.1"], echo()).await;

@@ -5,15 +5,24 @@ use http::{Request, StatusCode};
 use http_body_util::Full;
 
 use crate::support::Harness;
+use crate::support::harness::Running;
 use crate::support::upstream::echo;
+
+/// keyward in front of a plain-HTTP echo upstream for plain.example, which is allowed over
+/// plain HTTP if `allowed`.
+async fn plain_example(allowed: bool) -> Running {
+    let h = Harness::new().plain_upstream(&["plain.example"], echo());
+    let h = if allowed { h.allow("plain.example") } else { h };
+    h.start().await
+}
+
+fn empty() -> Full<Bytes> {
+    Full::new(Bytes::new())
+}
 
 #[tokio::test]
 async fn absolute_form_http_is_forwarded_to_a_pinned_upstream() {
-    let h = Harness::new()
-        .plain_upstream(&["plain.example"], echo())
-        .allow("plain.example")
-        .start()
-        .await;
+    let h = plain_example(true).await;
     let (keyward, upstream) = (&h.keyward, h.upstream());
     let req = Request::post("http://plain.example/submit?q=1")
         .header("host", "plain.example")
@@ -33,34 +42,25 @@ async fn absolute_form_http_is_forwarded_to_a_pinned_upstream() {
 
 #[tokio::test]
 async fn non_proxy_requests_and_https_absolute_form_are_400() {
-    let h = Harness::new()
-        .plain_upstream(&["plain.example"], echo())
-        .allow("plain.example")
-        .start()
-        .await;
+    let h = plain_example(true).await;
     let (keyward, upstream) = (&h.keyward, h.upstream());
     let agent = keyward.agent();
     let origin = Request::get("/")
         .header("host", "plain.example")
-        .body(Full::new(Bytes::new()))
+        .body(empty())
         .unwrap();
     let reply = agent.plain(origin).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(
-        reply.json()["reason"]
-            .as_str()
-            .unwrap()
-            .contains("not a proxy request")
-    );
+    assert!(reply.reason().contains("not a proxy request"));
     let https = Request::get("https://plain.example/")
-        .body(Full::new(Bytes::new()))
+        .body(empty())
         .unwrap();
     let reply = agent.plain(https).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.json()["reason"].as_str().unwrap().contains("CONNECT"));
+    assert!(reply.reason().contains("CONNECT"));
     let fronted = Request::get("http://plain.example/")
         .header("host", "other.example")
-        .body(Full::new(Bytes::new()))
+        .body(empty())
         .unwrap();
     let reply = agent.plain(fronted).await;
     assert_eq!(reply.status, StatusCode::MISDIRECTED_REQUEST);
@@ -69,17 +69,13 @@ async fn non_proxy_requests_and_https_absolute_form_are_400() {
 
 #[tokio::test]
 async fn trace_and_track_are_refused() {
-    let h = Harness::new()
-        .plain_upstream(&["plain.example"], echo())
-        .allow("plain.example")
-        .start()
-        .await;
+    let h = plain_example(true).await;
     let (keyward, upstream) = (&h.keyward, h.upstream());
     for method in ["TRACE", "TRACK"] {
         let req = Request::builder()
             .method(method)
             .uri("http://plain.example/")
-            .body(Full::new(Bytes::new()))
+            .body(empty())
             .unwrap();
         let reply = keyward.agent().plain(req).await;
         assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
@@ -90,18 +86,13 @@ async fn trace_and_track_are_refused() {
 
 #[tokio::test]
 async fn default_deny_for_plain_http_names_the_reason() {
-    let h = Harness::new()
-        .plain_upstream(&["plain.example"], echo())
-        .start()
-        .await;
+    let h = plain_example(false).await;
     let (keyward, upstream) = (&h.keyward, h.upstream());
-    let req = Request::get("http://plain.example/")
-        .body(Full::new(Bytes::new()))
-        .unwrap();
+    let req = Request::get("http://plain.example/").body(empty()).unwrap();
     let reply = keyward.agent().plain(req).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let json = reply.json();
     assert_eq!(json["error"], "denied");
-    assert!(json["reason"].as_str().unwrap().contains("no rule allows"));
+    assert!(reply.reason().contains("no rule allows"), "{json}");
     assert_eq!(upstream.count(), 0);
 }

@@ -99,18 +99,17 @@ async fn allow_private_opens_only_the_ranges_its_rule_names() {
         .arg("serve")
         .arg("--listen")
         .arg(format!("{}:0", link.peer_addr))
-        .args(["--log-format", "json"])
-        .arg("--ca-dir")
-        .arg(work.path().join("certs"))
-        .arg("--rules")
-        .arg(&rules)
-        .arg("--upstream-ca")
-        .arg(&ca.path)
-        .arg("--audit-log")
-        .arg(&audit_path)
-        .arg("--allow")
-        .arg(format!("{HOSTWIDE}:{port}"))
-        .env("RUST_LOG", "keyward=debug");
+        .args(["--log-format", "json"]);
+    child::with_files(
+        command.as_std_mut(),
+        work.path(),
+        &rules,
+        &ca.path,
+        &audit_path,
+    )
+    .arg("--allow")
+    .arg(format!("{HOSTWIDE}:{port}"))
+    .env("RUST_LOG", "keyward=debug");
     let mut keyward = child::spawn(command, work.path()).await;
     assert_eq!(keyward.addr.ip(), std::net::IpAddr::V4(link.peer_addr));
     let agent = Agent::new(keyward.addr, &work.path().join("certs/ca.pem"));
@@ -128,7 +127,7 @@ async fn allow_private_opens_only_the_ranges_its_rule_names() {
         let reply = agent.get(proto, &url(OPEN, "/shut/1")).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
         assert_eq!(reply.json()["error"], "destination_refused", "{reply:?}");
-        let reason = reply.json()["reason"].as_str().unwrap().to_owned();
+        let reason = reply.reason().to_owned();
         assert!(
             reason.contains(&link.host_addr.to_string()) && reason.contains("private"),
             "{reason}"

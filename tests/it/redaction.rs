@@ -9,13 +9,12 @@ use std::sync::Arc;
 use base64::Engine;
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
 
-use crate::support::agent::Proto;
+use crate::support::agent::{Proto, Reply};
+use crate::support::coding;
 use crate::support::rules::example_rules;
-use crate::support::upstream::{BoxError, TestBody, full};
-use crate::support::{Handler, Harness};
+use crate::support::upstream::{bearer_token, byte_by_byte, full};
+use crate::support::{Handler, Harness, Keyward};
 
 mod escapings;
 
@@ -23,12 +22,7 @@ mod escapings;
 pub fn echo_token() -> Handler {
     Arc::new(|req: http::Request<hyper::body::Incoming>| {
         Box::pin(async move {
-            let auth = req
-                .headers()
-                .get("authorization")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default();
-            let token = auth.strip_prefix("Bearer ").unwrap_or("").to_owned();
+            let token = bearer_token(&req);
             let b64 = base64::engine::general_purpose::STANDARD.encode(format!("user:{token}"));
             let url =
                 percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC)
@@ -47,72 +41,47 @@ pub fn echo_token() -> Handler {
                 .header("set-cookie", format!("session={token}; Secure"));
             let path = req.uri().path().to_owned();
             match path.as_str() {
-                "/gzip" => {
-                    let mut e =
-                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                    e.write_all(text.as_bytes()).unwrap();
-                    builder
-                        .header("content-encoding", "gzip")
-                        .body(full(e.finish().unwrap()))
-                        .unwrap()
-                }
-                "/br" => {
-                    let mut out = Vec::new();
-                    {
-                        let mut e = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
-                        e.write_all(text.as_bytes()).unwrap();
-                    }
-                    builder
-                        .header("content-encoding", "br")
-                        .body(full(out))
-                        .unwrap()
-                }
-                "/gzip-br" => {
-                    // Stacked codings on two header lines: gzip first, then br.
-                    let mut gz =
-                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                    gz.write_all(text.as_bytes()).unwrap();
-                    let mut out = Vec::new();
-                    {
-                        let mut e = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
-                        e.write_all(&gz.finish().unwrap()).unwrap();
-                    }
-                    builder
-                        .header("content-encoding", "gzip")
-                        .header("content-encoding", "br")
-                        .body(full(out))
-                        .unwrap()
-                }
-                "/deflate-raw" => {
-                    // Raw deflate, as some servers send for `deflate`.
-                    let mut e = flate2::write::DeflateEncoder::new(
-                        Vec::new(),
-                        flate2::Compression::default(),
-                    );
-                    e.write_all(text.as_bytes()).unwrap();
-                    builder
-                        .header("content-encoding", "deflate")
-                        .body(full(e.finish().unwrap()))
-                        .unwrap()
-                }
-                "/events" => {
-                    // The token split over two events' chunks, byte by byte.
-                    let bytes = format!("data: {token}\n\n").into_bytes();
-                    let frames: Vec<Result<Frame<Bytes>, BoxError>> = bytes
-                        .chunks(1)
-                        .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
-                        .collect();
-                    let body: TestBody =
-                        BodyExt::boxed(StreamBody::new(futures_util::stream::iter(frames)));
-                    builder
-                        .header("content-type", "text/event-stream")
-                        .body(body)
-                        .unwrap()
-                }
+                "/gzip" => builder
+                    .header("content-encoding", "gzip")
+                    .body(full(coding::gzip(text.as_bytes())))
+                    .unwrap(),
+                "/br" => builder
+                    .header("content-encoding", "br")
+                    .body(full(coding::br(text.as_bytes())))
+                    .unwrap(),
+                // Stacked codings on two header lines: gzip first, then br.
+                "/gzip-br" => builder
+                    .header("content-encoding", "gzip")
+                    .header("content-encoding", "br")
+                    .body(full(coding::br(&coding::gzip(text.as_bytes()))))
+                    .unwrap(),
+                // Raw deflate, as some servers send for `deflate`.
+                "/deflate-raw" => builder
+                    .header("content-encoding", "deflate")
+                    .body(full(coding::raw_deflate(text.as_bytes())))
+                    .unwrap(),
+                // The token split over two events' chunks, byte by byte.
+                "/events" => builder
+                    .header("content-type", "text/event-stream")
+                    .body(byte_by_byte(format!("data: {token}\n\n").as_bytes()))
+                    .unwrap(),
                 _ => builder.body(full(text)).unwrap(),
             }
         })
     })
+}
+
+/// `GET https://api.github.com{path}` through `keyward` over `proto`, which must answer 200;
+/// the reply, its body as text and its headers as printed (where a leak would show).
+pub async fn get_echo(keyward: &Keyward, proto: Proto, path: &str) -> (Reply, String, String) {
+    let reply = keyward
+        .agent()
+        .get(proto, &format!("https://api.github.com{path}"))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{path}");
+    let body = String::from_utf8_lossy(&reply.body).into_owned();
+    let headers = format!("{:?}", reply.headers);
+    (reply, body, headers)
 }
 
 #[tokio::test]
@@ -140,13 +109,7 @@ async fn echoed_tokens_never_reach_the_agent_in_any_form() {
             "/deflate-raw",
             "/events",
         ] {
-            let reply = keyward
-                .agent()
-                .get(proto, &format!("https://api.github.com{path}"))
-                .await;
-            assert_eq!(reply.status, StatusCode::OK, "{path}");
-            let body = String::from_utf8_lossy(&reply.body).into_owned();
-            let headers = format!("{:?}", reply.headers);
+            let (reply, body, headers) = get_echo(keyward, proto, path).await;
             for form in &forms {
                 assert!(
                     !body.contains(form.as_str()),
@@ -218,9 +181,8 @@ async fn a_compressed_response_bomb_is_decoded_in_bounded_steps_and_streamed() {
     assert_eq!(
         keyward
             .agent()
-            .get(Proto::H1, "https://api.github.com/plain")
-            .await
-            .status,
+            .get_status(Proto::H1, "https://api.github.com/plain")
+            .await,
         StatusCode::OK
     );
 }

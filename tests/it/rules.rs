@@ -3,8 +3,6 @@
 //! are injected and scrubbed from responses, placeholders elsewhere are refused, and the
 //! audit log verifies and holds no secret.
 
-use std::collections::BTreeSet;
-
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
@@ -48,12 +46,7 @@ async fn start_with_example_rules() -> (
     RuleSet,
 ) {
     let rules_copy = example_rules();
-    let rules = RuleSet::load_dir(&rules_copy.path()).unwrap();
-    let hosts: BTreeSet<String> = rules
-        .tests()
-        .iter()
-        .map(|t| t.request.host.clone())
-        .collect();
+    let (rules, hosts) = rules_copy.load_with_test_hosts();
     let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let Running {
         keyward,
@@ -209,15 +202,14 @@ async fn placeholders_sent_anywhere_else_are_refused_as_exfiltration() {
     for req in requests {
         let reply = agent.send(Proto::H1, req).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
-        let reason = reply.json()["reason"].as_str().unwrap().to_owned();
+        let reason = reply.reason().to_owned();
         assert!(
             reason.starts_with("credential not allowed for this destination"),
             "{reason}"
         );
     }
     assert_eq!(upstream.count(), 0, "nothing reached any upstream");
-    keyward.running.handles().audit().unwrap().flush().await;
-    let log = std::fs::read_to_string(keyward.audit_path()).unwrap();
+    let log = keyward.flushed_audit_log().await;
     assert_eq!(
         log.lines()
             .filter(|l| l.contains("exfiltration attempt"))

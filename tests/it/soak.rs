@@ -238,19 +238,19 @@ async fn normal_traffic_survives_abuse_and_nothing_leaks() {
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(["--admin-listen", "127.0.0.1:0"])
         .arg("--config")
-        .arg(&config)
-        .arg("--ca-dir")
-        .arg(work.path().join("certs"))
-        .arg("--rules")
-        .arg(&rules)
-        .arg("--upstream-ca")
-        .arg(&ca.path)
-        .arg("--audit-log")
-        .arg(work.path().join("audit.jsonl"))
-        .arg("--resolve")
-        .arg(format!("api.example.com:443:{}", upstream.addr))
-        .args(["--allow", "api.example.com"])
-        .env("RUST_LOG", "info");
+        .arg(&config);
+    let audit_log = work.path().join("audit.jsonl");
+    child::with_files(
+        command.as_std_mut(),
+        work.path(),
+        &rules,
+        &ca.path,
+        &audit_log,
+    )
+    .arg("--resolve")
+    .arg(format!("api.example.com:443:{}", upstream.addr))
+    .args(["--allow", "api.example.com"])
+    .env("RUST_LOG", "info");
     let mut keyward = child::spawn(command, work.path()).await;
     if child::open_fds(keyward.pid).is_none() {
         // keyward is non-dumpable: only root (CAP_SYS_PTRACE) may list its descriptors.

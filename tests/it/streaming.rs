@@ -54,13 +54,7 @@ async fn server_sent_events_arrive_one_by_one() {
             fed_by_channel(rx),
         )
         .await;
-        let keyward = Keyward::start(
-            &ca,
-            &[("api.github.com:443", upstream.addr)],
-            &["api.github.com"],
-            |_| {},
-        )
-        .await;
+        let keyward = Keyward::in_front_of(&ca, "api.github.com", upstream.addr, |_| {}).await;
         let agent = keyward.agent();
         let tcp = agent.connect("api.github.com:443").await.unwrap();
         let alpn: &[&[u8]] = if proto == Proto::H1 {

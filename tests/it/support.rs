@@ -4,6 +4,10 @@
 pub mod agent;
 pub mod audit_log;
 pub mod child;
+/// The content-coding encoders the crate's unit tests compress bodies with (one
+/// implementation).
+#[path = "../../src/content_coding/encode.rs"]
+pub mod coding;
 /// The encoders the scrubber's unit tests echo secrets through (one implementation).
 #[path = "../../src/redact/patterns/encoders.rs"]
 pub mod encoders;
@@ -17,6 +21,7 @@ pub mod raw;
 pub mod rules;
 pub mod test_ca;
 pub mod upstream;
+pub mod widgets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,9 +92,27 @@ impl Keyward {
         }
     }
 
+    /// Starts keyward trusting `upstream_ca`, allowing `host` and pinning `host:443` to
+    /// `upstream`; `tweak` adjusts the configuration further.
+    pub async fn in_front_of(
+        upstream_ca: &TestCa,
+        host: &str,
+        upstream: SocketAddr,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Keyward {
+        let target = format!("{host}:443");
+        Self::start(upstream_ca, &[(&target, upstream)], &[host], tweak).await
+    }
+
     /// The audit log's path.
     pub fn audit_path(&self) -> PathBuf {
         self.dir.path().join("audit.jsonl")
+    }
+
+    /// The audit log's text once keyward's writer has flushed every entry so far.
+    pub async fn flushed_audit_log(&self) -> String {
+        self.running.handles().audit().unwrap().flush().await;
+        std::fs::read_to_string(self.audit_path()).unwrap()
     }
 
     /// An agent that trusts this keyward.

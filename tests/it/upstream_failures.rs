@@ -6,36 +6,30 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::support::agent::Proto;
+use crate::support::agent::{Proto, Reply};
 use crate::support::upstream::echo;
 use crate::support::{Handler, Keyward, TestCa, Upstream};
 
-#[tokio::test]
-async fn upstream_certificate_not_trusted_is_502_with_the_reason() {
-    let trusted = TestCa::new();
-    let rogue = TestCa::new();
-    let upstream = Upstream::https(&rogue, &["api.github.com"], &[b"http/1.1"], echo()).await;
-    let keyward = Keyward::start(
-        &trusted,
-        &[("api.github.com:443", upstream.addr)],
-        &["api.github.com"],
-        |_| {},
-    )
-    .await;
+/// `GET https://api.github.com/` through a keyward trusting `trusted`, pinned to an echo
+/// upstream whose certificate `issuer` issued for `names`; the reply, and the upstream.
+async fn get_github_root(trusted: &TestCa, issuer: &TestCa, names: &[&str]) -> (Reply, Upstream) {
+    let upstream = Upstream::https(issuer, names, &[b"http/1.1"], echo()).await;
+    let keyward = Keyward::in_front_of(trusted, "api.github.com", upstream.addr, |_| {}).await;
     let reply = keyward
         .agent()
         .get(Proto::H1, "https://api.github.com/")
         .await;
+    (reply, upstream)
+}
+
+#[tokio::test]
+async fn upstream_certificate_not_trusted_is_502_with_the_reason() {
+    let (trusted, rogue) = (TestCa::new(), TestCa::new());
+    let (reply, upstream) = get_github_root(&trusted, &rogue, &["api.github.com"]).await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
     let json = reply.json();
     assert_eq!(json["error"], "upstream_failed");
-    assert!(
-        json["reason"]
-            .as_str()
-            .unwrap()
-            .contains("certificate not trusted"),
-        "{json}"
-    );
+    assert!(reply.reason().contains("certificate not trusted"), "{json}");
     assert_eq!(
         upstream.count(),
         0,
@@ -46,25 +40,9 @@ async fn upstream_certificate_not_trusted_is_502_with_the_reason() {
 #[tokio::test]
 async fn upstream_certificate_for_another_name_is_502() {
     let ca = TestCa::new();
-    let upstream = Upstream::https(&ca, &["other.example"], &[b"http/1.1"], echo()).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("api.github.com:443", upstream.addr)],
-        &["api.github.com"],
-        |_| {},
-    )
-    .await;
-    let reply = keyward
-        .agent()
-        .get(Proto::H1, "https://api.github.com/")
-        .await;
+    let (reply, _upstream) = get_github_root(&ca, &ca, &["other.example"]).await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
-    assert!(
-        reply.json()["reason"]
-            .as_str()
-            .unwrap()
-            .contains("certificate")
-    );
+    assert!(reply.reason().contains("certificate"));
 }
 
 #[tokio::test]
@@ -72,14 +50,9 @@ async fn upstream_that_never_answers_is_504() {
     let ca = TestCa::new();
     let silent: Handler = Arc::new(|_req| Box::pin(std::future::pending()));
     let upstream = Upstream::https(&ca, &["api.github.com"], &[b"http/1.1"], silent).await;
-    let keyward = Keyward::start(
-        &ca,
-        &[("api.github.com:443", upstream.addr)],
-        &["api.github.com"],
-        |c| {
-            c.limits.upstream_response_timeout = Duration::from_millis(300);
-        },
-    )
+    let keyward = Keyward::in_front_of(&ca, "api.github.com", upstream.addr, |c| {
+        c.limits.upstream_response_timeout = Duration::from_millis(300);
+    })
     .await;
     let reply = keyward
         .agent()
@@ -120,10 +93,7 @@ async fn loopback_and_private_destinations_are_refused_unless_pinned() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let json = reply.json();
     assert_eq!(json["error"], "destination_refused");
-    assert!(
-        json["reason"].as_str().unwrap().contains("loopback"),
-        "{json}"
-    );
+    assert!(reply.reason().contains("loopback"), "{json}");
     assert_eq!(upstream.count(), 0);
 }
 
@@ -148,11 +118,5 @@ async fn keyward_never_dials_its_own_listen_address_even_when_pinned() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let json = reply.json();
     assert_eq!(json["error"], "destination_refused");
-    assert!(
-        json["reason"]
-            .as_str()
-            .unwrap()
-            .contains("own listen address"),
-        "{json}"
-    );
+    assert!(reply.reason().contains("own listen address"), "{json}");
 }

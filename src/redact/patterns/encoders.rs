@@ -25,32 +25,33 @@ pub fn python_quote_plus(s: &str) -> String {
 /// control and all non-ASCII characters as lower-case `\uxxxx` (surrogate pairs above the
 /// BMP); `/` and DEL as they are.
 pub fn python_json_dumps(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c < ' ' || !c.is_ascii() => {
-                for unit in c.encode_utf16(&mut [0; 2]) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
+    json_string(s, |c, out| {
+        if c < ' ' || !c.is_ascii() {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
             }
-            c => out.push(c),
+        } else {
+            out.push(c);
         }
-    }
-    out.push('"');
-    out
+    })
 }
 
 /// Go `encoding/json.Marshal` of a string (HTML-safe, the default): `\"` `\\` `\n` `\r`
 /// `\t` `\b` `\f` (Go 1.22+), other control characters and `<` `>` `&` U+2028 U+2029 as
 /// lower-case `\u00xx` / `\u20xx`; everything else, `/` included, as it is.
 pub fn go_json_marshal(s: &str) -> String {
+    json_string(s, |c, out| {
+        if c < ' ' || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    })
+}
+
+/// `s` in double quotes with the short escapes both JSON encoders above write (`\"` `\\`
+/// `\n` `\r` `\t` `\b` `\f`); every other character as `other` writes it.
+fn json_string(s: &str, other: impl Fn(char, &mut String)) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -61,10 +62,7 @@ pub fn go_json_marshal(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if c < ' ' || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') => {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)));
-            }
-            c => out.push(c),
+            c => other(c, &mut out),
         }
     }
     out.push('"');

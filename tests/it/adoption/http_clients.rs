@@ -78,27 +78,26 @@ async fn keyward_run_gives_proxies_trust_and_placeholders_not_secrets() {
     );
 }
 
-#[tokio::test]
-async fn curl_through_keyward_run() {
-    require("curl", "--version");
-    let scene = Scene::start(&["api.github.com"], echo()).await;
-    let curl = "curl -sS --max-time 20 --fail-with-body";
-    let out = scene
-        .run(
-            |_| {},
-            &[
-                "sh",
-                "-c",
-                &format!("{curl} -H \"Authorization: Bearer $GITHUB_TOKEN\" {ALLOWED}"),
-            ],
-        )
-        .await;
+/// Runs `client_header` (a client's command line up to its option that takes a header)
+/// with the agent's `$GITHUB_TOKEN` as bearer token for [`ALLOWED`] in `keyward run`:
+/// it succeeds, the echo shows the path, and the upstream got the real token.
+async fn allowed_get_is_injected(scene: &Scene, client_header: &str) {
+    let command = format!("{client_header} \"Authorization: Bearer $GITHUB_TOKEN\" {ALLOWED}");
+    let out = scene.run(|_| {}, &["sh", "-c", &command]).await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["path"], "/repos/acme/keyward");
     let real = format!("Bearer {}", scene.secret("github"));
     assert_eq!(scene.last_authorization(), real, "injected upstream");
+}
+
+#[tokio::test]
+async fn curl_through_keyward_run() {
+    require("curl", "--version");
+    let scene = Scene::start(&["api.github.com"], echo()).await;
+    let curl = "curl -sS --max-time 20 --fail-with-body";
+    allowed_get_is_injected(&scene, &format!("{curl} -H")).await;
 
     let denied = format!("{curl} -X POST -d '{{\"title\":\"x\"}}' {DENIED}");
     let out = scene.run(|_| {}, &["sh", "-c", &denied]).await;
@@ -125,24 +124,7 @@ async fn wget_through_keyward_run() {
     let scene = Scene::start(&["api.github.com"], echo()).await;
     // Debian's wget is built with GnuTLS, which ignores SSL_CERT_FILE: name the bundle.
     let wget = "wget -q -O - --timeout=20 --content-on-error --ca-certificate=\"$SSL_CERT_FILE\"";
-    let out = scene
-        .run(
-            |_| {},
-            &[
-                "sh",
-                "-c",
-                &format!("{wget} --header \"Authorization: Bearer $GITHUB_TOKEN\" {ALLOWED}"),
-            ],
-        )
-        .await;
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stderr}");
-    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(json["path"], "/repos/acme/keyward");
-    assert_eq!(
-        scene.last_authorization(),
-        format!("Bearer {}", scene.secret("github"))
-    );
+    allowed_get_is_injected(&scene, &format!("{wget} --header")).await;
 
     let denied = format!("{wget} --post-data '{{\"title\":\"x\"}}' {DENIED}");
     let out = scene.run(|_| {}, &["sh", "-c", &denied]).await;

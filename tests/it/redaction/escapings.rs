@@ -3,19 +3,17 @@
 //! JSON, PHP's `\/`, JavaScript's `encodeURIComponent`, a per-character mix, and real
 //! `python3`), in the body, in headers, gzip'd and byte by byte, never reaches the agent.
 
-use std::io::Write;
 use std::process::Command;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
+use http::Response;
 
+use super::get_echo;
 use crate::support::agent::Proto;
+use crate::support::coding;
 use crate::support::encoders::{self, Spell};
 use crate::support::rules::{ExampleRules, example_rules};
-use crate::support::upstream::{BoxError, TestBody, full};
+use crate::support::upstream::{bearer_token, byte_by_byte, full};
 use crate::support::{Handler, Keyward, TestCa, Upstream};
 
 /// Has every character class that leaked before: `/ + = < & "` and a space.
@@ -71,12 +69,7 @@ fn python_spellings(token: &str) -> Vec<String> {
 fn echo_escaped() -> Handler {
     Arc::new(|req: http::Request<hyper::body::Incoming>| {
         Box::pin(async move {
-            let auth = req
-                .headers()
-                .get("authorization")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .unwrap_or_default();
-            let token = auth.strip_prefix("Bearer ").unwrap_or("").to_owned();
+            let token = bearer_token(&req);
             let mut lines: Vec<String> = spellings(&token)
                 .into_iter()
                 .map(|(name, s)| format!("{name}: {s}"))
@@ -98,25 +91,11 @@ fn echo_escaped() -> Handler {
                 )
                 .header("x-echo", encoders::go_json_marshal(&token));
             match path.as_str() {
-                "/gzip" => {
-                    let mut e =
-                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                    e.write_all(text.as_bytes()).unwrap();
-                    builder
-                        .header("content-encoding", "gzip")
-                        .body(full(e.finish().unwrap()))
-                        .unwrap()
-                }
-                "/bytes" => {
-                    let frames: Vec<Result<Frame<Bytes>, BoxError>> = text
-                        .into_bytes()
-                        .chunks(1)
-                        .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
-                        .collect();
-                    let body: TestBody =
-                        BodyExt::boxed(StreamBody::new(futures_util::stream::iter(frames)));
-                    builder.body(body).unwrap()
-                }
+                "/gzip" => builder
+                    .header("content-encoding", "gzip")
+                    .body(full(coding::gzip(text.as_bytes())))
+                    .unwrap(),
+                "/bytes" => builder.body(byte_by_byte(text.as_bytes())).unwrap(),
                 _ => builder.body(full(text)).unwrap(),
             }
         })
@@ -153,13 +132,7 @@ async fn an_escaped_token_never_reaches_the_agent() {
     let forms = spellings(TOKEN);
     for proto in [Proto::H1, Proto::H2] {
         for path in ["/plain", "/gzip", "/bytes"] {
-            let reply = keyward
-                .agent()
-                .get(proto, &format!("https://api.github.com{path}"))
-                .await;
-            assert_eq!(reply.status, StatusCode::OK, "{path}");
-            let body = String::from_utf8_lossy(&reply.body).into_owned();
-            let headers = format!("{:?}", reply.headers);
+            let (reply, body, headers) = get_echo(&keyward, proto, path).await;
             for (name, form) in &forms {
                 assert!(
                     !body.contains(form.as_str()),
@@ -204,12 +177,7 @@ async fn a_token_quoted_by_python_never_reaches_the_agent() {
     let ca = TestCa::new();
     let upstream = Upstream::https(&ca, &["api.github.com"], &[b"http/1.1"], echo_escaped()).await;
     let keyward = start(&copy, &ca, &upstream).await;
-    let reply = keyward
-        .agent()
-        .get(Proto::H1, "https://api.github.com/python")
-        .await;
-    assert_eq!(reply.status, StatusCode::OK);
-    let body = String::from_utf8_lossy(&reply.body).into_owned();
+    let (_, body, _) = get_echo(&keyward, Proto::H1, "/python").await;
     let python = python_spellings(TOKEN);
     assert_eq!(python.len(), 4);
     for form in &python {

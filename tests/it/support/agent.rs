@@ -35,6 +35,15 @@ impl Reply {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
+
+    /// The `reason` of the JSON body (what a refusal or an upstream failure says).
+    pub fn reason(&self) -> String {
+        let json = self.json();
+        json["reason"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no reason: {json}"))
+            .to_owned()
+    }
 }
 
 #[derive(Clone)]
@@ -57,6 +66,11 @@ impl Agent {
             roots: Arc::new(roots),
             proxy_auth: None,
         }
+    }
+
+    /// The status of a GET of `url` over `proto` (see [`Agent::get`]).
+    pub async fn get_status(&self, proto: Proto, url: &str) -> StatusCode {
+        self.get(proto, url).await.status
     }
 
     /// The same agent authenticating as `name` with `token`.

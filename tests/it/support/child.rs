@@ -29,6 +29,26 @@ pub fn command() -> tokio::process::Command {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
 }
 
+/// Gives a `keyward serve` or `keyward run` command its files: the CA directory `work/certs`,
+/// the rules in `rules`, `upstream_ca` as the upstream CA and the audit log at `audit_log`.
+pub fn with_files<'c>(
+    command: &'c mut std::process::Command,
+    work: &Path,
+    rules: &Path,
+    upstream_ca: &Path,
+    audit_log: &Path,
+) -> &'c mut std::process::Command {
+    command
+        .arg("--ca-dir")
+        .arg(work.join("certs"))
+        .arg("--rules")
+        .arg(rules)
+        .arg("--upstream-ca")
+        .arg(upstream_ca)
+        .arg("--audit-log")
+        .arg(audit_log)
+}
+
 /// A `sh -c` script: bind-mounts `$0` over /etc/hosts, then runs the remaining arguments.
 pub const MOUNT_HOSTS_THEN_EXEC: &str = r#"mount --bind "$0" /etc/hosts && exec "$@""#;
 

@@ -8,7 +8,7 @@
 //!     .rules("api.yaml", "rules:\n  - id: read\n    url: https://api.example.com/**\n    decision: allow\n")
 //!     .start()
 //!     .await;
-//! assert_eq!(h.agent().get(Proto::H1, "https://api.example.com/x").await.status, 200);
+//! assert_eq!(h.agent().get_status(Proto::H1, "https://api.example.com/x").await, 200);
 //! ```
 
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! The example rules of `rules/`, copied to a temporary directory with every secret source
 //! rewritten to a file holding a known test value, so tests can look for those values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// A copy of the example rules and the test values of their secrets.
@@ -16,6 +16,17 @@ pub struct ExampleRules {
 impl ExampleRules {
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("rules")
+    }
+
+    /// The rules loaded, and the hosts their tests send requests to.
+    pub fn load_with_test_hosts(&self) -> (keyward::policy::RuleSet, BTreeSet<String>) {
+        let rules = keyward::policy::RuleSet::load_dir(&self.path()).unwrap();
+        let hosts = rules
+            .tests()
+            .iter()
+            .map(|t| t.request.host.clone())
+            .collect();
+        (rules, hosts)
     }
 }
 

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, Version};
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -135,6 +136,25 @@ impl Upstream {
 /// A body holding `bytes`.
 pub fn full(bytes: impl Into<Bytes>) -> TestBody {
     Full::new(bytes.into()).map_err(|n| match n {}).boxed()
+}
+
+/// `bytes` streamed one byte per data frame (so whatever spans them is split everywhere).
+pub fn byte_by_byte(bytes: &[u8]) -> TestBody {
+    let frames: Vec<Result<Frame<Bytes>, BoxError>> = bytes
+        .chunks(1)
+        .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+        .collect();
+    BodyExt::boxed(StreamBody::new(futures_util::stream::iter(frames)))
+}
+
+/// The bearer token `req` carries (empty when it carries none).
+pub fn bearer_token(req: &Request<Incoming>) -> String {
+    let auth = req
+        .headers()
+        .get("authorization")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    auth.strip_prefix("Bearer ").unwrap_or("").to_owned()
 }
 
 /// Answers with a JSON echo of the request: method, path, query, version, headers, body.
