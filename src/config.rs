@@ -43,6 +43,9 @@ pub struct Config {
     pub limits: Limits,
     /// How many hosts' leaf certificates are kept.
     pub cert_cache_capacity: usize,
+    /// Threads serving agents' connections, each with a runtime and upstream pools of its
+    /// own, so a request never changes threads on its way (0: one per CPU).
+    pub workers: usize,
     /// The audit log (`None`: exchanges are only logged).
     pub audit: Option<AuditConfig>,
     /// The admin API's address (`None`: no admin API).
@@ -77,6 +80,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             limits: Limits::default(),
             cert_cache_capacity: 10_000,
+            workers: 0,
             audit: Some(AuditConfig::new(DEFAULT_AUDIT_LOG)),
             admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 3129))),
             admin_token: None,

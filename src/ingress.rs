@@ -35,7 +35,7 @@ pub struct Ingress {
     /// Where refusals outside any exchange are recorded.
     recorder: Arc<Recorder>,
     /// Leaf certificates for the hosts agents tunnel to.
-    certs: ServerConfigCache,
+    certs: Arc<ServerConfigCache>,
     /// Handshakes (and whether their leaf was minted).
     metrics: Arc<Metrics>,
     /// Targets the operator pinned with `--resolve` (the destination guard does not apply).
@@ -57,7 +57,7 @@ pub struct IngressParts {
     pub pipeline: Arc<Pipeline>,
     pub rules: Arc<RulesInForce>,
     pub recorder: Arc<Recorder>,
-    pub certs: ServerConfigCache,
+    pub certs: Arc<ServerConfigCache>,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Lifecycle,
 }
@@ -77,11 +77,6 @@ impl Ingress {
             tunnel_h1: builders::tunnel_builder(config, false),
             tunnel_h2: builders::tunnel_builder(config, true),
         }
-    }
-
-    /// The leaf certificate cache (for inspection: how many leaves were minted).
-    pub fn certs(&self) -> &ServerConfigCache {
-        &self.certs
     }
 
     /// The builder for a tunnel whose agent negotiated `h2` (or not).

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::control::admin::AdminState;
 use crate::control::admin::tokens::AdminTokens;
 use crate::control::approvals::Approvals;
+use crate::control::rate_limits::CounterStore;
 use crate::control::rate_limits::MemoryCounters;
 use crate::control::reload::Reloader;
 use crate::control::rules_in_force::RulesInForce;
@@ -24,7 +25,8 @@ use crate::ingress::{Ingress, IngressParts, client};
 use crate::metrics::Metrics;
 use crate::pipeline::record::Recorder;
 use crate::pipeline::{Pipeline, PipelineParts};
-use crate::server::{Lifecycle, accept, drain};
+use crate::server::workers::{self, Workers};
+use crate::server::{Lifecycle, drain};
 use crate::upstream::{RootsError, Upstream, upstream_roots};
 
 /// Why a proxy could not start.
@@ -66,8 +68,8 @@ pub struct Handles {
     pub approvals: Arc<Approvals>,
     /// Counters and gauges (`/metrics`).
     pub metrics: Arc<Metrics>,
-    /// The agents' connections, and the leaf cache.
-    pub ingress: Arc<Ingress>,
+    /// The leaf certificates served to agents.
+    pub certs: Arc<ServerConfigCache>,
     /// Shutdown, the grace period's end, the connection tasks.
     pub lifecycle: Lifecycle,
 }
@@ -85,7 +87,7 @@ impl Handles {
 
     /// The leaf certificate cache.
     pub fn certs(&self) -> &ServerConfigCache {
-        self.ingress.certs()
+        &self.certs
     }
 
     /// Counters and gauges.
@@ -100,6 +102,8 @@ pub struct Proxy {
     /// The configuration it was built from (for the banner).
     config: Config,
     listener: TcpListener,
+    /// One for each serving thread.
+    ingresses: Vec<Arc<Ingress>>,
     /// The admin listener and the tokens it accepts, when the admin API is on.
     admin: Option<(TcpListener, AdminTokens)>,
     addr: SocketAddr,
@@ -173,41 +177,54 @@ impl Proxy {
             lifecycle.stop_now().clone(),
         ));
         let approvals = Arc::new(Approvals::default());
-        let pipeline = Arc::new(Pipeline::new(PipelineParts {
-            rules: rules.clone(),
-            recorder: recorder.clone(),
-            upstream,
-            approvals: approvals.clone(),
-            counters: Arc::new(MemoryCounters::default()),
-            metrics: metrics.clone(),
-            lifecycle: lifecycle.clone(),
-            read_timeout: config.limits.header_read_timeout,
-            idle_timeout: config.limits.idle_timeout,
-        }));
-        let ingress = Arc::new(Ingress::new(
-            &config,
-            IngressParts {
-                pipeline,
-                rules: rules.clone(),
-                recorder: recorder.clone(),
-                certs,
-                metrics: metrics.clone(),
-                lifecycle: lifecycle.clone(),
-            },
-        ));
+        let certs = Arc::new(certs);
+        let counters: Arc<dyn CounterStore> = Arc::new(MemoryCounters::default());
+        // One ingress per serving thread, each with upstream pools of its own; the rest is
+        // shared.
+        let ingresses: Vec<Arc<Ingress>> = (0..workers::count(config.workers))
+            .map(|i| {
+                let pipeline = Arc::new(Pipeline::new(PipelineParts {
+                    rules: rules.clone(),
+                    recorder: recorder.clone(),
+                    upstream: if i == 0 {
+                        upstream.clone()
+                    } else {
+                        upstream.with_own_pools()
+                    },
+                    approvals: approvals.clone(),
+                    counters: counters.clone(),
+                    metrics: metrics.clone(),
+                    lifecycle: lifecycle.clone(),
+                    read_timeout: config.limits.header_read_timeout,
+                    idle_timeout: config.limits.idle_timeout,
+                }));
+                Arc::new(Ingress::new(
+                    &config,
+                    IngressParts {
+                        pipeline,
+                        rules: rules.clone(),
+                        recorder: recorder.clone(),
+                        certs: certs.clone(),
+                        metrics: metrics.clone(),
+                        lifecycle: lifecycle.clone(),
+                    },
+                ))
+            })
+            .collect();
         let handles = Handles {
             reloader: Reloader::new(rules.clone(), metrics.clone()),
             rules,
             recorder,
             approvals,
             metrics: metrics.clone(),
-            ingress,
+            certs,
             lifecycle,
         };
         Ok(Self {
             handles,
             config,
             listener,
+            ingresses,
             admin,
             addr,
             ca_path,
@@ -275,16 +292,26 @@ impl Proxy {
             let watch = crate::control::reload::watch(handles.reloader.clone(), shutdown);
             tokio::spawn(watch);
         }
-        let ingress = handles.ingress.clone();
+        let serves = self
+            .ingresses
+            .into_iter()
+            .map(|ingress| move |stream, peer| client::serve(ingress.clone(), stream, peer))
+            .collect();
         let max_connections = self.config.limits.max_connections;
-        accept::accept_loop(
-            self.listener,
-            max_connections,
-            &handles.lifecycle,
-            move |stream, peer| client::serve(ingress.clone(), stream, peer),
-        )
-        .await;
-        drain(&handles.lifecycle, self.config.limits.shutdown_grace).await;
+        let lifecycle = &handles.lifecycle;
+        let workers = match Workers::start(self.listener, max_connections, lifecycle, serves) {
+            Ok(workers) => Some(workers),
+            Err(error) => {
+                tracing::error!(%error, "cannot serve; stopping");
+                lifecycle.shutdown().cancel();
+                None
+            }
+        };
+        lifecycle.shutdown().cancelled().await;
+        drain(lifecycle, self.config.limits.shutdown_grace).await;
+        if let Some(workers) = workers {
+            workers.stop().await;
+        }
         if let Some(audit) = handles.audit().cloned() {
             audit.close().await;
         }

@@ -32,6 +32,9 @@ pub struct AuditHandle {
     waiting: Arc<AtomicUsize>,
     /// Those tasks, so `close` sends their entries before it stops the writer.
     detached: TaskTracker,
+    /// The runtime the writer runs on, where those tasks are spawned: it outlives the
+    /// serving threads' runtimes, so an entry waiting for room is not dropped with them.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 /// Entries that may wait for room in a full channel before the proxy refuses new requests
@@ -46,6 +49,7 @@ impl AuditHandle {
             healthy,
             waiting: Arc::new(AtomicUsize::new(0)),
             detached: TaskTracker::new(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
         }
     }
 
@@ -80,7 +84,9 @@ impl AuditHandle {
         match self.tx.try_reserve() {
             Ok(permit) => permit.send(Command::Entry(Box::new(entry))),
             Err(mpsc::error::TrySendError::Full(())) => {
-                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                let runtime = self.runtime.clone().map(Ok);
+                let Ok(runtime) = runtime.unwrap_or_else(tokio::runtime::Handle::try_current)
+                else {
                     tracing::error!(request_id = %entry.request_id, "no runtime to wait for room in the audit channel; entry not recorded");
                     return;
                 };

@@ -52,6 +52,9 @@ pub struct ServeArgs {
     /// Log format [default: text].
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Threads serving agents' connections [default: 0, one per CPU].
+    #[arg(long)]
+    pub workers: Option<usize>,
 }
 
 impl ServeArgs {
@@ -76,6 +79,9 @@ impl ServeArgs {
         if let Some(v) = self.log_format {
             config.log_format = v;
         }
+        if let Some(v) = self.workers {
+            config.workers = v;
+        }
         if let Some(v) = self.admin_listen {
             config.admin_listen = Some(v);
         }
@@ -97,7 +103,9 @@ impl ServeArgs {
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let config = args.into_config()?;
     crate::logging::init(config.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // Agents are served on the proxy's serving threads (a runtime each); this one runs the
+    // admin API, reloads, signals and the audit writer.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;

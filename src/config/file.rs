@@ -25,6 +25,7 @@ pub struct FileConfig {
     pub allow: Vec<String>,
     pub log_format: Option<LogFormat>,
     pub cert_cache_capacity: Option<usize>,
+    pub workers: Option<usize>,
     pub admin_listen: Option<SocketAddr>,
     pub admin_token: Option<String>,
     #[serde(default)]
@@ -138,6 +139,9 @@ impl FileConfig {
         }
         if let Some(v) = self.cert_cache_capacity {
             config.cert_cache_capacity = v;
+        }
+        if let Some(v) = self.workers {
+            config.workers = v;
         }
         if let Some(v) = self.admin_listen {
             config.admin_listen = Some(v);

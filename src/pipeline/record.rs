@@ -20,6 +20,31 @@ use crate::target::Target;
 pub(crate) use entry::build as exchange_entry;
 pub use entry::refusal_decision;
 
+/// The log line of one record, at `$level`.
+macro_rules! exchange_line {
+    ($level:expr, $entry:expr) => {
+        tracing::event!(
+            target: "keyward::exchange",
+            $level,
+            request_id = %$entry.request_id,
+            client = %$entry.client,
+            agent = $entry.agent.as_deref().unwrap_or(""),
+            method = %$entry.method,
+            scheme = %$entry.scheme,
+            host = %$entry.host,
+            port = $entry.port,
+            path = %$entry.path,
+            decision = $entry.decision.as_str(),
+            rule = $entry.rule.as_ref().map(RuleId::as_str).unwrap_or(""),
+            reason = $entry.reason.as_deref().unwrap_or(""),
+            status = $entry.status.unwrap_or(0),
+            bytes_out = $entry.bytes_out,
+            elapsed_ms = $entry.duration_ms,
+            "exchange"
+        )
+    };
+}
+
 /// Where a refusal outside any exchange happened.
 #[derive(Debug, Clone, Copy)]
 pub struct Place<'a> {
@@ -98,25 +123,18 @@ impl Recorder {
     }
 
     /// Records one finished exchange or refusal: a log line, the metrics, the audit entry.
+    /// The line is `info` unless the audit trail records a forwarded exchange already
+    /// (`debug` then): every refusal stays visible in the log.
     pub fn write(&self, entry: AuditEntry) {
-        tracing::info!(
-            target: "keyward::exchange",
-            request_id = %entry.request_id,
-            client = %entry.client,
-            agent = entry.agent.as_deref().unwrap_or(""),
-            method = %entry.method,
-            scheme = %entry.scheme,
-            host = %entry.host,
-            port = entry.port,
-            path = %entry.path,
-            decision = entry.decision.as_str(),
-            rule = entry.rule.as_ref().map(RuleId::as_str).unwrap_or(""),
-            reason = entry.reason.as_deref().unwrap_or(""),
-            status = entry.status.unwrap_or(0),
-            bytes_out = entry.bytes_out,
-            elapsed_ms = entry.duration_ms,
-            "exchange"
+        let forwarded = matches!(
+            entry.decision,
+            AuditDecision::Allow | AuditDecision::Approve
         );
+        if self.audit.is_some() && forwarded {
+            exchange_line!(tracing::Level::DEBUG, entry);
+        } else {
+            exchange_line!(tracing::Level::INFO, entry);
+        }
         self.metrics.exchange(
             entry.decision.as_str(),
             entry.rule.as_ref().map(RuleId::as_str),

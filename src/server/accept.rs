@@ -14,18 +14,18 @@ use super::Lifecycle;
 /// Longest pause after repeated accept errors (e.g. out of file descriptors).
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Accepts connections until shutdown is requested, at most `max_connections` at a time,
-/// running `serve` for each on a task the lifecycle tracks.
+/// Accepts connections until shutdown is requested, while `limit` has a permit (one per
+/// open connection, shared by every accept loop of the proxy), running `serve` for each on
+/// a task the lifecycle tracks.
 pub async fn accept_loop<F, Fut>(
     listener: TcpListener,
-    max_connections: usize,
+    limit: Arc<Semaphore>,
     lifecycle: &Lifecycle,
     serve: F,
 ) where
     F: Fn(TcpStream, SocketAddr) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let limit = Arc::new(Semaphore::new(max_connections));
     let shutdown = lifecycle.shutdown();
     let mut backoff = Duration::from_millis(1);
     loop {

@@ -77,6 +77,20 @@ impl Upstream {
         })
     }
 
+    /// The same client with pools of its own (the guard, its own addresses and the TLS
+    /// settings shared): one per serving thread, so a request and its pooled connection are
+    /// driven on the same thread.
+    pub fn with_own_pools(&self) -> Self {
+        Self {
+            client: pooled(&self.tls, self.connector.clone(), self.max_header_list),
+            connector: self.connector.clone(),
+            private: Arc::default(),
+            tls: self.tls.clone(),
+            max_header_list: self.max_header_list,
+            response_timeout: self.response_timeout,
+        }
+    }
+
     /// The connector, to check a destination before committing to an exchange.
     pub fn connector(&self) -> &GuardedConnector {
         &self.connector

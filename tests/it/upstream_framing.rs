@@ -70,7 +70,12 @@ async fn scripted(ca: &TestCa, bad: &'static str) -> (std::net::SocketAddr, Arc<
 async fn check(bad: &'static str) {
     let ca = TestCa::new();
     let (addr, record) = scripted(&ca, bad).await;
-    let keyward = Keyward::start(&ca, &[("frame.example:443", addr)], &[HOST], |_| {}).await;
+    // One serving thread: its upstream pool holds every connection (each thread pools its
+    // own), so the agent's separate connections share one upstream connection.
+    let keyward = Keyward::start(&ca, &[("frame.example:443", addr)], &[HOST], |c| {
+        c.workers = 1;
+    })
+    .await;
     let agent = keyward.agent();
     let url = |p: &str| format!("https://{HOST}{p}");
 

@@ -1,0 +1,126 @@
+//! The serving threads: each runs a single-threaded runtime of its own with an accept loop
+//! on a clone of the one listening socket, so a connection, its requests and the upstream
+//! connections they use are driven on one thread and a request hands nothing to another
+//! thread on its way (the audit writer aside). The kernel wakes one of the idle loops per
+//! new connection.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::Lifecycle;
+use super::accept::accept_loop;
+
+/// How many serving threads `configured` asks for (0: one per CPU).
+pub fn count(configured: usize) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Running serving threads.
+pub struct Workers {
+    threads: Vec<(JoinHandle<()>, oneshot::Receiver<()>)>,
+    /// Cancelled once the drain is over: the threads stop their runtimes, dropping whatever
+    /// is still running on them (their exchanges' guards record it).
+    release: CancellationToken,
+}
+
+/// Why the serving threads could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkersError {
+    #[error("cannot share the listening socket with a serving thread: {0}")]
+    Listener(#[source] std::io::Error),
+    #[error("cannot start a serving thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+impl Workers {
+    /// Starts one thread per entry of `serves`, each accepting on a clone of `listener`
+    /// (at most `max_connections` in all) until shutdown, then serving what it accepted
+    /// until the drain is over.
+    pub fn start<F, Fut>(
+        listener: TcpListener,
+        max_connections: usize,
+        lifecycle: &Lifecycle,
+        serves: Vec<F>,
+    ) -> Result<Self, WorkersError>
+    where
+        F: Fn(TcpStream, SocketAddr) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = listener.into_std().map_err(WorkersError::Listener)?;
+        let limit = Arc::new(Semaphore::new(max_connections));
+        let release = CancellationToken::new();
+        let mut threads = Vec::with_capacity(serves.len());
+        for (i, serve) in serves.into_iter().enumerate() {
+            let socket = listener.try_clone().map_err(WorkersError::Listener)?;
+            let (done_tx, done_rx) = oneshot::channel();
+            let lifecycle = lifecycle.clone();
+            let limit = limit.clone();
+            let release = release.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("keyward-worker-{i}"))
+                .spawn(move || {
+                    serve_thread(socket, limit, lifecycle, release, serve);
+                    let _ = done_tx.send(());
+                })
+                .map_err(WorkersError::Thread)?;
+            threads.push((thread, done_rx));
+        }
+        Ok(Self { threads, release })
+    }
+
+    /// After the drain: stops the threads and waits for them to end.
+    pub async fn stop(self) {
+        self.release.cancel();
+        for (thread, done) in self.threads {
+            // A thread that ended (normally or not) has dropped its sender.
+            let _ = done.await;
+            if thread.join().is_err() {
+                tracing::error!("a serving thread panicked");
+            }
+        }
+    }
+}
+
+/// One serving thread's life: its runtime, the accept loop until shutdown, then its
+/// connections until the drain releases it.
+fn serve_thread<F, Fut>(
+    socket: std::net::TcpListener,
+    limit: Arc<Semaphore>,
+    lifecycle: Lifecycle,
+    release: CancellationToken,
+    serve: F,
+) where
+    F: Fn(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start a serving thread's runtime");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match TcpListener::from_std(socket) {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%error, "a serving thread cannot listen");
+                return;
+            }
+        };
+        accept_loop(listener, limit, &lifecycle, serve).await;
+        release.cancelled().await;
+    });
+}
