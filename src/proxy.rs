@@ -295,7 +295,9 @@ impl Proxy {
         let serves = self
             .ingresses
             .into_iter()
-            .map(|ingress| move |stream, peer| client::serve(ingress.clone(), stream, peer))
+            .map(|ingress| {
+                move |stream, peer, slot| client::serve(ingress.clone(), stream, peer, slot)
+            })
             .collect();
         let max_connections = self.config.limits.max_connections;
         let lifecycle = &handles.lifecycle;

@@ -13,11 +13,12 @@ use super::head_scan::{Findings, HeadScan};
 use super::{malformed, proxy_protocol};
 use crate::pipeline::exchange::Scheme;
 use crate::pipeline::record::Place;
+use crate::server::accept::Slot;
 use crate::server::activity::{Activity, ActivityIo};
 use crate::server::connection;
 
 /// Serves one client connection's proxy requests.
-pub async fn serve(ingress: Arc<Ingress>, stream: TcpStream, client: SocketAddr) {
+pub async fn serve(ingress: Arc<Ingress>, stream: TcpStream, client: SocketAddr, slot: Slot) {
     let activity = Activity::new();
     let findings = Arc::new(Findings::default());
     let io = TokioIo::new(HeadScan::new(
@@ -32,7 +33,12 @@ pub async fn serve(ingress: Arc<Ingress>, stream: TcpStream, client: SocketAddr)
         let findings = findings.clone();
         service_fn(move |mut req| {
             findings.tag(&mut req);
-            proxy_protocol::handle(ingress.clone(), client, activity.clone(), req)
+            let conn = proxy_protocol::Client {
+                addr: client,
+                activity: activity.clone(),
+                slot: slot.clone(),
+            };
+            proxy_protocol::handle(ingress.clone(), conn, req)
         })
     };
     let conn = ingress.outer.serve_connection(io, service).with_upgrades();

@@ -15,17 +15,28 @@ use crate::pipeline::exchange::{ConnInfo, Exchange, Outcome, RequestId, Scheme};
 use crate::pipeline::record::{Place, Refused, refusal_decision};
 use crate::pipeline::refusal::{BadRequest, Denial, Refusal};
 use crate::policy::AgentId;
+use crate::server::accept::Slot;
 use crate::server::activity::Activity;
 use crate::target::{Host, Target};
 use crate::upstream::{PrivateAllowance, UpstreamError, guard};
 
+/// The client connection a proxy request came on.
+pub struct Client {
+    /// The agent's socket address.
+    pub addr: SocketAddr,
+    /// Idle tracking for the connection (and the tunnel it may become).
+    pub activity: Arc<Activity>,
+    /// Its place under the connection limit, which a tunnel takes over.
+    pub slot: Slot,
+}
+
 /// Serves one request read from a client connection.
 pub async fn handle(
     ingress: Arc<Ingress>,
-    client: SocketAddr,
-    activity: Arc<Activity>,
+    conn: Client,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let client = conn.addr;
     let agent = match ingress
         .rules
         .current()
@@ -56,7 +67,7 @@ pub async fn handle(
                     refusal,
                 ))
             }
-            None => Ok(connect(ingress, client, activity, agent, req, target)),
+            None => Ok(connect(ingress, conn, agent, req, target)),
         },
         Ok(ProxyTarget::Plain(target)) => {
             let conn = Arc::new(ConnInfo {
@@ -64,7 +75,7 @@ pub async fn handle(
                 target,
                 scheme: Scheme::Http,
                 sni_mismatch: None,
-                activity,
+                activity: conn.activity,
                 agent,
             });
             ingress.pipeline.clone().handle(conn, req).await
@@ -133,12 +144,16 @@ pub fn classify<B>(req: &Request<B>) -> Result<ProxyTarget, Refusal> {
 /// otherwise 200 and the tunnel is intercepted once the connection is handed over.
 fn connect(
     ingress: Arc<Ingress>,
-    client: SocketAddr,
-    activity: Arc<Activity>,
+    client: Client,
     agent: Option<AgentId>,
     req: Request<Incoming>,
     target: Target,
 ) -> Response<ProxyBody> {
+    let Client {
+        addr: client,
+        activity,
+        slot,
+    } = client;
     let conn = Arc::new(ConnInfo {
         client,
         target: target.clone(),
@@ -158,7 +173,10 @@ fn connect(
     }
     let on_upgrade = hyper::upgrade::on(req);
     let tunnel_ingress = ingress.clone();
+    // The tunnel holds the connection's place under the limit for as long as it is open.
+    let place = slot.take();
     ingress.lifecycle.tasks().spawn(async move {
+        let _place = place;
         match on_upgrade.await {
             Ok(upgraded) => {
                 tunnel::serve_tunnel(tunnel_ingress, client, target, agent, upgraded, activity)

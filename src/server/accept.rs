@@ -7,9 +7,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::Lifecycle;
+
+/// A connection's place under the connection limit, held while the connection is open and
+/// then by the tunnel it became (a CONNECT hands its connection over to the tunnel).
+#[derive(Clone)]
+pub struct Slot(Arc<std::sync::Mutex<Option<OwnedSemaphorePermit>>>);
+
+impl Slot {
+    fn new(permit: OwnedSemaphorePermit) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(Some(permit))))
+    }
+
+    /// The place, for whoever keeps the connection open after its first holder returns.
+    pub fn take(&self) -> Option<OwnedSemaphorePermit> {
+        self.0.lock().ok().and_then(|mut p| p.take())
+    }
+}
 
 /// Longest pause after repeated accept errors (e.g. out of file descriptors).
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
@@ -23,7 +39,7 @@ pub async fn accept_loop<F, Fut>(
     lifecycle: &Lifecycle,
     serve: F,
 ) where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
+    F: Fn(TcpStream, SocketAddr, Slot) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let shutdown = lifecycle.shutdown();
@@ -44,10 +60,12 @@ pub async fn accept_loop<F, Fut>(
             Ok((stream, client)) => {
                 backoff = Duration::from_millis(1);
                 let _ = stream.set_nodelay(true);
-                let served = serve(stream, client);
+                let slot = Slot::new(permit);
+                let served = serve(stream, client, slot.clone());
                 lifecycle.tasks().spawn(async move {
-                    let _permit = permit;
                     served.await;
+                    // The place is freed here unless a tunnel took it.
+                    drop(slot);
                 });
             }
             Err(err) => {

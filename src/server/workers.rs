@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::Lifecycle;
-use super::accept::accept_loop;
+use super::accept::{Slot, accept_loop};
 
 /// How many serving threads `configured` asks for (0: one per CPU).
 pub fn count(configured: usize) -> usize {
@@ -52,7 +52,7 @@ impl Workers {
         serves: Vec<F>,
     ) -> Result<Self, WorkersError>
     where
-        F: Fn(TcpStream, SocketAddr) -> Fut + Send + 'static,
+        F: Fn(TcpStream, SocketAddr, Slot) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let listener = listener.into_std().map_err(WorkersError::Listener)?;
@@ -99,7 +99,7 @@ fn serve_thread<F, Fut>(
     release: CancellationToken,
     serve: F,
 ) where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
+    F: Fn(TcpStream, SocketAddr, Slot) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let runtime = match tokio::runtime::Builder::new_current_thread()

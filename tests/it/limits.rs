@@ -124,3 +124,49 @@ async fn graceful_shutdown_lets_an_in_flight_request_finish() {
         "no longer accepting"
     );
 }
+
+/// Sends a CONNECT on `tcp` and reads its answer's head (bounded).
+async fn connect_answer(tcp: &mut TcpStream, wait: Duration) -> Option<StatusCode> {
+    let connect = b"CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.github.com:443\r\n\r\n";
+    tcp.write_all(connect).await.ok()?;
+    let (status, _, _) = tokio::time::timeout(wait, read_response_head(tcp))
+        .await
+        .ok()?;
+    Some(status)
+}
+
+#[tokio::test]
+async fn the_connection_limit_holds_across_serving_threads() {
+    let h = Harness::new()
+        .upstream(&["api.github.com"], echo())
+        .allow("api.github.com")
+        .config(|c| {
+            c.workers = 3;
+            c.limits.max_connections = 2;
+            c.limits.header_read_timeout = Duration::from_secs(30);
+        })
+        .start()
+        .await;
+    let addr = h.keyward.addr;
+    // Two tunnels, left open before their TLS handshake: both slots taken.
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    for tcp in [&mut first, &mut second] {
+        let status = connect_answer(tcp, Duration::from_secs(10)).await;
+        assert_eq!(status, Some(StatusCode::OK));
+    }
+    // A third waits in the backlog, whichever serving thread the kernel would give it.
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    let waiting = connect_answer(&mut third, Duration::from_millis(500)).await;
+    assert_eq!(
+        waiting, None,
+        "a third connection was served over the limit"
+    );
+    // A slot frees: the third is served.
+    drop(first);
+    let (status, _, _) =
+        tokio::time::timeout(Duration::from_secs(10), read_response_head(&mut third))
+            .await
+            .expect("the waiting connection was not served once a slot freed");
+    assert_eq!(status, StatusCode::OK);
+}
