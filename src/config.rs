@@ -229,6 +229,18 @@ mod tests {
     }
 
     #[test]
+    fn workers_come_from_the_file_and_zero_means_one_per_cpu() {
+        let file: FileConfig = serde_saphyr::from_str("workers: 3\n").unwrap();
+        let mut config = Config::default();
+        assert_eq!(config.workers, 0);
+        file.apply(&mut config).unwrap();
+        assert_eq!(config.workers, 3);
+        assert_eq!(crate::server::workers::count(3), 3);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(crate::server::workers::count(0), cpus);
+    }
+
+    #[test]
     fn allow_with_and_without_port() {
         let a: HostAllow = "PyPI.org".parse().unwrap();
         assert_eq!(a.port, None);
