@@ -4,7 +4,8 @@
 //! false so the proxy refuses new requests (503) instead of acting unrecorded.
 //!
 //! The task takes up to `BATCH_MAX` (512) queued messages at a time, appends their lines with
-//! one write on tokio's blocking pool, then fsyncs as the [`FsyncPolicy`] says.
+//! one write, fsyncs (on tokio's blocking pool) as the [`FsyncPolicy`] says, and after a small
+//! batch pauses `COALESCE` (2 ms) so that the next one gathers what arrived meanwhile.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +24,11 @@ use super::sink::{OpenError, Sink};
 const BATCH_MAX: usize = 512;
 /// How long to wait before retrying queued lines when nothing new arrives.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// After a batch smaller than [`BATCH_MAX`] and than half the channel the writer pauses this long before it looks
+/// again, so entries queue up and the serving threads wake it once per pause instead of once
+/// per exchange (a cross-thread wake-up costs more than writing the entry). An entry waits
+/// at most this long more before it is written; the agent's response never waits for it.
+const COALESCE: Duration = Duration::from_millis(2);
 /// Default channel capacity: entries buffered before `record` waits.
 pub const DEFAULT_CHANNEL_CAPACITY: usize = 4096;
 
@@ -93,6 +99,8 @@ pub enum AuditError {
 pub struct AuditWriter {
     rx: mpsc::Receiver<Command>,
     fsync: FsyncPolicy,
+    /// The channel's capacity: a batch near it means senders are waiting, so no pause.
+    capacity: usize,
 }
 
 impl AuditWriter {
@@ -113,6 +121,7 @@ impl AuditWriter {
         let writer = AuditWriter {
             rx,
             fsync: config.fsync,
+            capacity: config.channel_capacity,
         };
         let task = tokio::spawn(writer.run(sink));
         Ok((AuditHandle::new(tx, healthy), task))
@@ -156,6 +165,8 @@ impl AuditWriter {
                 }
                 FsyncPolicy::Never => false,
             };
+            let taken = entries.len() + flushers.len();
+            let full = taken >= BATCH_MAX || taken * 2 >= self.capacity;
             let Some(back) = write_batch(sink, entries, sync).await else {
                 return;
             };
@@ -165,6 +176,9 @@ impl AuditWriter {
             }
             for reply in flushers {
                 let _ = reply.send(());
+            }
+            if !full && closers.is_empty() {
+                tokio::time::sleep(COALESCE).await;
             }
         }
         let sync = self.fsync != FsyncPolicy::Never;
