@@ -30,6 +30,9 @@ pub struct Workers {
     /// Cancelled once the drain is over: the threads stop their runtimes, dropping whatever
     /// is still running on them (their exchanges' guards record it).
     release: CancellationToken,
+    /// Cancelled too when the workers are dropped without [`Workers::stop`] (the proxy's
+    /// future dropped with its runtime), so no thread is left accepting.
+    shutdown: CancellationToken,
 }
 
 /// Why the serving threads could not start.
@@ -74,19 +77,30 @@ impl Workers {
                 .map_err(WorkersError::Thread)?;
             threads.push((thread, done_rx));
         }
-        Ok(Self { threads, release })
+        Ok(Self {
+            threads,
+            release,
+            shutdown: lifecycle.shutdown().clone(),
+        })
     }
 
     /// After the drain: stops the threads and waits for them to end.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.release.cancel();
-        for (thread, done) in self.threads {
+        for (thread, done) in std::mem::take(&mut self.threads) {
             // A thread that ended (normally or not) has dropped its sender.
             let _ = done.await;
             if thread.join().is_err() {
                 tracing::error!("a serving thread panicked");
             }
         }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        self.release.cancel();
     }
 }
 
