@@ -1,3 +1,6 @@
+//! Admin token tests: configured, named and generated tokens, their files' permissions, and
+//! the refusals of bad approvers that never show a token.
+
 use super::*;
 
 fn config(dir: &Path) -> Config {
