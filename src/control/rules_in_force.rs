@@ -82,9 +82,7 @@ impl InForce {
         let mut known = self.known.lock().await;
         if let Some((at, scrubber)) = known.as_ref()
             && at.elapsed() < KNOWN_REFRESH
-            && must_cover
-                .iter()
-                .all(|v| !scrubber.owners_found(v.expose()).is_empty())
+            && must_cover.iter().all(|v| scrubber.covers(v.expose()))
         {
             return scrubber.clone();
         }

@@ -56,7 +56,7 @@ impl SecretSource for EnvSource {
     fn resolve(&self) -> Resolving<'_> {
         let result = std::env::var_os(&self.0)
             .ok_or_else(|| SourceError::EnvMissing(self.0.clone()))
-            .and_then(|v| non_empty(v.into_encoded_bytes(), self.describe()));
+            .and_then(|v| non_empty(v.into_encoded_bytes(), || self.describe()));
         Box::pin(async move { result })
     }
 }
@@ -94,7 +94,7 @@ impl FileSource {
             return Ok(value.clone());
         }
         let bytes = std::fs::read(&self.path).map_err(|e| err(e.to_string()))?;
-        let value = non_empty(bytes, self.describe())?;
+        let value = non_empty(bytes, || self.describe())?;
         if let Ok(mut cached) = self.cached.lock() {
             *cached = Some((stamp.0, stamp.1, value.clone()));
         }
@@ -157,7 +157,7 @@ impl ExecSource {
             // stderr is not reported: a failing secret helper may print the secret there.
             return Err(err(format!("exited with {}", output.status)));
         }
-        non_empty(output.stdout, self.describe())
+        non_empty(output.stdout, || self.describe())
     }
 }
 
@@ -182,14 +182,18 @@ impl SecretSource for ExecSource {
 }
 
 /// Trims surrounding whitespace (a trailing newline in files and command output) and
-/// refuses an empty value.
-fn non_empty(bytes: Vec<u8>, describe: String) -> Result<SecretValue, SourceError> {
+/// refuses an empty value; `describe` names the source only then, so a value read per
+/// request formats nothing.
+fn non_empty(
+    bytes: Vec<u8>,
+    describe: impl FnOnce() -> String,
+) -> Result<SecretValue, SourceError> {
     let bytes = zeroize::Zeroizing::new(bytes);
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace());
     match (start, end) {
         (Some(s), Some(e)) => Ok(SecretValue::new(bytes[s..=e].to_vec())),
-        _ => Err(SourceError::Empty(describe)),
+        _ => Err(SourceError::Empty(describe())),
     }
 }
 

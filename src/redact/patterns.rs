@@ -77,6 +77,9 @@ pub struct Scrubber {
     starts: Vec<bool>,
     /// SHA-256 of the `(secret, placeholder)` pairs it was built from.
     fingerprint: [u8; 32],
+    /// SHA-256 of each non-empty secret it was built from, sorted: whether it covers a value
+    /// is one lookup, not a scan of the value with every pattern.
+    secret_digests: Vec<[u8; 32]>,
 }
 
 impl Scrubber {
@@ -84,6 +87,12 @@ impl Scrubber {
     pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a SecretValue, &'a str)>) -> Self {
         let given: Vec<(&[u8], &str)> = secrets.into_iter().map(|(s, p)| (s.expose(), p)).collect();
         let fingerprint = fingerprint(&given);
+        let mut secret_digests: Vec<[u8; 32]> = given
+            .iter()
+            .filter(|(s, _)| !s.is_empty())
+            .map(|(s, _)| Sha256::digest(s).into())
+            .collect();
+        secret_digests.sort_unstable();
         let mut secrets: Vec<(usize, &[u8], &str)> = given
             .into_iter()
             .enumerate()
@@ -151,7 +160,18 @@ impl Scrubber {
             longest,
             starts,
             fingerprint,
+            secret_digests,
         }
+    }
+
+    /// Whether `secret` is one of the secrets this scrubber was built from (so it finds it
+    /// in every form), or the patterns did not compile and everything is withheld anyway.
+    pub fn covers(&self, secret: &[u8]) -> bool {
+        if secret.is_empty() {
+            return false;
+        }
+        let digest: [u8; 32] = Sha256::digest(secret).into();
+        self.broken || self.secret_digests.binary_search(&digest).is_ok()
     }
 
     /// Whether this scrubber was built from exactly these pairs, in this order: a refresh

@@ -267,3 +267,27 @@ fn patterns_that_do_not_compile_withhold_every_value() {
         "the guard refuses"
     );
 }
+
+#[test]
+fn covers_says_which_secrets_it_was_built_from() {
+    let one = SecretValue::new("kwsec_one_0123456789");
+    let two = SecretValue::new("kwsec_two_0123456789");
+    let empty = SecretValue::new("");
+    let mut scrubber = Scrubber::new([(&one, "keyward:one:00"), (&empty, "keyward:e:00")]);
+    assert!(scrubber.covers(one.expose()));
+    assert!(
+        !scrubber.covers(two.expose()),
+        "a rotated value needs a rebuild"
+    );
+    assert!(
+        !scrubber.covers(b"kwsec_one"),
+        "a part of a secret is not the secret"
+    );
+    assert!(!scrubber.covers(empty.expose()));
+    scrubber.regex = None;
+    scrubber.broken = true;
+    assert!(
+        scrubber.covers(two.expose()),
+        "broken patterns withhold everything"
+    );
+}
