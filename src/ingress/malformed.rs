@@ -1,8 +1,7 @@
 //! What a peer did wrong below the request level: a head hyper could not parse (it answered
 //! 400 or 431 itself and closed), an HTTP/2 peer keyward sent a protocol GOAWAY, a tunnel
-//! closed before its TLS handshake. Each is recorded through the
-//! [`Recorder`](crate::pipeline::record::Recorder) like an exchange, so a probe that never
-//! became a request still leaves a trace.
+//! closed before its TLS handshake. Each is recorded through the [`Recorder`] like an
+//! exchange, so a probe that never became a request still leaves a trace.
 
 use std::error::Error as StdError;
 

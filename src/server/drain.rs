@@ -10,7 +10,7 @@ use super::Lifecycle;
 const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// Waits for the connection tasks: up to the grace period for their in-flight exchanges,
-/// then, with the connections still open closed at once, up to [`STOP_WAIT`] for them to end.
+/// then, with the connections still open closed at once, up to `STOP_WAIT` (5 s) for them to end.
 pub async fn drain(lifecycle: &Lifecycle, grace: Duration) {
     lifecycle.tasks().close();
     if tokio::time::timeout(grace, lifecycle.tasks().wait())
