@@ -17,11 +17,11 @@ use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
-use sha2::{Digest, Sha256};
 
 use super::counts::{Encoding, RedactionCounts};
 use super::spelling::Spelled;
 use crate::secret::SecretValue;
+use built_from::BuiltFrom;
 
 /// Shortest base64 fragment matched (shorter ones would hit unrelated text).
 const MIN_BASE64_FRAGMENT: usize = 8;
@@ -75,24 +75,15 @@ pub struct Scrubber {
     /// Bytes some pattern can begin with (256 entries; empty when there is no pattern): a
     /// stream's tail is checked only from such a byte on.
     starts: Vec<bool>,
-    /// SHA-256 of the `(secret, placeholder)` pairs it was built from.
-    fingerprint: [u8; 32],
-    /// SHA-256 of each non-empty secret it was built from, sorted: whether it covers a value
-    /// is one lookup, not a scan of the value with every pattern.
-    secret_digests: Vec<[u8; 32]>,
+    /// Digests of the `(secret, placeholder)` pairs it was built from.
+    built_from: BuiltFrom,
 }
 
 impl Scrubber {
     /// Builds the patterns for `(secret, placeholder)` pairs. Empty secrets are ignored.
     pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a SecretValue, &'a str)>) -> Self {
         let given: Vec<(&[u8], &str)> = secrets.into_iter().map(|(s, p)| (s.expose(), p)).collect();
-        let fingerprint = fingerprint(&given);
-        let mut secret_digests: Vec<[u8; 32]> = given
-            .iter()
-            .filter(|(s, _)| !s.is_empty())
-            .map(|(s, _)| Sha256::digest(s).into())
-            .collect();
-        secret_digests.sort_unstable();
+        let built_from = BuiltFrom::new(&given);
         let mut secrets: Vec<(usize, &[u8], &str)> = given
             .into_iter()
             .enumerate()
@@ -159,19 +150,14 @@ impl Scrubber {
             patterns,
             longest,
             starts,
-            fingerprint,
-            secret_digests,
+            built_from,
         }
     }
 
     /// Whether `secret` is one of the secrets this scrubber was built from (so it finds it
     /// in every form), or the patterns did not compile and everything is withheld anyway.
     pub fn covers(&self, secret: &[u8]) -> bool {
-        if secret.is_empty() {
-            return false;
-        }
-        let digest: [u8; 32] = Sha256::digest(secret).into();
-        self.broken || self.secret_digests.binary_search(&digest).is_ok()
+        !secret.is_empty() && (self.broken || self.built_from.has_secret(secret))
     }
 
     /// Whether this scrubber was built from exactly these pairs, in this order: a refresh
@@ -181,7 +167,7 @@ impl Scrubber {
         secrets: impl IntoIterator<Item = (&'a SecretValue, &'a str)>,
     ) -> bool {
         let given: Vec<(&[u8], &str)> = secrets.into_iter().map(|(s, p)| (s.expose(), p)).collect();
-        fingerprint(&given) == self.fingerprint
+        self.built_from.is(&given)
     }
 
     /// The index (in the order given to [`Scrubber::new`]) of every secret found in `input`,
@@ -341,18 +327,6 @@ fn json_inner(text: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// SHA-256 over the pairs, each part length-prefixed.
-fn fingerprint(pairs: &[(&[u8], &str)]) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    for (secret, placeholder) in pairs {
-        for part in [*secret, placeholder.as_bytes()] {
-            hash.update((part.len() as u64).to_le_bytes());
-            hash.update(part);
-        }
-    }
-    hash.finalize().into()
-}
-
 /// One regex over every pattern, pattern ids in `patterns` order; `None` when there is none.
 fn compile(patterns: &[Pattern]) -> Option<Regex> {
     if patterns.is_empty() {
@@ -396,6 +370,7 @@ fn base64_fragment(
     Some((pattern, replacement))
 }
 
+mod built_from;
 #[cfg(test)]
 mod encoders;
 #[cfg(test)]
