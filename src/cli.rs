@@ -5,6 +5,8 @@ mod approvals;
 mod audit;
 mod ca;
 mod env;
+#[cfg(target_os = "linux")]
+mod jail_init;
 mod rules;
 mod run;
 mod secrets;
@@ -48,10 +50,20 @@ pub enum Command {
     /// List declared secrets (never their values).
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
+    /// The processes inside `keyward run --jail` (started by keyward itself).
+    #[cfg(target_os = "linux")]
+    #[command(name = "jail-init", hide = true)]
+    JailInit(jail_init::JailInitArgs),
 }
 
 /// Runs the parsed command; the exit code on success.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    // The jail's processes write their own id maps first, which a non-dumpable process
+    // cannot; they close themselves to inspection once that is done.
+    #[cfg(target_os = "linux")]
+    if let Command::JailInit(args) = cli.command {
+        return jail_init::run(args);
+    }
     // Before any secret is read: closes /proc/PID/{environ,mem,maps} and ptrace to
     // other processes of the same user.
     crate::dumpable::forbid_inspection()?;
@@ -66,5 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit(cmd) => audit::run(cmd),
         Command::Approvals(args) => approvals::run(args),
         Command::Secrets(cmd) => secrets::run(cmd),
+        #[cfg(target_os = "linux")]
+        Command::JailInit(args) => jail_init::run(args),
     }
 }

@@ -26,7 +26,8 @@
 //! type), [`secret`] (the redacted secret type), [`dumpable`] (keyward's own `/proc` files and
 //! memory closed to processes of the same user), [`tls`], [`logging`]. For adoption:
 //! [`agent_env`] (the environment `keyward run` and `keyward env` give an agent, and the
-//! combined CA bundle).
+//! combined CA bundle), [`jail`] (`keyward run --jail`: the command in namespaces whose only way
+//! out is keyward).
 
 pub mod agent_env;
 pub mod audit;
@@ -39,6 +40,8 @@ pub mod control;
 pub mod credentials;
 pub mod dumpable;
 pub mod ingress;
+#[cfg(target_os = "linux")]
+pub mod jail;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;

@@ -96,6 +96,15 @@ impl Handles {
     }
 }
 
+/// Sockets bound elsewhere (inside a jail's network namespace) for the proxy to serve.
+#[derive(Default)]
+pub struct Listeners {
+    /// Serves the proxy protocol instead of binding `config.listen`.
+    pub proxy: Option<std::net::TcpListener>,
+    /// Transparent listeners, beside those bound from `config.transparent_listen`.
+    pub transparent: Vec<std::net::TcpListener>,
+}
+
 /// A bound, not yet running proxy.
 pub struct Proxy {
     handles: Handles,
@@ -116,6 +125,11 @@ pub struct Proxy {
 impl Proxy {
     /// Loads (or creates) the CA, builds the upstream client, binds the listen address.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
+        Self::bind_with(config, Listeners::default()).await
+    }
+
+    /// Like [`Proxy::bind`], serving `listeners` bound elsewhere.
+    pub async fn bind_with(config: Config, listeners: Listeners) -> Result<Self, StartError> {
         let ca = Arc::new(CertificateAuthority::load_or_create(&config.ca_dir)?);
         let ca_path = ca.cert_path().to_path_buf();
         let rules = RulesInForce::load(
@@ -144,13 +158,17 @@ impl Proxy {
         let certs = ServerConfigCache::new(LeafIssuer::new(ca)?, config.cert_cache_capacity);
         let roots = upstream_roots(&config.upstream_ca)?;
         let upstream = Upstream::new(roots, &config.resolve, &config.limits)?;
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let bind_err = |source| StartError::Bind {
+            addr: config.listen,
+            source,
+        };
+        let listener = match listeners.proxy {
+            Some(listener) => {
+                listener.set_nonblocking(true).map_err(bind_err)?;
+                TcpListener::from_std(listener).map_err(bind_err)?
+            }
+            None => TcpListener::bind(config.listen).await.map_err(bind_err)?,
+        };
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
             source,

@@ -21,6 +21,9 @@ use crate::control::rules_in_force::{InForce, RulesInForce};
 use crate::credentials::agents::proxy_url_with_credentials;
 use crate::proxy::{Proxy, RunningProxy};
 
+#[cfg(target_os = "linux")]
+mod jailed;
+
 /// The variable `keyward approvals` reads an admin token from.
 const ADMIN_TOKEN_VAR: &str = "KEYWARD_ADMIN_TOKEN";
 /// Exit status when the command was ended by signal N: 128 + N, as shells report it.
@@ -41,12 +44,23 @@ pub struct RunArgs {
     /// NO_PROXY for the command (hosts it may reach without keyward) [default: empty].
     #[arg(long, value_name = "LIST")]
     pub no_proxy: Option<String>,
+    /// Run the command in a jail whose only way out is keyward (Linux): its own network,
+    /// mount, user and PID namespaces; every TCP connection goes to keyward, DNS is
+    /// answered by keyward, everything else is dropped; keyward's files and processes are
+    /// out of its reach.
+    #[arg(long, conflicts_with = "proxy")]
+    pub jail: bool,
+    /// With --jail: a file or directory the command must not see (repeatable), beside
+    /// keyward's own (CA, audit log, secret and admin token files).
+    #[arg(long, value_name = "PATH", requires = "jail")]
+    pub hide: Vec<PathBuf>,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let config_file = args.serve.config.clone();
     let listen_given = args.serve.listen.is_some();
     let admin_given = args.serve.admin_listen.is_some();
     let mut config = args.serve.into_config()?;
@@ -57,11 +71,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         // A keyward started for one command needs no admin API (and must not take 3129).
         config.admin_listen = None;
     }
-    crate::logging::init_with_default(config.log_format, "warn");
+    crate::logging::init_beside_command(config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    if args.jail {
+        #[cfg(target_os = "linux")]
+        {
+            let request = jailed::JailRequest {
+                agent: args.agent,
+                no_proxy: args.no_proxy,
+                hide: args.hide,
+                config_file,
+                command: args.command,
+            };
+            return runtime.block_on(jailed::run(config, request));
+        }
+        #[cfg(not(target_os = "linux"))]
+        anyhow::bail!("--jail needs Linux namespaces");
+    }
     runtime.block_on(run_command(
         config,
         args.proxy,
@@ -123,7 +152,10 @@ async fn run_command(
         .spawn()
         .with_context(|| format!("cannot run {}", program.to_string_lossy()));
     let status = match spawned {
-        Ok(child) => wait_forwarding_signals(child).await,
+        Ok(mut child) => {
+            let pid = child_pid(&child);
+            forward_signals(&mut child, |signal| forward(pid, signal)).await
+        }
         Err(e) => Err(e),
     };
     if let Some(running) = target.running {
@@ -180,36 +212,36 @@ fn existing(config: &Config, url: String) -> anyhow::Result<Target> {
     })
 }
 
-/// Waits for the command, passing SIGINT, SIGTERM and SIGHUP on to it.
-async fn wait_forwarding_signals(mut child: Child) -> anyhow::Result<ExitStatus> {
-    #[cfg(unix)]
-    {
-        use rustix::process::Signal;
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
-        let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
-        let mut hup = signal(SignalKind::hangup()).context("handling SIGHUP")?;
-        loop {
-            tokio::select! {
-                status = child.wait() => return Ok(status?),
-                _ = int.recv() => forward(&child, Signal::INT),
-                _ = term.recv() => forward(&child, Signal::TERM),
-                _ = hup.recv() => forward(&child, Signal::HUP),
-            }
+/// Waits for `child`, handing SIGINT, SIGTERM and SIGHUP to `on_signal`.
+async fn forward_signals(
+    child: &mut Child,
+    mut on_signal: impl FnMut(rustix::process::Signal),
+) -> anyhow::Result<ExitStatus> {
+    use rustix::process::Signal;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    let mut hup = signal(SignalKind::hangup()).context("handling SIGHUP")?;
+    loop {
+        tokio::select! {
+            status = child.wait() => return Ok(status?),
+            _ = int.recv() => on_signal(Signal::INT),
+            _ = term.recv() => on_signal(Signal::TERM),
+            _ = hup.recv() => on_signal(Signal::HUP),
         }
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(child.wait().await?)
     }
 }
 
-#[cfg(unix)]
-fn forward(child: &Child, signal: rustix::process::Signal) {
-    let pid = child
+/// The process id of `child`, while it runs.
+fn child_pid(child: &Child) -> Option<rustix::process::Pid> {
+    child
         .id()
         .and_then(|id| i32::try_from(id).ok())
-        .and_then(rustix::process::Pid::from_raw);
+        .and_then(rustix::process::Pid::from_raw)
+}
+
+/// Sends `signal` to the process `pid`.
+fn forward(pid: Option<rustix::process::Pid>, signal: rustix::process::Signal) {
     if let Some(pid) = pid
         && let Err(error) = rustix::process::kill_process(pid, signal)
     {

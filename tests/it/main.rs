@@ -27,7 +27,9 @@ mod fuzz_properties;
 mod h2_abuse;
 mod head_refusals;
 mod injection;
+
 mod inspection;
+mod jail;
 mod leak;
 mod limits;
 mod path_spellings;
