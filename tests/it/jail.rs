@@ -385,3 +385,94 @@ async fn nothing_of_the_jail_outlives_it() {
     .await;
     assert!(gone.is_some(), "the jail's processes end with keyward: {:?}", processes_in(&ns));
 }
+
+#[tokio::test]
+async fn an_unprivileged_user_gets_the_same_jail() {
+    if !jail_available("jail: unprivileged") {
+        return;
+    }
+    if !rustix::process::getuid().is_root() || !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("SKIP jail: unprivileged: needs root and setpriv to become another user");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let ca = crate::support::TestCa::new();
+    let upstream =
+        crate::support::Upstream::https(&ca, &["api.github.com"], &[b"http/1.1"], echo()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let keyward = dir.path().join("keyward");
+    std::fs::copy(env!("CARGO_BIN_EXE_keyward"), &keyward).unwrap();
+    std::fs::copy(&ca.path, dir.path().join("upstream-ca.pem")).unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for path in ["", "rules", "upstream-ca.pem", "keyward"] {
+            std::os::unix::fs::chown(dir.path().join(path), Some(NOBODY), Some(NOBODY)).unwrap();
+        }
+    }
+    let script = format!(
+        "id -u; cat certs/ca-key.pem >/dev/null 2>&1 && echo KEY READ || echo key hidden; \
+         curl -sS --noproxy '*' --max-time {CLIENT_TIMEOUT} --fail-with-body {ALLOWED}"
+    );
+    let mut cmd = Command::new("/usr/bin/setpriv");
+    cmd.args([
+        format!("--reuid={NOBODY}"),
+        format!("--regid={NOBODY}"),
+        "--clear-groups".to_owned(),
+    ])
+    .arg(&keyward)
+    .current_dir(dir.path())
+    .env("HOME", dir.path())
+    .args(["run", "--jail", "--ca-dir", "certs", "--rules", "rules"])
+    .args(["--upstream-ca", "upstream-ca.pem", "--allow", "api.github.com"])
+    .arg("--resolve")
+    .arg(format!("api.github.com:443:{}", upstream.addr))
+    .args(["--", "sh", "-c", &script]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("65534\n"), "the command keeps its user: {stdout}");
+    assert!(stdout.contains("key hidden"), "{stdout}");
+    assert!(stdout.contains("/repos/acme/keyward"), "{stdout}\n{stderr}");
+    assert_eq!(upstream.count(), 1);
+}
+
+#[tokio::test]
+async fn keywards_lines_are_marked_beside_the_commands_own() {
+    if !jail_available("jail: log lines") {
+        return;
+    }
+    let scene = Scene::start(&["api.github.com"], echo()).await;
+    // A tunnel whose first bytes are not TLS: keyward warns.
+    let python = r#"python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+s.sendall(b"CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.github.com:443\r\n\r\n")
+print(s.recv(100).split(b"\r\n")[0].decode())
+s.sendall(b"hello, not TLS\r\n")
+try:
+    s.recv(100)
+except OSError:
+    pass
+sys.stderr.write("the agent speaking\n")
+'"#;
+    let out = jailed(&scene, python).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("200"), "{stdout}");
+    assert!(
+        stderr.lines().any(|l| l == "the agent speaking"),
+        "{stderr}"
+    );
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("not a TLS ClientHello"))
+        .unwrap_or_else(|| panic!("keyward warned: {stderr}"));
+    assert!(warning.starts_with("keyward: "), "{warning}");
+    for line in stderr.lines().filter(|l| *l != "the agent speaking") {
+        assert!(line.starts_with("keyward: "), "unmarked: {line}");
+    }
+}
