@@ -5,16 +5,23 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Unix sockets of local daemons that would let a command start processes outside the jail
-/// (a container with the host's network): covered when they exist.
-const DAEMON_SOCKETS: [&str; 6] = [
+/// Unix sockets of local daemons that would start a process outside the jail for the
+/// command (a container with the host's network, a systemd unit over D-Bus): covered when
+/// they exist. Unix sockets on the file system cross network namespaces; abstract ones do not.
+const DAEMON_SOCKETS: [&str; 9] = [
     "/var/run/docker.sock",
     "/run/docker.sock",
     "/run/containerd/containerd.sock",
     "/run/podman/podman.sock",
     "/run/crio/crio.sock",
     "/var/run/crio/crio.sock",
+    "/run/dbus/system_bus_socket",
+    "/var/run/dbus/system_bus_socket",
+    "/run/systemd/private",
 ];
+/// The same for the user's own daemons, under `/run/user/UID/`: the session bus and
+/// `systemd --user` (`systemd-run --user`), rootless Docker and Podman.
+const USER_DAEMON_SOCKETS: [&str; 4] = ["bus", "systemd", "docker.sock", "podman"];
 
 /// The jail's shape. Paths are absolute.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,13 +53,22 @@ impl JailSpec {
             gid,
             ..Self::default()
         };
-        for socket in DAEMON_SOCKETS {
-            let path = Path::new(socket);
-            if path.exists() {
-                spec.hide(path);
-            }
+        let runtime_dir = PathBuf::from(format!("/run/user/{uid}"));
+        let user_sockets = USER_DAEMON_SOCKETS.iter().map(|s| runtime_dir.join(s));
+        for path in DAEMON_SOCKETS.iter().map(PathBuf::from).chain(user_sockets) {
+            spec.hide(&path);
         }
         spec
+    }
+
+    /// Where a hidden directory would cover `dir` (the command's working directory): the
+    /// jail would take the command's own files away.
+    pub fn covering(&self, dir: &Path) -> Option<&Path> {
+        let dir = std::fs::canonicalize(dir).ok()?;
+        self.hidden_dirs
+            .iter()
+            .find(|hidden| dir.starts_with(hidden))
+            .map(PathBuf::as_path)
     }
 
     /// Hides `path`, a directory or a file; paths that do not exist are skipped.
@@ -120,5 +136,18 @@ mod tests {
         assert!(back.hidden_dirs.contains(&dir));
         assert!(back.hidden_files.contains(&dir.join("token")));
         assert!(!back.hidden_files.iter().any(|p| p.ends_with("missing")));
+    }
+
+    #[test]
+    fn a_hidden_directory_holding_the_working_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        let mut spec = JailSpec::new();
+        spec.hide(&work.join("certs-missing"));
+        assert_eq!(spec.covering(&work), None);
+        spec.hide(dir.path());
+        let hidden = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(spec.covering(&work), Some(hidden.as_path()));
     }
 }

@@ -62,6 +62,15 @@ pub async fn run(config: Config, request: JailRequest) -> anyhow::Result<u8> {
     let ca_path = absolute(ca.cert_path());
     let bundle = write_bundle(&ca_path)?;
     let spec = spec_for(&config, &active.rules, &ca_path, &bundle, &request);
+    let cwd = std::env::current_dir().context("the working directory")?;
+    if let Some(hidden) = spec.covering(&cwd) {
+        anyhow::bail!(
+            "the jail would hide {} (keyward's own files), which holds the working directory {}: \
+             run the command elsewhere or keep keyward's CA and audit log outside it",
+            hidden.display(),
+            cwd.display()
+        );
+    }
     let env = agent_env(
         &url,
         &ca_path,
