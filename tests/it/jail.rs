@@ -227,6 +227,9 @@ async fn keywards_files_and_process_are_out_of_the_commands_reach() {
     assert!(out.status.success(), "{}", text(&out).1);
     let key = ca_dir.join("ca-key.pem");
     assert!(key.exists(), "the CA key is on disk outside the jail");
+    // A local daemon's Unix socket (as Docker's or D-Bus's would be), named with --hide.
+    let daemon = scene.work.path().join("daemon.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&daemon).unwrap();
     let secret_file = scene.rules.dir.path().join("secrets");
     assert!(std::fs::read_dir(&secret_file).unwrap().count() > 0);
     let script = format!(
@@ -240,7 +243,9 @@ umount {ca} 2>/dev/null && echo "UNMOUNTED" || echo "cover stays"
 touch {rules}/planted.yaml 2>/dev/null && echo "RULES WRITTEN" || echo "rules read-only"
 nft flush ruleset 2>/dev/null && echo "FIREWALL FLUSHED" || echo "firewall stays"
 cat /proc/$KEYWARD_PID/environ >/dev/null 2>&1 && echo "ENVIRON READ" || echo "keyward invisible"
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' {daemon} 2>/dev/null && echo "DAEMON REACHED" || echo "daemon unreachable"
 "#,
+        daemon = daemon.display(),
         key = key.display(),
         secrets = secret_file.display(),
         ca = ca_dir.display(),
@@ -254,6 +259,8 @@ cat /proc/$KEYWARD_PID/environ >/dev/null 2>&1 && echo "ENVIRON READ" || echo "k
     );
     let mut cmd = scene.keyward_run();
     cmd.arg("--jail")
+        .arg("--hide")
+        .arg(&daemon)
         .arg("--")
         .args(["sh", "-c", &format!("{wait_for_pid}\n{script}")]);
     let child = cmd
@@ -276,6 +283,7 @@ cat /proc/$KEYWARD_PID/environ >/dev/null 2>&1 && echo "ENVIRON READ" || echo "k
         "rules read-only",
         "firewall stays",
         "keyward invisible",
+        "daemon unreachable",
     ] {
         assert!(stdout.contains(line), "{line}:\n{stdout}\n{stderr}");
     }
