@@ -30,7 +30,7 @@ use std::path::PathBuf;
 pub enum JailError {
     #[error(
         "cannot create the jail's {what} namespace: {source}{}",
-        namespace_hint(*what, source)
+        namespace_hint(what, source)
     )]
     Namespace {
         what: &'static str,

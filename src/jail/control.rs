@@ -95,8 +95,13 @@ pub fn send_go(control: &UnixStream, stdin: BorrowedFd<'_>) -> Result<(), JailEr
     if !ancillary.push(SendAncillaryMessage::ScmRights(&fds)) {
         return Err(JailError::Protocol("no room for the descriptor".into()));
     }
-    rustix::net::sendmsg(control, &[IoSlice::new(&[GO])], &mut ancillary, SendFlags::empty())
-        .map_err(|e| JailError::Control(e.into()))?;
+    rustix::net::sendmsg(
+        control,
+        &[IoSlice::new(&[GO])],
+        &mut ancillary,
+        SendFlags::empty(),
+    )
+    .map_err(|e| JailError::Control(e.into()))?;
     Ok(())
 }
 
@@ -136,7 +141,8 @@ fn send<T: Serialize>(
     fds: &[BorrowedFd<'_>],
 ) -> Result<(), JailError> {
     let json = serde_json::to_vec(header).map_err(|e| JailError::Protocol(e.to_string()))?;
-    let len = u32::try_from(json.len()).map_err(|_| JailError::Protocol("header too long".into()))?;
+    let len =
+        u32::try_from(json.len()).map_err(|_| JailError::Protocol("header too long".into()))?;
     let mut message = len.to_be_bytes().to_vec();
     message.extend_from_slice(&json);
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
@@ -265,9 +271,6 @@ mod tests {
         };
         assert!(text.contains("nftables"), "{text}");
         drop(jail);
-        assert!(matches!(
-            recv_ready(&keyward),
-            Err(JailError::Protocol(_))
-        ));
+        assert!(matches!(recv_ready(&keyward), Err(JailError::Protocol(_))));
     }
 }

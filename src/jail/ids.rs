@@ -62,9 +62,15 @@ mod tests {
 
     #[test]
     fn the_user_is_root_outside_the_command_and_itself_inside() {
-        let outer = Mapping::Outer { uid: 1000, gid: 100 };
+        let outer = Mapping::Outer {
+            uid: 1000,
+            gid: 100,
+        };
         assert_eq!(outer.lines(), ("0 1000 1\n".into(), "0 100 1\n".into()));
-        let inner = Mapping::Inner { uid: 1000, gid: 100 };
+        let inner = Mapping::Inner {
+            uid: 1000,
+            gid: 100,
+        };
         assert_eq!(inner.lines(), ("1000 0 1\n".into(), "100 0 1\n".into()));
         let root = Mapping::Inner { uid: 0, gid: 0 };
         assert_eq!(root.lines(), ("0 0 1\n".into(), "0 0 1\n".into()));

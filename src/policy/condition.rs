@@ -1,5 +1,6 @@
-//! Value conditions (`equals`, `one_of`, `regex`, `absent`, `present`, `max_len`,
-//! `max_items`, `min`, `max`), combinable in one map, checked against selected values.
+//! Value conditions (`equals`, `one_of`, `regex`, their negations `not_equals`,
+//! `not_one_of`, `not_regex`, `absent`, `present`, `max_len`, `max_items`, `min`, `max`),
+//! combinable in one map, checked against selected values.
 //!
 //! Scalars compare by value: a numeric string equals the number it spells (query, header
 //! and form values are always strings). A pointer without `*` that selects nothing fails every
@@ -22,6 +23,12 @@ pub enum Test {
     OneOf(Vec<Value>),
     /// `regex: '…'` (unanchored search; anchor with `^…$`)
     Regex(Regex),
+    /// `not_equals: v`: any value but `v` (a missing value still fails unless optional)
+    NotEquals(Value),
+    /// `not_one_of: [a, b]`: any value but these
+    NotOneOf(Vec<Value>),
+    /// `not_regex: '…'`: a string the pattern does not find
+    NotRegex(Regex),
     /// `absent: true` or `present: false`
     Absent,
     /// `present: true` or `absent: false`
@@ -152,6 +159,24 @@ fn check_value(test: &Test, at: &str, value: &Value) -> Result<(), String> {
             Some(_) => Err(format!("{at} = {shown} does not match /{re}/")),
             None => Err(format!("{at} = {shown} is not a string")),
         },
+        Test::NotEquals(excluded) if values_equal(excluded, value) => {
+            Err(format!("{at} = {shown}, which not_equals excludes"))
+        }
+        Test::NotEquals(_) => Ok(()),
+        Test::NotOneOf(excluded) if excluded.iter().any(|o| values_equal(o, value)) => {
+            Err(format!(
+                "{at} = {shown} is one of {}, which not_one_of excludes",
+                ShowList(excluded)
+            ))
+        }
+        Test::NotOneOf(_) => Ok(()),
+        Test::NotRegex(re) => match scalar_text(value) {
+            Some(text) if re.is_match(&text) => Err(format!(
+                "{at} = {shown} matches /{re}/, which not_regex excludes"
+            )),
+            Some(_) => Ok(()),
+            None => Err(format!("{at} = {shown} is not a string")),
+        },
         Test::MaxLen(max) => match value {
             Value::String(s) => {
                 let len = s.chars().count() as u64;
@@ -278,6 +303,9 @@ impl fmt::Display for Condition {
                 Test::Equals(v) => write!(f, "equals {}", show(v))?,
                 Test::OneOf(vs) => write!(f, "one_of {}", ShowList(vs))?,
                 Test::Regex(re) => write!(f, "regex /{re}/")?,
+                Test::NotEquals(v) => write!(f, "not_equals {}", show(v))?,
+                Test::NotOneOf(vs) => write!(f, "not_one_of {}", ShowList(vs))?,
+                Test::NotRegex(re) => write!(f, "not_regex /{re}/")?,
                 Test::Absent => f.write_str("absent")?,
                 Test::Present => f.write_str("present")?,
                 Test::MaxLen(n) => write!(f, "max_len {n}")?,

@@ -148,6 +148,12 @@ pub(crate) struct RawCondition {
     pub one_of: Option<Vec<Value>>,
     #[serde(default)]
     pub regex: Option<SStr>,
+    #[serde(default, deserialize_with = "some_value")]
+    pub not_equals: Option<Value>,
+    #[serde(default)]
+    pub not_one_of: Option<Vec<Value>>,
+    #[serde(default)]
+    pub not_regex: Option<SStr>,
     #[serde(default)]
     pub absent: Option<bool>,
     #[serde(default)]

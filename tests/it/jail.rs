@@ -39,7 +39,9 @@ fn unavailable() -> Option<String> {
             .iter()
             .any(|d| Path::new(d).join(tool).exists());
         if !found {
-            return Some(format!("`{tool}` is not installed (scripts/test installs it)"));
+            return Some(format!(
+                "`{tool}` is not installed (scripts/test installs it)"
+            ));
         }
     }
     None
@@ -159,11 +161,17 @@ except Exception as e:
     let out = jailed(&scene, python).await;
     let (stdout, stderr) = text(&out);
     assert!(stdout.contains("refused"), "{stdout}\n{stderr}");
-    assert_eq!(scene.upstream.count(), before, "nothing reached the upstream");
+    assert_eq!(
+        scene.upstream.count(),
+        before,
+        "nothing reached the upstream"
+    );
     let entries = audit(&scene);
     assert!(
-        entries.iter().any(|e| e["decision"] != "allow"
-            && e["reason"].as_str().is_some_and(|r| r.contains("SNI"))),
+        entries
+            .iter()
+            .any(|e| e["decision"] != "allow"
+                && e["reason"].as_str().is_some_and(|r| r.contains("SNI"))),
         "the refusal is audited: {entries:#?}"
     );
 }
@@ -329,11 +337,15 @@ async fn sleeping_jail(scene: &Scene) -> (std::process::Child, String, std::path
     cmd.arg("--jail").arg("--").args(["sh", "-c", &script]);
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let child = cmd.spawn().unwrap();
-    let ns = eventually("the jailed command started", Duration::from_secs(20), || {
-        std::fs::read_to_string(&marker)
-            .ok()
-            .map(|s| s.trim().to_owned())
-    })
+    let ns = eventually(
+        "the jailed command started",
+        Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&marker)
+                .ok()
+                .map(|s| s.trim().to_owned())
+        },
+    )
     .await;
     (child, ns, marker)
 }
@@ -372,11 +384,18 @@ async fn nothing_of_the_jail_outlives_it() {
                 .is_ok_and(|c| c.starts_with("sleep"))
         })
         .expect("the command is in the jail's namespace");
-    let _ = Command::new("kill").arg("-9").arg(command.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-9")
+        .arg(command.to_string())
+        .status();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
-    assert_eq!(status.code(), Some(137), "killed by SIGKILL, as shells report");
+    assert_eq!(
+        status.code(),
+        Some(137),
+        "killed by SIGKILL, as shells report"
+    );
     let gone = within(Duration::from_secs(10), || {
         (!namespaces_in_use().contains(&ns)).then_some(())
     })
@@ -391,7 +410,11 @@ async fn nothing_of_the_jail_outlives_it() {
         processes_in(&ns).is_empty().then_some(())
     })
     .await;
-    assert!(gone.is_some(), "the jail's processes end with keyward: {:?}", processes_in(&ns));
+    assert!(
+        gone.is_some(),
+        "the jail's processes end with keyward: {:?}",
+        processes_in(&ns)
+    );
 }
 
 #[tokio::test]
@@ -433,7 +456,12 @@ async fn an_unprivileged_user_gets_the_same_jail() {
     .current_dir(dir.path())
     .env("HOME", dir.path())
     .args(["run", "--jail", "--ca-dir", "certs", "--rules", "rules"])
-    .args(["--upstream-ca", "upstream-ca.pem", "--allow", "api.github.com"])
+    .args([
+        "--upstream-ca",
+        "upstream-ca.pem",
+        "--allow",
+        "api.github.com",
+    ])
     .arg("--resolve")
     .arg(format!("api.github.com:443:{}", upstream.addr))
     .args(["--", "sh", "-c", &script]);
@@ -442,7 +470,10 @@ async fn an_unprivileged_user_gets_the_same_jail() {
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.starts_with("65534\n"), "the command keeps its user: {stdout}");
+    assert!(
+        stdout.starts_with("65534\n"),
+        "the command keeps its user: {stdout}"
+    );
     assert!(stdout.contains("key hidden"), "{stdout}");
     assert!(stdout.contains("/repos/acme/keyward"), "{stdout}\n{stderr}");
     assert_eq!(upstream.count(), 1);

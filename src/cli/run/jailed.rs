@@ -40,15 +40,17 @@ pub struct JailRequest {
 pub async fn run(config: Config, request: JailRequest) -> anyhow::Result<u8> {
     let ca = CertificateAuthority::load_or_create(&config.ca_dir)
         .with_context(|| format!("loading the CA from {}", config.ca_dir.display()))?;
-    let rules =
-        RulesInForce::load(&config.rules_dir, config.allow.clone(), ca.placeholder_seed()).map_err(
-            |e| {
-                anyhow::anyhow!(
-                    "rules in {} do not compile:\n{e}",
-                    config.rules_dir.display()
-                )
-            },
-        )?;
+    let rules = RulesInForce::load(
+        &config.rules_dir,
+        config.allow.clone(),
+        ca.placeholder_seed(),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "rules in {} do not compile:\n{e}",
+            config.rules_dir.display()
+        )
+    })?;
     let active = rules.current();
     let mut url = format!("http://127.0.0.1:{PROXY_PORT}");
     if let Some((id, token)) = active

@@ -50,12 +50,25 @@ fn condition(ctx: &mut Ctx<'_>, key: &SStr, raw: &RawCondition) -> Option<Condit
         }
         tests.push(Test::OneOf(options.clone()));
     }
-    if let Some(re) = &raw.regex {
+    if let Some(v) = &raw.not_equals {
+        tests.push(Test::NotEquals(v.clone()));
+    }
+    if let Some(options) = &raw.not_one_of {
+        if options.is_empty() {
+            ctx.error_at(key, format!("`{}`: not_one_of is empty", key.value));
+        }
+        tests.push(Test::NotOneOf(options.clone()));
+    }
+    for (re, test) in [
+        (&raw.regex, Test::Regex as fn(regex::Regex) -> Test),
+        (&raw.not_regex, Test::NotRegex),
+    ] {
+        let Some(re) = re else { continue };
         match regex::RegexBuilder::new(&re.value)
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
         {
-            Ok(r) => tests.push(Test::Regex(r)),
+            Ok(r) => tests.push(test(r)),
             Err(e) => ctx.error_at(
                 re,
                 format!("invalid regex `{}`: {}", re.value, regex_error(&e)),
@@ -98,11 +111,11 @@ fn condition(ctx: &mut Ctx<'_>, key: &SStr, raw: &RawCondition) -> Option<Condit
         );
     }
     if tests.is_empty() {
-        if raw.regex.is_none() {
+        if raw.regex.is_none() && raw.not_regex.is_none() {
             ctx.error_at(
                 key,
                 format!(
-                    "`{}`: condition has no test (use equals, one_of, regex, absent, present, max_len, max_items, min, max)",
+                    "`{}`: condition has no test (use equals, one_of, regex, not_equals, not_one_of, not_regex, absent, present, max_len, max_items, min, max)",
                     key.value
                 ),
             );

@@ -210,6 +210,14 @@ fn contradictory_conditions_are_errors() {
     assert!(one_error(&base("{ absent: true, equals: 1 }")).contains("absent cannot be combined"));
     assert!(one_error(&base("{ absent: true, present: true }")).contains("contradict"));
     assert!(one_error(&base("{ one_of: [] }")).contains("one_of is empty"));
+    assert!(one_error(&base("{ not_one_of: [] }")).contains("not_one_of is empty"));
+    assert!(
+        one_error(&base("{ absent: true, not_equals: 1 }")).contains("absent cannot be combined")
+    );
+    assert_eq!(
+        one_error(&base("{ not_regex: '(open' }")),
+        "r.yaml:5:23: invalid regex `(open`: unclosed group"
+    );
     assert!(
         one_error(&base("{ optional: true, present: true, max: 1 }"))
             .contains("optional and present contradict")

@@ -221,3 +221,52 @@ fn missing_values_fail_unless_optional() {
     );
     assert_eq!(optional.to_string(), "max 100, optional");
 }
+
+#[test]
+fn negations_name_what_they_exclude() {
+    let doc =
+        json!({"method": "tools/call", "tags": ["a", "admin"], "path": "/etc/passwd", "n": 5});
+    assert!(check(vec![Test::NotEquals(json!("tools/list"))], "/method", &doc).is_ok());
+    assert_eq!(
+        check(vec![Test::NotEquals(json!("tools/call"))], "/method", &doc).unwrap_err(),
+        r#"/method = "tools/call", which not_equals excludes"#
+    );
+    assert!(
+        check(vec![Test::NotEquals(json!(5))], "/n", &json!({"n": "5"})).is_err(),
+        "numeric strings compare as numbers, as with equals"
+    );
+    assert_eq!(
+        check(
+            vec![Test::NotOneOf(strs(&["admin", "root"]))],
+            "/tags/*",
+            &doc
+        )
+        .unwrap_err(),
+        r#"/tags/1 = "admin" is one of [admin, root], which not_one_of excludes"#
+    );
+    assert!(check(vec![Test::NotOneOf(strs(&["root"]))], "/tags/*", &doc).is_ok());
+    let etc = || vec![Test::NotRegex(Regex::new("^/etc/").unwrap())];
+    assert_eq!(
+        check(etc(), "/path", &doc).unwrap_err(),
+        r#"/path = "/etc/passwd" matches /^/etc//, which not_regex excludes"#
+    );
+    assert!(check(etc(), "/method", &doc).is_ok());
+    assert_eq!(
+        check(etc(), "/missing", &doc).unwrap_err(),
+        "/missing is missing",
+        "a negation on a missing value fails closed"
+    );
+    assert!(
+        Condition::new(etc())
+            .optional()
+            .check("", "/missing", &[], true, false)
+            .is_ok()
+    );
+    let shown = Condition::new(vec![
+        Test::NotEquals(json!("x")),
+        Test::NotOneOf(strs(&["a", "b"])),
+        Test::NotRegex(Regex::new("^z").unwrap()),
+    ])
+    .to_string();
+    assert_eq!(shown, "not_equals \"x\", not_one_of [a, b], not_regex /^z/");
+}

@@ -295,3 +295,33 @@ fn a_zstd_window_over_the_cap_denies() {
         d.reason
     );
 }
+
+#[test]
+fn any_method_but_one_is_a_negation_and_its_denial_names_it() {
+    let set = rules(
+        r#"
+rules:
+  - id: mcp-read-only
+    method: POST
+    url: https://mcp.example.com/mcp
+    body:
+      json:
+        /method: { not_one_of: [tools/call, resources/write] }
+    decision: allow
+"#,
+    );
+    let url = "POST https://mcp.example.com/mcp";
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    assert!(decide(&set, url, Some(list)).is_allowed());
+    let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x"}}"#;
+    let d = decide(&set, url, Some(call));
+    assert_eq!(d.verdict, Verdict::Deny);
+    assert_eq!(
+        d.failed_condition.as_deref(),
+        Some(
+            r#"/method = "tools/call" is one of [tools/call, resources/write], which not_one_of excludes"#
+        )
+    );
+    let d = decide(&set, url, Some(r#"{"jsonrpc":"2.0","id":3}"#));
+    assert_eq!(d.failed_condition.as_deref(), Some("/method is missing"));
+}
