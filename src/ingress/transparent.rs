@@ -250,13 +250,12 @@ pub fn request_target<B>(req: &Request<B>, port: u16) -> Result<Target, Refusal>
         .ok_or(BadRequest::NoHost)?
         .to_str()
         .map_err(|_| BadRequest::HostNotText)?;
-    let named = Target::parse_with_default(raw, Some(port)).map_err(|source| {
-        BadRequest::Authority {
+    let named =
+        Target::parse_with_default(raw, Some(port)).map_err(|source| BadRequest::Authority {
             what: "Host header",
             raw: raw.to_owned(),
             source,
-        }
-    })?;
+        })?;
     Ok(Target {
         host: named.host,
         port,
