@@ -1,6 +1,7 @@
 //! The transparent listener under a real kernel redirect: the agent runs in a network
-//! namespace whose nat OUTPUT chain (nftables) REDIRECTs every TCP connection, loopback
-//! aside, to keyward's transparent port. The port's socket is bound inside that namespace
+//! namespace into which the shipped deploy/transparent/redirect.nft is loaded, whose nat
+//! OUTPUT chain REDIRECTs every TCP connection, loopback and keyward's uid aside, to
+//! keyward's transparent port. The port's socket is bound inside that namespace
 //! (REDIRECT only reaches sockets of the namespace it runs in, and `SO_ORIGINAL_DST` is read
 //! from that namespace's connection tracking) and handed to keyward, which runs in the test
 //! process and dials its upstreams from the root namespace, as `keyward run --jail` does.
@@ -30,6 +31,8 @@ const PLAIN: &str = "plain.example.com";
 const DENIED: &str = "denied.example.com";
 const PLACEHOLDER: &str = "keyward:api:0123456789abcdef";
 const VALUE: &str = "real-api-token-5b7e";
+/// The transparent port deploy/transparent/redirect.nft redirects to.
+const SHIPPED_PORT: u16 = 15001;
 /// How long an agent command may run.
 const AGENT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -57,26 +60,22 @@ impl Redirected {
             succeeds(&mut route),
             "cannot add a default route in {netns}"
         );
-        let listener = bind_in(&netns, "127.0.0.1:0".parse().unwrap()).unwrap();
+        // The shipped redirect names its port; in a namespace made for this test nothing
+        // else can hold it.
+        let listener = bind_in(
+            &netns,
+            SocketAddr::from((Ipv4Addr::LOCALHOST, SHIPPED_PORT)),
+        )
+        .unwrap();
         let port = listener.local_addr().unwrap().port();
-        let ruleset = format!(
-            "table ip keyward_redirect {{
-  chain output {{
-    type nat hook output priority -100; policy accept;
-    ip daddr 127.0.0.0/8 return
-    meta l4proto tcp redirect to :{port}
-  }}
-}}
-"
-        );
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), ruleset).unwrap();
+        let ruleset = deploy_redirect();
         let mut nft = std::process::Command::new("ip");
         nft.args(["netns", "exec", &netns, "nft", "-f"])
-            .arg(file.path());
+            .arg(&ruleset);
         assert!(
             succeeds(&mut nft),
-            "cannot load the nftables redirect in {netns}"
+            "cannot load {} in {netns}",
+            ruleset.display()
         );
         Ok((Self { link, port }, listener))
     }
@@ -125,6 +124,11 @@ impl Redirected {
         let (body, status) = out.rsplit_once('\n').unwrap_or(("", &out));
         (status.trim().parse().unwrap_or(0), body.to_owned())
     }
+}
+
+/// The redirect the transparent sidecar and compose variants ship.
+fn deploy_redirect() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/transparent/redirect.nft")
 }
 
 /// Binds `addr` inside the network namespace `netns` (on a thread of its own, which alone
