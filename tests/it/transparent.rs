@@ -160,6 +160,12 @@ fn succeeds(command: &mut std::process::Command) -> bool {
 /// [`API`] (a rule allows it and injects a credential) and a plain one for [`PLAIN`]
 /// (allowed host-wide); `None` (with the reason printed) when namespaces cannot be made.
 async fn start(test: &str) -> Option<(Redirected, Running)> {
+    start_for(test, None).await
+}
+
+/// As [`start`]; with `agent`, that agent (and another) is declared, the API rule is its
+/// alone, and redirected connections are attributed to it.
+async fn start_for(test: &str, agent: Option<&str>) -> Option<(Redirected, Running)> {
     let (ns, listener) = match Redirected::create() {
         Ok(made) => made,
         Err(why) => {
@@ -167,8 +173,18 @@ async fn start(test: &str) -> Option<(Redirected, Running)> {
             return None;
         }
     };
+    let (agents, only) = match agent {
+        Some(name) => (
+            format!(
+                "agents:\n  {name}: {{ token: \"file:$FILES/agent-token\" }}\n  other: {{ token: \"file:$FILES/agent-token\" }}\n"
+            ),
+            format!("    agents: [{name}]\n"),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let transparent_agent = agent.map(str::to_owned);
     let rules = format!(
-        "secrets:
+        "{agents}secrets:
   api:
     from: file:$FILES/api-token
     placeholder: {PLACEHOLDER}
@@ -179,15 +195,17 @@ rules:
     url: https://{API}/**
     inject: [api]
     decision: allow
-"
+{only}"
     );
     let running = Harness::new()
         .upstream(&[API], echo())
         .plain_upstream(&[PLAIN], echo())
         .allow(PLAIN)
         .file("api-token", VALUE)
+        .file("agent-token", "agent-token-3f9d")
         .rules("api.yaml", &rules)
         .transparent_listener(listener)
+        .config(move |c| c.transparent_agent = transparent_agent)
         .start()
         .await;
     Some((ns, running))
@@ -247,6 +265,25 @@ async fn https_by_sni_and_http_by_host_reach_their_upstreams_through_keyward() {
     assert_eq!(plain[0]["port"], 80);
     assert_eq!(plain[0]["decision"], "allow");
     assert!(audit_log::verify(&h.keyward.audit_path()).contains("ok"));
+}
+
+#[tokio::test]
+async fn redirected_connections_act_for_the_transparent_agent_not_for_proxy_credentials() {
+    let Some((ns, h)) = start_for("the transparent agent test", Some("ci-bot")).await else {
+        return;
+    };
+    let url = format!("https://{API}/v1/items");
+    let pin = format!("{API}:443");
+    // Credentials of another declared agent, which redirected connections do not read.
+    let other = "Proxy-Authorization: Basic b3RoZXI6YWdlbnQtdG9rZW4tM2Y5ZA==";
+    let (status, body) = ns.curl(&h.keyward, &url, &[&pin], &["-H", other]).await;
+    assert_eq!(status, 200, "{body}");
+    let entry = entries(&h, |e| e["host"] == API).await;
+    assert_eq!(entry[0]["agent"], "ci-bot");
+    assert_eq!(entry[0]["rule"], "api-reads");
+    let seen = h.upstreams[0].seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(!seen[0].headers.contains_key("proxy-authorization"));
 }
 
 #[tokio::test]
@@ -310,7 +347,7 @@ async fn a_direct_connection_to_the_transparent_port_is_refused_and_audited() {
 }
 
 #[tokio::test]
-async fn connect_and_a_request_without_host_are_answered_400_and_audited() {
+async fn connect_and_requests_without_a_usable_host_are_answered_400_and_audited() {
     let Some((ns, h)) = start("the transparent 400 test").await else {
         return;
     };
@@ -318,7 +355,8 @@ async fn connect_and_a_request_without_host_are_answered_400_and_audited() {
         r#"
 import socket, sys
 for raw in (b"CONNECT {API}:443 HTTP/1.1\r\nHost: {API}:443\r\n\r\n",
-            b"GET /no-host HTTP/1.1\r\nConnection: close\r\n\r\n"):
+            b"GET /no-host HTTP/1.1\r\nConnection: close\r\n\r\n",
+            b"GET /bad-host HTTP/1.1\r\nHost: exa mple.com\r\nConnection: close\r\n\r\n"):
     s = socket.create_connection(("{ELSEWHERE}", 80), timeout=10)
     s.sendall(raw)
     reply = b""
@@ -334,7 +372,7 @@ for raw in (b"CONNECT {API}:443 HTTP/1.1\r\nHost: {API}:443\r\n\r\n",
     let (ok, out) = ns.run("python3", &["-c", &script]).await;
     assert!(ok, "{out}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines.len(), 3, "{out}");
     for line in lines {
         assert!(line.starts_with("HTTP/1.1 400"), "{out}");
     }
@@ -345,6 +383,11 @@ for raw in (b"CONNECT {API}:443 HTTP/1.1\r\nHost: {API}:443\r\n\r\n",
     );
     let no_host = entries(&h, |e| e["path"] == "/no-host" && e["status"] == 400).await;
     assert!(reason(&no_host[0]).contains("no Host"), "{no_host:?}");
+    let bad_host = entries(&h, |e| e["path"] == "/bad-host" && e["status"] == 400).await;
+    assert!(
+        reason(&bad_host[0]).contains("invalid Host header"),
+        "{bad_host:?}"
+    );
     assert_eq!(h.upstreams[0].count() + h.upstreams[1].count(), 0);
 }
 
