@@ -324,6 +324,9 @@ async fn start(unit: Unit) {
         unit.name,
         unit.ready
     );
+    if args.iter().any(|a| a.starts_with("--transparent-listen")) {
+        refuses_direct_connections(&keyward).await;
+    }
     let without = support::admin_get(&admin, "/approvals").await;
     assert_eq!(without.status, StatusCode::UNAUTHORIZED, "{}", unit.name);
     if let Some(token) = &unit.token {
@@ -338,6 +341,27 @@ async fn start(unit: Unit) {
     assert!(keyward.terminate().await.success(), "{}", unit.name);
     let stderr = std::fs::read_to_string(&keyward.stderr).unwrap();
     assert!(!stderr.contains("ERROR"), "{}: {stderr}", unit.name);
+}
+
+/// The transparent listener the banner names closes a connection that was not redirected
+/// without an answer.
+async fn refuses_direct_connections(keyward: &child::Child) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let line = child::line_in(&keyward.stdout, "Transparent listener: ").await;
+    let addr = line.split_whitespace().next().unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The refusal may close the socket before the request is written.
+    let _ = tcp
+        .write_all(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the transparent listener closed the connection in time");
+    assert!(read.is_err() || answer.is_empty(), "{answer:?}");
 }
 
 #[tokio::test]
