@@ -153,6 +153,14 @@ impl Proxy {
             dir: config.rules_dir.clone(),
             errors,
         })?;
+        // Redirected connections carry no credentials: with agents declared they must be
+        // attributed to one, named and declared (fail closed before anything starts).
+        if !config.transparent_listen.is_empty() || !listeners.transparent.is_empty() {
+            rules
+                .current()
+                .agents
+                .transparent_agent(config.transparent_agent.as_deref())?;
+        }
         let (audit, audit_task) = match &config.audit {
             Some(audit_config) => {
                 if let Some(dir) = audit_config
@@ -171,12 +179,6 @@ impl Proxy {
         let roots = upstream_roots(&config.upstream_ca)?;
         let upstream = Upstream::new(roots, &config.resolve, &config.limits)?;
         let (listener, transparent) = bind_listeners(&config, listeners).await?;
-        if !transparent.is_empty() {
-            rules
-                .current()
-                .agents
-                .transparent_agent(config.transparent_agent.as_deref())?;
-        }
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
             source,
