@@ -27,6 +27,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:3128";
 pub struct Config {
     /// Where agents connect.
     pub listen: SocketAddr,
+    /// Where connections redirected by the kernel (`iptables`/`nft` REDIRECT) arrive: served
+    /// for their original destination, by SNI or Host, without the proxy protocol.
+    pub transparent_listen: Vec<SocketAddr>,
+    /// The declared agent redirected connections are attributed to (they carry no proxy
+    /// credentials); required when agents are declared.
+    pub transparent_agent: Option<String>,
     /// Directory holding `ca.pem` and `ca-key.pem`.
     pub ca_dir: PathBuf,
     /// Directory of rule files.
@@ -72,6 +78,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 3128)),
+            transparent_listen: Vec::new(),
+            transparent_agent: None,
             ca_dir: PathBuf::from("certs"),
             rules_dir: PathBuf::from("rules"),
             upstream_ca: Vec::new(),
@@ -238,6 +246,24 @@ mod tests {
         assert_eq!(crate::server::workers::count(3), 3);
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert_eq!(crate::server::workers::count(0), cpus);
+    }
+
+    #[test]
+    fn transparent_listeners_and_agent_come_from_the_file() {
+        let file: FileConfig = serde_saphyr::from_str(
+            "transparent_listen: [\"127.0.0.1:15001\", \"[::1]:15001\"]\ntransparent_agent: ci-bot\n",
+        )
+        .unwrap();
+        let mut config = Config::default();
+        file.apply(&mut config).unwrap();
+        assert_eq!(
+            config.transparent_listen,
+            vec![
+                "127.0.0.1:15001".parse::<SocketAddr>().unwrap(),
+                "[::1]:15001".parse().unwrap()
+            ]
+        );
+        assert_eq!(config.transparent_agent.as_deref(), Some("ci-bot"));
     }
 
     #[test]

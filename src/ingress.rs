@@ -1,6 +1,7 @@
 //! From a client socket to requests for the pipeline: the proxy protocol on the proxy port
 //! (CONNECT, absolute-form `http://`, 400 otherwise), agent authentication (407), TLS
-//! termination of tunnels with SNI pinned to the CONNECT host, the raw-head scan beside
+//! termination of tunnels with SNI pinned to the CONNECT host, connections redirected to a
+//! transparent listener (original destination, SNI or Host), the raw-head scan beside
 //! hyper, and the records of what never became a request.
 
 mod builders;
@@ -9,6 +10,7 @@ pub mod head_scan;
 pub mod malformed;
 pub mod proxy_protocol;
 mod rewind;
+pub mod transparent;
 pub mod tunnel;
 
 use std::collections::HashSet;
@@ -42,6 +44,9 @@ pub struct Ingress {
     pinned: HashSet<Target>,
     /// Header, read and idle limits.
     limits: Limits,
+    /// The agent named for redirected connections (checked against the declared agents on
+    /// every connection, so a reload that drops it refuses them).
+    transparent_agent: Option<String>,
     /// Connection and tunnel tasks, shutdown and the end of the grace period.
     lifecycle: Lifecycle,
     /// Serves the proxy protocol on client connections.
@@ -72,6 +77,7 @@ impl Ingress {
             metrics: parts.metrics,
             pinned: config.resolve.iter().map(|r| r.target.clone()).collect(),
             limits: config.limits.clone(),
+            transparent_agent: config.transparent_agent.clone(),
             lifecycle: parts.lifecycle,
             outer: builders::outer_builder(config),
             tunnel_h1: builders::tunnel_builder(config, false),

@@ -1,7 +1,8 @@
 //! A keyward proxy instance, assembled from a [`Config`]: the CA and leaf cache, the rules
 //! in force, the audit trail, the upstream client; each layer ([`server`](crate::server),
 //! [`ingress`](crate::ingress), [`pipeline`](crate::pipeline), the admin API) is given the
-//! handles it uses. Binds the listeners, runs, and stops in order.
+//! handles it uses. Binds the listeners (or takes sockets bound elsewhere, [`Listeners`]),
+//! runs, and stops in order.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,8 @@ use crate::control::rate_limits::CounterStore;
 use crate::control::rate_limits::MemoryCounters;
 use crate::control::reload::Reloader;
 use crate::control::rules_in_force::RulesInForce;
-use crate::ingress::{Ingress, IngressParts, client};
+use crate::credentials::agents::TransparentAgentError;
+use crate::ingress::{Ingress, IngressParts, client, transparent};
 use crate::metrics::Metrics;
 use crate::pipeline::record::Recorder;
 use crate::pipeline::{Pipeline, PipelineParts};
@@ -52,6 +54,19 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot serve a listener bound elsewhere: {0}")]
+    Listener(#[source] std::io::Error),
+    #[error("transparent listeners: {0}")]
+    TransparentAgent(#[from] TransparentAgentError),
+}
+
+/// Sockets bound elsewhere (inside a jail's network namespace) for the proxy to serve.
+#[derive(Default)]
+pub struct Listeners {
+    /// Serves the proxy protocol instead of binding `config.listen`.
+    pub proxy: Option<std::net::TcpListener>,
+    /// Transparent listeners, beside those bound from `config.transparent_listen`.
+    pub transparent: Vec<std::net::TcpListener>,
 }
 
 /// What stays reachable from outside a proxy once it runs: for the CLI's banner and signal
@@ -96,21 +111,16 @@ impl Handles {
     }
 }
 
-/// Sockets bound elsewhere (inside a jail's network namespace) for the proxy to serve.
-#[derive(Default)]
-pub struct Listeners {
-    /// Serves the proxy protocol instead of binding `config.listen`.
-    pub proxy: Option<std::net::TcpListener>,
-    /// Transparent listeners, beside those bound from `config.transparent_listen`.
-    pub transparent: Vec<std::net::TcpListener>,
-}
-
 /// A bound, not yet running proxy.
 pub struct Proxy {
     handles: Handles,
     /// The configuration it was built from (for the banner).
     config: Config,
     listener: TcpListener,
+    /// Where redirected connections arrive (served by [`transparent`]).
+    transparent: Vec<TcpListener>,
+    /// Their addresses, in the same order.
+    transparent_addrs: Vec<SocketAddr>,
     /// One for each serving thread.
     ingresses: Vec<Arc<Ingress>>,
     /// The admin listener and the tokens it accepts, when the admin API is on.
@@ -123,12 +133,14 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Loads (or creates) the CA, builds the upstream client, binds the listen address.
+    /// Loads (or creates) the CA, builds the upstream client, binds the listen address and
+    /// the transparent listeners.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         Self::bind_with(config, Listeners::default()).await
     }
 
-    /// Like [`Proxy::bind`], serving `listeners` bound elsewhere.
+    /// As [`Proxy::bind`], serving `listeners` (bound elsewhere) too: the proxy protocol on
+    /// `listeners.proxy` instead of `config.listen`, and every transparent listener.
     pub async fn bind_with(config: Config, listeners: Listeners) -> Result<Self, StartError> {
         let ca = Arc::new(CertificateAuthority::load_or_create(&config.ca_dir)?);
         let ca_path = ca.cert_path().to_path_buf();
@@ -141,6 +153,14 @@ impl Proxy {
             dir: config.rules_dir.clone(),
             errors,
         })?;
+        // Redirected connections carry no credentials: with agents declared they must be
+        // attributed to one, named and declared (fail closed before anything starts).
+        if !config.transparent_listen.is_empty() || !listeners.transparent.is_empty() {
+            rules
+                .current()
+                .agents
+                .transparent_agent(config.transparent_agent.as_deref())?;
+        }
         let (audit, audit_task) = match &config.audit {
             Some(audit_config) => {
                 if let Some(dir) = audit_config
@@ -158,21 +178,16 @@ impl Proxy {
         let certs = ServerConfigCache::new(LeafIssuer::new(ca)?, config.cert_cache_capacity);
         let roots = upstream_roots(&config.upstream_ca)?;
         let upstream = Upstream::new(roots, &config.resolve, &config.limits)?;
-        let bind_err = |source| StartError::Bind {
-            addr: config.listen,
-            source,
-        };
-        let listener = match listeners.proxy {
-            Some(listener) => {
-                listener.set_nonblocking(true).map_err(bind_err)?;
-                TcpListener::from_std(listener).map_err(bind_err)?
-            }
-            None => TcpListener::bind(config.listen).await.map_err(bind_err)?,
-        };
+        let (listener, transparent) = bind_listeners(&config, listeners).await?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
             source,
         })?;
+        let transparent_addrs = transparent
+            .iter()
+            .map(TcpListener::local_addr)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StartError::Listener)?;
         let admin = match config.admin_listen {
             Some(addr) => {
                 let tokens = AdminTokens::load(&config)
@@ -183,6 +198,9 @@ impl Proxy {
             None => None,
         };
         upstream.connector().add_own_address(addr);
+        for own in &transparent_addrs {
+            upstream.connector().add_own_address(*own);
+        }
         if let Some(admin_addr) = admin.as_ref().and_then(|(l, _)| l.local_addr().ok()) {
             upstream.connector().add_own_address(admin_addr);
         }
@@ -242,6 +260,8 @@ impl Proxy {
             handles,
             config,
             listener,
+            transparent,
+            transparent_addrs,
             ingresses,
             admin,
             addr,
@@ -253,6 +273,11 @@ impl Proxy {
     /// The address agents connect to.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The transparent listeners' addresses (where redirected connections arrive).
+    pub fn transparent_addrs(&self) -> Vec<SocketAddr> {
+        self.transparent_addrs.clone()
     }
 
     /// The admin API's address, when it is on.
@@ -310,16 +335,26 @@ impl Proxy {
             let watch = crate::control::reload::watch(handles.reloader.clone(), shutdown);
             tokio::spawn(watch);
         }
+        // Listener 0 is the proxy port, the others are transparent.
         let serves = self
             .ingresses
             .into_iter()
             .map(|ingress| {
-                move |stream, peer, slot| client::serve(ingress.clone(), stream, peer, slot)
+                move |which: usize, stream, peer, slot| -> ServeFuture {
+                    let ingress = ingress.clone();
+                    if which == 0 {
+                        Box::pin(client::serve(ingress, stream, peer, slot))
+                    } else {
+                        Box::pin(transparent::serve(ingress, stream, peer, slot))
+                    }
+                }
             })
             .collect();
         let max_connections = self.config.limits.max_connections;
         let lifecycle = &handles.lifecycle;
-        let workers = match Workers::start(self.listener, max_connections, lifecycle, serves) {
+        let mut listeners = vec![self.listener];
+        listeners.extend(self.transparent);
+        let workers = match Workers::start(listeners, max_connections, lifecycle, serves) {
             Ok(workers) => Some(workers),
             Err(error) => {
                 tracing::error!(%error, "cannot serve; stopping");
@@ -355,6 +390,42 @@ impl Proxy {
             handle,
         }
     }
+}
+
+/// One accepted connection being served, on the proxy port or a transparent listener.
+type ServeFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The proxy listener (`listeners.proxy`, or `config.listen` bound) and the transparent ones
+/// (`config.transparent_listen` bound, then `listeners.transparent`).
+async fn bind_listeners(
+    config: &Config,
+    listeners: Listeners,
+) -> Result<(TcpListener, Vec<TcpListener>), StartError> {
+    let proxy = match listeners.proxy {
+        Some(socket) => adopt(socket)?,
+        None => bind(config.listen).await?,
+    };
+    let mut transparent = Vec::new();
+    for addr in &config.transparent_listen {
+        transparent.push(bind(*addr).await?);
+    }
+    for socket in listeners.transparent {
+        transparent.push(adopt(socket)?);
+    }
+    Ok((proxy, transparent))
+}
+
+/// Binds `addr`.
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// A listening socket bound elsewhere, made ready for the runtime.
+fn adopt(socket: std::net::TcpListener) -> Result<TcpListener, StartError> {
+    socket.set_nonblocking(true).map_err(StartError::Listener)?;
+    TcpListener::from_std(socket).map_err(StartError::Listener)
 }
 
 /// A proxy running on a task.

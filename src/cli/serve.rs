@@ -20,6 +20,14 @@ pub struct ServeArgs {
     /// Address agents connect to [default: 127.0.0.1:3128].
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Address where connections redirected by iptables/nft REDIRECT arrive, served for
+    /// their original destination (repeatable; replaces the file's list).
+    #[arg(long = "transparent-listen", value_name = "ADDR")]
+    pub transparent_listen: Vec<SocketAddr>,
+    /// The declared agent redirected connections are attributed to (required when agents
+    /// are declared).
+    #[arg(long, value_name = "NAME")]
+    pub transparent_agent: Option<String>,
     /// Directory of the CA (created on first start) [default: certs].
     #[arg(long)]
     pub ca_dir: Option<PathBuf>,
@@ -66,6 +74,12 @@ impl ServeArgs {
         }
         if let Some(v) = self.listen {
             config.listen = v;
+        }
+        if !self.transparent_listen.is_empty() {
+            config.transparent_listen = self.transparent_listen;
+        }
+        if let Some(v) = self.transparent_agent {
+            config.transparent_agent = Some(v);
         }
         if let Some(v) = self.ca_dir {
             config.ca_dir = v;
@@ -138,6 +152,12 @@ fn print_banner(proxy: &Proxy) -> anyhow::Result<()> {
         std::fs::canonicalize(proxy.ca_path()).unwrap_or_else(|_| proxy.ca_path().to_path_buf());
     let mut out = std::io::stdout().lock();
     writeln!(out, "keyward is listening on {addr}")?;
+    for transparent in proxy.transparent_addrs() {
+        writeln!(
+            out,
+            "Transparent listener: {transparent} (redirected connections, for their original destination)"
+        )?;
+    }
     writeln!(out, "CA certificate: {}", ca.display())?;
     writeln!(
         out,

@@ -15,6 +15,9 @@ use crate::audit::{AuditConfig, FsyncPolicy};
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
+    #[serde(default)]
+    pub transparent_listen: Vec<SocketAddr>,
+    pub transparent_agent: Option<String>,
     pub ca_dir: Option<PathBuf>,
     pub rules: Option<PathBuf>,
     #[serde(default)]
@@ -120,6 +123,12 @@ impl FileConfig {
     pub fn apply(self, config: &mut Config) -> Result<(), ConfigError> {
         if let Some(v) = self.listen {
             config.listen = v;
+        }
+        if !self.transparent_listen.is_empty() {
+            config.transparent_listen = self.transparent_listen;
+        }
+        if let Some(v) = self.transparent_agent {
+            config.transparent_agent = Some(v);
         }
         if let Some(v) = self.ca_dir {
             config.ca_dir = v;

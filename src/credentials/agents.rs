@@ -24,6 +24,20 @@ pub enum AuthError {
     Rejected,
 }
 
+/// Why redirected connections cannot be attributed to an agent (they carry no credentials,
+/// so the operator names the agent they act for).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransparentAgentError {
+    #[error(
+        "agents are declared and must authenticate, but no transparent agent is named: \
+         redirected connections carry no credentials; name the agent they act for with \
+         --transparent-agent NAME (transparent_agent:)"
+    )]
+    Unnamed,
+    #[error("transparent agent {0:?} is not declared under agents:")]
+    Unknown(String),
+}
+
 /// The declared agents and where their tokens live.
 #[derive(Debug, Default)]
 pub struct AgentRegistry {
@@ -98,6 +112,25 @@ impl AgentRegistry {
 }
 
 impl AgentRegistry {
+    /// The agent redirected (transparent) connections are attributed to: `name` when it is
+    /// declared, nobody when no agent is declared and none is named; otherwise an error
+    /// (fail closed: an undeclared name, or declared agents and no name).
+    pub fn transparent_agent(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Option<AgentId>, TransparentAgentError> {
+        match name {
+            Some(n) => self
+                .agents
+                .iter()
+                .find(|(id, _)| id.as_str() == n)
+                .map(|(id, _)| Some(id.clone()))
+                .ok_or_else(|| TransparentAgentError::Unknown(n.to_owned())),
+            None if self.required() => Err(TransparentAgentError::Unnamed),
+            None => Ok(None),
+        }
+    }
+
     /// The credentials an agent launched by keyward uses: the agent named `name`, or the only
     /// declared one; `None` when no agent is declared.
     pub async fn credentials_for(
@@ -199,5 +232,30 @@ mod tests {
                 "{near:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_transparent_agent_must_be_declared_when_agents_are() {
+        let registry = AgentRegistry {
+            agents: vec![(
+                AgentId::new("triage-bot"),
+                Box::new(EnvSource("UNUSED".into())),
+            )],
+        };
+        assert_eq!(
+            registry.transparent_agent(Some("triage-bot")),
+            Ok(Some(AgentId::new("triage-bot")))
+        );
+        assert_eq!(
+            registry.transparent_agent(Some("other")),
+            Err(TransparentAgentError::Unknown("other".into()))
+        );
+        assert_eq!(
+            registry.transparent_agent(None),
+            Err(TransparentAgentError::Unnamed)
+        );
+        let none = AgentRegistry::default();
+        assert_eq!(none.transparent_agent(None), Ok(None));
+        assert!(none.transparent_agent(Some("triage-bot")).is_err());
     }
 }

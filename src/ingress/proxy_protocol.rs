@@ -220,7 +220,7 @@ fn early_refusal(ingress: &Ingress, target: &Target, agent: Option<&AgentId>) ->
 }
 
 /// Answers a request that has no usable target, with its audit entry and log line.
-fn refuse_unpinned(
+pub(super) fn refuse_unpinned(
     ingress: &Ingress,
     client: SocketAddr,
     agent: Option<&AgentId>,

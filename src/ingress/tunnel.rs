@@ -1,6 +1,7 @@
 //! TLS termination of a CONNECT tunnel: checks that the first bytes are a TLS ClientHello,
 //! pins SNI to the CONNECT host, serves a leaf for it (ALPN h2 / http/1.1), then serves the
-//! decrypted requests through the pipeline.
+//! decrypted requests through the pipeline. What follows the ClientHello is shared with
+//! redirected TLS connections ([`transparent`](super::transparent)).
 
 use std::sync::Arc;
 
@@ -8,8 +9,8 @@ use bytes::Bytes;
 use hyper::service::service_fn;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncReadExt;
-use tokio_rustls::LazyConfigAcceptor;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio_rustls::{LazyConfigAcceptor, StartHandshake};
 
 use super::Ingress;
 use super::head_scan::{Findings, HeadScan};
@@ -24,7 +25,7 @@ use crate::server::connection;
 use crate::target::{Host, Target};
 
 /// First byte of a TLS record carrying a handshake message.
-const TLS_HANDSHAKE: u8 = 0x16;
+pub(super) const TLS_HANDSHAKE: u8 = 0x16;
 
 /// Serves a CONNECT tunnel after the 200 went out.
 pub async fn serve_tunnel(
@@ -50,7 +51,7 @@ pub async fn serve_tunnel(
         Ok(Ok(1)) => {
             tracing::warn!(%client, %target, first_byte = first[0], "tunnel closed: first bytes are not a TLS ClientHello (no blind tunnels)");
             let why = "tunnel closed: its first bytes are not a TLS ClientHello (no blind tunnels)";
-            refuse_tunnel(&ingress, place, why.to_owned());
+            refuse_tunnel(&ingress, place, "CONNECT", why.to_owned());
             return;
         }
         Ok(_) => return,
@@ -60,19 +61,8 @@ pub async fn serve_tunnel(
         }
     }
     let io = Rewind::new(Bytes::copy_from_slice(&first), io);
-    let acceptor = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io);
-    let start = match tokio::time::timeout(limits.header_read_timeout, acceptor).await {
-        Ok(Ok(start)) => start,
-        Ok(Err(err)) => {
-            tracing::warn!(%client, %target, error = %err, "tunnel closed: invalid TLS ClientHello");
-            refuse_tunnel(
-                &ingress,
-                place,
-                format!("tunnel closed: invalid TLS ClientHello ({err})"),
-            );
-            return;
-        }
-        Err(_) => return,
+    let Some(start) = client_hello(&ingress, io, place, "CONNECT", "tunnel").await else {
+        return;
     };
     let sni = start.client_hello().server_name().map(str::to_owned);
     let (cert_host, sni_mismatch) = match sni.as_deref().map(Host::parse) {
@@ -91,13 +81,69 @@ pub async fn serve_tunnel(
             refuse_tunnel(
                 &ingress,
                 place,
+                "CONNECT",
                 "tunnel closed: the TLS SNI is not a valid host name".into(),
             );
             return;
         }
     };
+    let conn = ConnInfo {
+        client,
+        target: target.clone(),
+        scheme: Scheme::Https,
+        sni_mismatch,
+        activity,
+        agent: agent.clone(),
+    };
+    serve_decrypted(ingress, start, &cert_host, conn, "tunnel").await;
+}
+
+/// Reads the ClientHello from `io` (within the header read timeout); an invalid one is
+/// recorded as a refusal under `method` (the reason opens with `what`), a silent or
+/// vanished peer just closes.
+pub(super) async fn client_hello<IO>(
+    ingress: &Ingress,
+    io: IO,
+    place: Place<'_>,
+    method: &str,
+    what: &str,
+) -> Option<StartHandshake<IO>>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let client = place.client;
+    let acceptor = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io);
+    match tokio::time::timeout(ingress.limits.header_read_timeout, acceptor).await {
+        Ok(Ok(start)) => Some(start),
+        Ok(Err(err)) => {
+            tracing::warn!(%client, error = %err, "{what} closed: invalid TLS ClientHello");
+            let why = format!("{what} closed: invalid TLS ClientHello ({err})");
+            refuse_tunnel(ingress, place, method, why);
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// What follows a ClientHello, for a CONNECT tunnel and a redirected TLS connection alike:
+/// a leaf for `cert_host` (ALPN h2 / http/1.1), the handshake, then the decrypted requests
+/// served through the pipeline on `conn` until the connection ends, idles out or shutdown;
+/// a malformed head or protocol violation on the way is recorded. `what` names the
+/// connection in log lines.
+pub(super) async fn serve_decrypted<IO>(
+    ingress: Arc<Ingress>,
+    start: StartHandshake<IO>,
+    cert_host: &Host,
+    conn: ConnInfo,
+    what: &'static str,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = &ingress.limits;
+    let client = conn.client;
+    let target = conn.target.clone();
     let minted_before = ingress.certs.mints();
-    let config = match ingress.certs.get(&cert_host).await {
+    let config = match ingress.certs.get(cert_host).await {
         Ok(config) => {
             ingress
                 .metrics
@@ -105,7 +151,7 @@ pub async fn serve_tunnel(
             config
         }
         Err(err) => {
-            tracing::error!(%client, %target, error = %err, "tunnel closed: cannot mint a certificate");
+            tracing::error!(%client, %target, error = %err, "connection closed: cannot mint a certificate");
             return;
         }
     };
@@ -120,14 +166,9 @@ pub async fn serve_tunnel(
         Err(_) => return,
     };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    let conn = Arc::new(ConnInfo {
-        client,
-        target: target.clone(),
-        scheme: Scheme::Https,
-        sni_mismatch,
-        activity: activity.clone(),
-        agent: agent.clone(),
-    });
+    let activity = conn.activity.clone();
+    let agent = conn.agent.clone();
+    let conn = Arc::new(conn);
     let findings = Arc::new(Findings::default());
     let service = {
         let pipeline = ingress.pipeline.clone();
@@ -147,17 +188,24 @@ pub async fn serve_tunnel(
         lifecycle.stop_now(),
         &activity,
         limits.idle_timeout,
-        "tunnel",
+        what,
     )
     .await;
+    let place = Place {
+        client,
+        target: Some(&target),
+        scheme: Scheme::Https,
+        agent: agent.as_ref(),
+    };
     malformed::record_end(&ingress.recorder, place, &findings, ended);
 }
 
-/// Records a tunnel closed before its TLS handshake completed.
-fn refuse_tunnel(ingress: &Ingress, place: Place<'_>, reason: String) {
+/// Records a connection closed before its TLS handshake completed (`method`: `CONNECT` for
+/// a tunnel).
+pub(super) fn refuse_tunnel(ingress: &Ingress, place: Place<'_>, method: &str, reason: String) {
     let what = Malformed {
         reason,
         status: None,
     };
-    malformed::record(&ingress.recorder, place, "CONNECT", what, &RequestId::new());
+    malformed::record(&ingress.recorder, place, method, what, &RequestId::new());
 }

@@ -1,14 +1,15 @@
 //! The serving threads: each runs a single-threaded runtime of its own with an accept loop
-//! on a clone of the one listening socket, so a connection, its requests and the upstream
-//! connections they use are driven on one thread and a request hands nothing to another
-//! thread on its way (the audit writer aside). The kernel wakes one of the idle loops per
-//! new connection.
+//! on a clone of every listening socket (the proxy port, the transparent listeners), so a
+//! connection, its requests and the upstream connections they use are driven on one thread
+//! and a request hands nothing to another thread on its way (the audit writer aside). The
+//! kernel wakes one of the idle loops per new connection; one connection limit covers all.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use futures_util::future::join_all;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -45,25 +46,34 @@ pub enum WorkersError {
 }
 
 impl Workers {
-    /// Starts one thread per entry of `serves`, each accepting on a clone of `listener`
-    /// (at most `max_connections` in all) until shutdown, then serving what it accepted
-    /// until the drain is over.
+    /// Starts one thread per entry of `serves`, each accepting on a clone of every one of
+    /// `listeners` (at most `max_connections` in all) until shutdown, then serving what it
+    /// accepted until the drain is over. `serve` is told which listener (its index in
+    /// `listeners`) a connection came on.
     pub fn start<F, Fut>(
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         max_connections: usize,
         lifecycle: &Lifecycle,
         serves: Vec<F>,
     ) -> Result<Self, WorkersError>
     where
-        F: Fn(TcpStream, SocketAddr, Slot) -> Fut + Send + 'static,
+        F: Fn(usize, TcpStream, SocketAddr, Slot) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let listener = listener.into_std().map_err(WorkersError::Listener)?;
+        let listeners = listeners
+            .into_iter()
+            .map(TcpListener::into_std)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(WorkersError::Listener)?;
         let limit = Arc::new(Semaphore::new(max_connections));
         let release = CancellationToken::new();
         let mut threads = Vec::with_capacity(serves.len());
         for (i, serve) in serves.into_iter().enumerate() {
-            let socket = listener.try_clone().map_err(WorkersError::Listener)?;
+            let sockets = listeners
+                .iter()
+                .map(std::net::TcpListener::try_clone)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(WorkersError::Listener)?;
             let (done_tx, done_rx) = oneshot::channel();
             let lifecycle = lifecycle.clone();
             let limit = limit.clone();
@@ -71,7 +81,7 @@ impl Workers {
             let thread = std::thread::Builder::new()
                 .name(format!("keyward-worker-{i}"))
                 .spawn(move || {
-                    serve_thread(socket, limit, lifecycle, release, serve);
+                    serve_thread(sockets, limit, lifecycle, release, serve);
                     let _ = done_tx.send(());
                 })
                 .map_err(WorkersError::Thread)?;
@@ -104,16 +114,16 @@ impl Drop for Workers {
     }
 }
 
-/// One serving thread's life: its runtime, the accept loop until shutdown, then its
-/// connections until the drain releases it.
+/// One serving thread's life: its runtime, an accept loop per listener until shutdown, then
+/// its connections until the drain releases it.
 fn serve_thread<F, Fut>(
-    socket: std::net::TcpListener,
+    sockets: Vec<std::net::TcpListener>,
     limit: Arc<Semaphore>,
     lifecycle: Lifecycle,
     release: CancellationToken,
     serve: F,
 ) where
-    F: Fn(TcpStream, SocketAddr, Slot) -> Fut,
+    F: Fn(usize, TcpStream, SocketAddr, Slot) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -127,14 +137,22 @@ fn serve_thread<F, Fut>(
         }
     };
     runtime.block_on(async move {
-        let listener = match TcpListener::from_std(socket) {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::error!(%error, "a serving thread cannot listen");
-                return;
+        let mut listeners = Vec::with_capacity(sockets.len());
+        for socket in sockets {
+            match TcpListener::from_std(socket) {
+                Ok(listener) => listeners.push(listener),
+                Err(error) => {
+                    tracing::error!(%error, "a serving thread cannot listen");
+                    return;
+                }
             }
-        };
-        accept_loop(listener, limit, &lifecycle, serve).await;
+        }
+        let serve = &serve;
+        let loops = listeners.into_iter().enumerate().map(|(which, listener)| {
+            let serve = move |stream, peer, slot| serve(which, stream, peer, slot);
+            accept_loop(listener, limit.clone(), &lifecycle, serve)
+        });
+        join_all(loops).await;
         release.cancelled().await;
     });
 }

@@ -124,6 +124,99 @@ fn compose_agent_is_on_an_internal_network_only() {
     );
 }
 
+/// The arguments of a container (or compose service) as strings.
+fn words(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
+}
+
+/// What every transparent variant's redirect must say: keyward's uid and loopback exempt,
+/// every other TCP connection to the port keyward's transparent listener is on.
+fn assert_redirect(ruleset: &str, keyward_args: &[&str]) {
+    assert!(ruleset.contains("meta skuid 10001 return"), "{ruleset}");
+    assert!(ruleset.contains("ip daddr 127.0.0.0/8 return"), "{ruleset}");
+    assert!(
+        ruleset.contains("meta l4proto tcp redirect to :15001"),
+        "{ruleset}"
+    );
+    assert!(
+        keyward_args.contains(&"--transparent-listen=127.0.0.1:15001"),
+        "{keyward_args:?}"
+    );
+}
+
+#[test]
+fn kubernetes_transparent_sidecar_redirects_the_pod_to_keyward_before_the_agent_starts() {
+    let shipped = std::fs::read_to_string(deploy().join("transparent/redirect.nft")).unwrap();
+    let config = object("ConfigMap", "keyward-transparent-redirect");
+    assert_eq!(
+        config["data"]["redirect.nft"].as_str().unwrap(),
+        shipped,
+        "the ConfigMap holds deploy/transparent/redirect.nft"
+    );
+    let deployment = object("Deployment", "agent-with-keyward-transparent");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let init = pod["initContainers"].as_array().unwrap();
+    assert_eq!(init[0]["name"], "redirect", "the redirect runs first");
+    assert!(init[0]["restartPolicy"].is_null(), "and runs to completion");
+    assert_eq!(
+        words(&init[0]["command"]),
+        ["nft", "-f", "/etc/keyward/redirect/redirect.nft"]
+    );
+    assert_eq!(
+        init[0]["securityContext"]["capabilities"]["add"],
+        serde_json::json!(["NET_ADMIN"])
+    );
+    let keyward = &init[1];
+    assert_eq!(keyward["name"], "keyward");
+    assert_eq!(keyward["restartPolicy"], "Always", "a native sidecar");
+    assert_eq!(pod["securityContext"]["runAsUser"], 10001, "keyward's uid");
+    assert_redirect(&shipped, &words(&keyward["args"]));
+    let agent = &pod["containers"][0];
+    assert_eq!(agent["name"], "agent");
+    let agent_uid = &agent["securityContext"]["runAsUser"];
+    assert!(agent_uid.is_u64() && *agent_uid != 10001, "{agent_uid}");
+    assert_eq!(
+        agent["securityContext"]["capabilities"]["drop"],
+        serde_json::json!(["ALL"])
+    );
+    let env = agent["env"].to_string().to_lowercase();
+    assert!(!env.contains("proxy"), "no proxy variables: {env}");
+}
+
+#[test]
+fn compose_transparent_agent_shares_keyward_network_behind_the_redirect() {
+    let shipped = std::fs::read_to_string(deploy().join("transparent/redirect.nft")).unwrap();
+    let compose = &documents(&deploy().join("compose-transparent.yaml"))[0];
+    let services = &compose["services"];
+    assert_redirect(&shipped, &words(&services["keyward"]["command"]));
+    let redirect = &services["redirect"];
+    assert_eq!(redirect["network_mode"], "service:keyward");
+    assert_eq!(redirect["cap_add"], serde_json::json!(["NET_ADMIN"]));
+    assert_eq!(
+        words(&redirect["entrypoint"]),
+        ["nft", "-f", "/etc/keyward/redirect.nft"]
+    );
+    assert_eq!(
+        words(&redirect["volumes"]),
+        ["./transparent/redirect.nft:/etc/keyward/redirect.nft:ro"]
+    );
+    let agent = &services["agent"];
+    assert_eq!(agent["network_mode"], "service:keyward");
+    assert_eq!(
+        agent["depends_on"]["redirect"]["condition"],
+        "service_completed_successfully"
+    );
+    assert_ne!(agent["user"], "10001", "not keyward's uid");
+    let env = agent["environment"].to_string().to_lowercase();
+    assert!(!env.contains("proxy"), "no proxy variables: {env}");
+    let dockerfile = std::fs::read_to_string(deploy().join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("nftables"), "the image carries nft");
+}
+
 #[test]
 fn dockerfile_builds_with_ci_command_and_copies_existing_paths() {
     let text = std::fs::read_to_string(deploy().join("Dockerfile")).unwrap();

@@ -1,5 +1,6 @@
 //! What ships must start: the arguments, mounted files and environment of every shipped unit
-//! (the Kubernetes Deployment and sidecar, compose, systemd, the Dockerfile's default command)
+//! (the Kubernetes Deployment and sidecars, both compose files, systemd, the Dockerfile's
+//! default command)
 //! are read from deploy/, their container paths mapped into a temporary root, their listen
 //! addresses to port 0; the real binary then starts with them, listens, and its `/readyz`
 //! answers 200 (and, where a token is mounted, the admin API accepts it).
@@ -67,6 +68,9 @@ struct Unit {
     token: Option<String>,
 }
 
+/// Flags whose value is an address to listen on (mapped to 127.0.0.1:0).
+const LISTEN_FLAGS: [&str; 3] = ["--listen", "--admin-listen", "--transparent-listen"];
+
 /// Maps container paths under `root` and listen addresses to port 0.
 fn map_arg(arg: &str, root: &Path) -> String {
     let at = |p: &str| root.join(p.trim_start_matches('/')).display().to_string();
@@ -79,7 +83,7 @@ fn map_arg(arg: &str, root: &Path) -> String {
 }
 
 fn map_value(flag: &str, value: &str, at: &dyn Fn(&str) -> String) -> String {
-    if flag == "--listen" || flag == "--admin-listen" {
+    if LISTEN_FLAGS.contains(&flag) {
         return "127.0.0.1:0".to_owned();
     }
     if let Some(path) = value.strip_prefix("file:") {
@@ -96,7 +100,7 @@ fn map_args(args: &[String], root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut previous = String::new();
     for arg in args {
-        let mapped = if previous == "--listen" || previous == "--admin-listen" {
+        let mapped = if LISTEN_FLAGS.contains(&previous.as_str()) {
             "127.0.0.1:0".to_owned()
         } else {
             map_arg(arg, root)
@@ -183,8 +187,8 @@ fn kubernetes_unit(name: &'static str, deployment: &str) -> Unit {
     }
 }
 
-fn compose_unit() -> Unit {
-    let compose = &yaml(&deploy().join("compose.yaml"))[0];
+fn compose_unit(file: &str) -> Unit {
+    let compose = &yaml(&deploy().join(file))[0];
     let service = &compose["services"]["keyward"];
     let mut mounts = Vec::new();
     for volume in strings(&service["volumes"]) {
@@ -201,7 +205,11 @@ fn compose_unit() -> Unit {
         .map(|k| (k, "ghp_deploy_unit_test_value_0123456789abcdef".to_owned()))
         .collect();
     Unit {
-        name: "compose",
+        name: if file.contains("transparent") {
+            "compose-transparent"
+        } else {
+            "compose"
+        },
         args: strings(&service["command"]),
         mounts,
         workdir: "/var/lib/keyward".into(),
@@ -316,6 +324,9 @@ async fn start(unit: Unit) {
         unit.name,
         unit.ready
     );
+    if args.iter().any(|a| a.starts_with("--transparent-listen")) {
+        refuses_direct_connections(&keyward).await;
+    }
     let without = support::admin_get(&admin, "/approvals").await;
     assert_eq!(without.status, StatusCode::UNAUTHORIZED, "{}", unit.name);
     if let Some(token) = &unit.token {
@@ -330,6 +341,27 @@ async fn start(unit: Unit) {
     assert!(keyward.terminate().await.success(), "{}", unit.name);
     let stderr = std::fs::read_to_string(&keyward.stderr).unwrap();
     assert!(!stderr.contains("ERROR"), "{}: {stderr}", unit.name);
+}
+
+/// The transparent listener the banner names closes a connection that was not redirected
+/// without an answer.
+async fn refuses_direct_connections(keyward: &child::Child) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let line = child::line_in(&keyward.stdout, "Transparent listener: ").await;
+    let addr = line.split_whitespace().next().unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The refusal may close the socket before the request is written.
+    let _ = tcp
+        .write_all(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the transparent listener closed the connection in time");
+    assert!(read.is_err() || answer.is_empty(), "{answer:?}");
 }
 
 #[tokio::test]
@@ -348,7 +380,19 @@ async fn kubernetes_sidecar_starts_with_its_arguments_and_mounts() {
 
 #[tokio::test]
 async fn compose_service_starts_with_its_command_and_volumes() {
-    start(compose_unit()).await;
+    start(compose_unit("compose.yaml")).await;
+}
+
+#[tokio::test]
+async fn kubernetes_transparent_sidecar_starts_with_its_arguments_and_mounts() {
+    let unit = kubernetes_unit("transparent sidecar", "agent-with-keyward-transparent");
+    assert!(unit.token.is_some(), "the sidecar mounts an admin token");
+    start(unit).await;
+}
+
+#[tokio::test]
+async fn compose_transparent_service_starts_with_its_command_and_volumes() {
+    start(compose_unit("compose-transparent.yaml")).await;
 }
 
 #[tokio::test]

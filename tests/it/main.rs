@@ -42,6 +42,7 @@ mod runtime;
 mod smuggling;
 mod soak;
 mod streaming;
+mod transparent;
 mod tunnel;
 mod upstream_failures;
 mod upstream_framing;

@@ -28,6 +28,7 @@ use std::path::PathBuf;
 
 use keyward::audit::AuditConfig;
 use keyward::config::{Config, ResolveOverride};
+use keyward::proxy::Listeners;
 use keyward::{Proxy, RunningProxy};
 
 pub use agent::Agent;
@@ -57,6 +58,17 @@ impl Keyward {
         allow: &[&str],
         tweak: impl FnOnce(&mut Config),
     ) -> Keyward {
+        Self::start_with(upstream_ca, resolve, allow, Listeners::default(), tweak).await
+    }
+
+    /// As [`Keyward::start`], serving `listeners` (bound elsewhere, e.g. in a namespace) too.
+    pub async fn start_with(
+        upstream_ca: &TestCa,
+        resolve: &[(&str, SocketAddr)],
+        allow: &[&str],
+        listeners: Listeners,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Keyward {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
         let token_file = dir.path().join("admin-token.configured");
@@ -81,7 +93,7 @@ impl Keyward {
             ..Config::default()
         };
         tweak(&mut config);
-        let proxy = Proxy::bind(config).await.unwrap();
+        let proxy = Proxy::bind_with(config, listeners).await.unwrap();
         let addr = proxy.local_addr();
         let ca_path = proxy.ca_path().to_path_buf();
         Keyward {

@@ -41,6 +41,9 @@ pub enum BadRequest {
     /// Origin-form on the proxy port.
     #[error("not a proxy request: send CONNECT host:port or an absolute-form http:// URI")]
     NotProxyRequest,
+    /// CONNECT on a redirected connection, which already goes to its destination.
+    #[error("CONNECT is refused on a redirected connection: it already goes to its destination")]
+    ConnectRedirected,
     /// A transfer coding other than exactly `chunked` (as sent).
     #[error("Transfer-Encoding {0:?} is refused; only `chunked` is accepted")]
     TransferEncoding(String),

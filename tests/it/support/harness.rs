@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use keyward::Config;
+use keyward::proxy::Listeners;
 
 use super::{Agent, Handler, Keyward, TestCa, Upstream};
 
@@ -50,6 +51,8 @@ pub struct Harness {
     rules_dir: Option<PathBuf>,
     allow: Vec<String>,
     tweaks: Vec<Tweak>,
+    /// Sockets bound elsewhere for keyward to serve.
+    listeners: Listeners,
 }
 
 /// The started setting: keyward, the upstreams in the order they were added, and the files.
@@ -77,6 +80,7 @@ impl Harness {
             rules_dir: None,
             allow: Vec::new(),
             tweaks: Vec::new(),
+            listeners: Listeners::default(),
         }
     }
 
@@ -137,6 +141,13 @@ impl Harness {
         self
     }
 
+    /// A transparent listener bound elsewhere (e.g. inside a network namespace) for keyward
+    /// to serve.
+    pub fn transparent_listener(mut self, socket: std::net::TcpListener) -> Self {
+        self.listeners.transparent.push(socket);
+        self
+    }
+
     /// Adjusts keyward's configuration further (applied in order, after everything else).
     pub fn config(mut self, tweak: impl FnOnce(&mut Config) + 'static) -> Self {
         self.tweaks.push(Box::new(tweak));
@@ -175,7 +186,7 @@ impl Harness {
             None => self.has_rules.then(|| self.files.path().join("rules")),
         };
         let tweaks = self.tweaks;
-        let keyward = Keyward::start(&ca, &resolve, &allow, |c| {
+        let keyward = Keyward::start_with(&ca, &resolve, &allow, self.listeners, |c| {
             if let Some(dir) = rules_dir {
                 c.rules_dir = dir;
             }
