@@ -1,10 +1,12 @@
 //! From a client socket to requests for the pipeline: the proxy protocol on the proxy port
 //! (CONNECT, absolute-form `http://`, 400 otherwise), agent authentication (407), TLS
 //! termination of tunnels with SNI pinned to the CONNECT host, the raw-head scan beside
-//! hyper, and the records of what never became a request.
+//! hyper, and the records of what never became a request. Also the DNS responder of a
+//! jailed agent ([`dns`]).
 
 mod builders;
 pub mod client;
+pub mod dns;
 pub mod head_scan;
 pub mod malformed;
 pub mod proxy_protocol;
