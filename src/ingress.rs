@@ -2,10 +2,12 @@
 //! (CONNECT, absolute-form `http://`, 400 otherwise), agent authentication (407), TLS
 //! termination of tunnels with SNI pinned to the CONNECT host, connections redirected to a
 //! transparent listener (original destination, SNI or Host), the raw-head scan beside
-//! hyper, and the records of what never became a request.
+//! hyper, and the records of what never became a request. Also the DNS responder of a
+//! jailed agent ([`dns`]).
 
 mod builders;
 pub mod client;
+pub mod dns;
 pub mod head_scan;
 pub mod malformed;
 pub mod proxy_protocol;

@@ -54,7 +54,7 @@ pub struct AuditEntry {
     pub client: String,
     /// The HTTP method as sent.
     pub method: String,
-    /// `http` or `https`.
+    /// `http` or `https`; `dns` for a query to a jail's DNS.
     pub scheme: String,
     /// The target host (from CONNECT / absolute-form, pinned to SNI and Host).
     pub host: String,

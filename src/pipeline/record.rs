@@ -2,6 +2,7 @@
 //! it finishes or is dropped) and the entry of a refusal outside any exchange (a probe on the
 //! proxy port, a malformed head, a tunnel closed before TLS) both go through
 //! [`Recorder::write`], which logs the line, counts the metrics and queues the audit entry.
+//! A query to the jail's DNS is recorded the same way (its entry built by [`dns_entry`]).
 
 pub mod closing_body;
 mod entry;
@@ -18,7 +19,7 @@ use crate::policy::{AgentId, RuleId};
 use crate::target::Target;
 
 pub(crate) use entry::build as exchange_entry;
-pub use entry::refusal_decision;
+pub use entry::{dns as dns_entry, refusal_decision};
 
 /// The log line of one record, at `$level`.
 macro_rules! exchange_line {
@@ -70,6 +71,25 @@ pub struct Refused<'a> {
     pub reason: String,
     /// What keyward answered; `None` when no answer was possible.
     pub status: Option<u16>,
+}
+
+/// A query to the jail's DNS, as its entry records it.
+#[derive(Debug)]
+pub struct DnsQuery<'a> {
+    /// The socket inside the jail the query came from.
+    pub client: SocketAddr,
+    /// The agent the jail runs, when one is named.
+    pub agent: Option<&'a AgentId>,
+    /// The query type (`A`, `TXT`, ...), or `-` when the query could not be read.
+    pub qtype: &'a str,
+    /// The queried name in its ASCII form, or `-` when the query could not be read.
+    pub name: &'a str,
+    /// `allow` when the name was answered with keyward's address, `deny` otherwise.
+    pub decision: AuditDecision,
+    /// Why, ending with the response code sent (`NXDOMAIN`, `FORMERR`, ...).
+    pub reason: String,
+    /// Time from the query's arrival to its reply, in milliseconds.
+    pub duration_ms: f64,
 }
 
 /// Where finished exchanges and connection-level refusals are recorded.

@@ -144,6 +144,19 @@ impl RuleSet {
             .any(|rule| rule.applies_to(agent) && rule.url.matches_port(None, port))
     }
 
+    /// Could any rule (any decision or mode) match requests to `host`, on any port, from
+    /// `agent`? `false`: the jail's DNS answers NXDOMAIN for the name.
+    pub fn admits_host(&self, host: &str, agent: Option<&AgentId>) -> bool {
+        let Ok(host) = normalize_host(host) else {
+            return false;
+        };
+        self.index
+            .candidates(&host)
+            .into_iter()
+            .filter_map(|i| self.rules.get(i))
+            .any(|rule| rule.applies_to(agent))
+    }
+
     /// The `allow_private:` ranges of every rule that could match requests to `host:port`
     /// from `agent`: what a CONNECT to a private IP literal might be allowed to reach.
     pub fn connect_allow_private(
@@ -271,53 +284,4 @@ impl RuleSet {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rule_sets_are_shareable_across_threads() {
-        fn assert_send_sync<T: Send + Sync>() {}
-        assert_send_sync::<RuleSet>();
-        assert_send_sync::<std::sync::Arc<RuleSet>>();
-    }
-
-    #[test]
-    fn a_connect_may_reach_the_ranges_of_the_rules_that_could_match_it() {
-        let text = "rules:
-  - id: open
-    url: https://10.20.0.5/open/**
-    decision: allow
-    allow_private: [10.20.0.0/16]
-  - id: other-port
-    url: https://10.20.0.5:8443/**
-    decision: allow
-    allow_private: [10.30.0.0/16]
-  - id: shut
-    url: https://10.20.0.5/shut/**
-    decision: allow
-";
-        let set = RuleSet::compile(&[Source {
-            path: "p.yaml".into(),
-            text: text.into(),
-        }])
-        .unwrap();
-        let ranges = set.connect_allow_private("10.20.0.5", 443, None);
-        assert_eq!(
-            ranges,
-            vec!["10.20.0.0/16".parse::<ipnet::IpNet>().unwrap()]
-        );
-        assert!(set.connect_allow_private("10.20.0.6", 443, None).is_empty());
-    }
-
-    #[test]
-    fn shipped_rules_summary() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        let set = RuleSet::load_dir(&dir).unwrap();
-        let summary = set.summary();
-        assert_eq!(
-            (summary.rules, summary.agents, summary.patterns),
-            (17, 0, 1)
-        );
-        assert!(set.rule(&RuleId::new("github-create-issue")).is_some());
-    }
-}
+mod tests;

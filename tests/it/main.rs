@@ -22,6 +22,7 @@ mod cli;
 mod clients;
 mod deploy;
 mod deploy_units;
+mod dns;
 mod exhaustion;
 mod fuzz_properties;
 mod h2_abuse;

@@ -1,13 +1,40 @@
 //! The closing entry of an exchange, built from its context: the decision and rule, what
 //! was forwarded or refused, and for an exchange that ended before a response, where it was
-//! and who ended it.
+//! and who ended it. Also the entries of refusals outside any exchange and of queries to the
+//! jail's DNS.
 
 use crate::audit::{AuditEntry, Decision as AuditDecision, Mode as AuditMode};
 use crate::pipeline::exchange::{Exchange, Outcome, RequestId, Stage};
 use crate::pipeline::refusal::Refusal;
 use crate::policy::Mode;
 
-use super::Refused;
+use super::{DnsQuery, Refused};
+
+/// The scheme of a DNS query's entry.
+const DNS_SCHEME: &str = "dns";
+/// The port of a DNS query's entry: the port the jail's queries are sent to.
+const DNS_PORT: u16 = 53;
+
+/// The entry of a query to the jail's DNS: scheme `dns`, the query type as the method, the
+/// name as the host (whole: DNS bounds it to 255 bytes), port 53 and an empty path.
+pub fn dns(q: DnsQuery<'_>) -> AuditEntry {
+    let id = RequestId::new();
+    let client = q.client.to_string();
+    let mut entry = AuditEntry::new(
+        id.as_str(),
+        client,
+        q.qtype,
+        DNS_SCHEME,
+        q.name,
+        DNS_PORT,
+        "",
+    );
+    entry.agent = q.agent.map(ToString::to_string);
+    entry.decision = q.decision;
+    entry.reason = Some(q.reason);
+    entry.duration_ms = q.duration_ms;
+    entry
+}
 
 /// The entry of a refusal outside any exchange: host `-` and port 0 when no target is
 /// known yet (the proxy port), and then scheme `-` too.
