@@ -67,6 +67,15 @@ pub struct Listeners {
     pub proxy: Option<std::net::TcpListener>,
     /// Transparent listeners, beside those bound from `config.transparent_listen`.
     pub transparent: Vec<std::net::TcpListener>,
+    /// DNS sockets answered for the transparent agent, when redirected queries arrive there.
+    pub dns: Option<DnsSockets>,
+}
+
+/// UDP sockets whose queries keyward answers ([`crate::ingress::dns`]).
+pub struct DnsSockets {
+    pub sockets: Vec<std::net::UdpSocket>,
+    /// What every name a rule could admit resolves to.
+    pub answer: std::net::Ipv4Addr,
 }
 
 /// What stays reachable from outside a proxy once it runs: for the CLI's banner and signal
@@ -121,6 +130,8 @@ pub struct Proxy {
     transparent: Vec<TcpListener>,
     /// Their addresses, in the same order.
     transparent_addrs: Vec<SocketAddr>,
+    /// DNS sockets and the responder answering them.
+    dns: Option<(Vec<tokio::net::UdpSocket>, Arc<crate::ingress::dns::Responder>)>,
     /// One for each serving thread.
     ingresses: Vec<Arc<Ingress>>,
     /// The admin listener and the tokens it accepts, when the admin API is on.
@@ -141,7 +152,10 @@ impl Proxy {
 
     /// As [`Proxy::bind`], serving `listeners` (bound elsewhere) too: the proxy protocol on
     /// `listeners.proxy` instead of `config.listen`, and every transparent listener.
-    pub async fn bind_with(config: Config, listeners: Listeners) -> Result<Self, StartError> {
+    pub async fn bind_with(
+        config: Config,
+        mut listeners: Listeners,
+    ) -> Result<Self, StartError> {
         let ca = Arc::new(CertificateAuthority::load_or_create(&config.ca_dir)?);
         let ca_path = ca.cert_path().to_path_buf();
         let rules = RulesInForce::load(
@@ -155,12 +169,17 @@ impl Proxy {
         })?;
         // Redirected connections carry no credentials: with agents declared they must be
         // attributed to one, named and declared (fail closed before anything starts).
-        if !config.transparent_listen.is_empty() || !listeners.transparent.is_empty() {
+        let redirected = !config.transparent_listen.is_empty()
+            || !listeners.transparent.is_empty()
+            || listeners.dns.is_some();
+        let transparent_agent = if redirected {
             rules
                 .current()
                 .agents
-                .transparent_agent(config.transparent_agent.as_deref())?;
-        }
+                .transparent_agent(config.transparent_agent.as_deref())?
+        } else {
+            None
+        };
         let (audit, audit_task) = match &config.audit {
             Some(audit_config) => {
                 if let Some(dir) = audit_config
@@ -178,6 +197,7 @@ impl Proxy {
         let certs = ServerConfigCache::new(LeafIssuer::new(ca)?, config.cert_cache_capacity);
         let roots = upstream_roots(&config.upstream_ca)?;
         let upstream = Upstream::new(roots, &config.resolve, &config.limits)?;
+        let dns_sockets = listeners.dns.take();
         let (listener, transparent) = bind_listeners(&config, listeners).await?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
@@ -256,12 +276,33 @@ impl Proxy {
             certs,
             lifecycle,
         };
+        let dns = match dns_sockets {
+            Some(DnsSockets { sockets, answer }) => {
+                let responder = crate::ingress::dns::Responder::new(
+                    handles.rules.clone(),
+                    handles.recorder.clone(),
+                    transparent_agent,
+                    answer,
+                );
+                let sockets = sockets
+                    .into_iter()
+                    .map(|socket| {
+                        socket.set_nonblocking(true)?;
+                        tokio::net::UdpSocket::from_std(socket)
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(StartError::Listener)?;
+                Some((sockets, Arc::new(responder)))
+            }
+            None => None,
+        };
         Ok(Self {
             handles,
             config,
             listener,
             transparent,
             transparent_addrs,
+            dns,
             ingresses,
             admin,
             addr,
@@ -332,8 +373,14 @@ impl Proxy {
             ));
         }
         if handles.rules.dir().exists() {
-            let watch = crate::control::reload::watch(handles.reloader.clone(), shutdown);
+            let watch = crate::control::reload::watch(handles.reloader.clone(), shutdown.clone());
             tokio::spawn(watch);
+        }
+        if let Some((sockets, responder)) = self.dns {
+            for socket in sockets {
+                let serve = crate::ingress::dns::serve(socket, responder.clone(), shutdown.clone());
+                handles.lifecycle.tasks().spawn(serve);
+            }
         }
         // Listener 0 is the proxy port, the others are transparent.
         let serves = self

@@ -18,10 +18,10 @@ use crate::ca::CertificateAuthority;
 use crate::config::Config;
 use crate::control::rules_in_force::RulesInForce;
 use crate::credentials::agents::proxy_url_with_credentials;
-use crate::jail::network::{JailSockets, PROXY_PORT};
+use crate::jail::network::{ANSWER_ADDRESS, JailSockets, PROXY_PORT};
 use crate::jail::{JailSpec, control, init};
 use crate::policy::CredentialSource;
-use crate::proxy::{Listeners, Proxy};
+use crate::proxy::{DnsSockets, Listeners, Proxy};
 
 /// How long the jail's setup may take before keyward gives up on it.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,7 +37,7 @@ pub struct JailRequest {
 }
 
 /// Runs the command in a jail; its exit code.
-pub async fn run(config: Config, request: JailRequest) -> anyhow::Result<u8> {
+pub async fn run(mut config: Config, request: JailRequest) -> anyhow::Result<u8> {
     let ca = CertificateAuthority::load_or_create(&config.ca_dir)
         .with_context(|| format!("loading the CA from {}", config.ca_dir.display()))?;
     let rules = RulesInForce::load(
@@ -60,6 +60,8 @@ pub async fn run(config: Config, request: JailRequest) -> anyhow::Result<u8> {
         .map_err(anyhow::Error::msg)?
     {
         url = proxy_url_with_credentials(&url, &id, &token);
+        // What the command sends around the proxy port is its too.
+        config.transparent_agent = Some(id.as_str().to_owned());
     }
     let ca_path = absolute(ca.cert_path());
     let bundle = write_bundle(&ca_path)?;
@@ -118,10 +120,11 @@ pub async fn run(config: Config, request: JailRequest) -> anyhow::Result<u8> {
     let listeners = Listeners {
         proxy: Some(proxy),
         transparent,
+        dns: Some(DnsSockets {
+            sockets: dns,
+            answer: ANSWER_ADDRESS,
+        }),
     };
-    // DNS in the jail is answered once the responder is served; until then queries go
-    // unanswered (and resolve nothing).
-    let _ = dns;
     let proxy = Proxy::bind_with(config, listeners).await?;
     let running = proxy.spawn();
     tracing::info!("keyward started for the jailed command");
