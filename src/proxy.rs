@@ -131,7 +131,10 @@ pub struct Proxy {
     /// Their addresses, in the same order.
     transparent_addrs: Vec<SocketAddr>,
     /// DNS sockets and the responder answering them.
-    dns: Option<(Vec<tokio::net::UdpSocket>, Arc<crate::ingress::dns::Responder>)>,
+    dns: Option<(
+        Vec<tokio::net::UdpSocket>,
+        Arc<crate::ingress::dns::Responder>,
+    )>,
     /// One for each serving thread.
     ingresses: Vec<Arc<Ingress>>,
     /// The admin listener and the tokens it accepts, when the admin API is on.
@@ -152,10 +155,7 @@ impl Proxy {
 
     /// As [`Proxy::bind`], serving `listeners` (bound elsewhere) too: the proxy protocol on
     /// `listeners.proxy` instead of `config.listen`, and every transparent listener.
-    pub async fn bind_with(
-        config: Config,
-        mut listeners: Listeners,
-    ) -> Result<Self, StartError> {
+    pub async fn bind_with(config: Config, mut listeners: Listeners) -> Result<Self, StartError> {
         let ca = Arc::new(CertificateAuthority::load_or_create(&config.ca_dir)?);
         let ca_path = ca.cert_path().to_path_buf();
         let rules = RulesInForce::load(

@@ -145,6 +145,35 @@ fetch("{ALLOWED}", {{ headers: auth }})
         assert_eq!(scene.last_authorization(), real);
     }
 
+    // Java's HttpClient, which reads no proxy variable (only its own system properties); it
+    // is given keyward's CA as a trust store, as a Java user would do.
+    if Command::new("java").arg("-version").output().is_ok()
+        && Command::new("keytool").arg("-help").output().is_ok()
+    {
+        let java = format!(
+            r#"cd "$(mktemp -d)" && cat > Get.java <<'JAVA'
+import java.net.URI;
+import java.net.http.*;
+public class Get {{
+    public static void main(String[] a) throws Exception {{
+        var req = HttpRequest.newBuilder(URI.create("{ALLOWED}"))
+            .header("Authorization", "Bearer " + System.getenv("GITHUB_TOKEN")).build();
+        var res = HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofString());
+        System.out.println("java " + res.statusCode() + " " + res.body().contains("/repos/acme/keyward"));
+    }}
+}}
+JAVA
+keytool -importcert -noprompt -alias keyward -file "$NODE_EXTRA_CA_CERTS" -keystore trust.p12 -storetype PKCS12 -storepass changeit >/dev/null
+java -Djavax.net.ssl.trustStore=trust.p12 -Djavax.net.ssl.trustStorePassword=changeit Get.java"#
+        );
+        let before = scene.upstream.count();
+        let out = jailed(&scene, &java).await;
+        let (stdout, stderr) = text(&out);
+        assert!(stdout.contains("java 200 true"), "{stdout}\n{stderr}");
+        assert_eq!(scene.upstream.count(), before + 1);
+        assert_eq!(scene.last_authorization(), real);
+    }
+
     // Python's socket and ssl to a literal IP: no SNI, so no host to decide on: refused.
     let python = r#"python3 -c '
 import socket, ssl
@@ -236,6 +265,10 @@ async fn keywards_files_and_process_are_out_of_the_commands_reach() {
     assert!(out.status.success(), "{}", text(&out).1);
     let key = ca_dir.join("ca-key.pem");
     assert!(key.exists(), "the CA key is on disk outside the jail");
+    // An admin token file: what approves held requests must stay out of the agent's reach.
+    let admin_token = scene.work.path().join("admin.token");
+    let admin_value = "kw-admin-token-the-agent-must-never-read";
+    std::fs::write(&admin_token, admin_value).unwrap();
     // A local daemon's Unix socket (as Docker's or D-Bus's would be), named with --hide.
     let daemon = scene.work.path().join("daemon.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&daemon).unwrap();
@@ -247,6 +280,7 @@ id -u
 echo "ppid-proc: $(ls /proc | grep -c '^[0-9]')"
 cat {key} >/dev/null 2>&1 && echo "KEY READ" || echo "key hidden"
 echo "secret bytes: $(cat {secrets}/* 2>/dev/null | wc -c)"
+echo "admin token: [$(cat {admin} 2>/dev/null)]"
 cat "$SSL_CERT_FILE" >/dev/null && echo "bundle shown"
 umount {ca} 2>/dev/null && echo "UNMOUNTED" || echo "cover stays"
 touch {rules}/planted.yaml 2>/dev/null && echo "RULES WRITTEN" || echo "rules read-only"
@@ -255,6 +289,7 @@ cat /proc/$KEYWARD_PID/environ >/dev/null 2>&1 && echo "ENVIRON READ" || echo "k
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' {daemon} 2>/dev/null && echo "DAEMON REACHED" || echo "daemon unreachable"
 "#,
         daemon = daemon.display(),
+        admin = admin_token.display(),
         key = key.display(),
         secrets = secret_file.display(),
         ca = ca_dir.display(),
@@ -268,6 +303,10 @@ python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.ar
     );
     let mut cmd = scene.keyward_run();
     cmd.arg("--jail")
+        .arg("--admin-listen")
+        .arg("127.0.0.1:0")
+        .arg("--admin-token")
+        .arg(format!("file:{}", admin_token.display()))
         .arg("--hide")
         .arg(&daemon)
         .arg("--")
@@ -293,10 +332,12 @@ python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.ar
         "firewall stays",
         "keyward invisible",
         "daemon unreachable",
+        "admin token: []",
     ] {
         assert!(stdout.contains(line), "{line}:\n{stdout}\n{stderr}");
     }
     assert!(!stdout.contains("RULES WRITTEN"));
+    assert!(!stdout.contains(admin_value) && !stderr.contains(admin_value));
     assert!(!scene.rules.path().join("planted.yaml").exists());
 }
 
