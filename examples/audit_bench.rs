@@ -64,7 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// A realistic entry; every 1000th has non-ASCII and control characters in its path.
 fn sample(i: usize) -> AuditEntry {
-    let path = if i % 1000 == 0 {
+    let path = if i.is_multiple_of(1000) {
         format!("/repos/acme/ünïcode-✓/issues/{i}\u{7}\t\"q\"")
     } else {
         format!("/repos/acme/widgets/issues/{i}")
@@ -80,7 +80,7 @@ fn sample(i: usize) -> AuditEntry {
     );
     e.agent = Some("triage-bot".into());
     e.query = Some("state=[redacted]".into());
-    e.decision = if i % 7 == 0 {
+    e.decision = if i.is_multiple_of(7) {
         Decision::Deny
     } else {
         Decision::Allow

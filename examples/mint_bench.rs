@@ -151,7 +151,7 @@ async fn run(args: Args, exe: PathBuf) -> anyhow::Result<()> {
                 errors += 1;
                 first_error.get_or_insert(format!("{err:#}"));
             }
-            if completed % step == 0 || completed == args.hosts {
+            if completed.is_multiple_of(step) || completed == args.hosts {
                 let point = Point {
                     hosts: completed,
                     elapsed: t0.elapsed(),

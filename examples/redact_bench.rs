@@ -64,7 +64,11 @@ fn run(name: &str, line: &[u8], secret: &[u8], total: usize, scrubber: &Arc<Scru
     let mut sent = 0;
     let mut i = 0usize;
     while sent < total {
-        let c = if i % 4 == 0 { &with_secret } else { &chunk };
+        let c = if i.is_multiple_of(4) {
+            &with_secret
+        } else {
+            &chunk
+        };
         sink += bytes::Bytes::copy_from_slice(c).len();
         sent += c.len();
         i += 1;
@@ -77,7 +81,11 @@ fn run(name: &str, line: &[u8], secret: &[u8], total: usize, scrubber: &Arc<Scru
     let mut sent = 0;
     let mut i = 0usize;
     while sent < total {
-        let c = if i % 4 == 0 { &with_secret } else { &chunk };
+        let c = if i.is_multiple_of(4) {
+            &with_secret
+        } else {
+            &chunk
+        };
         out += stream.push(c).len();
         sent += c.len();
         i += 1;

@@ -54,7 +54,11 @@ struct Received {
 /// One keep-alive client: requests until keyward closes its connection; what it received
 /// goes into `received`.
 async fn client(agent: Agent, round: usize, c: usize, received: Arc<Received>) {
-    let proto = if c % 2 == 0 { Proto::H1 } else { Proto::H2 };
+    let proto = if c.is_multiple_of(2) {
+        Proto::H1
+    } else {
+        Proto::H2
+    };
     let tcp = agent.connect("api.example.com:443").await.unwrap();
     let alpn: &[&[u8]] = match proto {
         Proto::H1 => &[b"http/1.1"],
