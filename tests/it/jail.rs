@@ -557,3 +557,42 @@ sys.stderr.write("the agent speaking\n")
         assert!(line.starts_with("keyward: "), "unmarked: {line}");
     }
 }
+
+#[tokio::test]
+async fn a_kernel_without_user_namespaces_stops_the_jail_before_the_command_starts() {
+    if !jail_available("jail: refused namespaces") {
+        return;
+    }
+    let scene = Scene::start(&["api.github.com"], echo()).await;
+    let marker = scene.work.path().join("ran");
+    // A user namespace whose limit on nested user namespaces is 0: what a kernel that
+    // refuses them looks like from inside.
+    let mut inner = scene.keyward_run();
+    inner
+        .arg("--jail")
+        .arg("--")
+        .args(["touch", &marker.display().to_string()]);
+    let program = format!("{:?}", inner.get_program());
+    let args: Vec<String> = inner
+        .get_args()
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let script = format!(
+        "echo 0 > /proc/sys/user/max_user_namespaces && exec {program} {}",
+        args.join(" ")
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--user", "--map-root-user", "sh", "-c", &script])
+        .current_dir(scene.work.path());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("cannot create the jail's user namespace")
+            && stderr.contains("unprivileged user namespaces"),
+        "says what is missing: {stderr}"
+    );
+    assert!(!marker.exists(), "the command never started");
+}
