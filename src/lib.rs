@@ -24,7 +24,7 @@
 //! [`config`] (defaults, `keyward.yaml`, flags), [`ca`] (root CA, leaf issuer, bounded cache),
 //! [`metrics`], [`cli`], [`target`] (host and port parsing), [`body`] (the one response body
 //! type), [`secret`] (the redacted secret type), [`dumpable`] (keyward's own `/proc` files and
-//! memory closed to processes of the same user), [`tls`], [`logging`]. For adoption:
+//! memory closed to processes of the same user), [`exit_status`], [`tls`], [`logging`]. For adoption:
 //! [`agent_env`] (the environment `keyward run` and `keyward env` give an agent, and the
 //! combined CA bundle), [`jail`] (`keyward run --jail`: the command in namespaces whose only way
 //! out is keyward).
@@ -39,6 +39,7 @@ pub mod content_coding;
 pub mod control;
 pub mod credentials;
 pub mod dumpable;
+pub mod exit_status;
 pub mod ingress;
 #[cfg(target_os = "linux")]
 pub mod jail;

@@ -26,8 +26,6 @@ mod jailed;
 
 /// The variable `keyward approvals` reads an admin token from.
 const ADMIN_TOKEN_VAR: &str = "KEYWARD_ADMIN_TOKEN";
-/// Exit status when the command was ended by signal N: 128 + N, as shells report it.
-const SIGNAL_EXIT_BASE: i32 = 128;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -161,7 +159,7 @@ async fn run_command(
     if let Some(running) = target.running {
         running.shutdown().await;
     }
-    Ok(exit_code(status?))
+    Ok(crate::exit_status::code(status?))
 }
 
 /// Variables the command must not inherit because admin tokens are read from them: the
@@ -247,19 +245,4 @@ fn forward(pid: Option<rustix::process::Pid>, signal: rustix::process::Signal) {
     {
         tracing::debug!(%error, ?signal, "could not forward the signal");
     }
-}
-
-/// The command's exit code; 128 + N when signal N ended it.
-fn exit_code(status: ExitStatus) -> u8 {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return u8::try_from(SIGNAL_EXIT_BASE + signal).unwrap_or(u8::MAX);
-        }
-    }
-    status
-        .code()
-        .and_then(|c| u8::try_from(c & 0xff).ok())
-        .unwrap_or(1)
 }

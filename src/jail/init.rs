@@ -14,8 +14,6 @@ use tokio::io::AsyncReadExt;
 use super::ids::{self, Mapping};
 use super::{JailError, JailSpec, control, mounts, network};
 
-/// Exit status when the command ended by signal N: 128 + N, as shells report it.
-const SIGNAL_EXIT_BASE: i32 = 128;
 /// The setup's exit status when it could not build the jail (and told keyward why).
 const SETUP_FAILED: u8 = 2;
 /// The hidden subcommand the jail's processes run as.
@@ -108,7 +106,7 @@ async fn supervise(
         tokio::select! {
             status = child.wait() => {
                 let status = status.map_err(JailError::Runtime)?;
-                return Ok(code_of(&status));
+                return Ok(crate::exit_status::code(status));
             }
             read = control.read(&mut byte) => match read {
                 Ok(1) => {
@@ -120,7 +118,7 @@ async fn supervise(
                 _ => {
                     let _ = child.start_kill();
                     let _ = child.wait().await;
-                    return Ok(u8::try_from(SIGNAL_EXIT_BASE + 9).unwrap_or(u8::MAX));
+                    return Ok(crate::exit_status::of_signal(Signal::KILL.as_raw()));
                 }
             },
         }
@@ -197,24 +195,12 @@ fn reap(command: Pid) -> Option<u8> {
     let mut code = None;
     while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
         if pid == command {
-            let raw = status
-                .exit_status()
-                .or_else(|| status.terminating_signal().map(|s| SIGNAL_EXIT_BASE + s))
-                .unwrap_or(1);
-            code = Some(u8::try_from(raw & 0xff).unwrap_or(1));
+            code = Some(match (status.exit_status(), status.terminating_signal()) {
+                (Some(raw), _) => u8::try_from(raw & 0xff).unwrap_or(1),
+                (None, Some(signal)) => crate::exit_status::of_signal(signal),
+                (None, None) => 1,
+            });
         }
     }
     code
-}
-
-/// An exit status as a shell reports it.
-fn code_of(status: &std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    if let Some(signal) = status.signal() {
-        return u8::try_from(SIGNAL_EXIT_BASE + signal).unwrap_or(u8::MAX);
-    }
-    status
-        .code()
-        .and_then(|c| u8::try_from(c & 0xff).ok())
-        .unwrap_or(1)
 }

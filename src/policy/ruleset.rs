@@ -134,27 +134,30 @@ impl RuleSet {
     /// Could any rule (any decision or mode) match requests to `host:port` from `agent`?
     /// `false`: the proxy refuses the CONNECT before the TLS handshake.
     pub fn admits_connect(&self, host: &str, port: u16, agent: Option<&AgentId>) -> bool {
-        let Ok(host) = normalize_host(host) else {
-            return false;
-        };
-        self.index
-            .candidates(&host)
-            .into_iter()
-            .filter_map(|i| self.rules.get(i))
-            .any(|rule| rule.applies_to(agent) && rule.url.matches_port(None, port))
+        self.rules_for(host, agent)
+            .any(|rule| rule.url.matches_port(None, port))
     }
 
     /// Could any rule (any decision or mode) match requests to `host`, on any port, from
     /// `agent`? `false`: the jail's DNS answers NXDOMAIN for the name.
     pub fn admits_host(&self, host: &str, agent: Option<&AgentId>) -> bool {
-        let Ok(host) = normalize_host(host) else {
-            return false;
-        };
-        self.index
-            .candidates(&host)
+        self.rules_for(host, agent).next().is_some()
+    }
+
+    /// The rules whose host pattern could match `host` and that apply to `agent`; none for a
+    /// host that does not normalise.
+    fn rules_for<'a>(
+        &'a self,
+        host: &str,
+        agent: Option<&'a AgentId>,
+    ) -> impl Iterator<Item = &'a Rule> + 'a {
+        let candidates = normalize_host(host)
+            .map(|host| self.index.candidates(&host))
+            .unwrap_or_default();
+        candidates
             .into_iter()
             .filter_map(|i| self.rules.get(i))
-            .any(|rule| rule.applies_to(agent))
+            .filter(move |rule| rule.applies_to(agent))
     }
 
     /// The `allow_private:` ranges of every rule that could match requests to `host:port`
@@ -165,14 +168,8 @@ impl RuleSet {
         port: u16,
         agent: Option<&AgentId>,
     ) -> Vec<ipnet::IpNet> {
-        let Ok(host) = normalize_host(host) else {
-            return Vec::new();
-        };
-        self.index
-            .candidates(&host)
-            .into_iter()
-            .filter_map(|i| self.rules.get(i))
-            .filter(|rule| rule.applies_to(agent) && rule.url.matches_port(None, port))
+        self.rules_for(host, agent)
+            .filter(|rule| rule.url.matches_port(None, port))
             .flat_map(|rule| rule.allow_private.iter().copied())
             .collect()
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{admin_token_vars, exit_code, forward_signals};
+use super::{admin_token_vars, forward_signals};
 use crate::agent_env::{absolute, agent_env, secret_source_vars, write_bundle};
 use crate::ca::CertificateAuthority;
 use crate::config::Config;
@@ -138,7 +138,7 @@ pub async fn run(mut config: Config, request: JailRequest) -> anyhow::Result<u8>
     .await;
     drop(ours);
     running.shutdown().await;
-    Ok(exit_code(status?))
+    Ok(crate::exit_status::code(status?))
 }
 
 /// The jail for this configuration: keyward's CA directory and audit log hidden (the CA
