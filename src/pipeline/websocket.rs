@@ -158,8 +158,9 @@ pub fn bridge(bridge: Bridge<'_>, exchange: &Exchange, client: OnUpgrade, upstre
                 CloseCode::Away
             }
             End::Shutdown => {
+                // Dropped at once: the grace period is over, no close handshake is awaited.
                 tracing::debug!(%target, "upgraded connection closed: shutdown grace period over");
-                CloseCode::Away
+                return;
             }
             End::Violation(side, violation) => {
                 let code = violation.close_code();
