@@ -164,6 +164,7 @@ impl Pipeline {
             lifecycle: &self.lifecycle,
             idle: self.idle_timeout,
             client: request.client_upgrade,
+            recorder: &self.recorder,
         };
         respond::respond(&in_force, exchange, rule, &injected, resp, upgrade).await
     }

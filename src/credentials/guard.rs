@@ -60,18 +60,33 @@ impl ExfilGuard<'_> {
         if let Some(body) = body {
             scan(body);
         }
-        match found.first() {
-            None => Ok(()),
-            Some(c) if !tls => Err(Exfiltration::PlainHttp {
-                secret: c.name.clone(),
-            }),
-            Some(c) if !c.bound_to(host) => Err(Exfiltration::Unbound {
-                secret: c.name.clone(),
-                host: host.to_owned(),
-            }),
-            Some(c) => Err(Exfiltration::NotInjected {
-                secret: c.name.clone(),
-            }),
-        }
+        verdict(found.first().copied(), host, tls)
+    }
+
+    /// Refuses when any placeholder is in `message` (a WebSocket message, its bytes as sent):
+    /// nothing is injected into messages, so a placeholder there is never replaced.
+    pub fn check_message(&self, message: &[u8], host: &str, tls: bool) -> Result<(), Exfiltration> {
+        verdict(
+            self.store.placeholders_in(message).first().copied(),
+            host,
+            tls,
+        )
+    }
+}
+
+/// The refusal for the first placeholder found, if any.
+fn verdict(found: Option<&super::Credential>, host: &str, tls: bool) -> Result<(), Exfiltration> {
+    match found {
+        None => Ok(()),
+        Some(c) if !tls => Err(Exfiltration::PlainHttp {
+            secret: c.name.clone(),
+        }),
+        Some(c) if !c.bound_to(host) => Err(Exfiltration::Unbound {
+            secret: c.name.clone(),
+            host: host.to_owned(),
+        }),
+        Some(c) => Err(Exfiltration::NotInjected {
+            secret: c.name.clone(),
+        }),
     }
 }

@@ -17,7 +17,9 @@ const HOP_BY_HOP: [&str; 9] = [
 ];
 
 /// Removes hop-by-hop headers. When `upgrade` names a protocol being upgraded to, the
-/// `Upgrade` header is set to it and `Connection: upgrade` kept.
+/// `Upgrade` header is set to it and `Connection: upgrade` kept, and `Sec-WebSocket-Extensions`
+/// is removed: keyward reads every message, so none is compressed (`permessage-deflate`) or
+/// otherwise transformed by an extension it would have to undo.
 pub fn strip(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -36,6 +38,7 @@ pub fn strip(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
     if let Some(protocol) = upgrade {
         headers.insert(header::UPGRADE, protocol.clone());
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
     }
 }
 
@@ -101,5 +104,22 @@ mod tests {
         strip(&mut h, websocket_upgrade(&ok).as_ref());
         assert_eq!(h["upgrade"], "websocket");
         assert_eq!(h["connection"], "upgrade");
+    }
+
+    #[test]
+    fn an_upgrade_loses_its_websocket_extensions() {
+        let offered = map(&[
+            ("connection", "upgrade"),
+            ("upgrade", "websocket"),
+            (
+                "sec-websocket-extensions",
+                "permessage-deflate; client_max_window_bits",
+            ),
+            ("sec-websocket-protocol", "chat"),
+        ]);
+        let mut h = offered.clone();
+        strip(&mut h, websocket_upgrade(&offered).as_ref());
+        assert!(!h.contains_key("sec-websocket-extensions"));
+        assert_eq!(h["sec-websocket-protocol"], "chat");
     }
 }

@@ -1,7 +1,8 @@
-//! The response on its way back: an accepted upgrade (101) bridged byte for byte,
+//! The response on its way back: an accepted upgrade (101) bridged message by message,
 //! hop-by-hop headers removed, and the body scrubbed of every secret keyward knows (and of
 //! the deciding rule's patterns), decoded first when compressed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::CONTENT_TYPE;
@@ -14,6 +15,7 @@ use crate::control::rules_in_force::InForce;
 use crate::credentials::Injected;
 use crate::pipeline::exchange::Exchange;
 use crate::pipeline::hop;
+use crate::pipeline::record::Recorder;
 use crate::pipeline::refusal::Refusal;
 use crate::pipeline::websocket;
 use crate::policy::Rule;
@@ -30,11 +32,13 @@ pub struct Upgrade<'a> {
     pub idle: Duration,
     /// The agent's side, when it asked for an upgrade.
     pub client: Option<OnUpgrade>,
+    /// Where a bridge records the messages it refuses.
+    pub recorder: &'a Arc<Recorder>,
 }
 
 /// The response the agent receives.
 pub async fn respond(
-    in_force: &InForce,
+    in_force: &Arc<InForce>,
     exchange: &Exchange,
     rule: Option<&Rule>,
     injected: &Injected,
@@ -48,7 +52,13 @@ pub async fn respond(
     ) {
         (true, Some(client)) => {
             let upstream = hyper::upgrade::on(&mut resp);
-            websocket::bridge(upgrade.lifecycle, upgrade.idle, conn, client, upstream);
+            let bridge = websocket::Bridge {
+                lifecycle: upgrade.lifecycle,
+                idle: upgrade.idle,
+                in_force: in_force.clone(),
+                recorder: upgrade.recorder.clone(),
+            };
+            websocket::bridge(bridge, exchange, client, upstream);
             resp.headers().get(header::UPGRADE).cloned()
         }
         _ => None,

@@ -47,3 +47,4 @@ mod transparent;
 mod tunnel;
 mod upstream_failures;
 mod upstream_framing;
+mod websocket;
