@@ -12,6 +12,7 @@
 //! the first allow rule whose selector matched but a condition failed (deny, naming the rule
 //! and the condition); otherwise deny `no rule allows this request`.
 
+mod calls;
 mod evaluate;
 mod inputs;
 
@@ -122,6 +123,9 @@ fn decide_among(
         .max()
         .unwrap_or(0);
     let inputs = Inputs::new(head, body, largest);
+    if matched.iter().any(|(r, _)| r.mcp.is_some()) {
+        return calls::decide(&matched, &inputs, trace, tracing);
+    }
     let evaluated: Vec<Evaluated<'_>> = matched
         .into_iter()
         .map(|(rule, captures)| {
@@ -134,7 +138,12 @@ fn decide_among(
             }
         })
         .collect();
+    conclude(&evaluated, trace)
+}
 
+/// The decision over evaluated rules: the enforced outcome, and the shadow one when it
+/// differs.
+fn conclude(evaluated: &[Evaluated<'_>], trace: Vec<ConditionTrace>) -> Decision {
     let enforced = resolve(evaluated.iter().filter(|e| e.rule.mode == Mode::Enforce));
     let all = resolve(evaluated.iter());
     let shadow =
@@ -165,6 +174,7 @@ fn decide_among(
         inject,
         captures,
         shadow,
+        mcp: None,
     }
 }
 
