@@ -179,3 +179,28 @@ fn a_plain_rule_beside_mcp_rules_still_decides_its_requests() {
     let d = decide(&set, "GET https://mcp.example.com/health", None);
     assert_eq!((d.verdict, rule_name(&d)), (Verdict::Allow, Some("health")));
 }
+
+#[test]
+fn explain_lists_every_call_with_its_verdict() {
+    let set = rules(MCP_RULES);
+    let batch = format!(
+        r#"[{{"jsonrpc":"2.0","method":"notifications/initialized"}},{}]"#,
+        call(2, "delete_repo", "acme/web")
+    );
+    let text = crate::policy::explain(&decide(&set, URL, Some(&batch)));
+    assert!(text.contains("mcp batch:\n"), "{text}");
+    assert!(
+        text.contains("  [0] notifications/initialized (notification): allow by list\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  [1] tools/call delete_repo (id 2): deny by delete\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "[FAIL] mcp tools/call create_issue [call 1]: mcp tool delete_repo does not match"
+        ),
+        "{text}"
+    );
+}
