@@ -11,6 +11,9 @@
 //! deny rule; then the first matching approve rule; then the first matching allow rule; then
 //! the first allow rule whose selector matched but a condition failed (deny, naming the rule
 //! and the condition); otherwise deny `no rule allows this request`.
+//!
+//! When a matching rule has `mcp:`, the body's JSON-RPC calls are decided one by one by the
+//! same precedence (`calls`).
 
 mod calls;
 mod evaluate;
