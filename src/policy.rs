@@ -8,6 +8,7 @@
 //! - [`normalize`]: the canonical request target every rule is matched against;
 //!   [`spelling`]: path spellings servers read differently, refused unless a host opts in.
 //! - [`json`]: JSON pointers with `*` segments; [`condition`]: the value tests.
+//! - [`mcp`]: JSON-RPC calls of MCP bodies and the `mcp:` selector.
 //! - [`body`]: size limits, decoding (by [`crate::content_coding`]) with a bomb cap, JSON/form.
 //! - [`index`](self::index): rules by host; [`engine`](self::engine): the pure decision.
 //! - [`tests_runner`]: the `tests:` entries; [`explain`]: a decision as text.
@@ -33,6 +34,7 @@ mod host_allow;
 pub mod ids;
 mod index;
 pub mod json;
+pub mod mcp;
 pub mod normalize;
 mod raw;
 pub mod request;
@@ -53,6 +55,7 @@ pub use error::{CompileError, CompileErrors, Pos};
 pub use explain::explain;
 pub use host_allow::{HostAllow, HostAllowError};
 pub use ids::{AgentId, RuleId, SecretName};
+pub use mcp::{McpCall, McpCallDecision, McpDecision};
 pub use normalize::{NormalizeError, NormalizedTarget, normalize_target};
 pub use request::{BodyNeed, RequestBody, RequestHead, Scheme};
 pub use rule::Rule;

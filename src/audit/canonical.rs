@@ -30,6 +30,14 @@ pub(super) struct CanonicalEntry<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     failed_condition: Option<&'a str>,
     host: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mcp_batch: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mcp_method: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mcp_session: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mcp_tool: Option<&'a str>,
     method: &'a str,
     mode: Mode,
     path: &'a str,
@@ -92,6 +100,10 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             redactions,
             duration_ms,
             upstream_ms,
+            mcp_method,
+            mcp_tool,
+            mcp_batch,
+            mcp_session,
             prev_hash,
             hash: _,
         } = e;
@@ -106,6 +118,10 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             duration_ms: *duration_ms,
             failed_condition: failed_condition.as_deref(),
             host,
+            mcp_batch: *mcp_batch,
+            mcp_method: mcp_method.as_deref(),
+            mcp_session: mcp_session.as_deref(),
+            mcp_tool: mcp_tool.as_deref(),
             method,
             mode: *mode,
             path,
@@ -173,6 +189,10 @@ mod tests {
         e.redactions.insert("base64".into(), 1);
         e.duration_ms = 12.345;
         e.upstream_ms = Some(1.5);
+        e.mcp_method = Some("tools/call".into());
+        e.mcp_tool = Some("create_issue".into());
+        e.mcp_batch = Some(2);
+        e.mcp_session = Some("s-1".into());
         e.prev_hash = "ab".repeat(32);
         e.hash = "ignored".into();
         e

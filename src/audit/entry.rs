@@ -99,6 +99,19 @@ pub struct AuditEntry {
     /// Time spent waiting on the upstream, in milliseconds, when it was contacted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_ms: Option<f64>,
+    /// The JSON-RPC method of the MCP call that decided (for a batch, the denied or held
+    /// element's, else the first's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_method: Option<String>,
+    /// The tool that call named (`tools/call` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_tool: Option<String>,
+    /// The number of calls of a JSON-RPC batch (absent for a single call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_batch: Option<u64>,
+    /// The `Mcp-Session-Id` request header of an MCP call, when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_session: Option<String>,
     /// The hash of the previous entry (64 zeros for the first entry of a log).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this entry's canonical bytes; set by the writer.
@@ -142,6 +155,10 @@ impl AuditEntry {
             redactions: BTreeMap::new(),
             duration_ms: 0.0,
             upstream_ms: None,
+            mcp_method: None,
+            mcp_tool: None,
+            mcp_batch: None,
+            mcp_session: None,
             prev_hash: String::new(),
             hash: String::new(),
         }

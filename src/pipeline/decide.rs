@@ -10,8 +10,15 @@ use crate::control::rate_limits::{CounterStore, Rate, counter_key};
 use crate::pipeline::exchange::{ConnInfo, Exchange};
 use crate::pipeline::normalise::Normalised;
 use crate::pipeline::read_body::AgentBody;
-use crate::pipeline::refusal::Refusal;
+use crate::pipeline::refusal::{McpDenial, Refusal};
 use crate::policy::{AgentId, BodyError, BodyNeed, Decision, RequestBody, Rule, RuleSet, Verdict};
+
+/// The header carrying an MCP session's id (streamable HTTP), recorded with MCP calls.
+const MCP_SESSION_HEADER: &str = "mcp-session-id";
+
+/// Longest session id kept in the audit entry: ids are short tokens, and an agent must
+/// not grow every entry with a long header.
+const MAX_SESSION_CHARS: usize = 128;
 
 /// Most bytes of a body too large to inspect read and discarded before the 413, so that an
 /// agent still sending it reads the answer rather than a reset.
@@ -65,6 +72,14 @@ pub fn decide(
     if let Some(shadow) = &decision.shadow {
         tracing::info!(request_id = exchange.id.as_str(), rule = ?shadow.rule, verdict = ?shadow.verdict, reason = %shadow.reason, "shadow rule would decide differently");
     }
+    if decision.mcp.is_some() {
+        exchange.mcp_session = request
+            .parts
+            .headers
+            .get(MCP_SESSION_HEADER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .map(|v| v.chars().take(MAX_SESSION_CHARS).collect());
+    }
     exchange.decision = Some(decision.clone());
     decision
 }
@@ -97,8 +112,18 @@ pub async fn refuse_too_large(
     Ok(AgentBody::Read { read, sent })
 }
 
-/// A denial is the agent's 403, naming the rule; otherwise the deciding rule, if any.
+/// A denial is the agent's 403, naming the rule (JSON-RPC errors for MCP calls);
+/// otherwise the deciding rule, if any.
 pub fn enforce<'r>(rules: &'r RuleSet, decision: &Decision) -> Result<Option<&'r Rule>, Refusal> {
+    if decision.verdict == Verdict::Deny
+        && let Some(calls) = &decision.mcp
+    {
+        return Err(Refusal::McpDenied(McpDenial {
+            rule: decision.rule.clone(),
+            reason: decision.reason.clone(),
+            calls: calls.clone(),
+        }));
+    }
     if decision.verdict == Verdict::Deny {
         return Err(Refusal::Denied {
             rule: decision.rule.clone(),

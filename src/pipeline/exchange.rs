@@ -107,6 +107,8 @@ pub struct Exchange {
     pub upstream_ms: Option<f64>,
     /// The agent, when agents authenticate.
     pub agent: Option<String>,
+    /// The `Mcp-Session-Id` header of a request decided as MCP calls, for the audit entry.
+    pub mcp_session: Option<String>,
     /// Who approved or denied a held request, and when.
     pub approval: Option<ApprovalRecord>,
     pub(in crate::pipeline) recorder: Arc<Recorder>,
@@ -138,6 +140,7 @@ impl Exchange {
             bytes_out: 0,
             redactions: Tally::default(),
             upstream_ms: None,
+            mcp_session: None,
             agent,
             approval: None,
             recorder,

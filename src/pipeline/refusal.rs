@@ -3,6 +3,7 @@
 
 mod bad_request;
 mod cause;
+mod jsonrpc;
 
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
@@ -19,6 +20,7 @@ use crate::upstream::UpstreamFailure;
 
 pub use bad_request::BadRequest;
 pub use cause::{Denial, MethodRefused, Misdirected, Unavailable};
+pub use jsonrpc::{DENIED_CODE, McpDenial};
 
 /// Header telling the agent which decision produced a response keyward wrote itself.
 pub const DECISION_HEADER: &str = "keyward-decision";
@@ -49,6 +51,9 @@ pub enum Refusal {
         rule: Option<RuleId>,
         reason: Denial,
     },
+    /// Policy denied MCP calls: answered as JSON-RPC errors (200, or 202 when no call has
+    /// an id).
+    McpDenied(McpDenial),
     /// Upstream failed; the status follows the failure (403 guard, 502, 504).
     Upstream(UpstreamFailure),
     /// Something keyward needs is unavailable (audit sink, a secret source): fail closed (503).
@@ -112,6 +117,12 @@ impl Refusal {
                 Decision::Deny,
             ),
             Refusal::Denied { .. } => (StatusCode::FORBIDDEN, "denied", Decision::Deny),
+            Refusal::McpDenied(denial)
+                if denial.calls.calls.iter().all(|c| c.call.id.is_none()) =>
+            {
+                (StatusCode::ACCEPTED, "denied", Decision::Deny)
+            }
+            Refusal::McpDenied(_) => (StatusCode::OK, "denied", Decision::Deny),
             Refusal::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -156,6 +167,7 @@ impl Refusal {
             Refusal::Upstream(failure) => failure.reason(),
             Refusal::UriTooLong(reason) | Refusal::Internal(reason) => reason.clone(),
             Refusal::Denied { reason, .. } => reason.to_string(),
+            Refusal::McpDenied(denial) => denial.reason.clone(),
             Refusal::RateLimited { .. } => "rate limit exceeded".to_owned(),
         }
     }
@@ -164,6 +176,7 @@ impl Refusal {
     pub fn rule(&self) -> Option<&RuleId> {
         match self {
             Refusal::Denied { rule, .. } => rule.as_ref(),
+            Refusal::McpDenied(denial) => denial.rule.as_ref(),
             Refusal::RateLimited { rule, .. } => Some(rule),
             _ => None,
         }
@@ -176,8 +189,12 @@ impl Refusal {
         matches!(self, Refusal::BadRequest(_) | Refusal::TooLarge(_))
     }
 
-    /// The JSON body of the answer.
+    /// The JSON body of the answer: JSON-RPC errors for MCP calls (empty when none has an
+    /// id), else keyward's own error object.
     fn json(&self, request_id: &RequestId) -> Vec<u8> {
+        if let Refusal::McpDenied(denial) = self {
+            return denial.body(request_id).unwrap_or_default();
+        }
         serde_json::to_vec(&Body {
             error: self.parts().error,
             rule: self.rule(),
@@ -212,13 +229,16 @@ impl Refusal {
             status, decision, ..
         } = self.parts();
         let json = self.json(request_id);
+        let empty = json.is_empty();
         let mut resp = Response::new(body::full(json));
         *resp.status_mut() = status;
         let headers = resp.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        if !empty {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
         headers.insert(DECISION_HEADER, HeaderValue::from_static(decision.as_str()));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Refusal::RateLimited { retry_after, .. } = self {

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::policy::ids::{RuleId, SecretName};
+use crate::policy::mcp::McpDecision;
 
 /// The enforced outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +99,8 @@ pub struct Decision {
     pub captures: Vec<(String, String)>,
     /// The shadow rules' differing outcome, if any.
     pub shadow: Option<ShadowOutcome>,
+    /// The per-call decisions when the body was decided as JSON-RPC by `mcp:` rules.
+    pub mcp: Option<McpDecision>,
 }
 
 impl Decision {
@@ -113,6 +116,7 @@ impl Decision {
             inject: Vec::new(),
             captures: Vec::new(),
             shadow: None,
+            mcp: None,
         }
     }
 

@@ -11,7 +11,11 @@
 //! deny rule; then the first matching approve rule; then the first matching allow rule; then
 //! the first allow rule whose selector matched but a condition failed (deny, naming the rule
 //! and the condition); otherwise deny `no rule allows this request`.
+//!
+//! When a matching rule has `mcp:`, the body's JSON-RPC calls are decided one by one by the
+//! same precedence (`calls`).
 
+mod calls;
 mod evaluate;
 mod inputs;
 
@@ -122,6 +126,9 @@ fn decide_among(
         .max()
         .unwrap_or(0);
     let inputs = Inputs::new(head, body, largest);
+    if matched.iter().any(|(r, _)| r.mcp.is_some()) {
+        return calls::decide(&matched, &inputs, trace, tracing);
+    }
     let evaluated: Vec<Evaluated<'_>> = matched
         .into_iter()
         .map(|(rule, captures)| {
@@ -134,7 +141,12 @@ fn decide_among(
             }
         })
         .collect();
+    conclude(&evaluated, trace)
+}
 
+/// The decision over evaluated rules: the enforced outcome, and the shadow one when it
+/// differs.
+fn conclude(evaluated: &[Evaluated<'_>], trace: Vec<ConditionTrace>) -> Decision {
     let enforced = resolve(evaluated.iter().filter(|e| e.rule.mode == Mode::Enforce));
     let all = resolve(evaluated.iter());
     let shadow =
@@ -165,6 +177,7 @@ fn decide_among(
         inject,
         captures,
         shadow,
+        mcp: None,
     }
 }
 

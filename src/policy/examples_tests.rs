@@ -20,7 +20,14 @@ fn shipped_rule_files_pass_their_tests() {
 #[test]
 fn every_shipped_file_has_tests() {
     let set = shipped_rules();
-    for name in ["github", "email", "cloud", "internal-api", "registries"] {
+    for name in [
+        "github",
+        "email",
+        "cloud",
+        "internal-api",
+        "registries",
+        "mcp-github",
+    ] {
         let file = format!("{name}.yaml");
         assert!(
             set.tests().iter().any(|t| t.pos.file.ends_with(&file)),

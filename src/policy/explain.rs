@@ -41,6 +41,25 @@ pub fn explain(decision: &Decision) -> String {
             shadow.reason
         );
     }
+    if let Some(mcp) = &decision.mcp {
+        let kind = if mcp.batch { "batch" } else { "call" };
+        let _ = writeln!(out, "mcp {kind}:");
+        for c in &mcp.calls {
+            let id = c
+                .call
+                .id
+                .as_ref()
+                .map_or_else(|| "notification".to_owned(), |id| format!("id {id}"));
+            let _ = writeln!(
+                out,
+                "  [{}] {} ({id}): {} by {}",
+                c.call.index,
+                c.call.label(),
+                c.verdict,
+                c.rule.as_ref().map_or("no rule", |r| r.as_str())
+            );
+        }
+    }
     if decision.trace.is_empty() {
         let _ = writeln!(out, "checks: none (no rule names this host)");
         return out;

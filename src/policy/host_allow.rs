@@ -96,6 +96,7 @@ impl RuleSet {
                 url,
                 checks: Vec::new(),
                 body: None,
+                mcp: None,
                 verdict: Verdict::Allow,
                 mode: Mode::Enforce,
                 inject: Vec::new(),

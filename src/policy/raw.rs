@@ -50,6 +50,8 @@ pub(crate) struct RawRule {
     pub captures: OrderedMap<RawCondition>,
     #[serde(default)]
     pub body: Option<RawBody>,
+    #[serde(default)]
+    pub mcp: Option<Spanned<RawMcp>>,
     pub decision: RawVerdict,
     #[serde(default)]
     pub mode: Option<RawMode>,
@@ -128,6 +130,18 @@ pub(crate) struct RawBody {
     pub must_not_match: Vec<SStr>,
     #[serde(default)]
     pub max_size: Option<Spanned<RawSize>>,
+}
+
+/// A rule's `mcp:` selector: which JSON-RPC calls it matches.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMcp {
+    #[serde(default)]
+    pub method: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    pub tool: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    pub arguments: OrderedMap<RawCondition>,
 }
 
 /// `max_size: 65536` or `max_size: 64KiB`.

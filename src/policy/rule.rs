@@ -8,6 +8,7 @@ use crate::policy::error::Pos;
 use crate::policy::extras::{Approval, HeaderTemplate, Limits, ResponseRedaction};
 use crate::policy::ids::{AgentId, RuleId, SecretName};
 use crate::policy::json::JsonPath;
+use crate::policy::mcp::McpSelector;
 use crate::policy::spelling::Spellings;
 use crate::policy::url_pattern::UrlPattern;
 
@@ -24,6 +25,8 @@ pub enum Subject {
     Json(JsonPath),
     /// A pointer into the form-urlencoded body (`/to` is field `to`).
     Form(JsonPath),
+    /// A pointer into an MCP call's `params.arguments`.
+    McpArgument(JsonPath),
 }
 
 /// One condition on one subject.
@@ -66,6 +69,8 @@ pub struct Rule {
     pub(crate) url: UrlPattern,
     pub(crate) checks: Vec<Check>,
     pub(crate) body: Option<BodyRules>,
+    /// `mcp:` the JSON-RPC calls the rule matches; `Some` means the body is read as JSON-RPC.
+    pub(crate) mcp: Option<McpSelector>,
     pub(crate) verdict: Verdict,
     pub(crate) mode: Mode,
     pub(crate) inject: Vec<SecretName>,
@@ -115,6 +120,10 @@ impl Rule {
     /// Its body requirements (`Some` means the body is inspected).
     pub fn body(&self) -> Option<&BodyRules> {
         self.body.as_ref()
+    }
+    /// Its `mcp:` selector.
+    pub fn mcp(&self) -> Option<&McpSelector> {
+        self.mcp.as_ref()
     }
     /// `decision:`.
     pub fn verdict(&self) -> Verdict {

@@ -33,6 +33,7 @@ mod inspection;
 mod jail;
 mod leak;
 mod limits;
+mod mcp;
 mod path_spellings;
 mod path_tricks;
 mod plain_http;

@@ -118,9 +118,16 @@ async fn every_example_rule_test_decides_the_same_through_the_proxy() {
                 assert_eq!(upstream.count(), before + 1, "{}", test.text);
             }
             Verdict::Deny | Verdict::Approve => {
+                // A denial of MCP calls is a JSON-RPC error (200) marked by the header.
+                let json_rpc = reply.status == StatusCode::OK
+                    && reply
+                        .headers
+                        .get("keyward-decision")
+                        .is_some_and(|d| d == "deny");
                 assert!(
                     reply.status == StatusCode::FORBIDDEN
-                        || reply.status == StatusCode::BAD_REQUEST,
+                        || reply.status == StatusCode::BAD_REQUEST
+                        || json_rpc,
                     "{}: {reply:?}",
                     test.text
                 );
@@ -135,6 +142,13 @@ async fn every_example_rule_test_decides_the_same_through_the_proxy() {
                     assert_eq!(json["error"], "denied", "{}", test.text);
                     if let Some(rule) = &test.rule {
                         assert_eq!(json["rule"], rule.as_str(), "{}", test.text);
+                    }
+                }
+                if json_rpc {
+                    let error = json.as_array().map_or(&json, |all| &all[0])["error"].clone();
+                    assert_eq!(error["code"], -32001, "{}", test.text);
+                    if let Some(rule) = &test.rule {
+                        assert_eq!(error["data"]["rule"], rule.as_str(), "{}", test.text);
                     }
                 }
             }

@@ -66,6 +66,16 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
     );
     e.query = x.query.clone();
     e.agent = x.agent.clone();
+    if let Some(calls) = x.decision.as_ref().and_then(|d| d.mcp.as_ref()) {
+        if let Some(call) = calls.deciding_call() {
+            e.mcp_method = Some(call.call.method.clone());
+            e.mcp_tool = call.call.tool.clone();
+        }
+        e.mcp_batch = calls
+            .batch
+            .then(|| u64::try_from(calls.calls.len()).unwrap_or(u64::MAX));
+        e.mcp_session = x.mcp_session.clone();
+    }
     if let Some(d) = &x.decision {
         e.rule = d.rule.clone();
         e.failed_condition = d.failed_condition.clone();

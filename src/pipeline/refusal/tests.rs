@@ -163,3 +163,69 @@ fn the_json_body_is_unchanged() {
         Decision::Error
     );
 }
+
+/// A denial of one MCP call without a rule (the default deny).
+fn mcp_denial(batch: bool, ids: &[Option<serde_json::Value>]) -> Refusal {
+    use crate::policy::{McpCall, McpCallDecision, McpDecision, Verdict};
+    let calls = ids
+        .iter()
+        .enumerate()
+        .map(|(index, id)| McpCallDecision {
+            call: McpCall {
+                index,
+                id: id.clone(),
+                method: "tools/call".into(),
+                tool: Some("merge".into()),
+                arguments: None,
+            },
+            verdict: Verdict::Deny,
+            rule: None,
+            reason: "no rule allows this request".into(),
+        })
+        .collect();
+    Refusal::McpDenied(McpDenial {
+        rule: None,
+        reason: "no rule allows this request".into(),
+        calls: McpDecision {
+            batch,
+            calls,
+            deciding: 0,
+        },
+    })
+}
+
+#[tokio::test]
+async fn an_mcp_denial_is_a_json_rpc_error_with_the_call_id() {
+    let id = RequestId::new();
+    let refusal = mcp_denial(false, &[Some(serde_json::json!("x-1"))]);
+    assert_eq!(refusal.reason(), "no rule allows this request");
+    let resp = refusal.into_response(&id);
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[DECISION_HEADER], "deny");
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"jsonrpc":"2.0","id":"x-1","error":{"code":DENIED_CODE,
+            "message":"keyward denied tools/call merge: no rule allows this request",
+            "data":{"decision":"deny","reason":"no rule allows this request","request_id":id.as_str()}}})
+    );
+}
+
+#[tokio::test]
+async fn a_denied_batch_answers_each_call_with_an_id_and_notifications_not_at_all() {
+    let id = RequestId::new();
+    let resp = mcp_denial(true, &[None, Some(serde_json::json!(9))]).into_response(&id);
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["id"], 9);
+
+    let resp = mcp_denial(true, &[None]).into_response(&id);
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert!(resp.headers().get(header::CONTENT_TYPE).is_none());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(bytes.is_empty());
+}

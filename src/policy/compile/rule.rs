@@ -1,11 +1,12 @@
 //! Compiles one `rules:` entry: selector, conditions, body, decision and extras.
 
 use super::decls::parse_method;
-use super::{Compiled, Ctx, Names, checks, extras};
+use super::{Compiled, Ctx, Names, checks, extras, mcp};
+use crate::policy::body::DEFAULT_MAX_SIZE;
 use crate::policy::decision::{Mode, Verdict};
 use crate::policy::ids::{AgentId, RuleId, SecretName};
 use crate::policy::raw::{OneOrMany, RawAdmit, RawMode, RawRule, RawVerdict};
-use crate::policy::rule::{Rule, Subject};
+use crate::policy::rule::{BodyRules, Rule, Subject};
 use crate::policy::spelling::Spellings;
 use crate::policy::url_pattern::UrlPattern;
 
@@ -92,10 +93,19 @@ pub(super) fn compile_rule(
         let subject = Subject::Capture(name.value.clone());
         checks::push_check(ctx, &mut rule_checks, name, subject, cond);
     }
-    let body = raw
+    let mut body = raw
         .body
         .as_ref()
         .map(|b| checks::compile_body(ctx, names, out, b, &mut rule_checks));
+    let mcp = raw.mcp.as_ref().map(|m| mcp::compile_mcp(ctx, m));
+    if mcp.is_some() && body.is_none() {
+        // An `mcp:` rule reads the body as JSON-RPC: it inspects it within the default size.
+        body = Some(BodyRules {
+            max_size: DEFAULT_MAX_SIZE,
+            must_match: Vec::new(),
+            must_not_match: Vec::new(),
+        });
+    }
 
     let verdict = match raw.decision {
         RawVerdict::Allow => Verdict::Allow,
@@ -157,6 +167,7 @@ pub(super) fn compile_rule(
         url,
         checks: rule_checks,
         body,
+        mcp,
         verdict,
         mode,
         inject,

@@ -7,6 +7,7 @@ use super::inputs::Inputs;
 use crate::policy::decision::{ConditionTrace, Verdict};
 use crate::policy::ids::AgentId;
 use crate::policy::json::Selected;
+use crate::policy::mcp::{McpCall, McpSelector};
 use crate::policy::normalize::NormalizedTarget;
 use crate::policy::rule::{Check, Rule, Subject};
 
@@ -173,7 +174,7 @@ fn check_one(
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| Value::String(v.clone())),
-        Subject::Json(_) | Subject::Form(_) => None,
+        Subject::Json(_) | Subject::Form(_) | Subject::McpArgument(_) => None,
     };
     let selected: Vec<Selected<'_>> = match &check.subject {
         Subject::Json(path) => match inputs.json(max_size, path) {
@@ -188,9 +189,14 @@ fn check_one(
             owned.iter().map(|v| (format!("/{name}"), v)).collect()
         }
         Subject::Header(name) => owned.iter().map(|v| (format!("/{name}"), v)).collect(),
+        Subject::McpArgument(_) => {
+            return Checked::Failed("an MCP argument outside an MCP call".to_owned());
+        }
     };
     let single = match &check.subject {
-        Subject::Json(path) | Subject::Form(path) => !path.has_wildcard(),
+        Subject::Json(path) | Subject::Form(path) | Subject::McpArgument(path) => {
+            !path.has_wildcard()
+        }
         _ => true,
     };
     match check
@@ -202,12 +208,57 @@ fn check_one(
     }
 }
 
+/// Evaluates an `mcp:` rule's `arguments:` conditions on one call's `params.arguments`,
+/// appending to `trace`; the first failure is the one reported.
+pub(super) fn arguments(
+    rule: &Rule,
+    mcp: &McpSelector,
+    call: &McpCall,
+    mut trace: Option<&mut Vec<ConditionTrace>>,
+) -> Outcome {
+    let none = Value::Null;
+    let doc = call.arguments.as_ref().unwrap_or(&none);
+    let mut outcome = Outcome::Held;
+    for check in &mcp.arguments {
+        let Subject::McpArgument(path) = &check.subject else {
+            continue;
+        };
+        let (prefix, label) = prefix_label(&check.subject);
+        let selected = path.select(doc);
+        let result = check.condition.check(
+            prefix,
+            &label,
+            &selected,
+            !path.has_wildcard(),
+            trace.is_some(),
+        );
+        if let (Err(message), Outcome::Held) = (&result, &outcome) {
+            outcome = Outcome::Failed(message.clone());
+        }
+        if let Some(trace) = trace.as_deref_mut() {
+            let (passed, detail) = match result {
+                Ok(detail) => (true, detail),
+                Err(message) => (false, message),
+            };
+            trace.push(ConditionTrace {
+                rule: rule.id.clone(),
+                mode: rule.mode,
+                condition: describe(check),
+                passed,
+                detail,
+            });
+        }
+    }
+    outcome
+}
+
 /// The prefix before concrete pointers and the label when nothing is selected.
 fn prefix_label(subject: &Subject) -> (&'static str, String) {
     match subject {
         Subject::Query(name) => ("query.", format!("query.{name}")),
         Subject::Header(name) => ("header.", format!("header.{name}")),
         Subject::Capture(name) => ("capture.", format!("capture.{name}")),
+        Subject::McpArgument(path) => ("arguments/", format!("arguments{path}")),
         Subject::Json(path) | Subject::Form(path) if path.to_string().is_empty() => {
             ("", "body".to_owned())
         }

@@ -80,6 +80,23 @@ impl<'r> Inputs<'r> {
         }
     }
 
+    /// The body as the document of JSON-RPC calls: `Ok(None)` when it is not JSON (so not
+    /// JSON-RPC), `Err` when it cannot be read or has a key twice anywhere (fail closed:
+    /// the server may read the other value of a method, name or argument).
+    pub fn rpc_document(&self, max_size: usize) -> Result<Option<&Value>, String> {
+        let bytes = self.body(max_size).map_err(|e| e.to_string())?;
+        let Ok(parsed) = self.json.get_or_init(|| body_json::parse(bytes)).as_ref() else {
+            return Ok(None);
+        };
+        match parsed.duplicates.first() {
+            Some(duplicate) => Err(format!(
+                "request body has the JSON key `{}` more than once; servers disagree on which value wins",
+                pointer_text(duplicate)
+            )),
+            None => Ok(Some(&parsed.value)),
+        }
+    }
+
     /// The body parsed as form data.
     pub fn form(&self, max_size: usize) -> Result<&Value, BodyError> {
         let bytes = self.body(max_size)?;
