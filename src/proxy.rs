@@ -31,6 +31,10 @@ use crate::server::workers::{self, Workers};
 use crate::server::{Lifecycle, drain};
 use crate::upstream::{RootsError, Upstream, upstream_roots};
 
+mod listeners;
+
+pub use listeners::{DnsSockets, Listeners};
+
 /// Why a proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -58,24 +62,6 @@ pub enum StartError {
     Listener(#[source] std::io::Error),
     #[error("transparent listeners: {0}")]
     TransparentAgent(#[from] TransparentAgentError),
-}
-
-/// Sockets bound elsewhere (inside a jail's network namespace) for the proxy to serve.
-#[derive(Default)]
-pub struct Listeners {
-    /// Serves the proxy protocol instead of binding `config.listen`.
-    pub proxy: Option<std::net::TcpListener>,
-    /// Transparent listeners, beside those bound from `config.transparent_listen`.
-    pub transparent: Vec<std::net::TcpListener>,
-    /// DNS sockets answered for the transparent agent, when redirected queries arrive there.
-    pub dns: Option<DnsSockets>,
-}
-
-/// UDP sockets whose queries keyward answers ([`crate::ingress::dns`]).
-pub struct DnsSockets {
-    pub sockets: Vec<std::net::UdpSocket>,
-    /// What every name a rule could admit resolves to.
-    pub answer: std::net::Ipv4Addr,
 }
 
 /// What stays reachable from outside a proxy once it runs: for the CLI's banner and signal
@@ -198,7 +184,7 @@ impl Proxy {
         let roots = upstream_roots(&config.upstream_ca)?;
         let upstream = Upstream::new(roots, &config.resolve, &config.limits)?;
         let dns_sockets = listeners.dns.take();
-        let (listener, transparent) = bind_listeners(&config, listeners).await?;
+        let (listener, transparent) = listeners::bind(&config, listeners).await?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
             source,
@@ -276,26 +262,9 @@ impl Proxy {
             certs,
             lifecycle,
         };
-        let dns = match dns_sockets {
-            Some(DnsSockets { sockets, answer }) => {
-                let responder = crate::ingress::dns::Responder::new(
-                    handles.rules.clone(),
-                    handles.recorder.clone(),
-                    transparent_agent,
-                    answer,
-                );
-                let sockets = sockets
-                    .into_iter()
-                    .map(|socket| {
-                        socket.set_nonblocking(true)?;
-                        tokio::net::UdpSocket::from_std(socket)
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(StartError::Listener)?;
-                Some((sockets, Arc::new(responder)))
-            }
-            None => None,
-        };
+        let dns = dns_sockets
+            .map(|dns| listeners::serve_dns(dns, &handles, transparent_agent))
+            .transpose()?;
         Ok(Self {
             handles,
             config,
@@ -441,39 +410,6 @@ impl Proxy {
 
 /// One accepted connection being served, on the proxy port or a transparent listener.
 type ServeFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-/// The proxy listener (`listeners.proxy`, or `config.listen` bound) and the transparent ones
-/// (`config.transparent_listen` bound, then `listeners.transparent`).
-async fn bind_listeners(
-    config: &Config,
-    listeners: Listeners,
-) -> Result<(TcpListener, Vec<TcpListener>), StartError> {
-    let proxy = match listeners.proxy {
-        Some(socket) => adopt(socket)?,
-        None => bind(config.listen).await?,
-    };
-    let mut transparent = Vec::new();
-    for addr in &config.transparent_listen {
-        transparent.push(bind(*addr).await?);
-    }
-    for socket in listeners.transparent {
-        transparent.push(adopt(socket)?);
-    }
-    Ok((proxy, transparent))
-}
-
-/// Binds `addr`.
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })
-}
-
-/// A listening socket bound elsewhere, made ready for the runtime.
-fn adopt(socket: std::net::TcpListener) -> Result<TcpListener, StartError> {
-    socket.set_nonblocking(true).map_err(StartError::Listener)?;
-    TcpListener::from_std(socket).map_err(StartError::Listener)
-}
 
 /// A proxy running on a task.
 pub struct RunningProxy {
