@@ -12,6 +12,7 @@ mod forward;
 mod hold;
 pub mod hop;
 mod inject;
+mod mcp_reply;
 mod normalise;
 pub mod read_body;
 pub mod record;
@@ -128,7 +129,8 @@ impl Pipeline {
         let decision = decide::decide(&in_force.rules, &request, &body, &conn, need, exchange);
         let body =
             decide::refuse_too_large(&in_force.rules, &decision, body, self.read_timeout).await?;
-        let rule = decide::enforce(&in_force.rules, &decision)?;
+        let accept = request.parts.headers.get(header::ACCEPT);
+        let rule = decide::enforce(&in_force.rules, &decision, accept)?;
         if decision.verdict == Verdict::Approve {
             let hold = hold::Hold {
                 approvals: &self.approvals,
@@ -138,7 +140,21 @@ impl Pipeline {
             hold.for_approval(exchange, &decision, rule, &request.parts, &body.preview())
                 .await?;
         }
-        decide::rate_limit(self.counters.as_ref(), rule, conn.agent.as_ref())?;
+        decide::rate_limit(
+            self.counters.as_ref(),
+            &in_force.rules,
+            &decision,
+            rule,
+            conn.agent.as_ref(),
+        )?;
+        let mcp = mcp_reply::McpView::of(mcp_reply::Origin {
+            in_force: &in_force,
+            request: &request,
+            decision: &decision,
+            conn: &conn,
+            recorder: &self.recorder,
+            id: &exchange.id,
+        });
         let mut body = body;
         let injected = inject::inject(
             &in_force,
@@ -166,7 +182,7 @@ impl Pipeline {
             client: request.client_upgrade,
             recorder: &self.recorder,
         };
-        respond::respond(&in_force, exchange, rule, &injected, resp, upgrade).await
+        respond::respond(&in_force, exchange, rule, &injected, resp, upgrade, mcp).await
     }
 }
 

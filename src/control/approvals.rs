@@ -28,8 +28,29 @@ pub struct PendingInfo {
     /// The first bytes of the body as the agent sent it (agents hold placeholders, never
     /// secret values).
     pub body_preview: String,
+    /// For MCP calls, the held call: its method, tool or resource, and arguments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<PendingCall>,
     /// Seconds since the request arrived.
     pub waiting_secs: u64,
+}
+
+/// The MCP call a held request makes, as the approver sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingCall {
+    /// `tools/call`, `resources/read`, ...
+    pub method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// `params.arguments` as the agent sent them (agents hold placeholders, never secret
+    /// values); a note in their place when they are too large to show.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<serde_json::Value>,
+    /// How many calls the batch holds, for a batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
 }
 
 /// A person's answer.
@@ -224,6 +245,7 @@ mod tests {
             url: "https://payments.example/v1/refunds".into(),
             rule: "refund-large".into(),
             body_preview: "{}".into(),
+            mcp: None,
             waiting_secs: 0,
         }
     }

@@ -3,6 +3,7 @@
 //! a body larger than the deciding rule inspects (413), a denial (403), and the allowing
 //! rule's rate limit (429).
 
+use http::HeaderValue;
 use http::header::CONTENT_TYPE;
 
 use crate::content_coding;
@@ -10,15 +11,15 @@ use crate::control::rate_limits::{CounterStore, Rate, counter_key};
 use crate::pipeline::exchange::{ConnInfo, Exchange};
 use crate::pipeline::normalise::Normalised;
 use crate::pipeline::read_body::AgentBody;
-use crate::pipeline::refusal::{McpDenial, Refusal};
+use crate::pipeline::refusal::{McpDenial, Refusal, wants_sse};
 use crate::policy::{AgentId, BodyError, BodyNeed, Decision, RequestBody, Rule, RuleSet, Verdict};
 
 /// The header carrying an MCP session's id (streamable HTTP), recorded with MCP calls.
-const MCP_SESSION_HEADER: &str = "mcp-session-id";
+pub(crate) const MCP_SESSION_HEADER: &str = "mcp-session-id";
 
 /// Longest session id kept in the audit entry: ids are short tokens, and an agent must
 /// not grow every entry with a long header.
-const MAX_SESSION_CHARS: usize = 128;
+pub(crate) const MAX_SESSION_CHARS: usize = 128;
 
 /// Most bytes of a body too large to inspect read and discarded before the 413, so that an
 /// agent still sending it reads the answer rather than a reset.
@@ -112,29 +113,57 @@ pub async fn refuse_too_large(
     Ok(AgentBody::Read { read, sent })
 }
 
-/// A denial is the agent's 403, naming the rule (JSON-RPC errors for MCP calls);
-/// otherwise the deciding rule, if any.
-pub fn enforce<'r>(rules: &'r RuleSet, decision: &Decision) -> Result<Option<&'r Rule>, Refusal> {
-    if decision.verdict == Verdict::Deny
-        && let Some(calls) = &decision.mcp
-    {
-        return Err(Refusal::McpDenied(McpDenial {
-            rule: decision.rule.clone(),
-            reason: decision.reason.clone(),
-            calls: calls.clone(),
-        }));
-    }
+/// A denial is the agent's 403, naming the rule (JSON-RPC errors for MCP calls, in SSE
+/// when the request's `accept` asks only for it); otherwise the deciding rule, if any.
+pub fn enforce<'r>(
+    rules: &'r RuleSet,
+    decision: &Decision,
+    accept: Option<&HeaderValue>,
+) -> Result<Option<&'r Rule>, Refusal> {
     if decision.verdict == Verdict::Deny {
-        return Err(Refusal::Denied {
-            rule: decision.rule.clone(),
-            reason: decision.reason.clone().into(),
-        });
+        return Err(denial(decision, decision.reason.clone(), accept));
     }
     Ok(decision.rule.as_ref().and_then(|id| rules.rule(id)))
 }
 
-/// Takes one request from the deciding rule's rate limit, when it has one.
+/// The refusal of a denied request, or of one whose approval ended without a yes: in the
+/// protocol the client speaks (JSON-RPC errors for MCP calls), naming the rule and `reason`.
+pub fn denial(decision: &Decision, reason: String, accept: Option<&HeaderValue>) -> Refusal {
+    match &decision.mcp {
+        Some(calls) => Refusal::McpDenied(McpDenial {
+            rule: decision.rule.clone(),
+            reason,
+            calls: calls.clone(),
+            sse: wants_sse(accept),
+        }),
+        None => Refusal::Denied {
+            rule: decision.rule.clone(),
+            reason: reason.into(),
+        },
+    }
+}
+
+/// Takes one request from the deciding rule's rate limit, when it has one; for MCP calls,
+/// one from each allowed call's rule (a batch of three calls takes three).
 pub fn rate_limit(
+    counters: &dyn CounterStore,
+    rules: &RuleSet,
+    decision: &Decision,
+    rule: Option<&Rule>,
+    agent: Option<&AgentId>,
+) -> Result<(), Refusal> {
+    let Some(calls) = &decision.mcp else {
+        return take(counters, rule, agent);
+    };
+    for call in &calls.calls {
+        let rule = call.rule.as_ref().and_then(|id| rules.rule(id));
+        take(counters, rule, agent)?;
+    }
+    Ok(())
+}
+
+/// Takes one request from `rule`'s limit, when it has one.
+fn take(
     counters: &dyn CounterStore,
     rule: Option<&Rule>,
     agent: Option<&AgentId>,

@@ -6,12 +6,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::ACCEPT;
 use http::request::Parts;
 use serde::Serialize;
 
 use crate::audit::{ApprovalDecision, ApprovalRecord, now_rfc3339};
-use crate::control::approvals::{Approvals, DEFAULT_TIMEOUT, PendingInfo, Resolution};
+use crate::control::approvals::{Approvals, DEFAULT_TIMEOUT, PendingCall, PendingInfo, Resolution};
 use crate::metrics::Metrics;
+use crate::pipeline::decide;
 use crate::pipeline::exchange::{Exchange, Stage};
 use crate::pipeline::refusal::Refusal;
 use crate::policy::{Decision, Rule};
@@ -19,6 +21,8 @@ use crate::upstream::Upstream;
 
 /// Bytes of the body shown to the approver.
 const PREVIEW_BYTES: usize = 512;
+/// Largest serialised `arguments` of an MCP call shown to the approver.
+const ARGUMENTS_SHOWN: usize = 16 * 1024;
 /// How long the webhook may take.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -49,11 +53,20 @@ impl Hold<'_> {
             .map(|r| r.to_string())
             .unwrap_or_default();
         let agent = conn.agent.as_ref().map(|a| a.to_string());
+        let call = pending_call(decision);
+        // An approval's window covers the same call again: for MCP, the same tool or resource.
         let shape = format!(
-            "{}|{rule_id}|{}|{}",
+            "{}|{rule_id}|{}|{}|{}",
             agent.as_deref().unwrap_or("-"),
             parts.method,
-            parts.uri.path()
+            parts.uri.path(),
+            call.as_ref().map_or_else(String::new, |c| {
+                format!(
+                    "{} {}",
+                    c.method,
+                    c.tool.as_deref().or(c.resource.as_deref()).unwrap_or("")
+                )
+            })
         );
         if self.approvals.window_covers(&shape) {
             exchange.approval = Some(ApprovalRecord {
@@ -88,6 +101,7 @@ impl Hold<'_> {
             rule: rule_id.clone(),
             body_preview: String::from_utf8_lossy(&body[..body.len().min(PREVIEW_BYTES)])
                 .into_owned(),
+            mcp: call,
             waiting_secs: 0,
         };
         if let Some(webhook) = approval.and_then(|a| a.webhook) {
@@ -106,11 +120,29 @@ impl Hold<'_> {
         exchange.enter(Stage::Deciding);
         drop(busy);
         exchange.approval = Some(record);
-        result.map_err(|e| Refusal::Denied {
-            rule: Some(rule_id.into()),
-            reason: e.into(),
-        })
+        result.map_err(|e| decide::denial(decision, e.to_string(), parts.headers.get(ACCEPT)))
     }
+}
+
+/// The held MCP call of `decision`, for the approver.
+fn pending_call(decision: &Decision) -> Option<PendingCall> {
+    let calls = decision.mcp.as_ref()?;
+    let held = calls.deciding_call()?;
+    let arguments = held.call.arguments.as_ref().map(|a| {
+        let size = serde_json::to_vec(a).map_or(usize::MAX, |v| v.len());
+        if size > ARGUMENTS_SHOWN {
+            serde_json::Value::String(format!("({size} bytes of arguments, too large to show)"))
+        } else {
+            a.clone()
+        }
+    });
+    Some(PendingCall {
+        method: held.call.method.clone(),
+        tool: held.call.tool.clone(),
+        resource: held.call.resource.clone(),
+        arguments,
+        batch: calls.batch.then_some(calls.calls.len()),
+    })
 }
 
 /// Ends a hold however it ends: when the agent goes away (the hold is dropped) its pending
@@ -146,8 +178,17 @@ struct WebhookMessage<'a> {
 fn notify(upstream: &Upstream, webhook: http::Uri, info: &PendingInfo) {
     let message = WebhookMessage {
         text: format!(
-            "keyward: {} {} is waiting for approval (rule {}, id {}): keyward approvals approve {}",
-            info.method, info.url, info.rule, info.id, info.id
+            "keyward: {} {}{} is waiting for approval (rule {}, id {}): keyward approvals approve {}",
+            info.method,
+            info.url,
+            info.mcp.as_ref().map_or_else(String::new, |c| format!(
+                " ({} {})",
+                c.method,
+                c.tool.as_deref().or(c.resource.as_deref()).unwrap_or("")
+            )),
+            info.rule,
+            info.id,
+            info.id
         ),
         approval: info,
     };

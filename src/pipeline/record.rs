@@ -19,6 +19,7 @@ use crate::policy::{AgentId, RuleId};
 use crate::target::Target;
 
 pub(crate) use entry::build as exchange_entry;
+pub(crate) use entry::refused as refused_entry;
 pub use entry::{dns as dns_entry, refusal_decision};
 
 /// The log line of one record, at `$level`.

@@ -20,7 +20,7 @@ use crate::upstream::UpstreamFailure;
 
 pub use bad_request::BadRequest;
 pub use cause::{Denial, MethodRefused, Misdirected, Unavailable};
-pub use jsonrpc::{DENIED_CODE, McpDenial};
+pub use jsonrpc::{DENIED_CODE, McpDenial, sse_event, wants_sse};
 
 /// Header telling the agent which decision produced a response keyward wrote itself.
 pub const DECISION_HEADER: &str = "keyward-decision";
@@ -230,14 +230,17 @@ impl Refusal {
         } = self.parts();
         let json = self.json(request_id);
         let empty = json.is_empty();
+        let sse = matches!(self, Refusal::McpDenied(d) if d.sse) && !empty;
+        let (content_type, json) = if sse {
+            ("text/event-stream", jsonrpc::sse_event(&json))
+        } else {
+            ("application/json", json)
+        };
         let mut resp = Response::new(body::full(json));
         *resp.status_mut() = status;
         let headers = resp.headers_mut();
         if !empty {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         headers.insert(DECISION_HEADER, HeaderValue::from_static(decision.as_str()));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

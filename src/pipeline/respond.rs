@@ -1,6 +1,7 @@
 //! The response on its way back: an accepted upgrade (101) bridged message by message,
 //! hop-by-hop headers removed, and the body scrubbed of every secret keyward knows (and of
-//! the deciding rule's patterns), decoded first when compressed.
+//! the deciding rule's patterns), decoded first when compressed; an MCP server's messages
+//! are then decided (`mcp_reply`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::control::rules_in_force::InForce;
 use crate::credentials::Injected;
 use crate::pipeline::exchange::Exchange;
 use crate::pipeline::hop;
+use crate::pipeline::mcp_reply::{McpReplyBody, McpView};
 use crate::pipeline::record::Recorder;
 use crate::pipeline::refusal::Refusal;
 use crate::pipeline::websocket;
@@ -44,6 +46,7 @@ pub async fn respond(
     injected: &Injected,
     mut resp: Response<Incoming>,
     upgrade: Upgrade<'_>,
+    mcp: Option<McpView>,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let conn = &exchange.conn;
     let kept_upgrade = match (
@@ -67,28 +70,41 @@ pub async fn respond(
     hop::strip(&mut parts.headers, kept_upgrade.as_ref());
     let scrubber = in_force.known_secrets(&injected.values).await;
     let rule_redaction = rule.and_then(|r| in_force.rule_redaction(r.id())).cloned();
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let json = content_type.contains("json");
+    let sse = content_type.starts_with("text/event-stream");
+    let mcp = mcp.filter(|view| sse || (json && view.reads_json()));
     let body = redact::scrub_response(
         &mut parts,
         body::stream(ActiveBody::new(resp_body, conn.activity.clone())),
         &scrubber,
         &exchange.redactions,
-        rule_redaction.is_some(),
+        rule_redaction.is_some() || mcp.is_some(),
     )
     .map_err(UpstreamFailure::from)?;
-    let Some(rule_redaction) = rule_redaction else {
-        return Ok(Response::from_parts(parts, body));
+    let body = match rule_redaction {
+        Some(rule_redaction) => {
+            parts.headers.remove(header::CONTENT_LENGTH);
+            body::stream(RuleRedactedBody::new(
+                body,
+                rule_redaction,
+                json,
+                exchange.redactions.clone(),
+            ))
+        }
+        None => body,
     };
-    let json = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"));
+    let body = match mcp {
+        // MCP messages are read decoded and after redaction, as the agent will read them.
+        Some(view) if sse => body::stream(McpReplyBody::sse(body, view)),
+        Some(view) => body::stream(McpReplyBody::json(body, view)),
+        None => return Ok(Response::from_parts(parts, body)),
+    };
     parts.headers.remove(header::CONTENT_LENGTH);
-    let body = body::stream(RuleRedactedBody::new(
-        body,
-        rule_redaction,
-        json,
-        exchange.redactions.clone(),
-    ));
     Ok(Response::from_parts(parts, body))
 }

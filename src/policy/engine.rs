@@ -217,6 +217,25 @@ pub(crate) fn body_need_normalized(
         .map_or(BodyNeed::None, |max_size| BodyNeed::Inspect { max_size })
 }
 
+/// Whether a rule with `mcp:` (shadow included) has a selector matching the request.
+pub(crate) fn mcp_rule_matches(
+    rules: &[Rule],
+    index: &HostIndex,
+    target: &NormalizedTarget,
+    head: &RequestHead<'_>,
+    agent: Option<&AgentId>,
+) -> bool {
+    let readings = spelling::readings(&target.segments);
+    index
+        .candidates(&target.host)
+        .into_iter()
+        .filter_map(|i| rules.get(i))
+        .filter(|rule| rule.mcp.is_some())
+        .any(|rule| {
+            evaluate::selector(rule, head.method, head.scheme, target, &readings, agent).is_ok()
+        })
+}
+
 /// Refuses a path spelling that no candidate rule of the host (any agent, decision or mode)
 /// admits with `path_spellings:`.
 pub(crate) fn check_spellings(

@@ -18,6 +18,9 @@ pub const TOOLS_CALL: &str = "tools/call";
 /// The JSON-RPC method of `prompts/get`, which carries `params.arguments` too.
 pub const PROMPTS_GET: &str = "prompts/get";
 
+/// The JSON-RPC method of `resources/read`, the one method whose calls name a resource.
+pub const RESOURCES_READ: &str = "resources/read";
+
 /// A JSON-RPC method name as a rule writes it: exact, or a prefix ending in `/*`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MethodPattern {
@@ -69,6 +72,9 @@ pub struct McpSelector {
     pub methods: Option<Vec<MethodPattern>>,
     /// `tool:` names of `tools/call`; `None` admits every tool.
     pub tools: Option<Vec<String>>,
+    /// `resource:` URIs of `resources/read` (exact, or a prefix ending in `*`); `None` admits
+    /// every resource.
+    pub resources: Option<Vec<ResourcePattern>>,
     /// `arguments:` conditions on `params.arguments`.
     pub arguments: Vec<Check>,
 }
@@ -88,6 +94,13 @@ impl McpSelector {
                 None => return Err("the call names no tool".to_owned()),
             }
         }
+        if let Some(resources) = &self.resources {
+            match &call.resource {
+                Some(uri) if resources.iter().any(|r| r.matches(uri)) => {}
+                Some(uri) => return Err(format!("mcp resource {uri} does not match")),
+                None => return Err("the call names no resource".to_owned()),
+            }
+        }
         Ok(())
     }
 
@@ -102,9 +115,58 @@ impl McpSelector {
                     .join("|")
             },
         );
-        match &self.tools {
-            Some(tools) => format!("mcp {methods} {}", tools.join("|")),
-            None => format!("mcp {methods}"),
+        let mut text = format!("mcp {methods}");
+        if let Some(tools) = &self.tools {
+            text = format!("{text} {}", tools.join("|"));
+        }
+        if let Some(resources) = &self.resources {
+            let uris: Vec<String> = resources.iter().map(ToString::to_string).collect();
+            text = format!("{text} {}", uris.join("|"));
+        }
+        text
+    }
+}
+
+/// A resource URI as a rule writes it: exact, or a prefix ending in `*`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResourcePattern {
+    /// `file:///repo/README.md`: this URI only.
+    Exact(String),
+    /// `file:///repo/docs/*`: every URI starting with `file:///repo/docs/`.
+    Prefix(String),
+}
+
+impl ResourcePattern {
+    /// Parses one entry of `mcp.resource:`; `None` when it is empty, has whitespace, or a
+    /// `*` anywhere but at the end.
+    pub fn parse(text: &str) -> Option<ResourcePattern> {
+        if text.is_empty() || text.chars().any(char::is_whitespace) {
+            return None;
+        }
+        match text.strip_suffix('*') {
+            Some(prefix) if !prefix.is_empty() && !prefix.contains('*') => {
+                Some(ResourcePattern::Prefix(prefix.to_owned()))
+            }
+            Some(_) => None,
+            None if text.contains('*') => None,
+            None => Some(ResourcePattern::Exact(text.to_owned())),
+        }
+    }
+
+    /// Does `uri` match?
+    pub fn matches(&self, uri: &str) -> bool {
+        match self {
+            ResourcePattern::Exact(u) => u == uri,
+            ResourcePattern::Prefix(p) => uri.starts_with(p.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for ResourcePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResourcePattern::Exact(u) => f.write_str(u),
+            ResourcePattern::Prefix(p) => write!(f, "{p}*"),
         }
     }
 }
@@ -120,16 +182,19 @@ pub struct McpCall {
     pub method: String,
     /// `params.name` of a `tools/call`.
     pub tool: Option<String>,
+    /// `params.uri` of a `resources/read`.
+    pub resource: Option<String>,
     /// `params.arguments`, when present.
     pub arguments: Option<Value>,
 }
 
 impl McpCall {
-    /// `tools/call create_issue`, or the method alone.
+    /// `tools/call create_issue`, `resources/read file:///a`, or the method alone.
     pub fn label(&self) -> String {
-        match &self.tool {
-            Some(tool) => format!("{} {tool}", self.method),
-            None => self.method.clone(),
+        match (&self.tool, &self.resource) {
+            (Some(tool), _) => format!("{} {tool}", self.method),
+            (None, Some(uri)) => format!("{} {uri}", self.method),
+            (None, None) => self.method.clone(),
         }
     }
 }
@@ -179,11 +244,17 @@ fn call(index: usize, value: &Value) -> Result<McpCall, String> {
         Some(Value::String(name)) => Some(name.clone()),
         _ => return Err("tools/call without a string params.name".to_owned()),
     };
+    let resource = match params.and_then(|p| p.get("uri")) {
+        _ if method != RESOURCES_READ => None,
+        Some(Value::String(uri)) => Some(uri.clone()),
+        _ => return Err("resources/read without a string params.uri".to_owned()),
+    };
     Ok(McpCall {
         index,
         id: object.get("id").cloned(),
         method: method.clone(),
         tool,
+        resource,
         arguments: params.and_then(|p| p.get("arguments")).cloned(),
     })
 }

@@ -141,6 +141,8 @@ pub(crate) struct RawMcp {
     #[serde(default)]
     pub tool: Option<Spanned<OneOrMany>>,
     #[serde(default)]
+    pub resource: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
     pub arguments: OrderedMap<RawCondition>,
 }
 

@@ -207,6 +207,17 @@ impl RuleSet {
         engine::body_need_normalized(&self.rules, &self.index, target, head, agent)
     }
 
+    /// Whether a rule with `mcp:` could select calls of this request (its method, URL and
+    /// agent match), for a target already normalised.
+    pub fn mcp_rule_matches(
+        &self,
+        target: &NormalizedTarget,
+        head: &RequestHead<'_>,
+        agent: Option<&AgentId>,
+    ) -> bool {
+        engine::mcp_rule_matches(&self.rules, &self.index, target, head, agent)
+    }
+
     /// [`RuleSet::decide`] for a target the caller normalised once and whose spelling it
     /// checked with [`RuleSet::check_spellings`] (the pipeline does both before reading the
     /// body, so the engine does neither again).

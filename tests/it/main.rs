@@ -34,6 +34,7 @@ mod jail;
 mod leak;
 mod limits;
 mod mcp;
+mod mcp_replies;
 mod path_spellings;
 mod path_tricks;
 mod plain_http;

@@ -38,7 +38,7 @@ pub fn dns(q: DnsQuery<'_>) -> AuditEntry {
 
 /// The entry of a refusal outside any exchange: host `-` and port 0 when no target is
 /// known yet (the proxy port), and then scheme `-` too.
-pub(super) fn refused(r: Refused<'_>, id: &RequestId) -> AuditEntry {
+pub(crate) fn refused(r: Refused<'_>, id: &RequestId) -> AuditEntry {
     let (host, port, scheme) = match r.place.target {
         Some(t) => (t.host.to_string(), t.port, r.place.scheme.as_str()),
         None => ("-".to_owned(), 0, "-"),

@@ -1,7 +1,8 @@
 //! A policy denial of MCP calls, answered inside MCP: HTTP 200 with one JSON-RPC error per
 //! call that has an id (an array for a batch), so the MCP client shows the denial instead
 //! of a transport failure. Notifications have no id and get no answer; a body of
-//! notifications only is answered `202 Accepted` without a body, as MCP servers do.
+//! notifications only is answered `202 Accepted` without a body, as MCP servers do. A
+//! client that accepts only `text/event-stream` gets the same answer as one SSE event.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -22,6 +23,34 @@ pub struct McpDenial {
     pub reason: String,
     /// The calls and how each was decided.
     pub calls: McpDecision,
+    /// Answer as an SSE stream: the request's `Accept` names `text/event-stream` and not
+    /// `application/json`.
+    pub sse: bool,
+}
+
+/// Whether a request with this `Accept` header is answered in SSE rather than JSON.
+pub fn wants_sse(accept: Option<&http::HeaderValue>) -> bool {
+    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let types: Vec<String> = accept
+        .split(',')
+        .filter_map(|t| t.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .collect();
+    let json = types
+        .iter()
+        .any(|t| t == "application/json" || t == "application/*" || t == "*/*");
+    !json && types.iter().any(|t| t == "text/event-stream")
+}
+
+/// One JSON-RPC message as an SSE event, as streamable-HTTP servers send it.
+pub fn sse_event(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len() + 24);
+    out.extend_from_slice(b"event: message\ndata: ");
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"\n\n");
+    out
 }
 
 /// One JSON-RPC error response.

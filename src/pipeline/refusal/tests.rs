@@ -176,6 +176,7 @@ fn mcp_denial(batch: bool, ids: &[Option<serde_json::Value>]) -> Refusal {
                 id: id.clone(),
                 method: "tools/call".into(),
                 tool: Some("merge".into()),
+                resource: None,
                 arguments: None,
             },
             verdict: Verdict::Deny,
@@ -184,6 +185,7 @@ fn mcp_denial(batch: bool, ids: &[Option<serde_json::Value>]) -> Refusal {
         })
         .collect();
     Refusal::McpDenied(McpDenial {
+        sse: false,
         rule: None,
         reason: "no rule allows this request".into(),
         calls: McpDecision {

@@ -5,7 +5,9 @@ use serde_saphyr::Spanned;
 
 use super::{Ctx, checks};
 use crate::policy::json::JsonPath;
-use crate::policy::mcp::{McpSelector, MethodPattern, PROMPTS_GET, TOOLS_CALL};
+use crate::policy::mcp::{
+    McpSelector, MethodPattern, PROMPTS_GET, RESOURCES_READ, ResourcePattern, TOOLS_CALL,
+};
 use crate::policy::raw::{OneOrMany, RawMcp};
 use crate::policy::rule::Subject;
 
@@ -53,6 +55,31 @@ pub(super) fn compile_mcp(ctx: &mut Ctx<'_>, raw: &Spanned<RawMcp>) -> McpSelect
         }
         texts.into_iter().map(str::to_owned).collect()
     });
+    let resources = mcp.resource.as_ref().map(|r| {
+        let texts = list(&r.value);
+        if texts.is_empty() {
+            ctx.error_at(r, "`mcp.resource:` list is empty");
+        }
+        if !names(RESOURCES_READ) {
+            ctx.error_at(
+                r,
+                "`mcp.resource:` needs `method: resources/read` (only resources/read names a resource)",
+            );
+        }
+        let mut patterns = Vec::new();
+        for text in texts {
+            match ResourcePattern::parse(text) {
+                Some(p) => patterns.push(p),
+                None => ctx.error_at(
+                    r,
+                    format!(
+                        "invalid resource URI `{text}` (a URI, or a prefix ending in `*` such as `file:///docs/*`)"
+                    ),
+                ),
+            }
+        }
+        patterns
+    });
     let mut arguments = Vec::new();
     for (pointer, cond) in &mcp.arguments.0 {
         if !names(TOOLS_CALL) && !names(PROMPTS_GET) {
@@ -75,6 +102,7 @@ pub(super) fn compile_mcp(ctx: &mut Ctx<'_>, raw: &Spanned<RawMcp>) -> McpSelect
     McpSelector {
         methods,
         tools,
+        resources,
         arguments,
     }
 }

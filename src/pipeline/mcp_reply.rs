@@ -1,0 +1,311 @@
+//! What an MCP server answers, on its way to the agent: the results of `tools/list` and
+//! `resources/list` keep only the tools and resources the rules would let the agent use, and
+//! requests the server makes of the client (sampling, elicitation, roots, ping), which arrive
+//! as SSE events, are decided by the rules like the agent's own calls; a request not allowed
+//! is dropped from the stream and recorded. JSON answers are filtered whole (buffered up to a
+//! cap), SSE answers event by event (`sse`, `body`).
+//!
+//! A tool is listed unless a call of it, without arguments, is denied by a rule or by the
+//! default deny; a call that fails only an allowing rule's argument conditions is listed,
+//! since other arguments may be allowed. Resources likewise with `resources/read`.
+
+mod body;
+mod sse;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, Method};
+use serde_json::{Map, Value, json};
+
+use crate::audit::Decision as AuditDecision;
+use crate::control::rules_in_force::InForce;
+use crate::pipeline::decide::{MAX_SESSION_CHARS, MCP_SESSION_HEADER};
+use crate::pipeline::exchange::{ConnInfo, RequestId};
+use crate::pipeline::normalise::Normalised;
+use crate::pipeline::record::{Place, Recorder, Refused, refused_entry};
+use crate::policy::mcp::{RESOURCES_READ, TOOLS_CALL};
+use crate::policy::{
+    AgentId, Decision, McpCall, NormalizedTarget, RequestBody, RequestHead, RuleId, Verdict,
+};
+
+pub use body::McpReplyBody;
+
+/// The `tools/list` method, whose result's `tools` are filtered.
+const TOOLS_LIST: &str = "tools/list";
+/// The `resources/list` method, whose result's `resources` are filtered.
+const RESOURCES_LIST: &str = "resources/list";
+
+/// What deciding an MCP server's messages needs, owned: the response outlives the request.
+pub struct McpView {
+    in_force: Arc<InForce>,
+    target: NormalizedTarget,
+    host: String,
+    path: String,
+    query: Option<String>,
+    /// The agent's request headers as it sent them (placeholders, never injected secrets).
+    headers: HeaderMap,
+    agent: Option<AgentId>,
+    /// The ids of the request's `tools/list` and `resources/list` calls.
+    lists: Vec<Value>,
+    /// Where a dropped server request is recorded, under the exchange's id.
+    recorder: Arc<Recorder>,
+    id: RequestId,
+    conn: Arc<ConnInfo>,
+    method: String,
+}
+
+/// Whether the request's `Accept` names `text/event-stream`.
+fn accepts_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/event-stream"))
+}
+
+/// What becomes of one message from the server.
+#[derive(Debug, PartialEq)]
+pub enum Fate {
+    /// Passed on as it came.
+    Keep,
+    /// Passed on changed (a filtered list).
+    Rewrite(Value),
+    /// Not passed on (a server request the rules do not allow).
+    Drop,
+}
+
+/// What [`McpView::of`] reads from the exchange.
+pub struct Origin<'a> {
+    pub in_force: &'a Arc<InForce>,
+    pub request: &'a Normalised,
+    pub decision: &'a Decision,
+    pub conn: &'a Arc<ConnInfo>,
+    pub recorder: &'a Arc<Recorder>,
+    pub id: &'a RequestId,
+}
+
+impl McpView {
+    /// The view of an exchange whose answer the rules look into: one whose calls `mcp:`
+    /// rules decided, or a `GET` (the server's SSE stream) of a URL `mcp:` rules select.
+    pub fn of(origin: Origin<'_>) -> Option<McpView> {
+        let Origin {
+            in_force,
+            request,
+            decision,
+            conn,
+            recorder,
+            id,
+        } = origin;
+        let lists = match &decision.mcp {
+            Some(calls) => calls
+                .calls
+                .iter()
+                .filter(|c| c.call.method == TOOLS_LIST || c.call.method == RESOURCES_LIST)
+                .filter_map(|c| c.call.id.clone())
+                .collect(),
+            // The stream an MCP client opens with `GET` and `Accept: text/event-stream`.
+            None if request.parts.method == Method::GET && accepts_sse(&request.parts.headers) => {
+                let mut head = request.head(conn.scheme, conn.target.port);
+                head.method = &Method::POST;
+                if !in_force
+                    .rules
+                    .mcp_rule_matches(&request.target, &head, conn.agent.as_ref())
+                {
+                    return None;
+                }
+                Vec::new()
+            }
+            None => return None,
+        };
+        Some(McpView {
+            in_force: in_force.clone(),
+            target: request.target.clone(),
+            host: request.host.clone(),
+            path: request.parts.uri.path().to_owned(),
+            query: request.parts.uri.query().map(str::to_owned),
+            headers: request.parts.headers.clone(),
+            agent: conn.agent.clone(),
+            lists,
+            recorder: recorder.clone(),
+            id: id.clone(),
+            conn: conn.clone(),
+            method: request.parts.method.to_string(),
+        })
+    }
+
+    /// Whether JSON answers need reading (a list was asked for); SSE events always do.
+    pub fn reads_json(&self) -> bool {
+        !self.lists.is_empty()
+    }
+
+    /// The fate of one JSON-RPC message (or batch) from the server.
+    pub fn fate(&self, message: &Value) -> Fate {
+        match message {
+            Value::Array(items) => {
+                let mut changed = false;
+                let mut kept = Vec::with_capacity(items.len());
+                for item in items {
+                    match self.fate_one(item) {
+                        Fate::Keep => kept.push(item.clone()),
+                        Fate::Rewrite(v) => {
+                            changed = true;
+                            kept.push(v);
+                        }
+                        Fate::Drop => changed = true,
+                    }
+                }
+                match (changed, kept.is_empty()) {
+                    (false, _) => Fate::Keep,
+                    (true, true) => Fate::Drop,
+                    (true, false) => Fate::Rewrite(Value::Array(kept)),
+                }
+            }
+            one => self.fate_one(one),
+        }
+    }
+
+    /// The fate of one message object.
+    fn fate_one(&self, message: &Value) -> Fate {
+        let Value::Object(object) = message else {
+            return Fate::Keep;
+        };
+        if object.get("method").is_some_and(Value::is_string) && object.contains_key("id") {
+            return self.server_request(message);
+        }
+        let asked = object.get("id").is_some_and(|id| self.lists.contains(id));
+        let Some(Value::Object(result)) = object.get("result").filter(|_| asked) else {
+            return Fate::Keep;
+        };
+        let mut result = result.clone();
+        let changed = self.filter_list(&mut result, "tools", "name", TOOLS_CALL)
+            | self.filter_list(&mut result, "resources", "uri", RESOURCES_READ);
+        if !changed {
+            return Fate::Keep;
+        }
+        let mut object = object.clone();
+        object.insert("result".to_owned(), Value::Object(result));
+        Fate::Rewrite(Value::Object(object))
+    }
+
+    /// Drops the entries of `result[list]` whose `key` the agent may not use with `method`;
+    /// true when one was dropped.
+    fn filter_list(
+        &self,
+        result: &mut Map<String, Value>,
+        list: &str,
+        key: &str,
+        method: &str,
+    ) -> bool {
+        let Some(Value::Array(entries)) = result.get_mut(list) else {
+            return false;
+        };
+        let before = entries.len();
+        entries.retain(|entry| {
+            let Some(name) = entry.get(key).and_then(Value::as_str) else {
+                return false;
+            };
+            let params = match method {
+                TOOLS_CALL => json!({ "name": name }),
+                _ => json!({ "uri": name }),
+            };
+            let call = json!({ "jsonrpc": "2.0", "id": 0, "method": method, "params": params });
+            let decision = self.decide(&call);
+            decision.verdict != Verdict::Deny || decision.failed_condition.is_some()
+        });
+        entries.len() != before
+    }
+
+    /// A request of the server's, decided like a call of the agent's to the same URL: one
+    /// not allowed (denied, or needing an approval no one can give inside a stream) is
+    /// dropped and recorded.
+    fn server_request(&self, message: &Value) -> Fate {
+        let decision = self.decide(message);
+        if decision.verdict == Verdict::Allow {
+            return Fate::Keep;
+        }
+        self.record(&decision);
+        Fate::Drop
+    }
+
+    /// The rules' decision on `message` as the body of a `POST` to the exchange's URL.
+    fn decide(&self, message: &Value) -> Decision {
+        let Ok(bytes) = serde_json::to_vec(message) else {
+            return Decision::deny("the server's message could not be serialised");
+        };
+        let head = RequestHead {
+            method: &Method::POST,
+            scheme: self.conn.scheme,
+            host: &self.host,
+            port: self.conn.target.port,
+            path: &self.path,
+            query: self.query.as_deref(),
+            headers: &self.headers,
+        };
+        let body = RequestBody {
+            bytes: &bytes,
+            content_encoding: None,
+            content_type: Some("application/json"),
+            truncated: false,
+        };
+        self.in_force
+            .rules
+            .decide_normalized(&self.target, &head, Some(&body), self.agent.as_ref())
+    }
+
+    /// The audit entry of a dropped server request.
+    fn record(&self, decision: &Decision) {
+        let call = decision.mcp.as_ref().and_then(|c| c.deciding_call());
+        let label = call.map_or_else(|| "a request".to_owned(), |c| c.call.label());
+        let verdict = match decision.verdict {
+            Verdict::Approve => "needs an approval, which a server request cannot wait for",
+            _ => "was denied",
+        };
+        let reason = format!(
+            "MCP server request {label} {verdict}, dropped: {}",
+            decision.reason
+        );
+        self.record_drop(reason, decision.rule.as_ref(), call.map(|c| &c.call));
+    }
+
+    /// The audit entry of a server message that looks like JSON but does not parse.
+    pub fn record_unreadable(&self) {
+        let reason = "MCP server message dropped: it looks like JSON but does not parse";
+        self.record_drop(reason.to_owned(), None, None);
+    }
+
+    /// A dropped message's log line and audit entry, under the exchange's id.
+    fn record_drop(&self, reason: String, rule: Option<&RuleId>, call: Option<&McpCall>) {
+        tracing::warn!(
+            request_id = self.id.as_str(),
+            target = %self.conn.target,
+            %reason,
+            "MCP server message dropped"
+        );
+        let refused = Refused {
+            place: Place {
+                client: self.conn.client,
+                target: Some(&self.conn.target),
+                scheme: self.conn.scheme,
+                agent: self.conn.agent.as_ref(),
+            },
+            method: &self.method,
+            path: &self.path,
+            decision: AuditDecision::Deny,
+            reason,
+            status: None,
+        };
+        let mut entry = refused_entry(refused, &self.id);
+        entry.rule = rule.cloned();
+        if let Some(call) = call {
+            entry.mcp_method = Some(call.method.clone());
+            entry.mcp_tool = call.tool.clone();
+        }
+        entry.mcp_session = self.headers.get(MCP_SESSION_HEADER).map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(MAX_SESSION_CHARS)
+                .collect()
+        });
+        self.recorder.write(entry);
+    }
+}
