@@ -67,3 +67,24 @@ fn method_patterns_are_exact_or_a_slash_star_prefix() {
         assert_eq!(MethodPattern::parse(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn resources_read_names_its_uri_and_resource_patterns_match_exact_or_by_prefix() {
+    let doc = json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///docs/a.md"}});
+    let call = &calls(&doc).unwrap().calls[0];
+    assert_eq!(call.resource.as_deref(), Some("file:///docs/a.md"));
+    assert_eq!(call.label(), "resources/read file:///docs/a.md");
+    let bad = json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":7}});
+    assert!(calls(&bad).unwrap_err().contains("params.uri"));
+    let prefix = ResourcePattern::parse("file:///docs/*").unwrap();
+    assert!(prefix.matches("file:///docs/a.md"));
+    assert!(!prefix.matches("file:///etc/passwd"));
+    assert!(
+        ResourcePattern::parse("file:///docs/a.md")
+            .unwrap()
+            .matches("file:///docs/a.md")
+    );
+    for bad in ["", "*", "a*b", "x y"] {
+        assert_eq!(ResourcePattern::parse(bad), None, "{bad}");
+    }
+}

@@ -78,3 +78,21 @@ fn an_argument_condition_without_a_test_is_an_error() {
         "{e:?}"
     );
 }
+
+#[test]
+fn resource_needs_resources_read_and_a_well_formed_uri() {
+    let e = errors(&rule(
+        "      method: tools/call\n      resource: file:///docs/*\n",
+    ));
+    assert_eq!(
+        e,
+        [
+            "m.yaml:6:17: `mcp.resource:` needs `method: resources/read` (only resources/read names a resource)"
+        ]
+    );
+    let e = errors(&rule(
+        "      method: resources/read\n      resource: ['file:///a*b', 'x y']\n",
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("invalid resource URI `file:///a*b`"), "{e:?}");
+}
