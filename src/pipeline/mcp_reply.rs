@@ -282,12 +282,7 @@ impl McpView {
             "MCP server message dropped"
         );
         let refused = Refused {
-            place: Place {
-                client: self.conn.client,
-                target: Some(&self.conn.target),
-                scheme: self.conn.scheme,
-                agent: self.conn.agent.as_ref(),
-            },
+            place: Place::of(&self.conn),
             method: &self.method,
             path: &self.path,
             decision: AuditDecision::Deny,

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditEntry, AuditHandle, Decision as AuditDecision};
 use crate::metrics::Metrics;
-use crate::pipeline::exchange::{RequestId, Scheme};
+use crate::pipeline::exchange::{ConnInfo, RequestId, Scheme};
 use crate::policy::{AgentId, RuleId};
 use crate::target::Target;
 
@@ -58,6 +58,18 @@ pub struct Place<'a> {
     pub scheme: Scheme,
     /// The agent, when the CONNECT carried its credentials.
     pub agent: Option<&'a AgentId>,
+}
+
+impl<'a> Place<'a> {
+    /// Inside the connection of an exchange (a bridged upgrade, a streamed answer).
+    pub fn of(conn: &'a ConnInfo) -> Self {
+        Place {
+            client: conn.client,
+            target: Some(&conn.target),
+            scheme: conn.scheme,
+            agent: conn.agent.as_ref(),
+        }
+    }
 }
 
 /// A refusal outside any exchange, as its entry records it.

@@ -264,12 +264,7 @@ fn record(
         "WebSocket connection closed"
     );
     let refused = Refused {
-        place: Place {
-            client: origin.conn.client,
-            target: Some(&origin.conn.target),
-            scheme: origin.conn.scheme,
-            agent: origin.conn.agent.as_ref(),
-        },
+        place: Place::of(&origin.conn),
         method: &origin.method,
         path: &origin.path,
         decision: AuditDecision::Deny,

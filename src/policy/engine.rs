@@ -203,18 +203,12 @@ pub(crate) fn body_need_normalized(
     head: &RequestHead<'_>,
     agent: Option<&AgentId>,
 ) -> BodyNeed {
-    let readings = spelling::readings(&target.segments);
-    index
-        .candidates(&target.host)
-        .into_iter()
-        .filter_map(|i| rules.get(i))
-        .filter(|rule| rule.body.is_some())
-        .filter(|rule| {
-            evaluate::selector(rule, head.method, head.scheme, target, &readings, agent).is_ok()
-        })
-        .filter_map(|rule| rule.body.as_ref().map(|b| b.max_size))
-        .max()
-        .map_or(BodyNeed::None, |max_size| BodyNeed::Inspect { max_size })
+    selected(rules, index, target, head, agent, |rule| {
+        rule.body.is_some()
+    })
+    .filter_map(|rule| rule.body.as_ref().map(|b| b.max_size))
+    .max()
+    .map_or(BodyNeed::None, |max_size| BodyNeed::Inspect { max_size })
 }
 
 /// Whether a rule with `mcp:` (shadow included) has a selector matching the request.
@@ -225,13 +219,27 @@ pub(crate) fn mcp_rule_matches(
     head: &RequestHead<'_>,
     agent: Option<&AgentId>,
 ) -> bool {
+    selected(rules, index, target, head, agent, |rule| rule.mcp.is_some())
+        .next()
+        .is_some()
+}
+
+/// The host's candidate rules that pass `keep` and whose selector matches the request.
+fn selected<'r>(
+    rules: &'r [Rule],
+    index: &HostIndex,
+    target: &'r NormalizedTarget,
+    head: &'r RequestHead<'_>,
+    agent: Option<&'r AgentId>,
+    keep: fn(&Rule) -> bool,
+) -> impl Iterator<Item = &'r Rule> {
     let readings = spelling::readings(&target.segments);
     index
         .candidates(&target.host)
         .into_iter()
         .filter_map(|i| rules.get(i))
-        .filter(|rule| rule.mcp.is_some())
-        .any(|rule| {
+        .filter(move |rule| keep(rule))
+        .filter(move |rule| {
             evaluate::selector(rule, head.method, head.scheme, target, &readings, agent).is_ok()
         })
 }
