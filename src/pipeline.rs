@@ -181,6 +181,7 @@ impl Pipeline {
             idle: self.idle_timeout,
             client: request.client_upgrade,
             recorder: &self.recorder,
+            counters: &self.counters,
         };
         respond::respond(&in_force, exchange, rule, &injected, resp, upgrade, mcp).await
     }

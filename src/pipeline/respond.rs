@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 
 use crate::body::{self, ProxyBody};
+use crate::control::rate_limits::CounterStore;
 use crate::control::rules_in_force::InForce;
 use crate::credentials::Injected;
 use crate::pipeline::exchange::Exchange;
@@ -36,6 +37,8 @@ pub struct Upgrade<'a> {
     pub client: Option<OnUpgrade>,
     /// Where a bridge records the messages it refuses.
     pub recorder: &'a Arc<Recorder>,
+    /// The rate-limit counters a bridge's decided messages take from.
+    pub counters: &'a Arc<dyn CounterStore>,
 }
 
 /// The response the agent receives.
@@ -46,7 +49,7 @@ pub async fn respond(
     injected: &Injected,
     mut resp: Response<Incoming>,
     upgrade: Upgrade<'_>,
-    mcp: Option<McpView>,
+    mut mcp: Option<McpView>,
 ) -> Result<Response<ProxyBody>, Refusal> {
     let conn = &exchange.conn;
     let kept_upgrade = match (
@@ -60,6 +63,9 @@ pub async fn respond(
                 idle: upgrade.idle,
                 in_force: in_force.clone(),
                 recorder: upgrade.recorder.clone(),
+                mcp: mcp
+                    .take()
+                    .map(|view| websocket::McpMessages::new(view, upgrade.counters.clone())),
             };
             websocket::bridge(bridge, exchange, client, upstream);
             resp.headers().get(header::UPGRADE).cloned()

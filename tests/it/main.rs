@@ -50,3 +50,4 @@ mod tunnel;
 mod upstream_failures;
 mod upstream_framing;
 mod websocket;
+mod websocket_mcp;
