@@ -56,6 +56,9 @@ pub struct McpView {
     agent: Option<AgentId>,
     /// The ids of the `tools/list` and `resources/list` calls not answered yet.
     lists: Mutex<Vec<Value>>,
+    /// Every answer may be a list's: the stream a client opens with `GET`, which carries the
+    /// answers to calls it posted elsewhere (the HTTP+SSE transport), ids unknown here.
+    unsolicited: bool,
     /// Where a dropped server request is recorded, under the exchange's id.
     recorder: Arc<Recorder>,
     id: RequestId,
@@ -105,6 +108,7 @@ impl McpView {
             recorder,
             id,
         } = origin;
+        let mut unsolicited = false;
         let lists = match &decision.mcp {
             Some(calls) => calls
                 .calls
@@ -125,6 +129,7 @@ impl McpView {
                 {
                     return None;
                 }
+                unsolicited = request.client_upgrade.is_none();
                 Vec::new()
             }
             None => return None,
@@ -138,6 +143,7 @@ impl McpView {
             headers: request.parts.headers.clone(),
             agent: conn.agent.clone(),
             lists: Mutex::new(lists),
+            unsolicited,
             recorder: recorder.clone(),
             id: id.clone(),
             conn: conn.clone(),
@@ -214,11 +220,12 @@ impl McpView {
         if object.get("method").is_some_and(Value::is_string) && object.contains_key("id") {
             return self.server_request(message);
         }
-        let asked = object.get("id").is_some_and(|id| {
-            let mut lists = self.pending_lists();
-            let at = lists.iter().position(|l| l == id);
-            at.map(|at| lists.swap_remove(at)).is_some()
-        });
+        let asked = self.unsolicited
+            || object.get("id").is_some_and(|id| {
+                let mut lists = self.pending_lists();
+                let at = lists.iter().position(|l| l == id);
+                at.map(|at| lists.swap_remove(at)).is_some()
+            });
         let Some(Value::Object(result)) = object.get("result").filter(|_| asked) else {
             return Fate::Keep;
         };
