@@ -6,8 +6,8 @@
 //! cap), SSE answers event by event (`sse`, `body`).
 //!
 //! A tool is listed unless a call of it, without arguments, is denied by a rule or by the
-//! default deny; a call that fails only an allowing rule's argument conditions is listed,
-//! since other arguments may be allowed. Resources likewise with `resources/read`.
+//! default deny; a call that fails only an allowing (or approving) rule's argument conditions
+//! is listed, since other arguments may be allowed. Resources likewise with `resources/read`.
 
 mod body;
 mod sse;
