@@ -3,31 +3,28 @@
 //! loopback) and the SDK's `Client` going through keyward (HTTPS_PROXY, SSL_CERT_FILE). The
 //! client sees a filtered tool list, its allowed call's result, a JSON-RPC error for the
 //! hidden tool, a batch denied whole, and a held call's result once it is approved through
-//! the admin API; the server's own log shows it executed only what keyward let through.
-
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
+//! the admin API; the server's own log shows it executed only what keyward let through. Over
+//! the handshake (a session), over the SDK's default connect mode when rules do not allow its
+//! `server/discover` probe (it falls back to the handshake), and over the session-less
+//! protocol the probe selects when they do.
 
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::runtime::admin;
-use crate::support::{Keyward, TestCa, audit_log, eventually, within_async};
+use crate::support::mcp_sdk::{self, Program, WAIT};
+use crate::support::{Keyward, TestCa, audit_log, within_async};
 
 /// The public-looking name the server is reached by (keyward pins `HOST:443` to loopback).
 const HOST: &str = "mcp.example.com";
 
-/// How long a program may take to start, and the client to finish its run.
-const WAIT: Duration = Duration::from_secs(60);
-
+/// The rules; `SESSION_METHODS` is replaced by the methods the session rule allows.
 const RULES: &str = r#"
 rules:
   - id: mcp-session
     method: POST
     url: https://mcp.example.com/mcp
-    mcp: { method: [initialize, tools/list, ping, notifications/*] }
+    mcp: { method: [SESSION_METHODS] }
     decision: allow
   - id: mcp-stream
     description: the server's SSE stream and the session's end
@@ -54,154 +51,44 @@ rules:
     decision: deny
 "#;
 
-/// A Python program of this test, its output in files; killed by its PID when dropped, so a
-/// failed assertion leaves nothing running.
-struct Program {
-    child: tokio::process::Child,
-    stdout: PathBuf,
-    stderr: PathBuf,
+/// The session rule's methods for the handshake.
+const HANDSHAKE: &str = "initialize, tools/list, ping, notifications/*";
+
+/// What a client run through keyward left behind.
+struct Outcome {
+    /// The client's steps by name.
+    steps: serde_json::Map<String, Value>,
+    /// The tool calls the server executed.
+    executed: Vec<Value>,
+    /// The audit entries of JSON-RPC calls.
+    mcp: Vec<Value>,
 }
 
-impl Program {
-    /// Starts `python3 support/mcp_sdk/SCRIPT ARGS` with output under `dir/SCRIPT.*` and no
-    /// proxy variables but those in `env`.
-    fn spawn(script: &str, args: &[&str], env: &[(&str, &Path)], dir: &Path) -> Program {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/mcp_sdk");
-        let (stdout, stderr) = (
-            dir.join(format!("{script}.out")),
-            dir.join(format!("{script}.err")),
-        );
-        let mut command = tokio::process::Command::new("python3");
-        command.arg(path.join(script)).args(args);
-        for name in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
-            command.env_remove(name);
-        }
-        for name in [
-            "ALL_PROXY",
-            "all_proxy",
-            "NO_PROXY",
-            "no_proxy",
-            "SSL_CERT_DIR",
-        ] {
-            command.env_remove(name);
-        }
-        let child = command
-            .envs(env.iter().map(|(k, v)| (*k, *v)))
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        Program {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// What it printed so far, both streams, for a failure message.
-    fn output(&self) -> String {
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        format!(
-            "stdout:\n{}\nstderr:\n{}",
-            read(&self.stdout),
-            read(&self.stderr)
-        )
-    }
-
-    /// Its exit status if it has ended.
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().unwrap()
-    }
-
-    /// Waits (bounded) for it to end by itself.
-    async fn finish(&mut self) -> ExitStatus {
-        match tokio::time::timeout(WAIT, self.child.wait()).await {
-            Ok(status) => status.unwrap(),
-            Err(_) => panic!("not done within {WAIT:?}: {}", self.output()),
-        }
-    }
-
-    /// Kills it by its PID and reaps it (bounded).
-    async fn stop(mut self) {
-        let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(WAIT, self.child.wait()).await;
-    }
-}
-
-impl Drop for Program {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-/// The SDK's server on loopback with a leaf of `ca` for [`HOST`], logging the tool calls it
-/// executes to `log`; its address, read from the port it prints.
-async fn start_server(ca: &TestCa, dir: &Path, log: &Path) -> (Program, SocketAddr) {
-    let (cert, key) = ca.leaf_files(&[HOST], dir);
-    let args = [cert.to_str(), key.to_str(), log.to_str(), Some(HOST)].map(Option::unwrap);
-    let server = Program::spawn("server.py", &args, &[], dir);
-    let port = eventually("the MCP server printing its port", WAIT, || {
-        let text = std::fs::read_to_string(&server.stdout).ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("listening on "))?
-            .trim()
-            .parse::<u16>()
-            .ok()
-    })
-    .await;
-    (server, SocketAddr::from(([127, 0, 0, 1], port)))
-}
-
-/// The client's steps by name (a step printed twice keeps its last value).
-fn steps(stdout: &Path) -> serde_json::Map<String, Value> {
-    std::fs::read_to_string(stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|s| Some((s["step"].as_str()?.to_owned(), s["value"].clone())))
-        .collect()
-}
-
-/// The tool calls the server executed, from its log.
-fn executed(log: &Path) -> Vec<Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-#[tokio::test]
-async fn the_mcp_sdk_client_and_server_through_keyward() {
-    let have_sdk = std::process::Command::new("python3")
-        .args(["-c", "import mcp.server.mcpserver, uvicorn, httpx2"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+/// Starts the SDK's server, keyward in front of it with the rules (the session rule allowing
+/// `session_methods`), and the SDK's client in `mode` through keyward; approves the client's
+/// held call through the admin API while it waits; checks the audit chain.
+async fn run(session_methods: &str, mode: &str) -> Outcome {
     assert!(
-        have_sdk,
+        mcp_sdk::available(),
         "python3 with the mcp package is required (scripts/test installs it)"
     );
     let work = tempfile::tempdir().unwrap();
     let rules = work.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
-    std::fs::write(rules.join("mcp.yaml"), RULES).unwrap();
+    let yaml = RULES.replace("SESSION_METHODS", session_methods);
+    std::fs::write(rules.join("mcp.yaml"), yaml).unwrap();
     let log = work.path().join("executed.jsonl");
 
     let ca = TestCa::new();
-    let (server, addr) = start_server(&ca, work.path(), &log).await;
-    let keyward = Keyward::in_front_of(&ca, HOST, addr, |c| c.rules_dir = rules).await;
+    let (server, addr) = mcp_sdk::start_server(&ca, HOST, work.path(), &log).await;
+    // No host allowance: the rules alone decide, the default deny included.
+    let pin = format!("{HOST}:443");
+    let keyward = Keyward::start(&ca, &[(&pin, addr)], &[], |c| c.rules_dir = rules).await;
     let admin_addr = keyward.running.admin_addr().unwrap();
-
-    let proxy = PathBuf::from(keyward.proxy_url());
-    let env = [
-        ("HTTPS_PROXY", proxy.as_path()),
-        ("SSL_CERT_FILE", &keyward.ca_path),
-    ];
+    let (proxy, trust) = (keyward.proxy_url(), keyward.ca_path.display().to_string());
+    let env = [("HTTPS_PROXY", proxy.as_str()), ("SSL_CERT_FILE", &trust)];
     let url = format!("https://{HOST}/mcp");
-    let mut client = Program::spawn("client.py", &[&url], &env, work.path());
+    let mut client = Program::spawn("client.py", &[&url, mode], &env, work.path());
 
     // The client waits on its create_issue call while the approver looks at it.
     let pending = within_async(WAIT, async || {
@@ -222,7 +109,9 @@ async fn the_mcp_sdk_client_and_server_through_keyward() {
         json!({"owner":"acme","repo":"web","title":"Login fails"})
     );
     assert!(
-        executed(&log).iter().all(|c| c["tool"] != "create_issue"),
+        mcp_sdk::executed(&log)
+            .iter()
+            .all(|c| c["tool"] != "create_issue"),
         "the held call waits in keyward"
     );
     let id = pending[0]["id"].as_str().unwrap();
@@ -237,93 +126,152 @@ async fn the_mcp_sdk_client_and_server_through_keyward() {
     let status = client.finish().await;
     assert!(status.success(), "the client failed: {}", client.output());
 
-    let steps = steps(&client.stdout);
-    let session = steps["initialize"]["session"].as_str().unwrap().to_owned();
-    assert_eq!(steps["initialize"]["server"], "keyward-test-github");
-    assert_eq!(
-        steps["tools"],
-        json!(["create_issue", "search_issues"]),
-        "the denied tool is not listed"
-    );
-    assert_eq!(
-        steps["search_issues"],
-        json!({"text": "2 issues in acme/web match 'login bug'", "is_error": false})
-    );
-    let denied = &steps["delete_repo"];
-    assert_eq!(denied["code"], -32001, "{denied}");
-    assert_eq!(
-        denied["message"],
-        "keyward denied tools/call delete_repo: denied by rule `mcp-delete-repo`: agents never delete repositories (rule mcp-delete-repo)"
-    );
-    assert_eq!(denied["data"]["rule"], "mcp-delete-repo");
-    let batch = &steps["batch"];
-    assert_eq!(batch["status"], 200, "{batch}");
-    assert_eq!(batch["decision"], "deny");
-    let answers = batch["body"].as_array().unwrap();
-    let ids: Vec<&Value> = answers.iter().map(|a| &a["id"]).collect();
-    assert_eq!(ids, [&json!("b1"), &json!("b2")], "{batch}");
-    for answer in answers {
-        let message = answer["error"]["message"].as_str().unwrap();
-        assert!(
-            message.contains("batch element 1 (tools/call delete_repo)"),
-            "{message}"
-        );
-        assert_eq!(answer["error"]["data"]["rule"], "mcp-delete-repo");
-    }
-    assert_eq!(
-        steps["create_issue"],
-        json!({"text": "opened acme/web#7: Login fails", "is_error": false})
-    );
-
-    assert_eq!(
-        executed(&log),
-        [
-            json!({"tool":"search_issues","arguments":{"owner":"acme","repo":"web","query":"login bug"}}),
-            json!({"tool":"create_issue","arguments":{"owner":"acme","repo":"web","title":"Login fails"}}),
-        ],
-        "the server executed only the allowed and the approved call"
-    );
-
     let audit = keyward.running.handles().audit().unwrap().clone();
-    let entries = audit_log::wait_for(&audit, &keyward.audit_path(), 7, |e| {
+    let entries = audit_log::wait_for(&audit, &keyward.audit_path(), 6, |e| {
         e["mcp_method"].is_string()
     })
     .await;
-    let mcp: Vec<&Value> = entries
-        .iter()
-        .filter(|e| e["mcp_method"].is_string())
-        .collect();
-    let find = |method: &str, tool: Option<&str>, decision: &str| {
-        let found: Vec<&&Value> = mcp
+    audit_log::verify(&keyward.audit_path());
+    server.stop().await;
+    Outcome {
+        steps: mcp_sdk::steps(&client.stdout),
+        executed: mcp_sdk::executed(&log),
+        mcp: entries
+            .into_iter()
+            .filter(|e| e["mcp_method"].is_string())
+            .collect(),
+    }
+}
+
+impl Outcome {
+    /// The audit entries of `method` (and `tool`) with `decision`; at least one.
+    fn entries(&self, method: &str, tool: Option<&str>, decision: &str) -> Vec<&Value> {
+        let found: Vec<&Value> = self
+            .mcp
             .iter()
             .filter(|e| e["mcp_method"] == method && e["decision"] == decision)
             .filter(|e| tool.is_none_or(|t| e["mcp_tool"] == t))
             .collect();
         assert!(
             !found.is_empty(),
-            "no {decision} entry for {method} {tool:?}: {mcp:#?}"
+            "no {decision} entry for {method} {tool:?}: {:#?}",
+            self.mcp
         );
         found
-    };
-    assert!(find("initialize", None, "allow")[0]["mcp_session"].is_null());
-    find("notifications/initialized", None, "allow");
-    find("tools/list", None, "allow");
-    find("tools/call", Some("search_issues"), "allow");
-    let delete = find("tools/call", Some("delete_repo"), "deny");
-    assert_eq!(delete.len(), 2, "the call and the batch: {delete:#?}");
-    assert_eq!(delete[0]["rule"], "mcp-delete-repo");
-    assert_eq!(delete[1]["mcp_batch"], 2);
-    let held = find("tools/call", Some("create_issue"), "approve");
-    assert_eq!(held[0]["rule"], "mcp-create-issue");
-    assert_eq!(held[0]["approval"]["decision"], "approved");
-    assert_eq!(held[0]["approval"]["by"], "admin");
-    assert_eq!(held[0]["status"], 200);
+    }
+
+    /// What every mode shares: the list without the denied tool, the allowed call's result,
+    /// the JSON-RPC error for the hidden tool, the batch denied whole naming its element, the
+    /// approved call's result, the server executing only those two calls, and the audit.
+    fn assert_decided_alike(&self) {
+        let steps = &self.steps;
+        assert_eq!(
+            steps["tools"],
+            json!(["create_issue", "search_issues"]),
+            "the denied tool is not listed"
+        );
+        assert_eq!(
+            steps["search_issues"],
+            json!({"text": "2 issues in acme/web match 'login bug'", "is_error": false})
+        );
+        let denied = &steps["delete_repo"];
+        assert_eq!(denied["code"], -32001, "{denied}");
+        assert_eq!(
+            denied["message"],
+            "keyward denied tools/call delete_repo: denied by rule `mcp-delete-repo`: agents never delete repositories (rule mcp-delete-repo)"
+        );
+        assert_eq!(denied["data"]["rule"], "mcp-delete-repo");
+        let batch = &steps["batch"];
+        assert_eq!(batch["status"], 200, "{batch}");
+        assert_eq!(batch["decision"], "deny");
+        let answers = batch["body"].as_array().unwrap();
+        let ids: Vec<&Value> = answers.iter().map(|a| &a["id"]).collect();
+        assert_eq!(ids, [&json!("b1"), &json!("b2")], "{batch}");
+        for answer in answers {
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("batch element 1 (tools/call delete_repo)"),
+                "{message}"
+            );
+            assert_eq!(answer["error"]["data"]["rule"], "mcp-delete-repo");
+        }
+        assert_eq!(
+            steps["create_issue"],
+            json!({"text": "opened acme/web#7: Login fails", "is_error": false})
+        );
+        assert_eq!(
+            self.executed,
+            [
+                json!({"tool":"search_issues","arguments":{"owner":"acme","repo":"web","query":"login bug"}}),
+                json!({"tool":"create_issue","arguments":{"owner":"acme","repo":"web","title":"Login fails"}}),
+            ],
+            "the server executed only the allowed and the approved call"
+        );
+
+        self.entries("tools/list", None, "allow");
+        self.entries("tools/call", Some("search_issues"), "allow");
+        let delete = self.entries("tools/call", Some("delete_repo"), "deny");
+        assert_eq!(delete.len(), 2, "the call and the batch: {delete:#?}");
+        assert_eq!(delete[0]["rule"], "mcp-delete-repo");
+        assert_eq!(delete[1]["mcp_batch"], 2);
+        let held = self.entries("tools/call", Some("create_issue"), "approve");
+        assert_eq!(held[0]["rule"], "mcp-create-issue");
+        assert_eq!(held[0]["approval"]["decision"], "approved");
+        assert_eq!(held[0]["approval"]["by"], "admin");
+        assert_eq!(held[0]["status"], 200);
+    }
+
+    /// Every call after `initialize` names the session the server opened.
+    fn assert_session(&self) {
+        let session = self.steps["initialize"]["session"].as_str().unwrap();
+        assert_eq!(self.steps["initialize"]["server"], "keyward-test-github");
+        assert!(self.entries("initialize", None, "allow")[0]["mcp_session"].is_null());
+        self.entries("notifications/initialized", None, "allow");
+        let after: Vec<&Value> = self
+            .mcp
+            .iter()
+            .filter(|e| {
+                !["initialize", "server/discover"].contains(&e["mcp_method"].as_str().unwrap())
+            })
+            .collect();
+        assert!(
+            after.iter().all(|e| e["mcp_session"] == session),
+            "every call after initialize names the session {session}: {after:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_mcp_sdk_client_and_server_through_keyward_over_a_session() {
+    let outcome = run(HANDSHAKE, "legacy").await;
+    outcome.assert_decided_alike();
+    outcome.assert_session();
     assert!(
-        mcp.iter()
-            .filter(|e| e["mcp_method"] != "initialize")
-            .all(|e| e["mcp_session"] == session.as_str()),
-        "every call after initialize names the session {session}: {mcp:#?}"
+        outcome
+            .mcp
+            .iter()
+            .all(|e| e["mcp_method"] != "server/discover")
     );
-    audit_log::verify(&keyward.audit_path());
-    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_sdk_default_client_falls_back_to_a_session_when_rules_deny_its_discover_probe() {
+    let outcome = run(HANDSHAKE, "auto").await;
+    let probe = outcome.entries("server/discover", None, "deny");
+    assert_eq!(probe.len(), 1, "one probe: {probe:#?}");
+    assert!(probe[0]["rule"].is_null(), "the default deny: {}", probe[0]);
+    outcome.assert_decided_alike();
+    outcome.assert_session();
+}
+
+#[tokio::test]
+async fn the_sdk_default_client_and_server_without_a_session_when_rules_allow_discover() {
+    let outcome = run(&format!("server/discover, {HANDSHAKE}"), "auto").await;
+    let connected = &outcome.steps["initialize"];
+    assert!(connected["session"].is_null(), "no session: {connected}");
+    assert_eq!(connected["protocol"], "2026-07-28");
+    outcome.entries("server/discover", None, "allow");
+    assert!(outcome.mcp.iter().all(|e| e["mcp_method"] != "initialize"));
+    assert!(outcome.mcp.iter().all(|e| e["mcp_session"].is_null()));
+    outcome.assert_decided_alike();
 }

@@ -2,8 +2,11 @@
 goes through the proxy named by HTTPS_PROXY (trusting SSL_CERT_FILE) to the MCP endpoint
 URL, and prints one JSON object saying what each step got.
 
-Usage: client.py URL
-Steps: initialize (the handshake, so the server opens a session), list the tools, call
+Usage: client.py URL MODE
+MODE is the SDK's connect mode: `legacy` (the initialize handshake, so the server opens a
+session) or `auto` (the SDK's default: it probes `server/discover` first and falls back to
+the handshake when that fails).
+Steps: connect (printed as "initialize"), list the tools, call
 search_issues (allowed), call delete_repo by name although the list hid it (denied), send a
 JSON-RPC batch with raw httpx2 carrying the session id (the SDK sends no batches), then call
 create_issue, which keyward holds until it is approved.
@@ -35,7 +38,7 @@ def step(name: str, value) -> None:
     print(json.dumps({"step": name, "value": value}), flush=True)
 
 
-async def run(url: str) -> None:
+async def run(url: str, mode: str) -> None:
     session = {}
 
     async def remember_session(response: httpx2.Response) -> None:
@@ -46,9 +49,13 @@ async def run(url: str) -> None:
     http.event_hooks["response"].append(remember_session)
     async with http:
         transport = streamable_http_client(url, http_client=http)
-        async with Client(transport, mode="legacy", cache=None) as client:
+        async with Client(transport, mode=mode, cache=None) as client:
             initialized = client.session.initialize_result
-            step("initialize", {"server": initialized.server_info.name, "session": session.get("id")})
+            step("initialize", {
+                "server": initialized.server_info.name if initialized else None,
+                "protocol": client.session.protocol_version,
+                "session": session.get("id"),
+            })
             tools = await client.list_tools()
             step("tools", sorted(t.name for t in tools.tools))
             found = await client.call_tool(
@@ -67,11 +74,13 @@ async def run(url: str) -> None:
                 {"jsonrpc": "2.0", "id": "b2", "method": "tools/call",
                  "params": {"name": "delete_repo", "arguments": {"owner": "acme", "repo": "web"}}},
             ]
-            answer = await http.post(url, json=batch, headers={
+            headers = {
                 "accept": "application/json, text/event-stream",
-                "mcp-session-id": session.get("id", ""),
                 "mcp-protocol-version": client.session.protocol_version,
-            })
+            }
+            if "id" in session:
+                headers["mcp-session-id"] = session["id"]
+            answer = await http.post(url, json=batch, headers=headers)
             step("batch", {"status": answer.status_code,
                            "decision": answer.headers.get("keyward-decision"),
                            "body": answer.json()})
@@ -85,7 +94,7 @@ async def run(url: str) -> None:
 def main() -> None:
     async def bounded() -> None:
         with anyio.fail_after(RUN_TIMEOUT):
-            await run(sys.argv[1])
+            await run(sys.argv[1], sys.argv[2])
 
     anyio.run(bounded)
     step("done", True)
