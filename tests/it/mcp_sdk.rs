@@ -62,6 +62,8 @@ struct Outcome {
     executed: Vec<Value>,
     /// The audit entries of JSON-RPC calls.
     mcp: Vec<Value>,
+    /// Every audit entry.
+    audit: Vec<Value>,
 }
 
 /// Starts the SDK's server, keyward in front of it with the rules (the session rule allowing
@@ -137,9 +139,11 @@ async fn run(session_methods: &str, mode: &str) -> Outcome {
         steps: mcp_sdk::steps(&client.stdout),
         executed: mcp_sdk::executed(&log),
         mcp: entries
-            .into_iter()
+            .iter()
             .filter(|e| e["mcp_method"].is_string())
+            .cloned()
             .collect(),
+        audit: entries,
     }
 }
 
@@ -195,6 +199,13 @@ impl Outcome {
             );
             assert_eq!(answer["error"]["data"]["rule"], "mcp-delete-repo");
         }
+        let mirrored = &steps["mirrored"];
+        assert_eq!(mirrored["status"], 403, "{mirrored}");
+        assert_eq!(mirrored["decision"], "deny");
+        assert_eq!(
+            mirrored["body"]["reason"],
+            "the Mcp-Name header does not match the body's params.name"
+        );
         assert_eq!(
             steps["create_issue"],
             json!({"text": "opened acme/web#7: Login fails", "is_error": false})
@@ -208,6 +219,14 @@ impl Outcome {
             "the server executed only the allowed and the approved call"
         );
 
+        let mirrored: Vec<&Value> = self
+            .audit
+            .iter()
+            .filter(|e| e["reason"] == mirrored["body"]["reason"])
+            .collect();
+        assert_eq!(mirrored.len(), 1, "{:#?}", self.audit);
+        assert_eq!(mirrored[0]["decision"], "deny");
+        assert_eq!(mirrored[0]["status"], 403);
         self.entries("tools/list", None, "allow");
         self.entries("tools/call", Some("search_issues"), "allow");
         let delete = self.entries("tools/call", Some("delete_repo"), "deny");

@@ -8,8 +8,9 @@ session) or `auto` (the SDK's default: it probes `server/discover` first and fal
 the handshake when that fails).
 Steps: connect (printed as "initialize"), list the tools, call
 search_issues (allowed), call delete_repo by name although the list hid it (denied), send a
-JSON-RPC batch with raw httpx2 carrying the session id (the SDK sends no batches), then call
-create_issue, which keyward holds until it is approved.
+JSON-RPC batch with raw httpx2 carrying the session id (the SDK sends no batches), send a
+search_issues call whose Mcp-Name header names delete_repo, then call create_issue, which
+keyward holds until it is approved.
 """
 
 import json
@@ -84,6 +85,15 @@ async def run(url: str, mode: str) -> None:
             step("batch", {"status": answer.status_code,
                            "decision": answer.headers.get("keyward-decision"),
                            "body": answer.json()})
+            # Headers that mirror another call than the body's (a gateway may route by them).
+            mirrored = {"jsonrpc": "2.0", "id": "m1", "method": "tools/call",
+                        "params": {"name": "search_issues",
+                                   "arguments": {"owner": "acme", "repo": "web", "query": "mirrored"}}}
+            answer = await http.post(url, json=mirrored, headers={
+                **headers, "mcp-method": "tools/call", "mcp-name": "delete_repo"})
+            step("mirrored", {"status": answer.status_code,
+                              "decision": answer.headers.get("keyward-decision"),
+                              "body": answer.json()})
             step("create_issue", "sent")
             created = await client.call_tool(
                 "create_issue", {"owner": "acme", "repo": "web", "title": "Login fails"}
