@@ -6,8 +6,8 @@
 //! cap), SSE answers event by event (`sse`, `body`).
 //!
 //! A tool is listed unless a call of it, without arguments, is denied by a rule or by the
-//! default deny; a call that fails only an allowing rule's argument conditions is listed,
-//! since other arguments may be allowed. Resources likewise with `resources/read`.
+//! default deny; a call that fails only an allowing (or approving) rule's argument conditions
+//! is listed, since other arguments may be allowed. Resources likewise with `resources/read`.
 
 mod body;
 mod sse;
@@ -23,7 +23,7 @@ use crate::pipeline::decide::{MAX_SESSION_CHARS, MCP_SESSION_HEADER};
 use crate::pipeline::exchange::{ConnInfo, RequestId};
 use crate::pipeline::normalise::Normalised;
 use crate::pipeline::record::{Place, Recorder, Refused, refused_entry};
-use crate::policy::mcp::{RESOURCES_READ, TOOLS_CALL};
+use crate::policy::mcp::{RESOURCES_READ, TOOLS_CALL, mirrored};
 use crate::policy::{
     AgentId, Decision, McpCall, NormalizedTarget, RequestBody, RequestHead, RuleId, Verdict,
 };
@@ -51,7 +51,8 @@ pub struct McpView {
     host: String,
     path: String,
     query: Option<String>,
-    /// The agent's request headers as it sent them (placeholders, never injected secrets).
+    /// The agent's request headers as it sent them (placeholders, never injected secrets),
+    /// less those mirroring its body.
     headers: HeaderMap,
     agent: Option<AgentId>,
     /// The ids of the `tools/list` and `resources/list` calls not answered yet.
@@ -134,13 +135,18 @@ impl McpView {
             }
             None => return None,
         };
+        // The messages decided here are not the agent's body: the headers it mirrored from
+        // that body do not describe them.
+        let mut headers = request.parts.headers.clone();
+        headers.remove(mirrored::MCP_METHOD);
+        headers.remove(mirrored::MCP_NAME);
         Some(McpView {
             in_force: in_force.clone(),
             target: request.target.clone(),
             host: request.host.clone(),
             path: request.parts.uri.path().to_owned(),
             query: request.parts.uri.query().map(str::to_owned),
-            headers: request.parts.headers.clone(),
+            headers,
             agent: conn.agent.clone(),
             lists: Mutex::new(lists),
             unsolicited,

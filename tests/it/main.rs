@@ -35,6 +35,7 @@ mod leak;
 mod limits;
 mod mcp;
 mod mcp_replies;
+mod mcp_sdk;
 mod path_spellings;
 mod path_tricks;
 mod plain_http;
