@@ -69,25 +69,37 @@ pub enum ChainError {
 }
 
 /// Sets `entry.prev_hash` to `prev_hash`, normalises its durations (see the module doc) and
-/// sets `entry.hash`. Returns the entry's log line, without the trailing newline.
+/// sets `entry.hash`. Returns the entry's log line, without the trailing newline: its
+/// canonical bytes with the `hash` member in its sorted place, so the entry is serialized
+/// once.
 pub fn seal(entry: &mut AuditEntry, prev_hash: &str) -> Result<Vec<u8>, ChainError> {
     entry.prev_hash = prev_hash.to_owned();
     entry.hash = String::new();
     entry.duration_ms = normalise_ms(entry.duration_ms);
     entry.upstream_ms = entry.upstream_ms.map(normalise_ms);
-    let serialize_error = |source| ChainError::Serialize {
-        request_id: entry.request_id.clone(),
-        source,
-    };
-    let canonical = serde_json::to_vec(&CanonicalEntry::from(&*entry)).map_err(serialize_error)?;
-    entry.hash = chain_hash(prev_hash, &canonical);
-    let mut line = Vec::with_capacity(canonical.len() + 80);
-    serde_json::to_writer(&mut line, &*entry).map_err(|source| ChainError::Serialize {
-        request_id: entry.request_id.clone(),
-        source,
+    let mut canonical = serde_json::to_vec(&CanonicalEntry::from(&*entry)).map_err(|source| {
+        ChainError::Serialize {
+            request_id: entry.request_id.clone(),
+            source,
+        }
     })?;
-    Ok(line)
+    entry.hash = chain_hash(prev_hash, &canonical);
+    // `hash` sorts right before `host`, a member every entry has. Every string before it is
+    // escaped, so the first `,"host":` in the bytes is that member's.
+    let at = canonical
+        .windows(HOST_MEMBER.len())
+        .position(|w| w == HOST_MEMBER);
+    let at = at.ok_or_else(|| ChainError::Serialize {
+        request_id: entry.request_id.clone(),
+        source: serde::ser::Error::custom("the canonical form has no host member"),
+    })?;
+    let member = format!(r#","hash":"{}""#, entry.hash);
+    canonical.splice(at..at, member.into_bytes());
+    Ok(canonical)
 }
+
+/// Where the `hash` member goes in a line: before this, the first member sorting after it.
+const HOST_MEMBER: &[u8] = br#","host":"#;
 
 /// The hash a parsed log line should carry, computed from its own `prev_hash` member
 /// (missing or non-string `prev_hash` counts as empty, which never matches a real chain).
@@ -195,6 +207,18 @@ mod tests {
         seal(&mut second, &first.hash).unwrap();
         assert_eq!(second.prev_hash, first.hash);
         assert_ne!(second.hash, first.hash);
+    }
+
+    #[test]
+    fn a_sealed_line_is_the_entry_with_its_hash() {
+        let mut e = entry("r1");
+        e.agent = Some(r#"a,"host":"x"#.into());
+        e.reason = Some("why".into());
+        let line = seal(&mut e, GENESIS_HASH).unwrap();
+        let parsed: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(parsed, serde_json::to_value(&e).unwrap());
+        assert_eq!(parsed["hash"], e.hash.as_str());
+        assert_eq!(parsed["host"], "h.example");
     }
 
     #[test]

@@ -23,7 +23,36 @@ pub fn now_rfc3339() -> String {
 
 /// `t` (converted to UTC) as RFC 3339 with milliseconds: `2026-11-25T19:15:00.123Z`.
 pub fn rfc3339_millis(t: OffsetDateTime) -> String {
-    format_utc(t, ENTRY)
+    let t = t.to_offset(UtcOffset::UTC);
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return format_utc(t, ENTRY);
+    }
+    // Written digit by digit: every exchange's entry takes one, and the general formatter
+    // interprets its description each time. A test checks both forms agree.
+    let mut out = String::with_capacity(24);
+    let fields: [(u32, u32, char); 7] = [
+        (year.unsigned_abs(), 4, '-'),
+        (u32::from(u8::from(t.month())), 2, '-'),
+        (u32::from(t.day()), 2, 'T'),
+        (u32::from(t.hour()), 2, ':'),
+        (u32::from(t.minute()), 2, ':'),
+        (u32::from(t.second()), 2, '.'),
+        (u32::from(t.millisecond()), 3, 'Z'),
+    ];
+    for (value, width, after) in fields {
+        push_digits(&mut out, value, width);
+        out.push(after);
+    }
+    out
+}
+
+/// Appends the last `width` decimal digits of `value`, zero-padded.
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u32.pow(place)) % 10;
+        out.push(char::from_digit(digit, 10).unwrap_or('0'));
+    }
 }
 
 /// `t` (converted to UTC) in the compact form used for rotated files:
@@ -48,6 +77,21 @@ fn format_utc(t: OffsetDateTime, description: &[BorrowedFormatItem<'_>]) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_written_form_equals_the_formatted_one() {
+        let mut nanos: i128 = -62_135_596_800_000_000_000; // 0001-01-01
+        let step: i128 = 3_155_760_000_123_456_789; // about a century and a bit
+        for _ in 0..4_000 {
+            let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
+                break;
+            };
+            assert_eq!(rfc3339_millis(t), format_utc(t, ENTRY), "{t}");
+            nanos += step / 50 + 7_919;
+        }
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(rfc3339_millis(now), format_utc(now, ENTRY));
+    }
 
     #[test]
     fn formats_are_fixed_width_utc_with_millis() {

@@ -16,23 +16,35 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
+/// `Proxy-Connection`, which some clients send in place of `Connection`.
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
 /// Removes hop-by-hop headers. When `upgrade` names a protocol being upgraded to, the
 /// `Upgrade` header is set to it and `Connection: upgrade` kept, and `Sec-WebSocket-Extensions`
 /// is removed: keyward reads every message, so none is compressed (`permessage-deflate`) or
 /// otherwise transformed by an extension it would have to undo.
 pub fn strip(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .chain(headers.get_all("proxy-connection").iter())
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+    // One pass over the names (a handful per message) rather than a hashed removal per
+    // hop-by-hop name: most messages carry none of them.
+    let named: Vec<HeaderName> =
+        if headers.contains_key(header::CONNECTION) || headers.contains_key(PROXY_CONNECTION) {
+            headers
+                .get_all(header::CONNECTION)
+                .iter()
+                .chain(headers.get_all(PROXY_CONNECTION).iter())
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| HOP_BY_HOP.contains(&name.as_str()) || named.contains(name))
+        .cloned()
         .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
+    for name in doomed {
         headers.remove(name);
     }
     if let Some(protocol) = upgrade {
