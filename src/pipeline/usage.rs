@@ -1,0 +1,129 @@
+//! LLM token usage: which responses are read for the usage they report (any response of a
+//! rule with a token budget; otherwise a successful JSON or SSE answer to a path ending in
+//! `/chat/completions`, `/responses` or `/messages`), where the counts go (the exchange's
+//! audit entry and metrics, through its [`UsageSlot`]), and the budget they spend.
+
+mod body;
+pub mod report;
+
+use std::sync::{Arc, Mutex};
+
+use http::StatusCode;
+
+use crate::body::ProxyBody;
+use crate::control::rate_limits::{CounterStore, budget_key};
+use crate::policy::extras::TokenBudget;
+use crate::policy::{AgentId, Rule};
+use body::UsageBody;
+use report::{Framing, Reader, Unread, Usage};
+
+/// Path endings of the OpenAI and Anthropic APIs whose answers report usage.
+const LLM_PATHS: [&str; 3] = ["/chat/completions", "/responses", "/messages"];
+
+/// What the exchange's record reads: the usage seen so far, and why it could not be read.
+pub type UsageSlot = Arc<Mutex<UsageRecord>>;
+
+/// The usage part of an exchange's record.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct UsageRecord {
+    /// The counts the response reported (while it streams: so far).
+    pub usage: Option<Usage>,
+    /// Set when a response under a token budget reported no readable usage.
+    pub warning: Option<String>,
+}
+
+/// A rule's token budget for one agent, and where it is kept.
+struct Spend {
+    counters: Arc<dyn CounterStore>,
+    key: String,
+    budget: TokenBudget,
+}
+
+/// Whether and how an exchange's response is read for usage.
+pub struct Meter {
+    /// The deciding rule's budget, when it has one.
+    spend: Option<Spend>,
+    /// The request's path is one of the LLM APIs'.
+    llm_path: bool,
+    slot: UsageSlot,
+}
+
+impl Meter {
+    pub fn new(
+        counters: &Arc<dyn CounterStore>,
+        rule: Option<&Rule>,
+        agent: Option<&AgentId>,
+        path: &str,
+        slot: UsageSlot,
+    ) -> Self {
+        let spend = rule.and_then(|rule| {
+            let limits = rule.limits()?;
+            Some(Spend {
+                counters: counters.clone(),
+                key: budget_key(rule.id(), limits.per, agent),
+                budget: limits.tokens?,
+            })
+        });
+        let path = path.trim_end_matches('/');
+        Self {
+            spend,
+            llm_path: LLM_PATHS.iter().any(|end| path.ends_with(end)),
+            slot,
+        }
+    }
+
+    /// Whether the body must arrive decoded (it will be read).
+    pub fn reads(&self, status: StatusCode) -> bool {
+        status.is_success() && (self.spend.is_some() || self.llm_path)
+    }
+
+    /// `body`, read for usage on its way when the response is one that reports it. A
+    /// successful response under a budget that cannot carry usage is recorded as such.
+    pub fn observe(self, status: StatusCode, content_type: &str, body: ProxyBody) -> ProxyBody {
+        if !self.reads(status) {
+            return body;
+        }
+        let framing = if content_type.starts_with("text/event-stream") {
+            Framing::Sse
+        } else if content_type.contains("json") {
+            Framing::Json
+        } else {
+            if self.spend.is_some() {
+                self.record(Err(Unread::NotReadable));
+            }
+            return body;
+        };
+        crate::body::stream(UsageBody::new(body, self, Reader::new(framing)))
+    }
+
+    /// Notes the usage seen so far, so that an entry written now carries it.
+    fn progress(&self, usage: Option<Usage>) {
+        if let (Some(usage), Ok(mut record)) = (usage, self.slot.lock()) {
+            record.usage = Some(usage);
+        }
+    }
+
+    /// The end of the body: the usage recorded and spent from the budget, or the warning.
+    fn record(&self, read: Result<Usage, Unread>) {
+        match read {
+            Ok(usage) => {
+                self.progress(Some(usage));
+                if let Some(spend) = &self.spend {
+                    spend.counters.spend_tokens(
+                        &spend.key,
+                        &spend.budget,
+                        usage.total(),
+                        tokio::time::Instant::now(),
+                    );
+                }
+            }
+            Err(why) if self.spend.is_some() => {
+                tracing::warn!(reason = %why, "usage of a response under a token budget not read");
+                if let Ok(mut record) = self.slot.lock() {
+                    record.warning = Some(why.to_string());
+                }
+            }
+            Err(_) => {}
+        }
+    }
+}
