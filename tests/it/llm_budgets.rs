@@ -1,0 +1,403 @@
+//! LLM token budgets through the real proxy: a fake OpenAI and a fake Anthropic (HTTPS test
+//! upstreams answering in JSON and in streamed SSE with usage), driven by the official
+//! Python SDKs; the audit entries and metrics carry the reported tokens, and once a budget
+//! is spent the SDK gets a 429 with `Retry-After` that never reached the provider. Also: a
+//! response under a budget that reports no usage passes on and is audited with a warning.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use serde_json::{Value, json};
+
+use crate::runtime::admin;
+use crate::support::Harness;
+use crate::support::agent::Proto;
+use crate::support::audit_log;
+use crate::support::upstream::{BoxError, Handler, TestBody, full};
+
+const RULES: &str = r#"
+rules:
+  - id: openai-chat
+    method: POST
+    url: https://api.openai.com/v1/chat/completions
+    limits: { tokens: 40/day }
+    decision: allow
+  - id: openai-responses
+    method: POST
+    url: https://api.openai.com/v1/responses
+    decision: allow
+  - id: openai-files
+    url: https://api.openai.com/v1/files
+    limits: { tokens: 1k/hour }
+    decision: allow
+  - id: anthropic-messages
+    method: POST
+    url: https://api.anthropic.com/v1/messages
+    limits: { tokens: 1150/hour, per: rule }
+    decision: allow
+"#;
+
+/// `body` in frames of `n` bytes, so events and JSON span frame boundaries.
+fn in_chunks(body: &str, n: usize) -> TestBody {
+    let frames: Vec<Result<Frame<Bytes>, BoxError>> = body
+        .as_bytes()
+        .chunks(n)
+        .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+        .collect();
+    BodyExt::boxed(StreamBody::new(futures_util::stream::iter(frames)))
+}
+
+fn sse(events: &[(Option<&str>, Value)]) -> String {
+    let mut out = String::new();
+    for (name, data) in events {
+        if let Some(name) = name {
+            out.push_str(&format!("event: {name}\n"));
+        }
+        out.push_str(&format!("data: {data}\n\n"));
+    }
+    out
+}
+
+fn answer(content_type: &str, body: TestBody) -> Response<TestBody> {
+    Response::builder()
+        .header("content-type", content_type)
+        .body(body)
+        .unwrap()
+}
+
+/// OpenAI chat completions: 12 + 5 tokens, or streamed 20 + 7 (usage in the last chunk).
+fn openai_chat(stream: bool) -> Response<TestBody> {
+    if !stream {
+        let body = json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi there"},
+                         "finish_reason": "stop", "logprobs": null}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
+        });
+        return answer("application/json", in_chunks(&body.to_string(), 9));
+    }
+    let chunk = |delta: Value, finish: Value, usage: Value| {
+        json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1,
+               "model": "gpt-4o-mini",
+               "choices": if usage.is_null() { json!([{"index": 0, "delta": delta, "finish_reason": finish}]) } else { json!([]) },
+               "usage": usage})
+    };
+    let mut body = sse(&[
+        (
+            None,
+            chunk(
+                json!({"role": "assistant", "content": ""}),
+                Value::Null,
+                Value::Null,
+            ),
+        ),
+        (
+            None,
+            chunk(json!({"content": "Hi"}), Value::Null, Value::Null),
+        ),
+        (
+            None,
+            chunk(json!({"content": " stream"}), Value::Null, Value::Null),
+        ),
+        (None, chunk(json!({}), json!("stop"), Value::Null)),
+        (
+            None,
+            chunk(
+                json!({}),
+                Value::Null,
+                json!({"prompt_tokens": 20, "completion_tokens": 7, "total_tokens": 27}),
+            ),
+        ),
+    ]);
+    body.push_str("data: [DONE]\n\n");
+    answer("text/event-stream; charset=utf-8", in_chunks(&body, 7))
+}
+
+/// Anthropic messages: 10 + 100 cache writes + 1000 cache reads in, 6 out; or streamed 25 + 5
+/// cache reads in, 15 out (`message_delta` carries the cumulative output).
+fn anthropic_messages(stream: bool) -> Response<TestBody> {
+    let message = |usage: Value, content: Value| {
+        json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
+               "content": content, "stop_reason": null, "stop_sequence": null, "usage": usage})
+    };
+    if !stream {
+        let mut m = message(
+            json!({"input_tokens": 10, "cache_creation_input_tokens": 100,
+                   "cache_read_input_tokens": 1000, "output_tokens": 6}),
+            json!([{"type": "text", "text": "Hi there"}]),
+        );
+        m["stop_reason"] = json!("end_turn");
+        return answer("application/json", in_chunks(&m.to_string(), 11));
+    }
+    let body = sse(&[
+        (
+            Some("message_start"),
+            json!({"type": "message_start", "message": message(
+                json!({"input_tokens": 25, "cache_read_input_tokens": 5, "output_tokens": 1}),
+                json!([]))}),
+        ),
+        (
+            Some("content_block_start"),
+            json!({"type": "content_block_start", "index": 0,
+                   "content_block": {"type": "text", "text": ""}}),
+        ),
+        (Some("ping"), json!({"type": "ping"})),
+        (
+            Some("content_block_delta"),
+            json!({"type": "content_block_delta", "index": 0,
+                   "delta": {"type": "text_delta", "text": "Hi stream"}}),
+        ),
+        (
+            Some("content_block_stop"),
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        (
+            Some("message_delta"),
+            json!({"type": "message_delta",
+                   "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                   "usage": {"output_tokens": 15}}),
+        ),
+        (Some("message_stop"), json!({"type": "message_stop"})),
+    ]);
+    answer("text/event-stream", in_chunks(&body, 5))
+}
+
+/// The fake providers, by path; `/v1/files` answers JSON without usage.
+fn providers() -> Handler {
+    Arc::new(|req: Request<Incoming>| {
+        Box::pin(async move {
+            let path = req.uri().path().to_owned();
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let stream = request["stream"] == json!(true);
+            match path.as_str() {
+                "/v1/chat/completions" => openai_chat(stream),
+                "/v1/messages" => anthropic_messages(stream),
+                "/v1/responses" => answer(
+                    "application/json",
+                    full(
+                        json!({"id": "resp_1", "object": "response", "status": "completed",
+                               "usage": {"input_tokens": 31, "output_tokens": 4, "total_tokens": 35}})
+                        .to_string(),
+                    ),
+                ),
+                _ => answer("application/json", full(r#"{"data":[],"object":"list"}"#)),
+            }
+        })
+    })
+}
+
+async fn start() -> crate::support::harness::Running {
+    Harness::new()
+        .upstream(&["api.openai.com"], providers())
+        .upstream(&["api.anthropic.com"], providers())
+        .rules("llm.yaml", RULES)
+        .start()
+        .await
+}
+
+fn python_has_sdks() -> bool {
+    Command::new("python3")
+        .args(["-c", "import openai, anthropic"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// One line of the metrics text, e.g. `keyward_llm_tokens_total{direction="input",rule="openai-chat",agent=""}`.
+fn metric(text: &str, labels: &str) -> Option<u64> {
+    let name = format!("keyward_llm_tokens_total{{{labels}}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&name))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn sdks_spend_their_budgets_and_are_refused_with_retry_after() {
+    assert!(
+        python_has_sdks(),
+        "python3 with the openai and anthropic packages is required (scripts/test installs them)"
+    );
+    let h = start().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/support/llm/sdk_calls.py"
+    );
+    let mut cmd = Command::new("python3");
+    cmd.arg(script)
+        .arg(&h.keyward.ca_path)
+        .env("HTTPS_PROXY", h.keyward.proxy_url())
+        .env("SSL_CERT_FILE", &h.keyward.ca_path)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("ANTHROPIC_BASE_URL");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(calls.len(), 6, "{stdout}");
+    let [
+        oa_plain,
+        oa_stream,
+        oa_refused,
+        an_plain,
+        an_stream,
+        an_refused,
+    ] = &calls[..]
+    else {
+        panic!("six calls: {stdout}")
+    };
+    assert_eq!(
+        (&oa_plain["text"], &oa_plain["input"], &oa_plain["output"]),
+        (&json!("Hi there"), &json!(12), &json!(5))
+    );
+    assert_eq!(
+        (
+            &oa_stream["text"],
+            &oa_stream["input"],
+            &oa_stream["output"]
+        ),
+        (&json!("Hi stream"), &json!(20), &json!(7))
+    );
+    assert_eq!(
+        (&an_plain["text"], &an_plain["input"], &an_plain["output"]),
+        (&json!("Hi there"), &json!(10), &json!(6))
+    );
+    assert_eq!(
+        (&an_stream["text"], &an_stream["output"]),
+        (&json!("Hi stream"), &json!(15))
+    );
+
+    // 17 + 27 tokens of 40/day: the overspend of 4 plus one token (2160 s) to wait.
+    assert_eq!(oa_refused["status"], 429, "{oa_refused}");
+    let wait: u64 = oa_refused["retry_after"].as_str().unwrap().parse().unwrap();
+    assert!((10_790..=10_800).contains(&wait), "{oa_refused}");
+    assert_eq!(oa_refused["body"]["rule"], "openai-chat");
+    assert_eq!(oa_refused["body"]["reason"], "token budget spent");
+    // 1116 + 45 tokens of 1150/hour.
+    assert_eq!(an_refused["status"], 429, "{an_refused}");
+    assert_eq!(an_refused["body"]["rule"], "anthropic-messages");
+    let wait: u64 = an_refused["retry_after"].as_str().unwrap().parse().unwrap();
+    assert!((1..=40).contains(&wait), "{an_refused}");
+    // The refused requests never reached the providers.
+    assert_eq!(h.upstreams[0].count(), 2);
+    assert_eq!(h.upstreams[1].count(), 2);
+
+    let audit = h.keyward.running.handles().audit().unwrap().clone();
+    let path = h.keyward.audit_path();
+    let entries = audit_log::wait_for(&audit, &path, 6, |e| {
+        e["rule"] == "openai-chat" || e["rule"] == "anthropic-messages"
+    })
+    .await;
+    let tokens = |rule: &str| -> Vec<(Value, Value, Value)> {
+        entries
+            .iter()
+            .filter(|e| e["rule"] == rule)
+            .map(|e| {
+                (
+                    e["decision"].clone(),
+                    e["tokens_in"].clone(),
+                    e["tokens_out"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        tokens("openai-chat"),
+        vec![
+            (json!("allow"), json!(12), json!(5)),
+            (json!("allow"), json!(20), json!(7)),
+            (json!("rate_limited"), Value::Null, Value::Null),
+        ]
+    );
+    assert_eq!(
+        tokens("anthropic-messages"),
+        vec![
+            (json!("allow"), json!(1110), json!(6)),
+            (json!("allow"), json!(30), json!(15)),
+            (json!("rate_limited"), Value::Null, Value::Null),
+        ]
+    );
+    assert!(entries.iter().all(|e| e.get("usage_warning").is_none()));
+    audit_log::verify(&path);
+
+    let (status, text) = admin(h.admin(), "GET", "/metrics", "").await;
+    assert_eq!(status, StatusCode::OK);
+    for (labels, want) in [
+        (r#"direction="input",rule="openai-chat",agent="""#, 32),
+        (r#"direction="output",rule="openai-chat",agent="""#, 12),
+        (
+            r#"direction="input",rule="anthropic-messages",agent="""#,
+            1140,
+        ),
+        (
+            r#"direction="output",rule="anthropic-messages",agent="""#,
+            21,
+        ),
+    ] {
+        assert_eq!(metric(&text, labels), Some(want), "{labels}\n{text}");
+    }
+}
+
+/// A JSON answer to the Responses API is read for usage without any budget (the path
+/// says what it is); an answer under a budget that reports no usage passes on whole and
+/// its entry says why nothing was counted.
+#[tokio::test]
+async fn usage_is_read_by_path_and_missing_usage_under_a_budget_is_a_warning() {
+    let h = start().await;
+    let agent = h.agent();
+    let post = |url: &str, body: &str| {
+        Request::post(url)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .unwrap()
+    };
+    let reply = agent
+        .send(
+            Proto::H1,
+            post(
+                "https://api.openai.com/v1/responses",
+                r#"{"model":"gpt","input":"hi"}"#,
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["usage"]["input_tokens"], 31);
+    let reply = agent
+        .get(Proto::H1, "https://api.openai.com/v1/files")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json(), json!({"data": [], "object": "list"}));
+
+    let audit = h.keyward.running.handles().audit().unwrap().clone();
+    let path = h.keyward.audit_path();
+    let entries = audit_log::wait_for(&audit, &path, 2, |e| e["decision"] == "allow").await;
+    let responses = entries
+        .iter()
+        .find(|e| e["rule"] == "openai-responses")
+        .unwrap();
+    assert_eq!(
+        (&responses["tokens_in"], &responses["tokens_out"]),
+        (&json!(31), &json!(4))
+    );
+    assert!(responses.get("usage_warning").is_none());
+    let files = entries
+        .iter()
+        .find(|e| e["rule"] == "openai-files")
+        .unwrap();
+    assert_eq!(files["usage_warning"], "response reported no usage");
+    assert!(files.get("tokens_in").is_none());
+}
