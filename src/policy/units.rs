@@ -55,12 +55,12 @@ pub fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
             "rate `{text}` allows nothing; use `decision: deny` instead"
         ));
     }
-    Ok((count, parse_window(text, unit)?))
+    Ok((count, parse_window("rate", text, unit)?))
 }
 
-/// A rate's window: a duration, or a unit alone meaning one of it; `text` is the whole
-/// rate, for the message.
-fn parse_window(text: &str, unit: &str) -> Result<Duration, String> {
+/// A rate's window: a duration, or a unit alone meaning one of it; `what` and `text` (the
+/// whole rate) are for the message.
+fn parse_window(what: &str, text: &str, unit: &str) -> Result<Duration, String> {
     let unit = unit.trim();
     let window = if unit.starts_with(|c: char| c.is_alphabetic()) {
         humantime::parse_duration(&format!("1{unit}"))
@@ -68,11 +68,11 @@ fn parse_window(text: &str, unit: &str) -> Result<Duration, String> {
         humantime::parse_duration(unit)
     }
     .map_err(|e| {
-        format!("invalid rate `{text}`: {e} (e.g. 30/hour, 5/second, 100/minute, 1000/day)")
+        format!("invalid {what} `{text}`: {e} (e.g. 30/hour, 5/second, 100/minute, 1000/day)")
     })?;
     if window.is_zero() || window > MAX_WINDOW {
         return Err(format!(
-            "invalid rate `{text}`: the window must be longer than zero and at most a year"
+            "invalid {what} `{text}`: the window must be longer than zero and at most a year"
         ));
     }
     Ok(window)
@@ -110,7 +110,7 @@ pub fn parse_token_budget(text: &str) -> Result<(u64, Duration), String> {
             "token budget `{text}` is over the {MAX_TOKENS}-token limit"
         ));
     }
-    Ok((tokens, parse_window(text, unit)?))
+    Ok((tokens, parse_window("token budget", text, unit)?))
 }
 
 #[cfg(test)]
