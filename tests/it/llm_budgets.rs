@@ -4,18 +4,22 @@
 //! is spent the SDK gets a 429 with `Retry-After` that never reached the provider. Also: a
 //! response under a budget that reports no usage passes on and is audited with a warning.
 
+use std::io::Write;
 use std::process::Command;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Request, StatusCode};
-use http_body_util::Full;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use crate::runtime::admin;
 use crate::support::Harness;
 use crate::support::agent::Proto;
 use crate::support::audit_log;
-use crate::support::llm_providers::providers;
+use crate::support::llm_providers::{anthropic_messages, providers};
+use crate::support::upstream::{Handler, full};
 
 const RULES: &str = r#"
 rules:
@@ -274,5 +278,97 @@ fn check_points_at_a_bad_token_budget() {
     assert!(
         text.contains("llm.yaml:8:23: invalid token budget `100k/fortnight`: unknown time unit"),
         "{text}"
+    );
+}
+
+const AGENT_RULES: &str = r#"
+agents:
+  alice: { token: "file:$FILES/tokens/alice" }
+  bob: { token: "file:$FILES/tokens/bob" }
+rules:
+  - id: messages
+    method: POST
+    url: https://api.anthropic.com/v1/messages
+    limits: { tokens: 1000/hour }
+    decision: allow
+"#;
+
+/// Anthropic's answer (1116 tokens), gzip-compressed as a provider may send it.
+fn gzipped_messages() -> Handler {
+    Arc::new(|req: Request<Incoming>| {
+        Box::pin(async move {
+            let _ = req.into_body().collect().await;
+            let plain = anthropic_messages(false)
+                .into_body()
+                .collect()
+                .await
+                .unwrap();
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(&plain.to_bytes()).unwrap();
+            Response::builder()
+                .header("content-type", "application/json")
+                .header("content-encoding", "gzip")
+                .body(full(e.finish().unwrap()))
+                .unwrap()
+        })
+    })
+}
+
+/// Budgets are per agent by default: alice spending hers leaves bob's whole; a compressed
+/// answer is read decoded.
+#[tokio::test]
+async fn each_agent_has_its_own_budget_and_compressed_answers_are_read() {
+    let h = Harness::new()
+        .upstream(&["api.anthropic.com"], gzipped_messages())
+        .file("tokens/alice", "alice-token-0123456789")
+        .file("tokens/bob", "bob-token-9876543210")
+        .rules("llm.yaml", AGENT_RULES)
+        .start()
+        .await;
+    let alice = h
+        .keyward
+        .agent()
+        .with_credentials("alice", "alice-token-0123456789");
+    let bob = h
+        .keyward
+        .agent()
+        .with_credentials("bob", "bob-token-9876543210");
+    let call = || {
+        Request::post("https://api.anthropic.com/v1/messages")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(
+                b"{\"model\":\"claude-test\",\"max_tokens\":8,\"messages\":[]}",
+            )))
+            .unwrap()
+    };
+    assert_eq!(alice.send(Proto::H1, call()).await.status, StatusCode::OK);
+    let refused = alice.send(Proto::H2, call()).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.reason(), "token budget spent");
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(bob.send(Proto::H2, call()).await.status, StatusCode::OK);
+    assert_eq!(h.upstream().count(), 2, "alice's refused call never left");
+
+    let audit = h.keyward.running.handles().audit().unwrap().clone();
+    let path = h.keyward.audit_path();
+    let entries = audit_log::wait_for(&audit, &path, 3, |e| e["rule"] == "messages").await;
+    let seen: Vec<(Value, Value, Value)> = entries
+        .iter()
+        .filter(|e| e["rule"] == "messages")
+        .map(|e| {
+            (
+                e["agent"].clone(),
+                e["decision"].clone(),
+                e["tokens_in"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (json!("alice"), json!("allow"), json!(1110)),
+            (json!("alice"), json!("rate_limited"), Value::Null),
+            (json!("bob"), json!("allow"), json!(1110)),
+        ]
     );
 }
