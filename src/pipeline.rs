@@ -184,6 +184,7 @@ impl Pipeline {
             conn.agent.as_ref(),
             &exchange.path,
             exchange.usage.clone(),
+            exchange.id.clone(),
         );
         let upgrade = respond::Upgrade {
             lifecycle: &self.lifecycle,

@@ -12,6 +12,7 @@ use http::StatusCode;
 
 use crate::body::ProxyBody;
 use crate::control::rate_limits::{CounterStore, budget_key};
+use crate::pipeline::exchange::RequestId;
 use crate::policy::extras::TokenBudget;
 use crate::policy::{AgentId, Rule};
 use body::UsageBody;
@@ -46,6 +47,8 @@ pub struct Meter {
     /// The request's path is one of the LLM APIs'.
     llm_path: bool,
     slot: UsageSlot,
+    /// The exchange's id, for the log line of a usage not read.
+    id: RequestId,
 }
 
 impl Meter {
@@ -55,6 +58,7 @@ impl Meter {
         agent: Option<&AgentId>,
         path: &str,
         slot: UsageSlot,
+        id: RequestId,
     ) -> Self {
         let spend = rule.and_then(|rule| {
             let limits = rule.limits()?;
@@ -69,6 +73,7 @@ impl Meter {
             spend,
             llm_path: LLM_PATHS.iter().any(|end| path.ends_with(end)),
             slot,
+            id,
         }
     }
 
@@ -118,7 +123,7 @@ impl Meter {
                 }
             }
             Err(why) if self.spend.is_some() => {
-                tracing::warn!(reason = %why, "usage of a response under a token budget not read");
+                tracing::warn!(request_id = self.id.as_str(), reason = %why, "usage of a response under a token budget not read");
                 if let Ok(mut record) = self.slot.lock() {
                     record.warning = Some(why.to_string());
                 }
@@ -127,3 +132,6 @@ impl Meter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
