@@ -1,6 +1,6 @@
 //! The response body read for usage on its way: every frame passes on at once, unchanged;
-//! the usage is recorded before the agent sees the end of the body, so the next request
-//! already meets the budget it spent.
+//! the usage is recorded and spent as the body ends (with its last frame when the inner body
+//! knows it is the last), so a request that follows the answer meets the budget it spent.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
