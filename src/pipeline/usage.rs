@@ -94,7 +94,7 @@ impl Meter {
             Framing::Json
         } else {
             if self.spend.is_some() {
-                self.record(Err(Unread::NotReadable));
+                self.record(None, Err(Unread::NotReadable));
             }
             return body;
         };
@@ -109,26 +109,26 @@ impl Meter {
     }
 
     /// The end of the body: the usage recorded and spent from the budget, or the warning.
-    fn record(&self, read: Result<Usage, Unread>) {
-        match read {
-            Ok(usage) => {
-                self.progress(Some(usage));
-                if let Some(spend) = &self.spend {
-                    spend.counters.spend_tokens(
-                        &spend.key,
-                        &spend.budget,
-                        usage.total(),
-                        tokio::time::Instant::now(),
-                    );
-                }
+    /// Usage seen before reading failed (an oversized event later in a stream) is still
+    /// spent: a budget errs on the side of counting.
+    fn record(&self, seen: Option<Usage>, read: Result<Usage, Unread>) {
+        let usage = read.as_ref().ok().copied().or(seen);
+        if let Some(usage) = usage {
+            self.progress(Some(usage));
+            if let Some(spend) = &self.spend {
+                spend.counters.spend_tokens(
+                    &spend.key,
+                    &spend.budget,
+                    usage.total(),
+                    tokio::time::Instant::now(),
+                );
             }
-            Err(why) if self.spend.is_some() => {
-                tracing::warn!(request_id = self.id.as_str(), reason = %why, "usage of a response under a token budget not read");
-                if let Ok(mut record) = self.slot.lock() {
-                    record.warning = Some(why.to_string());
-                }
+        }
+        if let (Err(why), true) = (read, self.spend.is_some()) {
+            tracing::warn!(request_id = self.id.as_str(), reason = %why, "usage of a response under a token budget not read");
+            if let Ok(mut record) = self.slot.lock() {
+                record.warning = Some(why.to_string());
             }
-            Err(_) => {}
         }
     }
 }

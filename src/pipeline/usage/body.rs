@@ -36,7 +36,7 @@ impl UsageBody {
         }
         self.done = true;
         let read = self.reader.finish(complete);
-        self.meter.record(read);
+        self.meter.record(self.reader.usage(), read);
     }
 }
 

@@ -144,3 +144,31 @@ async fn unreadable_usage_is_a_warning_only_under_a_budget() {
     drain(body).await;
     assert_eq!(s.record(), UsageRecord::default(), "no budget: no warning");
 }
+
+#[tokio::test(start_paused = true)]
+async fn usage_seen_before_an_oversized_event_is_still_spent_with_a_warning() {
+    let (rules, s) = (rules(), Setup::new());
+    let mut stream = String::from(
+        "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":90,\"output_tokens\":1}}}\n\n",
+    );
+    stream.push_str("data: ");
+    stream.push_str(&"x".repeat(report::EVENT_CAP + 1));
+    let body = s.meter(&rules, 0, "/v1/messages").observe(
+        StatusCode::OK,
+        "text/event-stream",
+        crate::body::full(stream.clone()),
+    );
+    assert_eq!(drain(body).await.len(), stream.len(), "passed on whole");
+    let record = s.record();
+    assert_eq!(record.usage.map(|u| u.total()), Some(91));
+    assert!(record.warning.unwrap().starts_with("SSE event larger than"));
+    let budget = rules.rules()[0].limits().unwrap().tokens.unwrap();
+    let key = budget_key(rules.rules()[0].id(), LimitScope::Agent, None);
+    let now = tokio::time::Instant::now();
+    assert!(s.counters.tokens_left(&key, &budget, now).is_ok(), "9 left");
+    s.counters.spend_tokens(&key, &budget, 9, now);
+    assert!(
+        s.counters.tokens_left(&key, &budget, now).is_err(),
+        "91 were spent"
+    );
+}
