@@ -207,9 +207,9 @@ async fn sdks_spend_their_budgets_and_are_refused_with_retry_after() {
     }
 }
 
-/// A JSON answer to the Responses API is read for usage without any budget (the path
-/// says what it is); an answer under a budget that reports no usage passes on whole and
-/// its entry says why nothing was counted.
+/// Answers to the Responses API, JSON and streamed (over h2), are read for usage without
+/// any budget (the path says what it is); an answer under a budget that reports no usage
+/// passes on whole and its entry says why nothing was counted.
 #[tokio::test]
 async fn usage_is_read_by_path_and_missing_usage_under_a_budget_is_a_warning() {
     let h = start().await;
@@ -232,6 +232,17 @@ async fn usage_is_read_by_path_and_missing_usage_under_a_budget_is_a_warning() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["usage"]["input_tokens"], 31);
     let reply = agent
+        .send(
+            Proto::H2,
+            post(
+                "https://api.openai.com/v1/responses",
+                r#"{"model":"gpt","input":"hi","stream":true}"#,
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&reply.body).contains("response.completed"));
+    let reply = agent
         .get(Proto::H1, "https://api.openai.com/v1/files")
         .await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -239,16 +250,22 @@ async fn usage_is_read_by_path_and_missing_usage_under_a_budget_is_a_warning() {
 
     let audit = h.keyward.running.handles().audit().unwrap().clone();
     let path = h.keyward.audit_path();
-    let entries = audit_log::wait_for(&audit, &path, 2, |e| e["decision"] == "allow").await;
-    let responses = entries
+    let entries = audit_log::wait_for(&audit, &path, 3, |e| e["decision"] == "allow").await;
+    let responses: Vec<(Value, Value)> = entries
         .iter()
-        .find(|e| e["rule"] == "openai-responses")
-        .unwrap();
+        .filter(|e| e["rule"] == "openai-responses")
+        .map(|e| (e["tokens_in"].clone(), e["tokens_out"].clone()))
+        .collect();
     assert_eq!(
-        (&responses["tokens_in"], &responses["tokens_out"]),
-        (&json!(31), &json!(4))
+        responses,
+        vec![(json!(31), json!(4)), (json!(40), json!(11))],
+        "JSON, then SSE"
     );
-    assert!(responses.get("usage_warning").is_none());
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.get("usage_warning").is_none() || e["rule"] == "openai-files")
+    );
     let files = entries
         .iter()
         .find(|e| e["rule"] == "openai-files")

@@ -138,6 +138,40 @@ pub fn anthropic_messages(stream: bool) -> Response<TestBody> {
     answer("text/event-stream", in_chunks(&body, 5))
 }
 
+/// OpenAI's Responses API: 31 + 4 tokens, or streamed 40 + 11 (in `response.completed`).
+pub fn openai_responses(stream: bool) -> Response<TestBody> {
+    let response = |status: &str, usage: Value| {
+        json!({"id": "resp_1", "object": "response", "status": status, "model": "gpt-4o-mini",
+               "output": [], "usage": usage})
+    };
+    if !stream {
+        let body = response(
+            "completed",
+            json!({"input_tokens": 31, "output_tokens": 4, "total_tokens": 35}),
+        );
+        return answer("application/json", full(body.to_string()));
+    }
+    let body = sse(&[
+        (
+            Some("response.created"),
+            json!({"type": "response.created", "sequence_number": 0,
+                   "response": response("in_progress", Value::Null)}),
+        ),
+        (
+            Some("response.output_text.delta"),
+            json!({"type": "response.output_text.delta", "sequence_number": 1,
+                   "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "Hi"}),
+        ),
+        (
+            Some("response.completed"),
+            json!({"type": "response.completed", "sequence_number": 2,
+                   "response": response("completed",
+                       json!({"input_tokens": 40, "output_tokens": 11, "total_tokens": 51}))}),
+        ),
+    ]);
+    answer("text/event-stream", in_chunks(&body, 3))
+}
+
 /// The fake providers, by path; `/v1/files` answers JSON without usage.
 pub fn providers() -> Handler {
     Arc::new(|req: Request<Incoming>| {
@@ -149,14 +183,7 @@ pub fn providers() -> Handler {
             match path.as_str() {
                 "/v1/chat/completions" => openai_chat(stream),
                 "/v1/messages" => anthropic_messages(stream),
-                "/v1/responses" => answer(
-                    "application/json",
-                    full(
-                        json!({"id": "resp_1", "object": "response", "status": "completed",
-                               "usage": {"input_tokens": 31, "output_tokens": 4, "total_tokens": 35}})
-                        .to_string(),
-                    ),
-                ),
+                "/v1/responses" => openai_responses(stream),
                 _ => answer("application/json", full(r#"{"data":[],"object":"list"}"#)),
             }
         })
