@@ -191,6 +191,7 @@ impl Pipeline {
             idle: self.idle_timeout,
             client: request.client_upgrade,
             recorder: &self.recorder,
+            counters: &self.counters,
         };
         let readers = respond::Readers { mcp, usage: meter };
         respond::respond(&in_force, exchange, rule, &injected, resp, upgrade, readers).await

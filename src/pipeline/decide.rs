@@ -11,7 +11,7 @@ use crate::control::rate_limits::{CounterStore, Rate, budget_key, counter_key};
 use crate::pipeline::exchange::{ConnInfo, Exchange};
 use crate::pipeline::normalise::Normalised;
 use crate::pipeline::read_body::AgentBody;
-use crate::pipeline::refusal::{Limited, McpDenial, Refusal, wants_sse};
+use crate::pipeline::refusal::{Denial, Limited, McpDenial, Refusal, wants_sse};
 use crate::policy::{AgentId, BodyError, BodyNeed, Decision, RequestBody, Rule, RuleSet, Verdict};
 
 /// The header carrying an MCP session's id (streamable HTTP), recorded with MCP calls.
@@ -121,24 +121,24 @@ pub fn enforce<'r>(
     accept: Option<&HeaderValue>,
 ) -> Result<Option<&'r Rule>, Refusal> {
     if decision.verdict == Verdict::Deny {
-        return Err(denial(decision, decision.reason.clone(), accept));
+        return Err(denial(decision, decision.reason.clone().into(), accept));
     }
     Ok(decision.rule.as_ref().and_then(|id| rules.rule(id)))
 }
 
 /// The refusal of a denied request, or of one whose approval ended without a yes: in the
 /// protocol the client speaks (JSON-RPC errors for MCP calls), naming the rule and `reason`.
-pub fn denial(decision: &Decision, reason: String, accept: Option<&HeaderValue>) -> Refusal {
+pub fn denial(decision: &Decision, reason: Denial, accept: Option<&HeaderValue>) -> Refusal {
     match &decision.mcp {
         Some(calls) => Refusal::McpDenied(McpDenial {
             rule: decision.rule.clone(),
-            reason,
+            reason: reason.to_string(),
             calls: calls.clone(),
             sse: wants_sse(accept),
         }),
         None => Refusal::Denied {
             rule: decision.rule.clone(),
-            reason: reason.into(),
+            reason,
         },
     }
 }

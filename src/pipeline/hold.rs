@@ -120,7 +120,7 @@ impl Hold<'_> {
         exchange.enter(Stage::Deciding);
         drop(busy);
         exchange.approval = Some(record);
-        result.map_err(|e| decide::denial(decision, e.to_string(), parts.headers.get(ACCEPT)))
+        result.map_err(|e| decide::denial(decision, e.into(), parts.headers.get(ACCEPT)))
     }
 }
 

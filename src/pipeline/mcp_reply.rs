@@ -6,12 +6,12 @@
 //! cap), SSE answers event by event (`sse`, `body`).
 //!
 //! A tool is listed unless a call of it, without arguments, is denied by a rule or by the
-//! default deny; a call that fails only an allowing rule's argument conditions is listed,
-//! since other arguments may be allowed. Resources likewise with `resources/read`.
+//! default deny; a call that fails only an allowing (or approving) rule's argument conditions
+//! is listed, since other arguments may be allowed. Resources likewise with `resources/read`.
 
 mod body;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value, json};
@@ -22,7 +22,7 @@ use crate::pipeline::decide::{MAX_SESSION_CHARS, MCP_SESSION_HEADER};
 use crate::pipeline::exchange::{ConnInfo, RequestId};
 use crate::pipeline::normalise::Normalised;
 use crate::pipeline::record::{Place, Recorder, Refused, refused_entry};
-use crate::policy::mcp::{RESOURCES_READ, TOOLS_CALL};
+use crate::policy::mcp::{RESOURCES_READ, TOOLS_CALL, mirrored};
 use crate::policy::{
     AgentId, Decision, McpCall, NormalizedTarget, RequestBody, RequestHead, RuleId, Verdict,
 };
@@ -34,6 +34,15 @@ const TOOLS_LIST: &str = "tools/list";
 /// The `resources/list` method, whose result's `resources` are filtered.
 const RESOURCES_LIST: &str = "resources/list";
 
+/// Most list calls awaiting their answer on one connection (a WebSocket's agent may send
+/// many): a list call beyond it is refused rather than let through unfiltered.
+pub const MAX_PENDING_LISTS: usize = 1024;
+
+/// Whether `method` is one whose answer is filtered.
+pub fn is_list(method: &str) -> bool {
+    method == TOOLS_LIST || method == RESOURCES_LIST
+}
+
 /// What deciding an MCP server's messages needs, owned: the response outlives the request.
 pub struct McpView {
     in_force: Arc<InForce>,
@@ -41,11 +50,15 @@ pub struct McpView {
     host: String,
     path: String,
     query: Option<String>,
-    /// The agent's request headers as it sent them (placeholders, never injected secrets).
+    /// The agent's request headers as it sent them (placeholders, never injected secrets),
+    /// less those mirroring its body.
     headers: HeaderMap,
     agent: Option<AgentId>,
-    /// The ids of the request's `tools/list` and `resources/list` calls.
-    lists: Vec<Value>,
+    /// The ids of the `tools/list` and `resources/list` calls not answered yet.
+    lists: Mutex<Vec<Value>>,
+    /// Every answer may be a list's: the stream a client opens with `GET`, which carries the
+    /// answers to calls it posted elsewhere (the HTTP+SSE transport), ids unknown here.
+    unsolicited: bool,
     /// Where a dropped server request is recorded, under the exchange's id.
     recorder: Arc<Recorder>,
     id: RequestId,
@@ -95,15 +108,19 @@ impl McpView {
             recorder,
             id,
         } = origin;
+        let mut unsolicited = false;
         let lists = match &decision.mcp {
             Some(calls) => calls
                 .calls
                 .iter()
-                .filter(|c| c.call.method == TOOLS_LIST || c.call.method == RESOURCES_LIST)
+                .filter(|c| is_list(&c.call.method))
                 .filter_map(|c| c.call.id.clone())
                 .collect(),
-            // The stream an MCP client opens with `GET` and `Accept: text/event-stream`.
-            None if request.parts.method == Method::GET && accepts_sse(&request.parts.headers) => {
+            // The stream an MCP client opens with `GET` and `Accept: text/event-stream`, or a
+            // WebSocket carrying JSON-RPC both ways.
+            None if request.parts.method == Method::GET
+                && (accepts_sse(&request.parts.headers) || request.client_upgrade.is_some()) =>
+            {
                 let mut head = request.head(conn.scheme, conn.target.port);
                 head.method = &Method::POST;
                 if !in_force
@@ -112,19 +129,26 @@ impl McpView {
                 {
                     return None;
                 }
+                unsolicited = request.client_upgrade.is_none();
                 Vec::new()
             }
             None => return None,
         };
+        // The messages decided here are not the agent's body: the headers it mirrored from
+        // that body do not describe them.
+        let mut headers = request.parts.headers.clone();
+        headers.remove(mirrored::MCP_METHOD);
+        headers.remove(mirrored::MCP_NAME);
         Some(McpView {
             in_force: in_force.clone(),
             target: request.target.clone(),
             host: request.host.clone(),
             path: request.parts.uri.path().to_owned(),
             query: request.parts.uri.query().map(str::to_owned),
-            headers: request.parts.headers.clone(),
+            headers,
             agent: conn.agent.clone(),
-            lists,
+            lists: Mutex::new(lists),
+            unsolicited,
             recorder: recorder.clone(),
             id: id.clone(),
             conn: conn.clone(),
@@ -132,9 +156,39 @@ impl McpView {
         })
     }
 
+    /// The rules and credentials the exchange was decided under.
+    pub fn in_force(&self) -> &Arc<InForce> {
+        &self.in_force
+    }
+
+    /// The agent the exchange's connection belongs to.
+    pub fn agent(&self) -> Option<&AgentId> {
+        self.agent.as_ref()
+    }
+
+    /// The exchange's id: the id of every record made inside its connection.
+    pub fn request_id(&self) -> &RequestId {
+        &self.id
+    }
+
     /// Whether JSON answers need reading (a list was asked for); SSE events always do.
     pub fn reads_json(&self) -> bool {
-        !self.lists.is_empty()
+        !self.pending_lists().is_empty()
+    }
+
+    /// The list calls awaiting their answer.
+    fn pending_lists(&self) -> std::sync::MutexGuard<'_, Vec<Value>> {
+        self.lists.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes a list call whose answer is to be filtered; false when too many await theirs.
+    pub fn expect_list(&self, id: Value) -> bool {
+        let mut lists = self.pending_lists();
+        if lists.len() >= MAX_PENDING_LISTS {
+            return false;
+        }
+        lists.push(id);
+        true
     }
 
     /// The fate of one JSON-RPC message (or batch) from the server.
@@ -171,7 +225,12 @@ impl McpView {
         if object.get("method").is_some_and(Value::is_string) && object.contains_key("id") {
             return self.server_request(message);
         }
-        let asked = object.get("id").is_some_and(|id| self.lists.contains(id));
+        let asked = self.unsolicited
+            || object.get("id").is_some_and(|id| {
+                let mut lists = self.pending_lists();
+                let at = lists.iter().position(|l| l == id);
+                at.map(|at| lists.swap_remove(at)).is_some()
+            });
         let Some(Value::Object(result)) = object.get("result").filter(|_| asked) else {
             return Fate::Keep;
         };
@@ -231,6 +290,11 @@ impl McpView {
         let Ok(bytes) = serde_json::to_vec(message) else {
             return Decision::deny("the server's message could not be serialised");
         };
+        self.decide_bytes(&bytes)
+    }
+
+    /// The rules' decision on `bytes` as the body of a `POST` to the exchange's URL.
+    pub fn decide_bytes(&self, bytes: &[u8]) -> Decision {
         let head = RequestHead {
             method: &Method::POST,
             scheme: self.conn.scheme,
@@ -241,7 +305,7 @@ impl McpView {
             headers: &self.headers,
         };
         let body = RequestBody {
-            bytes: &bytes,
+            bytes,
             content_encoding: None,
             content_type: Some("application/json"),
             truncated: false,
@@ -280,11 +344,23 @@ impl McpView {
             %reason,
             "MCP server message dropped"
         );
+        self.record_message(AuditDecision::Deny, reason, rule, call);
+    }
+
+    /// The audit entry of one message decided inside the exchange's connection, under the
+    /// exchange's id.
+    pub fn record_message(
+        &self,
+        decision: AuditDecision,
+        reason: String,
+        rule: Option<&RuleId>,
+        call: Option<&McpCall>,
+    ) {
         let refused = Refused {
             place: Place::of(&self.conn),
             method: &self.method,
             path: &self.path,
-            decision: AuditDecision::Deny,
+            decision,
             reason,
             status: None,
         };

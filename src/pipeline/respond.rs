@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 
 use crate::body::{self, ProxyBody};
+use crate::control::rate_limits::CounterStore;
 use crate::control::rules_in_force::InForce;
 use crate::credentials::Injected;
 use crate::pipeline::exchange::Exchange;
@@ -37,6 +38,8 @@ pub struct Upgrade<'a> {
     pub client: Option<OnUpgrade>,
     /// Where a bridge records the messages it refuses.
     pub recorder: &'a Arc<Recorder>,
+    /// The rate-limit counters a bridge's decided messages take from.
+    pub counters: &'a Arc<dyn CounterStore>,
 }
 
 /// What reads the answer on its way, besides redaction.
@@ -57,7 +60,10 @@ pub async fn respond(
     upgrade: Upgrade<'_>,
     readers: Readers,
 ) -> Result<Response<ProxyBody>, Refusal> {
-    let Readers { mcp, usage: meter } = readers;
+    let Readers {
+        mut mcp,
+        usage: meter,
+    } = readers;
     let conn = &exchange.conn;
     let kept_upgrade = match (
         resp.status() == StatusCode::SWITCHING_PROTOCOLS,
@@ -70,6 +76,9 @@ pub async fn respond(
                 idle: upgrade.idle,
                 in_force: in_force.clone(),
                 recorder: upgrade.recorder.clone(),
+                mcp: mcp
+                    .take()
+                    .map(|view| websocket::McpMessages::new(view, upgrade.counters.clone())),
             };
             websocket::bridge(bridge, exchange, client, upstream);
             resp.headers().get(header::UPGRADE).cloned()

@@ -4,8 +4,10 @@
 //! they carry a secret or a placeholder (close 1008 to both sides, recorded, nothing of the
 //! message forwarded); a message over [`MAX_MESSAGE`] closes both sides with 1009. The bridge
 //! ends when both sides have closed, after `idle` of silence, or when the shutdown grace
-//! period is over. Only `websocket` upgrades reach it: normalisation drops any other.
+//! period is over. Only `websocket` upgrades reach it: normalisation drops any other. On a
+//! URL `mcp:` rules select, messages are also decided as JSON-RPC (`mcp`).
 
+mod mcp;
 mod message;
 
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use crate::pipeline::exchange::{ConnInfo, Exchange, RequestId, Scheme};
 use crate::pipeline::record::{Place, Recorder, Refused};
 use crate::redact::RedactionCounts;
 use crate::server::Lifecycle;
+use mcp::FromAgent;
+pub use mcp::McpMessages;
 use message::{Inspector, Violation};
 
 /// The largest message relayed, in bytes: a message is held whole until it is checked, so
@@ -51,6 +55,8 @@ pub struct Bridge<'a> {
     pub in_force: Arc<InForce>,
     /// Where a refused message is recorded.
     pub recorder: Arc<Recorder>,
+    /// The JSON-RPC reading of the messages, when `mcp:` rules select the upgrade's URL.
+    pub mcp: Option<McpMessages>,
 }
 
 /// The side a message came from.
@@ -105,6 +111,7 @@ pub fn bridge(bridge: Bridge<'_>, exchange: &Exchange, client: OnUpgrade, upstre
         tls: origin.conn.scheme == Scheme::Https,
     };
     let recorder = bridge.recorder;
+    let mcp = bridge.mcp;
     let idle = bridge.idle;
     let stop_now = bridge.lifecycle.stop_now().clone();
     bridge.lifecycle.tasks().spawn(async move {
@@ -121,13 +128,21 @@ pub fn bridge(bridge: Bridge<'_>, exchange: &Exchange, client: OnUpgrade, upstre
             .max_frame_size(Some(MAX_FRAME));
         let agent = framed(client, Role::Server, config).await;
         let upstream = framed(upstream, Role::Client, config).await;
-        let (mut agent_tx, mut agent_rx) = agent.split();
+        let (agent_tx, mut agent_rx) = agent.split();
         let (mut upstream_tx, mut upstream_rx) = upstream.split();
+        // Both directions write to the agent: the upstream's messages, and the answers to
+        // agent messages the rules refused.
+        let agent_tx = tokio::sync::Mutex::new(agent_tx);
         let mut counts = RedactionCounts::default();
         let end = {
             let activity = origin.conn.activity.clone();
-            let to_upstream = relay_to_upstream(&mut agent_rx, &mut upstream_tx, &inspector);
-            let to_agent = relay_to_agent(&mut upstream_rx, &mut agent_tx, &inspector, &mut counts);
+            let ends = Ends {
+                inspector: &inspector,
+                mcp: mcp.as_ref(),
+                agent_tx: &agent_tx,
+            };
+            let to_upstream = relay_to_upstream(&mut agent_rx, &mut upstream_tx, &ends);
+            let to_agent = relay_to_agent(&mut upstream_rx, &ends, &mut counts);
             tokio::pin!(to_upstream, to_agent);
             let (mut agent_done, mut upstream_done) = (false, false);
             loop {
@@ -168,6 +183,7 @@ pub fn bridge(bridge: Bridge<'_>, exchange: &Exchange, client: OnUpgrade, upstre
                 code
             }
         };
+        let mut agent_tx = agent_tx.into_inner();
         tokio::join!(
             close(&mut agent_tx, &mut agent_rx, code),
             close(&mut upstream_tx, &mut upstream_rx, code),
@@ -180,35 +196,51 @@ async fn framed(io: Upgraded, role: Role, config: WebSocketConfig) -> Socket {
     WebSocketStream::from_raw_socket(TokioIo::new(io), role, Some(config)).await
 }
 
-/// Relays the agent's messages to the upstream, each checked first; `None` when the agent
-/// closed or went away (or the upstream can no longer be written to).
+/// What both directions of a bridge share.
+struct Ends<'a> {
+    inspector: &'a Inspector,
+    mcp: Option<&'a McpMessages>,
+    agent_tx: &'a tokio::sync::Mutex<SplitSink<Socket, Message>>,
+}
+
+/// Relays the agent's messages to the upstream, each checked first (and decided, on an MCP
+/// URL); `None` when the agent closed or went away (or a side can no longer be written to).
 async fn relay_to_upstream(
     from: &mut SplitStream<Socket>,
     to: &mut SplitSink<Socket, Message>,
-    inspector: &Inspector,
+    ends: &Ends<'_>,
 ) -> Option<Violation> {
     while let Some(read) = from.next().await {
         let msg = match read {
             Ok(msg) => msg,
             Err(err) => return Violation::of_read(err, MAX_MESSAGE),
         };
-        let msg = match inspector.to_upstream(msg).await {
+        let msg = match ends.inspector.to_upstream(msg).await {
             Ok(msg) => msg,
             Err(v) => return Some(v),
         };
-        if to.send(msg).await.is_err() {
+        let fate = match ends.mcp {
+            Some(mcp) => mcp.decide_agent(msg),
+            None => Ok(FromAgent::Forward(msg)),
+        };
+        let sent = match fate {
+            Ok(FromAgent::Forward(msg)) => to.send(msg).await,
+            Ok(FromAgent::Answer(answer)) => ends.agent_tx.lock().await.send(answer).await,
+            Err(mcp::Refused(reason)) => return Some(Violation::Denied(reason)),
+        };
+        if sent.is_err() {
             return None;
         }
     }
     None
 }
 
-/// Relays the upstream's messages to the agent, each redacted first; `None` when the upstream
-/// closed or went away (or the agent can no longer be written to).
+/// Relays the upstream's messages to the agent, each redacted first (and read as an MCP
+/// server's, on an MCP URL); `None` when the upstream closed or went away (or the agent can
+/// no longer be written to).
 async fn relay_to_agent(
     from: &mut SplitStream<Socket>,
-    to: &mut SplitSink<Socket, Message>,
-    inspector: &Inspector,
+    ends: &Ends<'_>,
     counts: &mut RedactionCounts,
 ) -> Option<Violation> {
     while let Some(read) = from.next().await {
@@ -216,11 +248,16 @@ async fn relay_to_agent(
             Ok(msg) => msg,
             Err(err) => return Violation::of_read(err, MAX_MESSAGE),
         };
-        let msg = match inspector.to_agent(msg, counts).await {
+        let msg = match ends.inspector.to_agent(msg, counts).await {
             Ok(msg) => msg,
             Err(v) => return Some(v),
         };
-        if to.send(msg).await.is_err() {
+        let msg = match ends.mcp {
+            Some(mcp) => mcp.read_upstream(msg),
+            None => Some(msg),
+        };
+        let Some(msg) = msg else { continue };
+        if ends.agent_tx.lock().await.send(msg).await.is_err() {
             return None;
         }
     }

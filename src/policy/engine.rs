@@ -10,7 +10,8 @@
 //! not JSON, malformed query) denies with that reason — fail closed; then the first matching
 //! deny rule; then the first matching approve rule; then the first matching allow rule; then
 //! the first allow rule whose selector matched but a condition failed (deny, naming the rule
-//! and the condition); otherwise deny `no rule allows this request`.
+//! and the condition), else such an approve rule; otherwise deny `no rule allows this
+//! request`.
 //!
 //! When a matching rule has `mcp:`, the body's JSON-RPC calls are decided one by one by the
 //! same precedence (`calls`).
@@ -310,9 +311,12 @@ where
             };
         }
     }
-    let failed_allow =
-        first(&|e| e.rule.verdict == Verdict::Allow && matches!(e.outcome, Outcome::Failed(_)));
-    if let Some(e) = failed_allow
+    // A failed approve rule names its condition too when no allow rule failed: the agent may
+    // still get through it with other input (an MCP tool it holds stays listed).
+    let failed = |verdict: Verdict| {
+        first(&|e| e.rule.verdict == verdict && matches!(e.outcome, Outcome::Failed(_)))
+    };
+    if let Some(e) = failed(Verdict::Allow).or_else(|| failed(Verdict::Approve))
         && let Outcome::Failed(message) = &e.outcome
     {
         return Resolved {

@@ -290,5 +290,6 @@ impl McpDecision {
     }
 }
 
+pub mod mirrored;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,10 @@
 //! What an MCP server answers, through the real proxy: `tools/list` results (JSON and SSE)
 //! list only the tools the rules let the agent call; requests the server makes of the client
 //! inside an SSE stream (on a POST's answer and on the GET stream) are decided by the rules,
-//! the ones not allowed dropped and recorded; a denial is answered in SSE to a client that
-//! accepts only SSE; a held call shows its tool and arguments to the approver, and a denied
-//! approval reaches the client as a JSON-RPC error.
+//! the ones not allowed dropped and recorded; a list answered on the GET stream (the HTTP+SSE
+//! transport) is filtered; a denial is answered in SSE to a client that accepts only SSE; a
+//! held call shows its tool and arguments to the approver, and a denied approval reaches the
+//! client as a JSON-RPC error.
 
 use std::sync::Arc;
 
@@ -85,6 +86,8 @@ fn server() -> Handler {
                         "params":{"message":"your password?","requestedSchema":{}}}),
                     ),
                     event(&json!({"jsonrpc":"2.0","id":"p1","method":"ping"})),
+                    // The HTTP+SSE transport answers posted calls on this stream.
+                    event(&json!({"jsonrpc":"2.0","id":7,"result":{"tools":tools()}})),
                 ]
                 .concat();
                 return sse_response(byte_by_byte(stream.as_bytes()));
@@ -204,8 +207,14 @@ async fn tool_lists_are_filtered_and_server_requests_are_decided() {
                 .unwrap(),
         )
         .await;
-    let ids: Vec<Value> = messages(&stream).iter().map(|m| m["id"].clone()).collect();
-    assert_eq!(ids, [json!("p1")], "the elicitation was dropped");
+    let streamed = messages(&stream);
+    let ids: Vec<Value> = streamed.iter().map(|m| m["id"].clone()).collect();
+    assert_eq!(ids, [json!("p1"), json!(7)], "the elicitation was dropped");
+    assert_eq!(
+        names(&streamed[1]),
+        visible,
+        "a list answered on the GET stream is filtered too"
+    );
 
     let audit = h.keyward.running.handles().audit().unwrap().clone();
     let entries = audit_log::wait_for(&audit, &h.keyward.audit_path(), 2, |e| {

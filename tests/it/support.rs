@@ -16,6 +16,7 @@ pub mod git_http;
 pub mod h2raw;
 pub mod harness;
 pub mod llm_providers;
+pub mod mcp_sdk;
 pub mod netns;
 pub mod package_index;
 pub mod raw;

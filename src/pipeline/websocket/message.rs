@@ -32,13 +32,17 @@ pub enum Violation {
     Framing(tungstenite::Error),
     #[error("a redacted text message is no longer UTF-8")]
     RedactedNotUtf8,
+    #[error("denied: {0}")]
+    Denied(String),
 }
 
 impl Violation {
     /// The close code both sides are sent.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Violation::SecretValue | Violation::Placeholder(_) => CloseCode::Policy,
+            Violation::SecretValue | Violation::Placeholder(_) | Violation::Denied(_) => {
+                CloseCode::Policy
+            }
             Violation::TooLarge { .. } => CloseCode::Size,
             Violation::Framing(tungstenite::Error::Utf8) => CloseCode::Invalid,
             Violation::Framing(_) => CloseCode::Protocol,

@@ -2,7 +2,8 @@
 //! among the rules whose selector matched, then one decision for the request.
 //!
 //! A body that is not JSON-RPC drops the `mcp:` rules (they do not match it); a body that
-//! cannot be read (too large, undecodable, a key twice) makes them deny with the reason.
+//! cannot be read (too large, undecodable, a key twice), or whose `Mcp-Method`/`Mcp-Name`
+//! headers disagree with it, makes them deny with the reason.
 //! For calls, the request's decision is the first denied call's (a batch naming the
 //! element), else the first call held for approval, else the first call's; a shadow outcome
 //! is the first call whose shadow rules would deny, else the deciding call's.
@@ -33,7 +34,14 @@ pub(super) fn decide(
             return conclude(&evaluated, trace);
         }
         Ok(None) => Err("request body is not JSON".to_owned()),
-        Ok(Some(doc)) => mcp::calls(doc),
+        Ok(Some(doc)) => {
+            // Headers that mirror the body but disagree with it: the server may act on them.
+            if let Some(reason) = mcp::mirrored::mismatch(inputs.head.headers, doc) {
+                let evaluated = whole(matched, inputs, &mut trace, tracing, Some(&reason));
+                return conclude(&evaluated, trace);
+            }
+            mcp::calls(doc)
+        }
     };
     let calls = match calls {
         Ok(calls) => calls,

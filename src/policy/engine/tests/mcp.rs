@@ -204,3 +204,28 @@ fn explain_lists_every_call_with_its_verdict() {
         "{text}"
     );
 }
+
+#[test]
+fn a_call_failing_an_approve_rules_arguments_names_that_condition() {
+    let set = rules(
+        r#"
+rules:
+  - id: hold-create
+    method: POST
+    url: https://mcp.example.com/mcp
+    mcp: { method: tools/call, tool: create_issue, arguments: { /repo: { regex: '^acme/' } } }
+    decision: approve
+"#,
+    );
+    let d = decide(&set, URL, Some(&call(1, "create_issue", "evil/web")));
+    assert_eq!(
+        (d.verdict, rule_name(&d)),
+        (Verdict::Deny, Some("hold-create"))
+    );
+    assert!(d.failed_condition.is_some(), "{d:?}");
+    let d = decide(&set, URL, Some(&call(2, "create_issue", "acme/web")));
+    assert_eq!(
+        (d.verdict, rule_name(&d)),
+        (Verdict::Approve, Some("hold-create"))
+    );
+}
