@@ -77,9 +77,12 @@ impl Meter {
         }
     }
 
-    /// Whether the body must arrive decoded (it will be read).
+    /// Whether the body will be read (and so must arrive decoded): a successful answer
+    /// with a body.
     pub fn reads(&self, status: StatusCode) -> bool {
-        status.is_success() && (self.spend.is_some() || self.llm_path)
+        status.is_success()
+            && status != StatusCode::NO_CONTENT
+            && (self.spend.is_some() || self.llm_path)
     }
 
     /// `body`, read for usage on its way when the response is one that reports it. A
