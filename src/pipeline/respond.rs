@@ -99,13 +99,15 @@ pub async fn respond(
     let sse = content_type.starts_with("text/event-stream");
     let mcp = mcp.filter(|view| sse || (json && view.reads_json()));
     let mcp_read = mcp.is_some();
-    let usage_read = meter.reads(parts.status);
+    let usage_read = meter.reads(parts.status) && meter.decodable(&parts.headers);
+    // A plain answer is read as it is (its framing kept); a compressed one decoded first.
+    let usage_decode = usage_read && parts.headers.contains_key(header::CONTENT_ENCODING);
     let body = redact::scrub_response(
         &mut parts,
         body::stream(ActiveBody::new(resp_body, conn.activity.clone())),
         &scrubber,
         &exchange.redactions,
-        rule_redaction.is_some() || mcp.is_some() || usage_read,
+        rule_redaction.is_some() || mcp.is_some() || usage_decode,
     )
     .map_err(UpstreamFailure::from)?;
     let body = match rule_redaction {
@@ -130,6 +132,9 @@ pub async fn respond(
         parts.headers.remove(header::CONTENT_LENGTH);
     }
     // Usage is read as the agent reads the answer: decoded, after redaction.
-    let body = meter.observe(parts.status, &content_type, body);
+    let body = match usage_read {
+        true => meter.observe(parts.status, &content_type, body),
+        false => body,
+    };
     Ok(Response::from_parts(parts, body))
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use http::StatusCode;
 
 use crate::body::ProxyBody;
+use crate::content_coding::{self, Decoder};
 use crate::control::rate_limits::{CounterStore, budget_key};
 use crate::pipeline::exchange::RequestId;
 use crate::policy::extras::TokenBudget;
@@ -83,6 +84,19 @@ impl Meter {
         status.is_success()
             && status != StatusCode::NO_CONTENT
             && (self.spend.is_some() || self.llm_path)
+    }
+
+    /// Whether keyward can decode the answer's `Content-Encoding` to read it. Reading
+    /// never breaks an answer: one it cannot decode passes on unread (under a budget, with
+    /// the warning), where forcing the decoding would refuse it.
+    pub fn decodable(&self, headers: &http::HeaderMap) -> bool {
+        let header = content_coding::header_list(headers);
+        let decodable = content_coding::parse(header.as_deref())
+            .is_ok_and(|codings| codings.is_empty() || Decoder::new(&codings).is_ok());
+        if !decodable && self.spend.is_some() {
+            self.record(None, Err(Unread::Coding));
+        }
+        decodable
     }
 
     /// `body`, read for usage on its way when the response is one that reports it. A

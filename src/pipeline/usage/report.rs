@@ -44,6 +44,8 @@ pub enum Unread {
     NotReadable,
     #[error("response ended early")]
     Cut,
+    #[error("response is in a content coding keyward cannot decode")]
+    Coding,
 }
 
 /// How the body is framed.

@@ -172,3 +172,21 @@ async fn usage_seen_before_an_oversized_event_is_still_spent_with_a_warning() {
         "91 were spent"
     );
 }
+
+#[test]
+fn an_answer_in_a_coding_keyward_cannot_decode_is_not_read_and_warned_under_a_budget() {
+    let (rules, s) = (rules(), Setup::new());
+    let mut headers = http::HeaderMap::new();
+    assert!(s.meter(&rules, 0, "/v1/x").decodable(&headers));
+    headers.insert(http::header::CONTENT_ENCODING, "gzip".parse().unwrap());
+    assert!(s.meter(&rules, 0, "/v1/x").decodable(&headers));
+    assert_eq!(s.record(), UsageRecord::default());
+    headers.insert(http::header::CONTENT_ENCODING, "x-unknown".parse().unwrap());
+    assert!(!s.meter(&rules, 1, "/v1/messages").decodable(&headers));
+    assert_eq!(s.record(), UsageRecord::default(), "no budget: no warning");
+    assert!(!s.meter(&rules, 0, "/v1/x").decodable(&headers));
+    assert_eq!(
+        s.record().warning.as_deref(),
+        Some("response is in a content coding keyward cannot decode")
+    );
+}
