@@ -1,7 +1,7 @@
-//! LLM token usage: which responses are read for the usage they report (any response of a
-//! rule with a token budget; otherwise a successful JSON or SSE answer to a path ending in
-//! `/chat/completions`, `/responses` or `/messages`), where the counts go (the exchange's
-//! audit entry and metrics, through its [`UsageSlot`]), and the budget they spend.
+//! LLM token usage: which responses are read for the usage they report (a successful answer
+//! under a rule with a token budget; otherwise a successful JSON or SSE answer to a path
+//! ending in `/chat/completions`, `/responses` or `/messages`), where the counts go (the
+//! exchange's audit entry and metrics, through its [`UsageSlot`]), and the budget they spend.
 
 mod body;
 pub mod report;
