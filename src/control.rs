@@ -1,6 +1,6 @@
 //! Runtime control: what changes decisions while keyward runs. The rules and credentials in
 //! force (swapped on reload), the reload triggers, requests held for a person and their
-//! follow-up windows, per-rule rate-limit counters, and the token-protected admin API that
+//! follow-up windows, per-rule rate-limit counters and token budgets, and the token-protected admin API that
 //! operators and approvers use.
 
 pub mod admin;
@@ -8,3 +8,4 @@ pub mod approvals;
 pub mod rate_limits;
 pub mod reload;
 pub mod rules_in_force;
+pub mod token_budgets;

@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests by decision, rule and agent, latency, upstream errors, leaf
-//! certificates minted, pending approvals, rule reloads. Rendered as text by the admin API.
+//! certificates minted, pending approvals, rule reloads, LLM tokens. Rendered as text by the admin API.
 
 use std::sync::atomic::AtomicU64;
 
@@ -13,6 +13,14 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     decision: String,
+    rule: String,
+    agent: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    /// `input` or `output`.
+    direction: String,
     rule: String,
     agent: String,
 }
@@ -42,6 +50,8 @@ pub struct Metrics {
     handshakes: Counter<u64, AtomicU64>,
     pending_approvals: Gauge,
     reloads: Family<ResultLabel, Counter>,
+    /// LLM tokens responses reported, by direction, rule and agent.
+    tokens: Family<TokenLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -93,6 +103,12 @@ impl Metrics {
         );
         let reloads = Family::<ResultLabel, Counter>::default();
         registry.register("rule_reloads", "Rule reloads by result", reloads.clone());
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "llm_tokens",
+            "LLM tokens responses reported, by direction (input, output), rule and agent",
+            tokens.clone(),
+        );
         Self {
             registry,
             requests,
@@ -102,6 +118,20 @@ impl Metrics {
             handshakes,
             pending_approvals,
             reloads,
+            tokens,
+        }
+    }
+
+    /// The LLM tokens one exchange's response reported.
+    pub fn tokens(&self, rule: Option<&str>, agent: Option<&str>, input: u64, output: u64) {
+        for (direction, n) in [("input", input), ("output", output)] {
+            self.tokens
+                .get_or_create(&TokenLabels {
+                    direction: direction.to_owned(),
+                    rule: rule.unwrap_or("").to_owned(),
+                    agent: agent.unwrap_or("").to_owned(),
+                })
+                .inc_by(n);
         }
     }
 

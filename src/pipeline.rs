@@ -1,7 +1,7 @@
 //! The request path, for plain-HTTP and decrypted-HTTPS requests alike, as named phases over
 //! one exchange context: admit, normalise, read the body, decide (hold for a person, rate
-//! limit), inject credentials and guard against exfiltration, forward, respond (redact,
-//! bridge upgrades). A phase that refuses returns the [`Refusal`]; [`Pipeline::handle`]
+//! limit, token budget), inject credentials and guard against exfiltration, forward, respond
+//! (redact, bridge upgrades, read LLM usage). A phase that refuses returns the [`Refusal`]; [`Pipeline::handle`]
 //! answers it, and the exchange's record is written once whatever happened: at the refusal,
 //! when the response body ends, or by the exchange's guard when the agent goes away.
 
@@ -18,6 +18,8 @@ pub mod read_body;
 pub mod record;
 pub mod refusal;
 mod respond;
+mod sse;
+mod usage;
 mod websocket;
 
 use std::convert::Infallible;
@@ -176,6 +178,14 @@ impl Pipeline {
             in_force.placeholders(),
         )
         .await?;
+        let meter = usage::Meter::new(
+            &self.counters,
+            rule,
+            conn.agent.as_ref(),
+            &exchange.path,
+            exchange.usage.clone(),
+            exchange.id.clone(),
+        );
         let upgrade = respond::Upgrade {
             lifecycle: &self.lifecycle,
             idle: self.idle_timeout,
@@ -183,7 +193,8 @@ impl Pipeline {
             recorder: &self.recorder,
             counters: &self.counters,
         };
-        respond::respond(&in_force, exchange, rule, &injected, resp, upgrade, mcp).await
+        let readers = respond::Readers { mcp, usage: meter };
+        respond::respond(&in_force, exchange, rule, &injected, resp, upgrade, readers).await
     }
 }
 

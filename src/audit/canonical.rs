@@ -57,7 +57,13 @@ pub(super) struct CanonicalEntry<'a> {
     status: Option<u16>,
     time: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    tokens_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens_out: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     upstream_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_warning: Option<&'a str>,
 }
 
 /// [`ApprovalRecord`], fields sorted by name.
@@ -104,6 +110,9 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             mcp_tool,
             mcp_batch,
             mcp_session,
+            tokens_in,
+            tokens_out,
+            usage_warning,
             prev_hash,
             hash: _,
         } = e;
@@ -135,7 +144,10 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             scheme,
             status: *status,
             time,
+            tokens_in: *tokens_in,
+            tokens_out: *tokens_out,
             upstream_ms: *upstream_ms,
+            usage_warning: usage_warning.as_deref(),
         }
     }
 }
@@ -193,6 +205,9 @@ mod tests {
         e.mcp_tool = Some("create_issue".into());
         e.mcp_batch = Some(2);
         e.mcp_session = Some("s-1".into());
+        e.tokens_in = Some(1200);
+        e.tokens_out = Some(34);
+        e.usage_warning = Some("no usage reported".into());
         e.prev_hash = "ab".repeat(32);
         e.hash = "ignored".into();
         e

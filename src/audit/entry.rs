@@ -112,6 +112,15 @@ pub struct AuditEntry {
     /// The `Mcp-Session-Id` request header of an MCP call, when sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp_session: Option<String>,
+    /// LLM input tokens the response reported (prompt, plus cache reads and writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_in: Option<u64>,
+    /// LLM output tokens the response reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_out: Option<u64>,
+    /// Why the usage of a response under a token budget could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_warning: Option<String>,
     /// The hash of the previous entry (64 zeros for the first entry of a log).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this entry's canonical bytes; set by the writer.
@@ -159,6 +168,9 @@ impl AuditEntry {
             mcp_tool: None,
             mcp_batch: None,
             mcp_session: None,
+            tokens_in: None,
+            tokens_out: None,
+            usage_warning: None,
             prev_hash: String::new(),
             hash: String::new(),
         }

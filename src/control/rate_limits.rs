@@ -1,5 +1,6 @@
 //! Rate limits per rule (`limits: { rate: 30/hour, burst: 5, per: agent|rule }`): a GCRA
-//! token bucket per counter key, behind a store trait so replicas can share counters later.
+//! token bucket per counter key, behind a store trait so replicas can share counters later;
+//! the rules' token budgets (`tokens: 2M/day`) live in the same store.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::policy::extras::{LimitScope, Limits};
+use crate::control::token_budgets;
+use crate::policy::extras::{LimitScope, RequestRate, TokenBudget};
 use crate::policy::{AgentId, RuleId};
 
 /// Most counters kept before expired ones are dropped.
@@ -18,6 +20,12 @@ const PRUNE_ABOVE: usize = 10_000;
 pub trait CounterStore: Send + Sync {
     /// Takes one request from the bucket `key`; `Err(wait)` when it is empty.
     fn acquire(&self, key: &str, rate: &Rate, now: Instant) -> Result<(), Duration>;
+
+    /// Whether the token budget `key` has any token left; `Err(wait)` when it is spent.
+    fn tokens_left(&self, key: &str, budget: &TokenBudget, now: Instant) -> Result<(), Duration>;
+
+    /// Spends `tokens` reported by a response from the token budget `key`.
+    fn spend_tokens(&self, key: &str, budget: &TokenBudget, tokens: u64, now: Instant);
 }
 
 /// A bucket's shape: `count` per `window`, at most `capacity` at once.
@@ -29,7 +37,7 @@ pub struct Rate {
 }
 
 impl Rate {
-    pub fn of(limits: &Limits) -> Self {
+    pub fn of(limits: &RequestRate) -> Self {
         Self {
             count: limits.count.max(1),
             window: limits.window,
@@ -48,6 +56,8 @@ impl Rate {
 pub struct MemoryCounters {
     /// Per key: the theoretical arrival time of the next request.
     tat: Mutex<HashMap<String, Instant>>,
+    /// Per token-budget key: when every token spent so far has refilled.
+    refilled: Mutex<HashMap<String, Instant>>,
 }
 
 impl CounterStore for MemoryCounters {
@@ -69,6 +79,30 @@ impl CounterStore for MemoryCounters {
         map.insert(key.to_owned(), tat + interval);
         Ok(())
     }
+
+    fn tokens_left(&self, key: &str, budget: &TokenBudget, now: Instant) -> Result<(), Duration> {
+        let Ok(map) = self.refilled.lock() else {
+            // A poisoned lock means a panic elsewhere: fail closed.
+            return Err(budget.window);
+        };
+        token_budgets::check(map.get(key).copied(), budget, now)
+    }
+
+    fn spend_tokens(&self, key: &str, budget: &TokenBudget, tokens: u64, now: Instant) {
+        let Ok(mut map) = self.refilled.lock() else {
+            return;
+        };
+        if map.len() > PRUNE_ABOVE {
+            map.retain(|_, at| *at > now);
+        }
+        let at = token_budgets::spend(map.get(key).copied(), budget, tokens, now);
+        map.insert(key.to_owned(), at);
+    }
+}
+
+/// The key of a rule's token budget for an agent (beside its request counter).
+pub fn budget_key(rule: &RuleId, scope: LimitScope, agent: Option<&AgentId>) -> String {
+    format!("tokens|{}", counter_key(rule, scope, agent))
 }
 
 /// The counter key of a rule's limit for an agent.
@@ -87,11 +121,10 @@ mod tests {
     use super::*;
 
     fn rate(count: u32, secs: u64, burst: Option<u32>) -> Rate {
-        Rate::of(&Limits {
+        Rate::of(&RequestRate {
             count,
             window: Duration::from_secs(secs),
             burst,
-            per: LimitScope::Agent,
         })
     }
 
@@ -122,6 +155,29 @@ mod tests {
         assert_eq!(
             store.acquire("k", &r, Instant::now()),
             Err(Duration::from_secs(1))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn token_budgets_are_kept_per_key() {
+        let store = MemoryCounters::default();
+        let b = TokenBudget {
+            tokens: 100,
+            window: Duration::from_secs(100),
+        };
+        let now = Instant::now();
+        assert!(store.tokens_left("k", &b, now).is_ok());
+        store.spend_tokens("k", &b, 60, now);
+        assert!(store.tokens_left("k", &b, now).is_ok());
+        store.spend_tokens("k", &b, 60, now);
+        assert_eq!(
+            store.tokens_left("k", &b, now),
+            Err(Duration::from_secs(21))
+        );
+        assert!(store.tokens_left("other", &b, now).is_ok());
+        assert!(
+            store.acquire("k", &rate(1, 60, None), now).is_ok(),
+            "apart from rates"
         );
     }
 

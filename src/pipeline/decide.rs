@@ -1,17 +1,17 @@
 //! The decision and what enforces it: whether the body must be read first, the rules'
 //! verdict on the normalised request (a shadow rule that would decide otherwise is logged),
 //! a body larger than the deciding rule inspects (413), a denial (403), and the allowing
-//! rule's rate limit (429).
+//! rule's rate limit and token budget (429).
 
 use http::HeaderValue;
 use http::header::CONTENT_TYPE;
 
 use crate::content_coding;
-use crate::control::rate_limits::{CounterStore, Rate, counter_key};
+use crate::control::rate_limits::{CounterStore, Rate, budget_key, counter_key};
 use crate::pipeline::exchange::{ConnInfo, Exchange};
 use crate::pipeline::normalise::Normalised;
 use crate::pipeline::read_body::AgentBody;
-use crate::pipeline::refusal::{Denial, McpDenial, Refusal, wants_sse};
+use crate::pipeline::refusal::{Denial, Limited, McpDenial, Refusal, wants_sse};
 use crate::policy::{AgentId, BodyError, BodyNeed, Decision, RequestBody, Rule, RuleSet, Verdict};
 
 /// The header carrying an MCP session's id (streamable HTTP), recorded with MCP calls.
@@ -162,7 +162,8 @@ pub fn rate_limit(
     Ok(())
 }
 
-/// Takes one request from `rule`'s limit, when it has one.
+/// Takes one request from `rule`'s rate limit, when it has one, and refuses it when the
+/// rule's token budget is spent.
 fn take(
     counters: &dyn CounterStore,
     rule: Option<&Rule>,
@@ -171,11 +172,23 @@ fn take(
     let Some((rule, limits)) = rule.and_then(|r| Some((r, r.limits()?))) else {
         return Ok(());
     };
-    let key = counter_key(rule.id(), limits.per, agent);
-    counters
-        .acquire(&key, &Rate::of(limits), tokio::time::Instant::now())
-        .map_err(|retry_after| Refusal::RateLimited {
-            rule: rule.id().clone(),
-            retry_after,
-        })
+    let now = tokio::time::Instant::now();
+    let refused = |retry_after, limit| Refusal::RateLimited {
+        rule: rule.id().clone(),
+        retry_after,
+        limit,
+    };
+    if let Some(budget) = &limits.tokens {
+        let key = budget_key(rule.id(), limits.per, agent);
+        counters
+            .tokens_left(&key, budget, now)
+            .map_err(|wait| refused(wait, Limited::Tokens))?;
+    }
+    if let Some(rate) = &limits.rate {
+        let key = counter_key(rule.id(), limits.per, agent);
+        counters
+            .acquire(&key, &Rate::of(rate), now)
+            .map_err(|wait| refused(wait, Limited::Rate))?;
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@ use http::{Method, StatusCode};
 
 use crate::audit::ApprovalRecord;
 use crate::pipeline::refusal::{Misdirected, Refusal};
+use crate::pipeline::usage::UsageSlot;
 use crate::policy::{AgentId, Decision, SecretName};
 use crate::redact::Tally;
 use crate::server::activity::Activity;
@@ -111,6 +112,8 @@ pub struct Exchange {
     pub mcp_session: Option<String>,
     /// Who approved or denied a held request, and when.
     pub approval: Option<ApprovalRecord>,
+    /// LLM token usage the response reported, filled while it streams.
+    pub(in crate::pipeline) usage: UsageSlot,
     pub(in crate::pipeline) recorder: Arc<Recorder>,
 }
 
@@ -143,6 +146,7 @@ impl Exchange {
             mcp_session: None,
             agent,
             approval: None,
+            usage: UsageSlot::default(),
             recorder,
         }
     }

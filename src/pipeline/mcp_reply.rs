@@ -10,7 +10,6 @@
 //! is listed, since other arguments may be allowed. Resources likewise with `resources/read`.
 
 mod body;
-mod sse;
 
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -174,6 +174,14 @@ impl Recorder {
             entry.agent.as_deref(),
             entry.duration_ms / 1000.0,
         );
+        if entry.tokens_in.is_some() || entry.tokens_out.is_some() {
+            self.metrics.tokens(
+                entry.rule.as_ref().map(RuleId::as_str),
+                entry.agent.as_deref(),
+                entry.tokens_in.unwrap_or(0),
+                entry.tokens_out.unwrap_or(0),
+            );
+        }
         if let Some(audit) = &self.audit {
             audit.record_detached(entry);
         }

@@ -41,10 +41,11 @@ pub enum Refusal {
     Misdirected(Misdirected),
     /// The agent did not authenticate (407).
     ProxyAuth(AuthError),
-    /// The rule's rate limit is used up (429 with Retry-After).
+    /// The rule's rate limit or token budget is used up (429 with Retry-After).
     RateLimited {
         rule: RuleId,
         retry_after: std::time::Duration,
+        limit: Limited,
     },
     /// Policy denied it (403).
     Denied {
@@ -60,6 +61,15 @@ pub enum Refusal {
     Unavailable(Unavailable),
     /// keyward itself failed; fail closed (500).
     Internal(String),
+}
+
+/// Which of a rule's limits is used up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    /// `limits.rate:`, requests per window.
+    Rate,
+    /// `limits.tokens:`, the LLM tokens responses reported.
+    Tokens,
 }
 
 /// How a refusal is answered, besides its body.
@@ -168,7 +178,14 @@ impl Refusal {
             Refusal::UriTooLong(reason) | Refusal::Internal(reason) => reason.clone(),
             Refusal::Denied { reason, .. } => reason.to_string(),
             Refusal::McpDenied(denial) => denial.reason.clone(),
-            Refusal::RateLimited { .. } => "rate limit exceeded".to_owned(),
+            Refusal::RateLimited {
+                limit: Limited::Rate,
+                ..
+            } => "rate limit exceeded".to_owned(),
+            Refusal::RateLimited {
+                limit: Limited::Tokens,
+                ..
+            } => "token budget spent".to_owned(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The response on its way back: an accepted upgrade (101) bridged message by message,
 //! hop-by-hop headers removed, and the body scrubbed of every secret keyward knows (and of
 //! the deciding rule's patterns), decoded first when compressed; an MCP server's messages
-//! are then decided (`mcp_reply`).
+//! are then decided (`mcp_reply`), and an LLM's usage read (`usage`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +20,7 @@ use crate::pipeline::hop;
 use crate::pipeline::mcp_reply::{McpReplyBody, McpView};
 use crate::pipeline::record::Recorder;
 use crate::pipeline::refusal::Refusal;
+use crate::pipeline::usage::Meter;
 use crate::pipeline::websocket;
 use crate::policy::Rule;
 use crate::redact::{self, RuleRedactedBody};
@@ -41,6 +42,14 @@ pub struct Upgrade<'a> {
     pub counters: &'a Arc<dyn CounterStore>,
 }
 
+/// What reads the answer on its way, besides redaction.
+pub struct Readers {
+    /// The MCP calls the request made, when it made any.
+    pub mcp: Option<McpView>,
+    /// Whether and how the LLM usage the answer reports is read.
+    pub usage: Meter,
+}
+
 /// The response the agent receives.
 pub async fn respond(
     in_force: &Arc<InForce>,
@@ -49,8 +58,12 @@ pub async fn respond(
     injected: &Injected,
     mut resp: Response<Incoming>,
     upgrade: Upgrade<'_>,
-    mut mcp: Option<McpView>,
+    readers: Readers,
 ) -> Result<Response<ProxyBody>, Refusal> {
+    let Readers {
+        mut mcp,
+        usage: meter,
+    } = readers;
     let conn = &exchange.conn;
     let kept_upgrade = match (
         resp.status() == StatusCode::SWITCHING_PROTOCOLS,
@@ -85,12 +98,16 @@ pub async fn respond(
     let json = content_type.contains("json");
     let sse = content_type.starts_with("text/event-stream");
     let mcp = mcp.filter(|view| sse || (json && view.reads_json()));
+    let mcp_read = mcp.is_some();
+    let usage_read = meter.reads(parts.status) && meter.decodable(&parts.headers);
+    // A plain answer is read as it is (its framing kept); a compressed one decoded first.
+    let usage_decode = usage_read && parts.headers.contains_key(header::CONTENT_ENCODING);
     let body = redact::scrub_response(
         &mut parts,
         body::stream(ActiveBody::new(resp_body, conn.activity.clone())),
         &scrubber,
         &exchange.redactions,
-        rule_redaction.is_some() || mcp.is_some(),
+        rule_redaction.is_some() || mcp.is_some() || usage_decode,
     )
     .map_err(UpstreamFailure::from)?;
     let body = match rule_redaction {
@@ -109,8 +126,15 @@ pub async fn respond(
         // MCP messages are read decoded and after redaction, as the agent will read them.
         Some(view) if sse => body::stream(McpReplyBody::sse(body, view)),
         Some(view) => body::stream(McpReplyBody::json(body, view)),
-        None => return Ok(Response::from_parts(parts, body)),
+        None => body,
     };
-    parts.headers.remove(header::CONTENT_LENGTH);
+    if mcp_read {
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    // Usage is read as the agent reads the answer: decoded, after redaction.
+    let body = match usage_read {
+        true => meter.observe(parts.status, &content_type, body),
+        false => body,
+    };
     Ok(Response::from_parts(parts, body))
 }

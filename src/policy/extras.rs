@@ -52,17 +52,35 @@ pub fn parse_template(text: &str) -> Result<Vec<TemplatePart>, String> {
     Ok(parts)
 }
 
-/// `limits:` — a rate limit (enforced by the limits work).
+/// `limits:` — a request rate, a token budget, or both.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
+    /// `rate:` — requests per window (`None`: only a token budget).
+    pub rate: Option<RequestRate>,
+    /// `tokens:` — LLM tokens per window, spent by the usage responses report.
+    pub tokens: Option<TokenBudget>,
+    /// Whose counter: each agent's, or one shared by the rule.
+    pub per: LimitScope,
+}
+
+/// `limits.rate:` with its `burst:`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRate {
     /// Requests allowed per window.
     pub count: u32,
     /// The window (`/hour` is one hour).
     pub window: Duration,
     /// Most requests allowed at once (the bucket size; default: `count`).
     pub burst: Option<u32>,
-    /// Whose counter: each agent's, or one shared by the rule.
-    pub per: LimitScope,
+}
+
+/// `limits.tokens:` (`2M/day`): input plus output tokens allowed per window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenBudget {
+    /// Tokens per window (more than zero).
+    pub tokens: u64,
+    /// The window the budget refills over.
+    pub window: Duration,
 }
 
 /// `limits.per:`.

@@ -190,7 +190,11 @@ pub(crate) struct RawCondition {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawLimits {
-    pub rate: SStr,
+    #[serde(default)]
+    pub rate: Option<SStr>,
+    /// LLM tokens per window (`2M/day`).
+    #[serde(default)]
+    pub tokens: Option<SStr>,
     #[serde(default)]
     pub burst: Option<u32>,
     #[serde(default)]

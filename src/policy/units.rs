@@ -55,6 +55,12 @@ pub fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
             "rate `{text}` allows nothing; use `decision: deny` instead"
         ));
     }
+    Ok((count, parse_window("rate", text, unit)?))
+}
+
+/// A rate's window: a duration, or a unit alone meaning one of it; `what` and `text` (the
+/// whole rate) are for the message.
+fn parse_window(what: &str, text: &str, unit: &str) -> Result<Duration, String> {
     let unit = unit.trim();
     let window = if unit.starts_with(|c: char| c.is_alphabetic()) {
         humantime::parse_duration(&format!("1{unit}"))
@@ -62,19 +68,95 @@ pub fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
         humantime::parse_duration(unit)
     }
     .map_err(|e| {
-        format!("invalid rate `{text}`: {e} (e.g. 30/hour, 5/second, 100/minute, 1000/day)")
+        format!("invalid {what} `{text}`: {e} (e.g. 30/hour, 5/second, 100/minute, 1000/day)")
     })?;
     if window.is_zero() || window > MAX_WINDOW {
         return Err(format!(
-            "invalid rate `{text}`: the window must be longer than zero and at most a year"
+            "invalid {what} `{text}`: the window must be longer than zero and at most a year"
         ));
     }
-    Ok((count, window))
+    Ok(window)
+}
+
+/// Most tokens a budget may name: far beyond any provider's usage, and small enough that
+/// a budget's arithmetic in nanoseconds cannot overflow.
+const MAX_TOKENS: u64 = 1_000_000_000_000;
+
+/// Parses a token budget `N/WINDOW`, where N takes a decimal suffix `k` (thousand), `M`
+/// (million) or `G` (billion): `2M/day`, `100k/hour`, `50000/15m`.
+pub fn parse_token_budget(text: &str) -> Result<(u64, Duration), String> {
+    let bad = || format!("invalid token budget `{text}` (e.g. 2M/day, 100k/hour, 50000/15m)");
+    let (count, unit) = text.trim().split_once('/').ok_or_else(bad)?;
+    let count = count.trim();
+    let (digits, multiplier) = match count.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&count[..i], 1_000),
+        Some((i, 'm' | 'M')) => (&count[..i], 1_000_000),
+        Some((i, 'g' | 'G')) => (&count[..i], 1_000_000_000),
+        _ => (count, 1),
+    };
+    let tokens = digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .ok_or_else(bad)?;
+    if tokens == 0 {
+        return Err(format!(
+            "token budget `{text}` allows nothing; use `decision: deny` instead"
+        ));
+    }
+    if tokens > MAX_TOKENS {
+        return Err(format!(
+            "token budget `{text}` is over the {MAX_TOKENS}-token limit"
+        ));
+    }
+    Ok((tokens, parse_window("token budget", text, unit)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_budgets() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(parse_token_budget("2M/day").unwrap(), (2_000_000, day));
+        assert_eq!(
+            parse_token_budget("100k/hour").unwrap(),
+            (100_000, Duration::from_secs(3600))
+        );
+        assert_eq!(
+            parse_token_budget(" 50000 / 15m ").unwrap(),
+            (50_000, Duration::from_secs(900))
+        );
+        assert_eq!(parse_token_budget("1G/week").unwrap().0, 1_000_000_000);
+        for bad in [
+            "lots",
+            "2M",
+            "2M/fortnight",
+            "0/day",
+            "M/day",
+            "1.5M/day",
+            "-3/day",
+        ] {
+            assert!(parse_token_budget(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_token_budget("lots")
+                .unwrap_err()
+                .starts_with("invalid token budget `lots`")
+        );
+        assert!(
+            parse_token_budget("2000G/day")
+                .unwrap_err()
+                .contains("limit")
+        );
+        assert!(
+            parse_token_budget("0k/day")
+                .unwrap_err()
+                .contains("allows nothing")
+        );
+    }
 
     #[test]
     fn sizes() {

@@ -33,6 +33,7 @@ mod inspection;
 mod jail;
 mod leak;
 mod limits;
+mod llm_budgets;
 mod mcp;
 mod mcp_replies;
 mod mcp_sdk;

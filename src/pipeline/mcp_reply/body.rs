@@ -11,9 +11,9 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame};
 use serde_json::Value;
 
-use super::sse::{self, Scan};
 use super::{Fate, McpView};
 use crate::body::{BoxError, ProxyBody};
+use crate::pipeline::sse::{self, Scan};
 
 /// Largest SSE event read: the WebSocket message cap, so both transports agree.
 pub const EVENT_CAP: usize = 16 * 1024 * 1024;

@@ -1,5 +1,6 @@
 //! The response body that carries its exchange to the end: counts the bytes sent to the
-//! agent and runs the exchange's closing step when the body ends or is dropped (client gone).
+//! agent and runs the exchange's closing step when the body ends or is dropped (client gone),
+//! after dropping the bodies it wraps so that their readers finish first.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,6 +29,9 @@ impl ClosingBody {
 
     fn close(&mut self) {
         if let Some(mut exchange) = self.exchange.take() {
+            // The body's readers finish first (LLM usage recorded and spent), so the entry
+            // carries what they found and the next request meets what they spent.
+            self.inner = crate::body::empty();
             exchange.bytes_out = self.bytes;
             exchange.finish();
         }

@@ -126,6 +126,11 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
             }
         }
     }
+    if let Ok(u) = x.usage.lock() {
+        e.tokens_in = u.usage.map(|u| u.input);
+        e.tokens_out = u.usage.map(|u| u.output);
+        e.usage_warning = u.warning.clone();
+    }
     e.duration_ms = x.started.elapsed().as_secs_f64() * 1000.0;
     e.upstream_ms = x.upstream_ms;
     e

@@ -149,6 +149,7 @@ fn the_json_body_is_unchanged() {
     let refusal = Refusal::RateLimited {
         rule: "search".into(),
         retry_after: std::time::Duration::from_secs(1),
+        limit: Limited::Rate,
     };
     assert_eq!(
         String::from_utf8(refusal.json(&id)).unwrap(),
@@ -230,4 +231,25 @@ async fn a_denied_batch_answers_each_call_with_an_id_and_notifications_not_at_al
     assert!(resp.headers().get(header::CONTENT_TYPE).is_none());
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     assert!(bytes.is_empty());
+}
+
+/// A spent token budget answers 429 naming the rule, the reason and the wait.
+#[test]
+fn a_spent_token_budget_is_a_429_with_retry_after() {
+    let id = RequestId::new();
+    let refusal = Refusal::RateLimited {
+        rule: "llm".into(),
+        retry_after: std::time::Duration::from_millis(2500),
+        limit: Limited::Tokens,
+    };
+    let resp = refusal.into_response(&id);
+    assert_eq!(resp.status(), http::StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()[http::header::RETRY_AFTER], "3");
+    assert_eq!(
+        String::from_utf8(refusal.json(&id)).unwrap(),
+        format!(
+            "{{\"error\":\"rate_limited\",\"rule\":\"llm\",\"reason\":\"token budget spent\",\"request_id\":\"{}\"}}",
+            id.as_str()
+        )
+    );
 }

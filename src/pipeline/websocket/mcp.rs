@@ -15,7 +15,7 @@ use crate::audit::Decision as AuditDecision;
 use crate::control::rate_limits::CounterStore;
 use crate::pipeline::decide;
 use crate::pipeline::mcp_reply::{Fate, McpView, is_list};
-use crate::pipeline::refusal::{McpDenial, Refusal};
+use crate::pipeline::refusal::{Limited, McpDenial, Refusal};
 use crate::policy::{Decision, Verdict};
 
 /// What becomes of one agent message.
@@ -78,9 +78,18 @@ impl McpMessages {
             rule,
             self.view.agent(),
         );
-        if let Err(Refusal::RateLimited { rule, retry_after }) = limited {
+        if let Err(Refusal::RateLimited {
+            rule,
+            retry_after,
+            limit,
+        }) = limited
+        {
+            let what = match limit {
+                Limited::Rate => "rate limit",
+                Limited::Tokens => "token budget",
+            };
             let reason = format!(
-                "rate limit of rule {rule} exceeded; retry after {} s",
+                "{what} of rule {rule} exceeded; retry after {} s",
                 retry_after.as_secs().max(1)
             );
             return self.refuse(decision, reason);

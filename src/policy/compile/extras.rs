@@ -4,12 +4,12 @@
 use super::{Ctx, Names};
 use crate::policy::decision::Verdict;
 use crate::policy::extras::{
-    Approval, HeaderTemplate, LimitScope, Limits, ResponseRedaction, TemplatePart, parse_cidr,
-    parse_template,
+    Approval, HeaderTemplate, LimitScope, Limits, RequestRate, ResponseRedaction, TemplatePart,
+    TokenBudget, parse_cidr, parse_template,
 };
 use crate::policy::json::JsonPath;
 use crate::policy::raw::{OrderedMap, RawApproval, RawLimits, RawPer, RawResponse, SStr};
-use crate::policy::units::{parse_duration, parse_rate};
+use crate::policy::units::{parse_duration, parse_rate, parse_token_budget};
 
 /// `set_headers:` — valid names, valid literal text, secrets declared and injected.
 pub(super) fn set_headers(
@@ -62,15 +62,50 @@ pub(super) fn set_headers(
     out
 }
 
-/// `limits:` — rate `N/unit`, optional burst and scope.
-pub(super) fn limits(ctx: &mut Ctx<'_>, raw: &RawLimits) -> Option<Limits> {
-    let (count, window) = parse_rate(&raw.rate.value)
-        .map_err(|e| ctx.error_at(&raw.rate, e))
-        .ok()?;
+/// `limits:` — rate `N/unit` with an optional burst, a token budget `N/unit`, or both;
+/// and the scope.
+pub(super) fn limits(ctx: &mut Ctx<'_>, id: &SStr, raw: &RawLimits) -> Option<Limits> {
+    if raw.rate.is_none() && raw.tokens.is_none() {
+        ctx.error_at(
+            id,
+            format!(
+                "rule `{}` has `limits:` without `rate:` or `tokens:`",
+                id.value
+            ),
+        );
+        return None;
+    }
+    if raw.rate.is_none() && raw.burst.is_some() {
+        ctx.error_at(
+            id,
+            format!("rule `{}` has `limits.burst:` without `rate:`", id.value),
+        );
+    }
+    let rate = match &raw.rate {
+        Some(text) => {
+            let (count, window) = parse_rate(&text.value)
+                .map_err(|e| ctx.error_at(text, e))
+                .ok()?;
+            Some(RequestRate {
+                count,
+                window,
+                burst: raw.burst,
+            })
+        }
+        None => None,
+    };
+    let tokens = match &raw.tokens {
+        Some(text) => {
+            let (tokens, window) = parse_token_budget(&text.value)
+                .map_err(|e| ctx.error_at(text, e))
+                .ok()?;
+            Some(TokenBudget { tokens, window })
+        }
+        None => None,
+    };
     Some(Limits {
-        count,
-        window,
-        burst: raw.burst,
+        rate,
+        tokens,
         per: match raw.per {
             None | Some(RawPer::Agent) => LimitScope::Agent,
             Some(RawPer::Rule) => LimitScope::Rule,

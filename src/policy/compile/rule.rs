@@ -142,7 +142,10 @@ pub(super) fn compile_rule(
         }
     }
     let set_headers = extras::set_headers(ctx, names, &raw.set_headers, &raw.inject);
-    let limits = raw.limits.as_ref().and_then(|l| extras::limits(ctx, l));
+    let limits = raw
+        .limits
+        .as_ref()
+        .and_then(|l| extras::limits(ctx, &raw.id, l));
     let approval = raw
         .approval
         .as_ref()

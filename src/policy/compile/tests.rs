@@ -291,7 +291,7 @@ rules:
     let rule = &set.rules()[0];
     assert_eq!(rule.inject()[0].as_str(), "github");
     assert_eq!(rule.set_headers()[0].name.as_str(), "authorization");
-    let limits = rule.limits().unwrap();
+    let limits = rule.limits().unwrap().rate.clone().unwrap();
     assert_eq!(
         (limits.count, limits.window.as_secs(), limits.burst),
         (30, 3600, Some(5))
@@ -318,4 +318,36 @@ fn strip_location_keeps_the_message() {
         "unknown field `x`"
     );
     assert_eq!(strip_location("no position here"), "no position here");
+}
+
+#[test]
+fn token_budgets_compile_with_or_without_a_rate() {
+    let text = "rules:\n  - id: a\n    url: https://api.openai.com/**\n    limits: { tokens: 2M/day }\n    decision: allow\n  - id: b\n    url: https://api.anthropic.com/**\n    limits: { tokens: 100k/hour, rate: 10/minute, per: rule }\n    decision: allow\n";
+    let set = RuleSet::compile(&[src("r.yaml", text)]).unwrap();
+    let a = set.rules()[0].limits().unwrap();
+    assert_eq!(a.rate, None);
+    let tokens = a.tokens.unwrap();
+    assert_eq!(
+        (tokens.tokens, tokens.window.as_secs()),
+        (2_000_000, 86_400)
+    );
+    let b = set.rules()[1].limits().unwrap();
+    assert_eq!(b.tokens.unwrap().tokens, 100_000);
+    assert_eq!(b.rate.as_ref().unwrap().count, 10);
+}
+
+#[test]
+fn bad_token_budgets_point_at_the_value() {
+    let text = "rules:\n  - id: a\n    url: https://a.com/\n    limits: { tokens: lots }\n    decision: allow\n  - id: b\n    url: https://b.com/\n    limits: { tokens: 0/day }\n    decision: allow\n  - id: c\n    url: https://c.com/\n    limits: { per: rule }\n    decision: allow\n  - id: d\n    url: https://d.com/\n    limits: { tokens: 5k/day, burst: 3 }\n    decision: allow\n";
+    let all = errors(&[src("r.yaml", text)]);
+    assert_eq!(
+        all,
+        vec![
+            "r.yaml:4:23: invalid token budget `lots` (e.g. 2M/day, 100k/hour, 50000/15m)",
+            "r.yaml:8:23: token budget `0/day` allows nothing; use `decision: deny` instead",
+            "r.yaml:10:9: rule `c` has `limits:` without `rate:` or `tokens:`",
+            "r.yaml:14:9: rule `d` has `limits.burst:` without `rate:`",
+        ],
+        "{all:#?}"
+    );
 }

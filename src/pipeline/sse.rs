@@ -1,6 +1,6 @@
 //! Server-sent events framing (the WHATWG `text/event-stream` rules): where an event ends,
 //! the data it carries, and the event with its data replaced. Lines end with CRLF, LF or CR;
-//! an empty line ends an event.
+//! an empty line ends an event. Shared by the readers of MCP answers and of LLM usage.
 
 use std::borrow::Cow;
 
