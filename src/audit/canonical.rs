@@ -29,6 +29,14 @@ pub(super) struct CanonicalEntry<'a> {
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     failed_condition: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graphql_batch: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graphql_fields: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graphql_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graphql_operation: Option<&'a str>,
     host: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     mcp_batch: Option<u64>,
@@ -104,6 +112,10 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             mcp_tool,
             mcp_batch,
             mcp_session,
+            graphql_operation,
+            graphql_name,
+            graphql_fields,
+            graphql_batch,
             prev_hash,
             hash: _,
         } = e;
@@ -117,6 +129,10 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             decision: *decision,
             duration_ms: *duration_ms,
             failed_condition: failed_condition.as_deref(),
+            graphql_batch: *graphql_batch,
+            graphql_fields: graphql_fields.as_deref(),
+            graphql_name: graphql_name.as_deref(),
+            graphql_operation: graphql_operation.as_deref(),
             host,
             mcp_batch: *mcp_batch,
             mcp_method: mcp_method.as_deref(),
@@ -193,6 +209,10 @@ mod tests {
         e.mcp_tool = Some("create_issue".into());
         e.mcp_batch = Some(2);
         e.mcp_session = Some("s-1".into());
+        e.graphql_operation = Some("mutation".into());
+        e.graphql_name = Some("Delete".into());
+        e.graphql_fields = Some(vec!["deleteRepository".into(), "viewer".into()]);
+        e.graphql_batch = Some(3);
         e.prev_hash = "ab".repeat(32);
         e.hash = "ignored".into();
         e

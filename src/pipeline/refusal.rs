@@ -3,6 +3,7 @@
 
 mod bad_request;
 mod cause;
+mod graphql;
 mod jsonrpc;
 
 use http::{HeaderValue, Response, StatusCode, header};
@@ -20,6 +21,7 @@ use crate::upstream::UpstreamFailure;
 
 pub use bad_request::BadRequest;
 pub use cause::{Denial, MethodRefused, Misdirected, Unavailable};
+pub use graphql::{GRAPHQL_DENIED_CODE, GraphqlDenial};
 pub use jsonrpc::{DENIED_CODE, McpDenial, sse_event, wants_sse};
 
 /// Header telling the agent which decision produced a response keyward wrote itself.
@@ -54,6 +56,8 @@ pub enum Refusal {
     /// Policy denied MCP calls: answered as JSON-RPC errors (200, or 202 when no call has
     /// an id).
     McpDenied(McpDenial),
+    /// Policy denied GraphQL operations: answered as GraphQL errors (403).
+    GraphqlDenied(GraphqlDenial),
     /// Upstream failed; the status follows the failure (403 guard, 502, 504).
     Upstream(UpstreamFailure),
     /// Something keyward needs is unavailable (audit sink, a secret source): fail closed (503).
@@ -116,7 +120,9 @@ impl Refusal {
                 "proxy_auth_required",
                 Decision::Deny,
             ),
-            Refusal::Denied { .. } => (StatusCode::FORBIDDEN, "denied", Decision::Deny),
+            Refusal::Denied { .. } | Refusal::GraphqlDenied(_) => {
+                (StatusCode::FORBIDDEN, "denied", Decision::Deny)
+            }
             Refusal::McpDenied(denial)
                 if denial.calls.calls.iter().all(|c| c.call.id.is_none()) =>
             {
@@ -168,6 +174,7 @@ impl Refusal {
             Refusal::UriTooLong(reason) | Refusal::Internal(reason) => reason.clone(),
             Refusal::Denied { reason, .. } => reason.to_string(),
             Refusal::McpDenied(denial) => denial.reason.clone(),
+            Refusal::GraphqlDenied(denial) => denial.reason.clone(),
             Refusal::RateLimited { .. } => "rate limit exceeded".to_owned(),
         }
     }
@@ -177,6 +184,7 @@ impl Refusal {
         match self {
             Refusal::Denied { rule, .. } => rule.as_ref(),
             Refusal::McpDenied(denial) => denial.rule.as_ref(),
+            Refusal::GraphqlDenied(denial) => denial.rule.as_ref(),
             Refusal::RateLimited { rule, .. } => Some(rule),
             _ => None,
         }
@@ -194,6 +202,9 @@ impl Refusal {
     fn json(&self, request_id: &RequestId) -> Vec<u8> {
         if let Refusal::McpDenied(denial) = self {
             return denial.body(request_id).unwrap_or_default();
+        }
+        if let Refusal::GraphqlDenied(denial) = self {
+            return denial.body(request_id);
         }
         serde_json::to_vec(&Body {
             error: self.parts().error,

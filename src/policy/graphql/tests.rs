@@ -1,0 +1,1 @@
+//! GraphQL request reading and the `graphql:` selector.
