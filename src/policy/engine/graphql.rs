@@ -5,14 +5,15 @@
 //! Unlike `mcp:`, a request that cannot be read as GraphQL (not JSON, a document that does
 //! not parse, a persisted query hash that does not match its text) makes the `graphql:`
 //! rules deny with the reason — fail closed. An operation that no `graphql:` rule selects is
-//! denied too (other rules of the URL do not admit it); a persisted query sent by hash
+//! denied: only `graphql:` rules allow operations (other deny and approve rules of the URL
+//! still apply, other allow rules do not); a persisted query sent by hash
 //! alone is selected only by the `graphql:` rules that list its hash.
 
 use super::calls::{self, Unreadable};
 use super::evaluate::{self, Outcome};
 use super::inputs::Inputs;
 use super::{Evaluated, conclude};
-use crate::policy::decision::{ConditionTrace, Decision};
+use crate::policy::decision::{ConditionTrace, Decision, Mode, Verdict};
 use crate::policy::graphql::{GraphqlDecision, GraphqlOp, GraphqlOpDecision, GraphqlOps, request};
 use crate::policy::rule::Rule;
 
@@ -98,8 +99,9 @@ fn read(inputs: &Inputs<'_>, max_size: usize) -> Result<GraphqlOps, String> {
     }
 }
 
-/// Evaluates the rules on one operation: `graphql:` rules that do not select it drop out;
-/// when none selects it, they all deny it.
+/// Evaluates the rules on one operation: `graphql:` rules that do not select it drop out,
+/// and so do allow rules without `graphql:`; when no `graphql:` rule selects it, they all
+/// deny it.
 fn per_op<'a>(
     matched: &[(&'a Rule, Vec<(String, String)>)],
     inputs: &Inputs<'_>,
@@ -107,9 +109,18 @@ fn per_op<'a>(
     trace: &mut Vec<ConditionTrace>,
     tracing: bool,
 ) -> Vec<Evaluated<'a>> {
+    // Shadow `graphql:` rules alone do not change what is enforced.
+    let governed = matched
+        .iter()
+        .any(|(r, _)| r.graphql.is_some() && r.mode == Mode::Enforce);
     let mut evaluated = Vec::new();
     let mut selected = false;
     for (rule, captures) in matched {
+        if governed && rule.graphql.is_none() && rule.verdict == Verdict::Allow {
+            // Only `graphql:` rules allow operations: a broader allow rule of the URL
+            // would admit every operation the `graphql:` rules leave out.
+            continue;
+        }
         if let Some(selector) = &rule.graphql {
             let result = selector.matches(op, rule.verdict);
             if tracing {
