@@ -240,7 +240,8 @@ pub struct GraphqlOpDecision {
 pub struct GraphqlDecision {
     /// Whether the body was a batch.
     pub batch: bool,
-    /// One entry per operation, in body order.
+    /// One entry per operation, in body order; empty when the request could not be read
+    /// as GraphQL (then the request's decision is the denial saying why).
     pub ops: Vec<GraphqlOpDecision>,
     /// The index of the operation whose decision is the request's.
     pub deciding: usize,

@@ -42,7 +42,14 @@ pub(super) fn decide(
                 reason: &reason,
             };
             let evaluated = calls::whole(matched, inputs, &mut trace, tracing, Some(unreadable));
-            return conclude(&evaluated, trace);
+            let mut decision = conclude(&evaluated, trace);
+            // No operation was read, but the request is GraphQL: its denial is answered so.
+            decision.graphql = Some(GraphqlDecision {
+                batch: false,
+                ops: Vec::new(),
+                deciding: 0,
+            });
+            return decision;
         }
     };
     let decisions: Vec<Decision> = ops
