@@ -165,7 +165,12 @@ pub fn rate_limit(
     };
     for id in elements {
         let rule = id.and_then(|id| rules.rule(id));
-        take(counters, rule, agent)?;
+        take(counters, rule, agent).map_err(|refusal| match refusal {
+            Refusal::RateLimited { rule, retry_after } if decision.graphql.is_some() => {
+                Refusal::GraphqlRateLimited { rule, retry_after }
+            }
+            other => other,
+        })?;
     }
     Ok(())
 }

@@ -58,6 +58,12 @@ pub enum Refusal {
     McpDenied(McpDenial),
     /// Policy denied GraphQL operations: answered as GraphQL errors (403).
     GraphqlDenied(GraphqlDenial),
+    /// A GraphQL operation's rule's rate limit is used up: a GraphQL error (429 with
+    /// Retry-After).
+    GraphqlRateLimited {
+        rule: RuleId,
+        retry_after: std::time::Duration,
+    },
     /// Upstream failed; the status follows the failure (403 guard, 502, 504).
     Upstream(UpstreamFailure),
     /// Something keyward needs is unavailable (audit sink, a secret source): fail closed (503).
@@ -129,7 +135,7 @@ impl Refusal {
                 (StatusCode::ACCEPTED, "denied", Decision::Deny)
             }
             Refusal::McpDenied(_) => (StatusCode::OK, "denied", Decision::Deny),
-            Refusal::RateLimited { .. } => (
+            Refusal::RateLimited { .. } | Refusal::GraphqlRateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 Decision::RateLimited,
@@ -175,7 +181,9 @@ impl Refusal {
             Refusal::Denied { reason, .. } => reason.to_string(),
             Refusal::McpDenied(denial) => denial.reason.clone(),
             Refusal::GraphqlDenied(denial) => denial.reason.clone(),
-            Refusal::RateLimited { .. } => "rate limit exceeded".to_owned(),
+            Refusal::RateLimited { .. } | Refusal::GraphqlRateLimited { .. } => {
+                "rate limit exceeded".to_owned()
+            }
         }
     }
 
@@ -185,7 +193,9 @@ impl Refusal {
             Refusal::Denied { rule, .. } => rule.as_ref(),
             Refusal::McpDenied(denial) => denial.rule.as_ref(),
             Refusal::GraphqlDenied(denial) => denial.rule.as_ref(),
-            Refusal::RateLimited { rule, .. } => Some(rule),
+            Refusal::RateLimited { rule, .. } | Refusal::GraphqlRateLimited { rule, .. } => {
+                Some(rule)
+            }
             _ => None,
         }
     }
@@ -205,6 +215,9 @@ impl Refusal {
         }
         if let Refusal::GraphqlDenied(denial) = self {
             return denial.body(request_id);
+        }
+        if let Refusal::GraphqlRateLimited { rule, .. } = self {
+            return graphql::rate_limited_body(rule, request_id);
         }
         serde_json::to_vec(&Body {
             error: self.parts().error,
@@ -255,7 +268,9 @@ impl Refusal {
         }
         headers.insert(DECISION_HEADER, HeaderValue::from_static(decision.as_str()));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Refusal::RateLimited { retry_after, .. } = self {
+        if let Refusal::RateLimited { retry_after, .. }
+        | Refusal::GraphqlRateLimited { retry_after, .. } = self
+        {
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }

@@ -2,7 +2,8 @@
 //! `{"errors": [{"message": "keyward: …", "extensions": {"code": "KEYWARD_DENIED", …}}]}`,
 //! so GraphQL clients show the denial as an error of the operation. A batch is answered
 //! with an array of such responses, one per element: the denied elements name their
-//! reason, the others say they were not forwarded because of the denied one.
+//! reason, the others say they were not forwarded because of the denied one. A request
+//! over its rule's rate limit gets the same shape with 429 and `KEYWARD_RATE_LIMITED`.
 
 use serde::Serialize;
 
@@ -84,6 +85,25 @@ impl GraphqlDenial {
     }
 }
 
+/// The `extensions.code` of a GraphQL request over its rule's rate limit.
+pub const GRAPHQL_RATE_LIMITED_CODE: &str = "KEYWARD_RATE_LIMITED";
+
+/// The GraphQL answer to a request over `rule`'s rate limit (sent with 429).
+pub fn rate_limited_body(rule: &RuleId, request_id: &RequestId) -> Vec<u8> {
+    let mut answer = response(
+        Some(rule),
+        "rate limit exceeded".to_owned(),
+        None,
+        request_id,
+    );
+    for error in &mut answer.errors {
+        error.extensions.code = GRAPHQL_RATE_LIMITED_CODE;
+    }
+    serde_json::to_vec(&answer).unwrap_or_else(|_| {
+        br#"{"errors":[{"message":"keyward: rate limit exceeded","extensions":{"code":"KEYWARD_RATE_LIMITED"}}]}"#.to_vec()
+    })
+}
+
 /// One response naming `rule` and `reason`.
 fn response<'a>(
     rule: Option<&'a RuleId>,
@@ -108,3 +128,6 @@ fn response<'a>(
         }],
     }
 }
+
+#[cfg(test)]
+mod tests;
