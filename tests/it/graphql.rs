@@ -1,7 +1,7 @@
 //! GraphQL through the real proxy, end to end with real parts: a graphql-core server (behind
 //! the test's HTTPS upstream, which forwards to it) and the `gql` client over `requests`.
-//! An allowed query is answered by the server; a denied mutation, a batch holding one, an
-//! invalid document and a persisted query whose hash does not match its text are answered
+//! An allowed query (POST JSON, GET) is answered by the server; a denied mutation (JSON or
+//! application/graphql), a batch holding one, an invalid document and a persisted query whose hash does not match its text are answered
 //! by keyward as GraphQL errors naming the rule, and the server never executes them (it
 //! records what it runs). The audit entries name the operation, its name and its fields.
 
@@ -175,6 +175,16 @@ async fn gql_client_through_keyward_sees_allowed_queries_and_graphql_shaped_deni
         "keyward: denied by rule `gql-no-repo-deletion`: agents never delete repositories"
     );
 
+    let get = &case("get");
+    assert_eq!(get["status"], 200, "{stdout}");
+    assert_eq!(get["body"]["data"]["repository"]["name"], "web");
+    let document = &case("document");
+    assert_eq!(document["status"], 403, "{stdout}");
+    assert_eq!(
+        document["body"]["errors"][0]["extensions"]["rule"],
+        "gql-no-repo-deletion"
+    );
+
     let invalid = &case("invalid");
     assert_eq!(invalid["status"], 403, "{stdout}");
     let message = invalid["body"]["errors"][0]["message"].as_str().unwrap();
@@ -197,17 +207,20 @@ async fn gql_client_through_keyward_sees_allowed_queries_and_graphql_shaped_deni
     let ran = executed(port).await;
     assert_eq!(
         ran,
-        [serde_json::json!({"operation": "query", "name": "Who", "fields": ["viewer", "viewer"]})],
-        "only the allowed query was executed"
+        [
+            serde_json::json!({"operation": "query", "name": "Who", "fields": ["viewer", "viewer"]}),
+            serde_json::json!({"operation": "query", "name": "ByGet", "fields": ["repository"]}),
+        ],
+        "only the allowed queries were executed"
     );
     assert_eq!(
         h.upstream().count(),
-        1,
+        2,
         "nothing denied reached the upstream"
     );
 
     let audit = h.keyward.running.handles().audit().unwrap().clone();
-    let entries = audit_log::wait_for(&audit, &h.keyward.audit_path(), 6, |e| {
+    let entries = audit_log::wait_for(&audit, &h.keyward.audit_path(), 8, |e| {
         e["path"] == "/graphql"
     })
     .await;
@@ -232,22 +245,32 @@ async fn gql_client_through_keyward_sees_allowed_queries_and_graphql_shaped_deni
         "{}",
         gql[2]
     );
-    assert_eq!(gql[3]["graphql_batch"], 2);
+    assert_eq!(
+        (
+            &gql[3]["method"],
+            &gql[3]["graphql_name"],
+            &gql[3]["decision"]
+        ),
+        (&"GET".into(), &"ByGet".into(), &"allow".into())
+    );
+    assert_eq!(gql[4]["graphql_operation"], "mutation");
+    assert_eq!(gql[4]["decision"], "deny");
+    assert_eq!(gql[5]["graphql_batch"], 2);
     assert!(
-        gql[4]["reason"]
+        gql[6]["reason"]
             .as_str()
             .unwrap()
             .starts_with("invalid GraphQL document"),
         "{}",
-        gql[4]
+        gql[6]
     );
     assert!(
-        gql[5]["reason"]
+        gql[7]["reason"]
             .as_str()
             .unwrap()
             .contains("does not match the query text"),
         "{}",
-        gql[5]
+        gql[7]
     );
     audit_log::verify(&h.keyward.audit_path());
 }

@@ -51,6 +51,15 @@ case(
         ]
     ),
 )
+r = requests.get(URL, params={"query": "query ByGet { repository(name: \"web\") { name } }"}, timeout=20)
+print(json.dumps({"case": "get", "status": r.status_code, "body": r.json()}), flush=True)
+r = requests.post(
+    URL,
+    data='mutation { deleteRepository(name: "web") }',
+    headers={"content-type": "application/graphql"},
+    timeout=20,
+)
+print(json.dumps({"case": "document", "status": r.status_code, "body": r.json()}), flush=True)
 raw(
     "batch_raw",
     [{"query": "{ viewer { login } }"}, {"query": 'mutation { deleteRepository(name: "web") }'}],
