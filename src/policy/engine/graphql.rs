@@ -88,6 +88,13 @@ fn read(inputs: &Inputs<'_>, max_size: usize) -> Result<GraphqlOps, String> {
     if inputs.head.method == http::Method::GET {
         return request::from_params(|name| inputs.query(name));
     }
+    for name in request::PARAMS {
+        if inputs.query(name)?.is_some() {
+            return Err(format!(
+                "the request carries the GraphQL parameter `{name}` in its URL and a body; servers disagree on which wins"
+            ));
+        }
+    }
     let document = inputs.content_type().is_some_and(|t| {
         t.split(';')
             .next()

@@ -14,6 +14,15 @@ use super::{GraphqlOp, GraphqlOps};
 /// Most operations of one batch; a longer batch is denied.
 pub const MAX_BATCH: usize = 100;
 
+/// The parameters of a GraphQL request; in the URL of a `POST` they are refused, since
+/// servers disagree on whether the URL's or the body's win.
+pub const PARAMS: [&str; 4] = ["query", "operationName", "variables", "extensions"];
+
+/// Keys by which other persisted-document schemes (Relay, GraphQL Yoga, Hive) name a stored
+/// document: a server may run that document instead of the text keyward reads, so a request
+/// carrying one is refused.
+const DOCUMENT_IDS: [&str; 4] = ["id", "doc_id", "documentId", "queryId"];
+
 /// Reads a JSON body: one request object or a batch of them.
 pub fn from_json(doc: &Value) -> Result<GraphqlOps, String> {
     match doc {
@@ -57,8 +66,13 @@ pub fn from_document(bytes: &[u8]) -> Result<GraphqlOps, String> {
 pub fn from_params(
     param: impl Fn(&str) -> Result<Option<Value>, String>,
 ) -> Result<GraphqlOps, String> {
+    for name in DOCUMENT_IDS {
+        if param(name)?.is_some() {
+            return Err(document_id_error(name));
+        }
+    }
     let mut object = Map::new();
-    for name in ["query", "operationName", "variables", "extensions"] {
+    for name in PARAMS {
         let value = match param(name)? {
             None => continue,
             Some(Value::String(text)) => text,
@@ -90,6 +104,9 @@ fn from_object(index: usize, value: &Value) -> Result<GraphqlOp, String> {
     let Value::Object(object) = value else {
         return Err("not a GraphQL request object".to_owned());
     };
+    if let Some(name) = DOCUMENT_IDS.iter().find(|k| object.contains_key(**k)) {
+        return Err(document_id_error(name));
+    }
     let text = |key: &str| match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -140,6 +157,13 @@ fn persisted_hash(extensions: Option<&Value>) -> Result<Option<String>, String> 
         Some(Value::String(hash)) if is_sha256_hex(hash) => Ok(Some(hash.to_ascii_lowercase())),
         _ => Err("extensions.persistedQuery has no sha256Hash of 64 hex digits".to_owned()),
     }
+}
+
+/// The refusal of a stored-document id.
+fn document_id_error(name: &str) -> String {
+    format!(
+        "the request names a stored document by `{name}`, which keyward cannot inspect (only Apollo persisted query hashes are checked)"
+    )
 }
 
 /// Whether `text` is 64 hex digits.

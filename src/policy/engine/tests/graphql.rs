@@ -160,6 +160,41 @@ fn unreadable_requests_are_denied_with_the_reason() {
 }
 
 #[test]
+fn graphql_parameters_in_a_post_url_and_stored_document_ids_are_denied() {
+    let set = set();
+    let d = decide(
+        &set,
+        "POST https://api.example.com/graphql?query=mutation%20%7B%20deleteRepository%20%7D",
+        Some(&body("{ viewer { login } }")),
+    );
+    assert_eq!(d.verdict, Verdict::Deny);
+    assert_eq!(
+        d.reason,
+        "the request carries the GraphQL parameter `query` in its URL and a body; servers disagree on which wins"
+    );
+    let relay = serde_json::json!({ "query": "{ viewer { login } }", "doc_id": "123" }).to_string();
+    let d = decide(&set, URL, Some(&relay));
+    assert_eq!(d.verdict, Verdict::Deny);
+    assert!(
+        d.reason
+            .starts_with("the request names a stored document by `doc_id`"),
+        "{}",
+        d.reason
+    );
+    let d = decide(
+        &set,
+        "GET https://api.example.com/graphql?query=%7B%20a%20%7D&documentId=abc",
+        None,
+    );
+    assert!(
+        d.reason
+            .starts_with("the request names a stored document by `documentId`"),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
 fn hash_only_queries_are_denied_unless_a_rule_lists_the_hash() {
     let set = set();
     let hash_only = |hash: &str| {
