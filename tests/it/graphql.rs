@@ -274,3 +274,33 @@ async fn gql_client_through_keyward_sees_allowed_queries_and_graphql_shaped_deni
     );
     audit_log::verify(&h.keyward.audit_path());
 }
+
+#[test]
+fn keyward_check_positions_bad_graphql_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.yaml");
+    std::fs::write(
+        &file,
+        "rules:\n  - id: g\n    url: https://api.example.com/graphql\n    graphql:\n      operation: [query, delete]\n      fields: [deleteRepository]\n    decision: deny\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .arg("check")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("g.yaml:5:18: unknown GraphQL operation type `delete`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("g.yaml:6:15: invalid GraphQL field `deleteRepository` (write `type.field`"),
+        "{text}"
+    );
+}

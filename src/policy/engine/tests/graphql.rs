@@ -284,3 +284,28 @@ rules:
     let d = decide(&set, URL, Some(&body("mutation { a }")));
     assert_eq!((d.verdict, rule_name(&d)), (Verdict::Allow, Some("posts")));
 }
+
+#[test]
+fn explain_lists_every_operation_with_its_verdict() {
+    let batch = serde_json::json!([
+        { "query": "query Q { viewer { login } }" },
+        { "query": "mutation { x: deleteRepository { id } }" },
+    ])
+    .to_string();
+    let text = crate::policy::explain(&decide(&set(), URL, Some(&batch)));
+    assert!(text.contains("graphql batch:\n"), "{text}");
+    assert!(
+        text.contains("  [0] query Q (viewer): allow by queries\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  [1] mutation (deleteRepository): deny by delete\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "[FAIL] graphql query [operation 1]: graphql operation mutation does not match"
+        ),
+        "{text}"
+    );
+}
