@@ -109,7 +109,7 @@ impl GraphqlSelector {
     pub fn matches(&self, op: &GraphqlOp, verdict: Verdict) -> Result<(), String> {
         if let Some(hashes) = &self.persisted {
             let hash = op.hash();
-            if !hashes.iter().any(|h| Some(h) == hash.as_ref()) {
+            if !hashes.iter().any(|h| Some(h.as_str()) == hash) {
                 return Err(match hash {
                     Some(h) => format!("persisted query {h} is not listed"),
                     None => "not a persisted query".to_owned(),
@@ -193,8 +193,8 @@ pub struct GraphqlOp {
 
 impl GraphqlOp {
     /// The persisted query hash sent; `None` when the request sent none.
-    pub fn hash(&self) -> Option<String> {
-        self.persisted.clone()
+    pub fn hash(&self) -> Option<&str> {
+        self.persisted.as_deref()
     }
 
     /// `mutation DeleteRepo (deleteRepository)`, or `persisted query <hash>`.
