@@ -4,6 +4,8 @@
 //! application/graphql), a batch holding one, an invalid document and a persisted query whose hash does not match its text are answered
 //! by keyward as GraphQL errors naming the rule, and the server never executes them (it
 //! records what it runs). The audit entries name the operation, its name and its fields.
+//! An operation over its rule's rate limit is a GraphQL error with 429, and `keyward check`
+//! positions bad `graphql:` entries.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -303,4 +305,37 @@ fn keyward_check_positions_bad_graphql_entries() {
         text.contains("g.yaml:6:15: invalid GraphQL field `deleteRepository` (write `type.field`"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn an_operation_over_its_rate_limit_is_a_graphql_error_with_429() {
+    let h = Harness::new()
+        .upstream(&["api.example.com"], crate::support::upstream::echo())
+        .rules(
+            "graphql.yaml",
+            "rules:\n  - id: gql-limited\n    url: https://api.example.com/graphql\n    graphql: { operation: query }\n    limits: { rate: 1/hour }\n    decision: allow\n",
+        )
+        .start()
+        .await;
+    let post = || {
+        Request::post("https://api.example.com/graphql")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(
+                r#"{"query":"{ viewer { login } }"}"#,
+            )))
+            .unwrap()
+    };
+    let agent = h.agent();
+    let first = agent.send(crate::support::agent::Proto::H1, post()).await;
+    assert_eq!(first.status, http::StatusCode::OK);
+    let second = agent.send(crate::support::agent::Proto::H2, post()).await;
+    assert_eq!(second.status, http::StatusCode::TOO_MANY_REQUESTS);
+    assert!(second.headers.contains_key("retry-after"));
+    let error = &second.json()["errors"][0];
+    assert_eq!(error["extensions"]["code"], "KEYWARD_RATE_LIMITED");
+    assert_eq!(
+        error["message"],
+        "keyward: rate limit exceeded (rule `gql-limited`)"
+    );
+    assert_eq!(h.upstream().count(), 1);
 }
