@@ -9,6 +9,7 @@
 //!   [`spelling`]: path spellings servers read differently, refused unless a host opts in.
 //! - [`json`]: JSON pointers with `*` segments; [`condition`]: the value tests.
 //! - [`mcp`]: JSON-RPC calls of MCP bodies and the `mcp:` selector.
+//! - [`graphql`]: GraphQL operations of a request and the `graphql:` selector.
 //! - [`body`]: size limits, decoding (by [`crate::content_coding`]) with a bomb cap, JSON/form.
 //! - [`index`](self::index): rules by host; [`engine`](self::engine): the pure decision.
 //! - [`tests_runner`]: the `tests:` entries; [`explain`]: a decision as text.
@@ -30,6 +31,7 @@ mod engine;
 pub mod error;
 pub mod explain;
 pub mod extras;
+pub mod graphql;
 mod host_allow;
 pub mod ids;
 mod index;
@@ -53,6 +55,7 @@ pub use decls::{AgentDecl, CredentialSource, SecretDecl};
 pub use engine::NO_RULE;
 pub use error::{CompileError, CompileErrors, Pos};
 pub use explain::explain;
+pub use graphql::{GraphqlDecision, GraphqlOpDecision};
 pub use host_allow::{HostAllow, HostAllowError};
 pub use ids::{AgentId, RuleId, SecretName};
 pub use mcp::{McpCall, McpCallDecision, McpDecision};

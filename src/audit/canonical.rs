@@ -29,6 +29,14 @@ pub(super) struct CanonicalEntry<'a> {
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     failed_condition: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graphql_batch: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graphql_fields: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graphql_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graphql_operation: Option<&'a str>,
     host: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     mcp_batch: Option<u64>,
@@ -113,6 +121,10 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             tokens_in,
             tokens_out,
             usage_warning,
+            graphql_operation,
+            graphql_name,
+            graphql_fields,
+            graphql_batch,
             prev_hash,
             hash: _,
         } = e;
@@ -126,6 +138,10 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             decision: *decision,
             duration_ms: *duration_ms,
             failed_condition: failed_condition.as_deref(),
+            graphql_batch: *graphql_batch,
+            graphql_fields: graphql_fields.as_deref(),
+            graphql_name: graphql_name.as_deref(),
+            graphql_operation: graphql_operation.as_deref(),
             host,
             mcp_batch: *mcp_batch,
             mcp_method: mcp_method.as_deref(),
@@ -208,6 +224,10 @@ mod tests {
         e.tokens_in = Some(1200);
         e.tokens_out = Some(34);
         e.usage_warning = Some("no usage reported".into());
+        e.graphql_operation = Some("mutation".into());
+        e.graphql_name = Some("Delete".into());
+        e.graphql_fields = Some(vec!["deleteRepository".into(), "viewer".into()]);
+        e.graphql_batch = Some(3);
         e.prev_hash = "ab".repeat(32);
         e.hash = "ignored".into();
         e

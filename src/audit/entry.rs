@@ -121,6 +121,19 @@ pub struct AuditEntry {
     /// Why the usage of a response under a token budget could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_warning: Option<String>,
+    /// The type of the GraphQL operation that decided (for a batch, the denied or held
+    /// element's, else the first's); absent for a persisted query sent by hash alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql_operation: Option<String>,
+    /// That operation's name, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql_name: Option<String>,
+    /// That operation's top-level fields (real names, not aliases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql_fields: Option<Vec<String>>,
+    /// The number of operations of a GraphQL batch (absent for a single operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql_batch: Option<u64>,
     /// The hash of the previous entry (64 zeros for the first entry of a log).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this entry's canonical bytes; set by the writer.
@@ -171,6 +184,10 @@ impl AuditEntry {
             tokens_in: None,
             tokens_out: None,
             usage_warning: None,
+            graphql_operation: None,
+            graphql_name: None,
+            graphql_fields: None,
+            graphql_batch: None,
             prev_hash: String::new(),
             hash: String::new(),
         }

@@ -11,7 +11,7 @@ use crate::control::rate_limits::{CounterStore, Rate, budget_key, counter_key};
 use crate::pipeline::exchange::{ConnInfo, Exchange};
 use crate::pipeline::normalise::Normalised;
 use crate::pipeline::read_body::AgentBody;
-use crate::pipeline::refusal::{Denial, Limited, McpDenial, Refusal, wants_sse};
+use crate::pipeline::refusal::{Denial, GraphqlDenial, Limited, McpDenial, Refusal, wants_sse};
 use crate::policy::{AgentId, BodyError, BodyNeed, Decision, RequestBody, Rule, RuleSet, Verdict};
 
 /// The header carrying an MCP session's id (streamable HTTP), recorded with MCP calls.
@@ -129,14 +129,19 @@ pub fn enforce<'r>(
 /// The refusal of a denied request, or of one whose approval ended without a yes: in the
 /// protocol the client speaks (JSON-RPC errors for MCP calls), naming the rule and `reason`.
 pub fn denial(decision: &Decision, reason: Denial, accept: Option<&HeaderValue>) -> Refusal {
-    match &decision.mcp {
-        Some(calls) => Refusal::McpDenied(McpDenial {
+    match (&decision.mcp, &decision.graphql) {
+        (Some(calls), _) => Refusal::McpDenied(McpDenial {
             rule: decision.rule.clone(),
             reason: reason.to_string(),
             calls: calls.clone(),
             sse: wants_sse(accept),
         }),
-        None => Refusal::Denied {
+        (None, Some(ops)) => Refusal::GraphqlDenied(GraphqlDenial {
+            rule: decision.rule.clone(),
+            reason: reason.to_string(),
+            ops: ops.clone(),
+        }),
+        (None, None) => Refusal::Denied {
             rule: decision.rule.clone(),
             reason,
         },
@@ -144,7 +149,8 @@ pub fn denial(decision: &Decision, reason: Denial, accept: Option<&HeaderValue>)
 }
 
 /// Takes one request from the deciding rule's rate limit, when it has one; for MCP calls,
-/// one from each allowed call's rule (a batch of three calls takes three).
+/// one from each allowed call's rule (a batch of three calls takes three); for GraphQL, one
+/// from each operation's rule.
 pub fn rate_limit(
     counters: &dyn CounterStore,
     rules: &RuleSet,
@@ -152,12 +158,25 @@ pub fn rate_limit(
     rule: Option<&Rule>,
     agent: Option<&AgentId>,
 ) -> Result<(), Refusal> {
-    let Some(calls) = &decision.mcp else {
-        return take(counters, rule, agent);
+    let elements: Vec<Option<&crate::policy::RuleId>> = match (&decision.mcp, &decision.graphql) {
+        (Some(calls), _) => calls.calls.iter().map(|c| c.rule.as_ref()).collect(),
+        (None, Some(ops)) => ops.ops.iter().map(|o| o.rule.as_ref()).collect(),
+        (None, None) => return take(counters, rule, agent),
     };
-    for call in &calls.calls {
-        let rule = call.rule.as_ref().and_then(|id| rules.rule(id));
-        take(counters, rule, agent)?;
+    for id in elements {
+        let rule = id.and_then(|id| rules.rule(id));
+        take(counters, rule, agent).map_err(|refusal| match refusal {
+            Refusal::RateLimited {
+                rule,
+                retry_after,
+                limit,
+            } if decision.graphql.is_some() => Refusal::GraphqlRateLimited {
+                rule,
+                retry_after,
+                limit,
+            },
+            other => other,
+        })?;
     }
     Ok(())
 }

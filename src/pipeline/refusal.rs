@@ -3,6 +3,7 @@
 
 mod bad_request;
 mod cause;
+mod graphql;
 mod jsonrpc;
 
 use http::{HeaderValue, Response, StatusCode, header};
@@ -20,6 +21,7 @@ use crate::upstream::UpstreamFailure;
 
 pub use bad_request::BadRequest;
 pub use cause::{Denial, MethodRefused, Misdirected, Unavailable};
+pub use graphql::{GRAPHQL_DENIED_CODE, GraphqlDenial};
 pub use jsonrpc::{DENIED_CODE, McpDenial, sse_event, wants_sse};
 
 /// Header telling the agent which decision produced a response keyward wrote itself.
@@ -55,6 +57,15 @@ pub enum Refusal {
     /// Policy denied MCP calls: answered as JSON-RPC errors (200, or 202 when no call has
     /// an id).
     McpDenied(McpDenial),
+    /// Policy denied GraphQL operations: answered as GraphQL errors (403).
+    GraphqlDenied(GraphqlDenial),
+    /// A GraphQL operation's rule's rate limit or token budget is used up: a GraphQL error (429 with
+    /// Retry-After).
+    GraphqlRateLimited {
+        rule: RuleId,
+        retry_after: std::time::Duration,
+        limit: Limited,
+    },
     /// Upstream failed; the status follows the failure (403 guard, 502, 504).
     Upstream(UpstreamFailure),
     /// Something keyward needs is unavailable (audit sink, a secret source): fail closed (503).
@@ -126,14 +137,16 @@ impl Refusal {
                 "proxy_auth_required",
                 Decision::Deny,
             ),
-            Refusal::Denied { .. } => (StatusCode::FORBIDDEN, "denied", Decision::Deny),
+            Refusal::Denied { .. } | Refusal::GraphqlDenied(_) => {
+                (StatusCode::FORBIDDEN, "denied", Decision::Deny)
+            }
             Refusal::McpDenied(denial)
                 if denial.calls.calls.iter().all(|c| c.call.id.is_none()) =>
             {
                 (StatusCode::ACCEPTED, "denied", Decision::Deny)
             }
             Refusal::McpDenied(_) => (StatusCode::OK, "denied", Decision::Deny),
-            Refusal::RateLimited { .. } => (
+            Refusal::RateLimited { .. } | Refusal::GraphqlRateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 Decision::RateLimited,
@@ -178,11 +191,20 @@ impl Refusal {
             Refusal::UriTooLong(reason) | Refusal::Internal(reason) => reason.clone(),
             Refusal::Denied { reason, .. } => reason.to_string(),
             Refusal::McpDenied(denial) => denial.reason.clone(),
+            Refusal::GraphqlDenied(denial) => denial.reason.clone(),
             Refusal::RateLimited {
+                limit: Limited::Rate,
+                ..
+            }
+            | Refusal::GraphqlRateLimited {
                 limit: Limited::Rate,
                 ..
             } => "rate limit exceeded".to_owned(),
             Refusal::RateLimited {
+                limit: Limited::Tokens,
+                ..
+            }
+            | Refusal::GraphqlRateLimited {
                 limit: Limited::Tokens,
                 ..
             } => "token budget spent".to_owned(),
@@ -194,7 +216,10 @@ impl Refusal {
         match self {
             Refusal::Denied { rule, .. } => rule.as_ref(),
             Refusal::McpDenied(denial) => denial.rule.as_ref(),
-            Refusal::RateLimited { rule, .. } => Some(rule),
+            Refusal::GraphqlDenied(denial) => denial.rule.as_ref(),
+            Refusal::RateLimited { rule, .. } | Refusal::GraphqlRateLimited { rule, .. } => {
+                Some(rule)
+            }
             _ => None,
         }
     }
@@ -211,6 +236,12 @@ impl Refusal {
     fn json(&self, request_id: &RequestId) -> Vec<u8> {
         if let Refusal::McpDenied(denial) = self {
             return denial.body(request_id).unwrap_or_default();
+        }
+        if let Refusal::GraphqlDenied(denial) = self {
+            return denial.body(request_id);
+        }
+        if let Refusal::GraphqlRateLimited { rule, .. } = self {
+            return graphql::rate_limited_body(rule, request_id);
         }
         serde_json::to_vec(&Body {
             error: self.parts().error,
@@ -261,7 +292,9 @@ impl Refusal {
         }
         headers.insert(DECISION_HEADER, HeaderValue::from_static(decision.as_str()));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Refusal::RateLimited { retry_after, .. } = self {
+        if let Refusal::RateLimited { retry_after, .. }
+        | Refusal::GraphqlRateLimited { retry_after, .. } = self
+        {
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }

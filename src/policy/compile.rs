@@ -8,6 +8,7 @@
 mod checks;
 mod decls;
 mod extras;
+mod graphql;
 mod mcp;
 mod rule;
 mod samples;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::policy::graphql::GraphqlDecision;
 use crate::policy::ids::{RuleId, SecretName};
 use crate::policy::mcp::McpDecision;
 
@@ -101,6 +102,9 @@ pub struct Decision {
     pub shadow: Option<ShadowOutcome>,
     /// The per-call decisions when the body was decided as JSON-RPC by `mcp:` rules.
     pub mcp: Option<McpDecision>,
+    /// The per-operation decisions when the request was decided as GraphQL by `graphql:`
+    /// rules.
+    pub graphql: Option<GraphqlDecision>,
 }
 
 impl Decision {
@@ -117,6 +121,7 @@ impl Decision {
             captures: Vec::new(),
             shadow: None,
             mcp: None,
+            graphql: None,
         }
     }
 

@@ -14,10 +14,11 @@
 //! request`.
 //!
 //! When a matching rule has `mcp:`, the body's JSON-RPC calls are decided one by one by the
-//! same precedence (`calls`).
+//! same precedence (`calls`); with `graphql:`, the request's GraphQL operations (`graphql`).
 
 mod calls;
 mod evaluate;
+mod graphql;
 mod inputs;
 
 use evaluate::Outcome;
@@ -127,6 +128,9 @@ fn decide_among(
         .max()
         .unwrap_or(0);
     let inputs = Inputs::new(head, body, largest);
+    if matched.iter().any(|(r, _)| r.graphql.is_some()) {
+        return graphql::decide(&matched, &inputs, trace, tracing);
+    }
     if matched.iter().any(|(r, _)| r.mcp.is_some()) {
         return calls::decide(&matched, &inputs, trace, tracing);
     }
@@ -179,6 +183,7 @@ fn conclude(evaluated: &[Evaluated<'_>], trace: Vec<ConditionTrace>) -> Decision
         captures,
         shadow,
         mcp: None,
+        graphql: None,
     }
 }
 

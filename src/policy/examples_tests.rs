@@ -27,6 +27,7 @@ fn every_shipped_file_has_tests() {
         "internal-api",
         "registries",
         "mcp-github",
+        "graphql-github",
     ] {
         let file = format!("{name}.yaml");
         assert!(

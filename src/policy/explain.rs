@@ -60,6 +60,20 @@ pub fn explain(decision: &Decision) -> String {
             );
         }
     }
+    if let Some(gql) = &decision.graphql {
+        let kind = if gql.batch { "batch" } else { "operation" };
+        let _ = writeln!(out, "graphql {kind}:");
+        for o in &gql.ops {
+            let _ = writeln!(
+                out,
+                "  [{}] {}: {} by {}",
+                o.op.index,
+                o.op.label(),
+                o.verdict,
+                o.rule.as_ref().map_or("no rule", |r| r.as_str())
+            );
+        }
+    }
     if decision.trace.is_empty() {
         let _ = writeln!(out, "checks: none (no rule names this host)");
         return out;

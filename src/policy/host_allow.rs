@@ -97,6 +97,7 @@ impl RuleSet {
                 checks: Vec::new(),
                 body: None,
                 mcp: None,
+                graphql: None,
                 verdict: Verdict::Allow,
                 mode: Mode::Enforce,
                 inject: Vec::new(),

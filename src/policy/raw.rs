@@ -52,6 +52,8 @@ pub(crate) struct RawRule {
     pub body: Option<RawBody>,
     #[serde(default)]
     pub mcp: Option<Spanned<RawMcp>>,
+    #[serde(default)]
+    pub graphql: Option<Spanned<RawGraphql>>,
     pub decision: RawVerdict,
     #[serde(default)]
     pub mode: Option<RawMode>,
@@ -144,6 +146,22 @@ pub(crate) struct RawMcp {
     pub resource: Option<Spanned<OneOrMany>>,
     #[serde(default)]
     pub arguments: OrderedMap<RawCondition>,
+}
+
+/// A rule's `graphql:` selector: which GraphQL operations it matches.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGraphql {
+    #[serde(default)]
+    pub operation: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    pub name: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    pub fields: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    pub persisted: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    pub variables: OrderedMap<RawCondition>,
 }
 
 /// `max_size: 65536` or `max_size: 64KiB`.

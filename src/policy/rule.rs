@@ -6,6 +6,7 @@ use crate::policy::condition::Condition;
 use crate::policy::decision::{Mode, Verdict};
 use crate::policy::error::Pos;
 use crate::policy::extras::{Approval, HeaderTemplate, Limits, ResponseRedaction};
+use crate::policy::graphql::GraphqlSelector;
 use crate::policy::ids::{AgentId, RuleId, SecretName};
 use crate::policy::json::JsonPath;
 use crate::policy::mcp::McpSelector;
@@ -27,6 +28,8 @@ pub enum Subject {
     Form(JsonPath),
     /// A pointer into an MCP call's `params.arguments`.
     McpArgument(JsonPath),
+    /// A pointer into a GraphQL operation's `variables`.
+    GraphqlVariable(JsonPath),
 }
 
 /// One condition on one subject.
@@ -71,6 +74,9 @@ pub struct Rule {
     pub(crate) body: Option<BodyRules>,
     /// `mcp:` the JSON-RPC calls the rule matches; `Some` means the body is read as JSON-RPC.
     pub(crate) mcp: Option<McpSelector>,
+    /// `graphql:` the GraphQL operations the rule matches; `Some` means the request is read
+    /// as GraphQL.
+    pub(crate) graphql: Option<GraphqlSelector>,
     pub(crate) verdict: Verdict,
     pub(crate) mode: Mode,
     pub(crate) inject: Vec<SecretName>,
@@ -124,6 +130,10 @@ impl Rule {
     /// Its `mcp:` selector.
     pub fn mcp(&self) -> Option<&McpSelector> {
         self.mcp.as_ref()
+    }
+    /// Its `graphql:` selector.
+    pub fn graphql(&self) -> Option<&GraphqlSelector> {
+        self.graphql.as_ref()
     }
     /// `decision:`.
     pub fn verdict(&self) -> Verdict {

@@ -25,6 +25,7 @@ mod deploy_units;
 mod dns;
 mod exhaustion;
 mod fuzz_properties;
+mod graphql;
 mod h2_abuse;
 mod head_refusals;
 mod injection;

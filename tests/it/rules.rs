@@ -138,7 +138,23 @@ async fn every_example_rule_test_decides_the_same_through_the_proxy() {
                     test.text
                 );
                 let json = reply.json();
-                if reply.status == StatusCode::FORBIDDEN {
+                // A denial of GraphQL operations is GraphQL errors (an array for a batch).
+                let graphql = &json.as_array().map_or(&json, |all| &all[0])["errors"][0];
+                if reply.status == StatusCode::FORBIDDEN && graphql.is_object() {
+                    assert_eq!(
+                        graphql["extensions"]["code"], "KEYWARD_DENIED",
+                        "{}",
+                        test.text
+                    );
+                    if let Some(rule) = &test.rule {
+                        assert_eq!(
+                            graphql["extensions"]["rule"],
+                            rule.as_str(),
+                            "{}",
+                            test.text
+                        );
+                    }
+                } else if reply.status == StatusCode::FORBIDDEN {
                     assert_eq!(json["error"], "denied", "{}", test.text);
                     if let Some(rule) = &test.rule {
                         assert_eq!(json["rule"], rule.as_str(), "{}", test.text);

@@ -76,6 +76,16 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
             .then(|| u64::try_from(calls.calls.len()).unwrap_or(u64::MAX));
         e.mcp_session = x.mcp_session.clone();
     }
+    if let Some(ops) = x.decision.as_ref().and_then(|d| d.graphql.as_ref()) {
+        if let Some(op) = ops.deciding_op().and_then(|o| o.op.operation.as_ref()) {
+            e.graphql_operation = Some(op.kind.as_str().to_owned());
+            e.graphql_name = op.name.clone();
+            e.graphql_fields = Some(op.fields.clone());
+        }
+        e.graphql_batch = ops
+            .batch
+            .then(|| u64::try_from(ops.ops.len()).unwrap_or(u64::MAX));
+    }
     if let Some(d) = &x.decision {
         e.rule = d.rule.clone();
         e.failed_condition = d.failed_condition.clone();

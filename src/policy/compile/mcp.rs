@@ -107,8 +107,8 @@ pub(super) fn compile_mcp(ctx: &mut Ctx<'_>, raw: &Spanned<RawMcp>) -> McpSelect
     }
 }
 
-/// The entries of `x` or `[x, y]`.
-fn list(value: &OneOrMany) -> Vec<&str> {
+/// The entries of `x` or `[x, y]` (of `mcp:` and `graphql:` lists alike).
+pub(super) fn list(value: &OneOrMany) -> Vec<&str> {
     match value {
         OneOrMany::One(one) => vec![one.as_str()],
         OneOrMany::Many(many) => many.iter().map(String::as_str).collect(),

@@ -1,7 +1,7 @@
 //! Compiles one `rules:` entry: selector, conditions, body, decision and extras.
 
 use super::decls::parse_method;
-use super::{Compiled, Ctx, Names, checks, extras, mcp};
+use super::{Compiled, Ctx, Names, checks, extras, graphql, mcp};
 use crate::policy::body::DEFAULT_MAX_SIZE;
 use crate::policy::decision::{Mode, Verdict};
 use crate::policy::ids::{AgentId, RuleId, SecretName};
@@ -98,8 +98,15 @@ pub(super) fn compile_rule(
         .as_ref()
         .map(|b| checks::compile_body(ctx, names, out, b, &mut rule_checks));
     let mcp = raw.mcp.as_ref().map(|m| mcp::compile_mcp(ctx, m));
-    if mcp.is_some() && body.is_none() {
-        // An `mcp:` rule reads the body as JSON-RPC: it inspects it within the default size.
+    let graphql = raw
+        .graphql
+        .as_ref()
+        .map(|g| graphql::compile_graphql(ctx, g));
+    if let (Some(_), Some(at)) = (&mcp, &raw.graphql) {
+        ctx.error_at(at, "a rule has `mcp:` or `graphql:`, not both");
+    }
+    if (mcp.is_some() || graphql.is_some()) && body.is_none() {
+        // An `mcp:` or `graphql:` rule reads the body: it inspects it within the default size.
         body = Some(BodyRules {
             max_size: DEFAULT_MAX_SIZE,
             must_match: Vec::new(),
@@ -171,6 +178,7 @@ pub(super) fn compile_rule(
         checks: rule_checks,
         body,
         mcp,
+        graphql,
         verdict,
         mode,
         inject,

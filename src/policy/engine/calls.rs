@@ -30,14 +30,24 @@ pub(super) fn decide(
         .unwrap_or(0);
     let calls = match inputs.rpc_document(max_size) {
         Err(reason) => {
-            let evaluated = whole(matched, inputs, &mut trace, tracing, Some(&reason));
+            let unreadable = Unreadable {
+                reads: |r| r.mcp.is_some(),
+                label: "mcp",
+                reason: &reason,
+            };
+            let evaluated = whole(matched, inputs, &mut trace, tracing, Some(unreadable));
             return conclude(&evaluated, trace);
         }
         Ok(None) => Err("request body is not JSON".to_owned()),
         Ok(Some(doc)) => {
             // Headers that mirror the body but disagree with it: the server may act on them.
             if let Some(reason) = mcp::mirrored::mismatch(inputs.head.headers, doc) {
-                let evaluated = whole(matched, inputs, &mut trace, tracing, Some(&reason));
+                let unreadable = Unreadable {
+                    reads: |r| r.mcp.is_some(),
+                    label: "mcp",
+                    reason: &reason,
+                };
+                let evaluated = whole(matched, inputs, &mut trace, tracing, Some(unreadable));
                 return conclude(&evaluated, trace);
             }
             mcp::calls(doc)
@@ -77,28 +87,40 @@ pub(super) fn decide(
     combine(calls.calls, calls.batch, decisions, trace)
 }
 
-/// Evaluates the rules on the whole request; `unreadable` makes every `mcp:` rule deny.
-fn whole<'a>(
+/// A body the rules that `reads` select could not read: they deny with `reason`.
+#[derive(Clone, Copy)]
+pub(super) struct Unreadable<'r> {
+    /// The rules that read the body as calls or operations (`mcp:`, `graphql:`).
+    pub reads: fn(&Rule) -> bool,
+    /// Their selector's name in the trace.
+    pub label: &'r str,
+    /// Why the body could not be read.
+    pub reason: &'r str,
+}
+
+/// Evaluates the rules on the whole request; `unreadable` makes the rules that read the
+/// body deny.
+pub(super) fn whole<'a>(
     matched: &[(&'a Rule, Vec<(String, String)>)],
     inputs: &Inputs<'_>,
     trace: &mut Vec<ConditionTrace>,
     tracing: bool,
-    unreadable: Option<&str>,
+    unreadable: Option<Unreadable<'_>>,
 ) -> Vec<Evaluated<'a>> {
     let mut evaluated = Vec::new();
     for (rule, captures) in matched {
-        let outcome = match (unreadable, &rule.mcp) {
-            (Some(reason), Some(_)) => {
+        let outcome = match unreadable {
+            Some(u) if (u.reads)(rule) => {
                 if tracing {
                     trace.push(ConditionTrace {
                         rule: rule.id.clone(),
                         mode: rule.mode,
-                        condition: "mcp".to_owned(),
+                        condition: u.label.to_owned(),
                         passed: false,
-                        detail: reason.to_owned(),
+                        detail: u.reason.to_owned(),
                     });
                 }
-                Outcome::Unreadable(reason.to_owned())
+                Outcome::Unreadable(u.reason.to_owned())
             }
             _ => evaluate::conditions(rule, inputs, captures, tracing.then_some(&mut *trace)),
         };
@@ -139,8 +161,12 @@ fn per_call<'a>(
         let mut outcome =
             evaluate::conditions(rule, inputs, captures, tracing.then_some(&mut *trace));
         if let (Some(selector), Outcome::Held | Outcome::Failed(_)) = (&rule.mcp, &outcome) {
-            let arguments =
-                evaluate::arguments(rule, selector, call, tracing.then_some(&mut *trace));
+            let arguments = evaluate::element_checks(
+                rule,
+                &selector.arguments,
+                call.arguments.as_ref(),
+                tracing.then_some(&mut *trace),
+            );
             if outcome == Outcome::Held {
                 outcome = arguments;
             }
@@ -161,40 +187,11 @@ fn combine(
     decisions: Vec<Decision>,
     trace: Vec<ConditionTrace>,
 ) -> Decision {
-    let first = |verdict: Verdict| decisions.iter().position(|d| d.verdict == verdict);
-    let deciding = first(Verdict::Deny)
-        .or_else(|| first(Verdict::Approve))
-        .unwrap_or(0);
-    let shadow_of = decisions
-        .iter()
-        .position(|d| {
-            d.shadow
-                .as_ref()
-                .is_some_and(|s| s.verdict == Verdict::Deny)
-        })
-        .unwrap_or(deciding);
-    let shadow = decisions.get(shadow_of).and_then(|d| d.shadow.clone());
-    let Some(mut decision) = decisions.get(deciding).cloned() else {
+    let label = |i: usize| calls.get(i).map(|c| (c.index, c.label()));
+    let Some((decision, deciding)) = pick(&decisions, label, batch, trace) else {
         return Decision::deny("the JSON-RPC body has no call");
     };
-    decision.mode = if shadow.is_some() {
-        Mode::Shadow
-    } else {
-        Mode::Enforce
-    };
-    decision.shadow = shadow;
-    decision.trace = trace;
-    if batch
-        && decision.verdict == Verdict::Deny
-        && let Some(call) = calls.get(deciding)
-    {
-        decision.reason = format!(
-            "batch element {} ({}): {}",
-            call.index,
-            call.label(),
-            decision.reason
-        );
-    }
+    let mut decision = decision;
     decision.mcp = Some(McpDecision {
         batch,
         calls: calls
@@ -210,4 +207,45 @@ fn combine(
         deciding,
     });
     decision
+}
+
+/// The request's decision from its elements' (calls', operations') decisions, with the
+/// deciding element's index: the first denied element, else the first held for approval,
+/// else the first; the shadow outcome is the first element's whose shadow rules would
+/// deny, else the deciding one's. A denied batch names the element (`label`: its index
+/// and text). `None` when there is no element.
+pub(super) fn pick(
+    decisions: &[Decision],
+    label: impl Fn(usize) -> Option<(usize, String)>,
+    batch: bool,
+    trace: Vec<ConditionTrace>,
+) -> Option<(Decision, usize)> {
+    let first = |verdict: Verdict| decisions.iter().position(|d| d.verdict == verdict);
+    let deciding = first(Verdict::Deny)
+        .or_else(|| first(Verdict::Approve))
+        .unwrap_or(0);
+    let shadow_of = decisions
+        .iter()
+        .position(|d| {
+            d.shadow
+                .as_ref()
+                .is_some_and(|s| s.verdict == Verdict::Deny)
+        })
+        .unwrap_or(deciding);
+    let shadow = decisions.get(shadow_of).and_then(|d| d.shadow.clone());
+    let mut decision = decisions.get(deciding).cloned()?;
+    decision.mode = if shadow.is_some() {
+        Mode::Shadow
+    } else {
+        Mode::Enforce
+    };
+    decision.shadow = shadow;
+    decision.trace = trace;
+    if batch
+        && decision.verdict == Verdict::Deny
+        && let Some((index, text)) = label(deciding)
+    {
+        decision.reason = format!("batch element {index} ({text}): {}", decision.reason);
+    }
+    Some((decision, deciding))
 }

@@ -7,7 +7,6 @@ use super::inputs::Inputs;
 use crate::policy::decision::{ConditionTrace, Verdict};
 use crate::policy::ids::AgentId;
 use crate::policy::json::Selected;
-use crate::policy::mcp::{McpCall, McpSelector};
 use crate::policy::normalize::NormalizedTarget;
 use crate::policy::rule::{Check, Rule, Subject};
 
@@ -174,7 +173,10 @@ fn check_one(
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| Value::String(v.clone())),
-        Subject::Json(_) | Subject::Form(_) | Subject::McpArgument(_) => None,
+        Subject::Json(_)
+        | Subject::Form(_)
+        | Subject::McpArgument(_)
+        | Subject::GraphqlVariable(_) => None,
     };
     let selected: Vec<Selected<'_>> = match &check.subject {
         Subject::Json(path) => match inputs.json(max_size, path) {
@@ -192,11 +194,15 @@ fn check_one(
         Subject::McpArgument(_) => {
             return Checked::Failed("an MCP argument outside an MCP call".to_owned());
         }
+        Subject::GraphqlVariable(_) => {
+            return Checked::Failed("a GraphQL variable outside a GraphQL operation".to_owned());
+        }
     };
     let single = match &check.subject {
-        Subject::Json(path) | Subject::Form(path) | Subject::McpArgument(path) => {
-            !path.has_wildcard()
-        }
+        Subject::Json(path)
+        | Subject::Form(path)
+        | Subject::McpArgument(path)
+        | Subject::GraphqlVariable(path) => !path.has_wildcard(),
         _ => true,
     };
     match check
@@ -208,19 +214,20 @@ fn check_one(
     }
 }
 
-/// Evaluates an `mcp:` rule's `arguments:` conditions on one call's `params.arguments`,
-/// appending to `trace`; the first failure is the one reported.
-pub(super) fn arguments(
+/// Evaluates the conditions on one element of a body — an MCP call's `params.arguments`
+/// (`mcp.arguments:`), a GraphQL operation's `variables` (`graphql.variables:`) — appending
+/// to `trace`; the first failure is the one reported.
+pub(super) fn element_checks(
     rule: &Rule,
-    mcp: &McpSelector,
-    call: &McpCall,
+    checks: &[Check],
+    doc: Option<&Value>,
     mut trace: Option<&mut Vec<ConditionTrace>>,
 ) -> Outcome {
     let none = Value::Null;
-    let doc = call.arguments.as_ref().unwrap_or(&none);
+    let doc = doc.unwrap_or(&none);
     let mut outcome = Outcome::Held;
-    for check in &mcp.arguments {
-        let Subject::McpArgument(path) = &check.subject else {
+    for check in checks {
+        let (Subject::McpArgument(path) | Subject::GraphqlVariable(path)) = &check.subject else {
             continue;
         };
         let (prefix, label) = prefix_label(&check.subject);
@@ -259,6 +266,7 @@ fn prefix_label(subject: &Subject) -> (&'static str, String) {
         Subject::Header(name) => ("header.", format!("header.{name}")),
         Subject::Capture(name) => ("capture.", format!("capture.{name}")),
         Subject::McpArgument(path) => ("arguments/", format!("arguments{path}")),
+        Subject::GraphqlVariable(path) => ("variables/", format!("variables{path}")),
         Subject::Json(path) | Subject::Form(path) if path.to_string().is_empty() => {
             ("", "body".to_owned())
         }

@@ -97,6 +97,11 @@ impl<'r> Inputs<'r> {
         }
     }
 
+    /// The body's `Content-Type`, when the proxy passed a body that has one.
+    pub fn content_type(&self) -> Option<&str> {
+        self.body.and_then(|b| b.content_type)
+    }
+
     /// The body parsed as form data.
     pub fn form(&self, max_size: usize) -> Result<&Value, BodyError> {
         let bytes = self.body(max_size)?;

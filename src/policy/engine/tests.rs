@@ -2,6 +2,7 @@
 //! property tests (never panics; adding a deny rule never turns a deny into an allow).
 
 mod bodies;
+mod graphql;
 mod mcp;
 mod properties;
 mod selectors;
