@@ -416,16 +416,18 @@ async fn nothing_of_the_jail_outlives_it() {
 
     // The command killed from outside.
     let (mut child, ns, _) = sleeping_jail(&scene).await;
-    let sleepers = processes_in(&ns);
-    assert!(!sleepers.is_empty());
-    let command = sleepers
-        .iter()
-        .copied()
-        .find(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| c.starts_with("sleep"))
-        })
-        .expect("the command is in the jail's namespace");
+    // The marker is written just before the shell execs `sleep`: wait for the exec.
+    let command = eventually(
+        "the command is in the jail's namespace",
+        Duration::from_secs(10),
+        || {
+            processes_in(&ns).into_iter().find(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.starts_with("sleep"))
+            })
+        },
+    )
+    .await;
     let _ = Command::new("kill")
         .arg("-9")
         .arg(command.to_string())
