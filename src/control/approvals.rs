@@ -31,6 +31,9 @@ pub struct PendingInfo {
     /// For MCP calls, the held call: its method, tool or resource, and arguments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcp: Option<PendingCall>,
+    /// For GraphQL requests, the held operation: its type, name, fields and variables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graphql: Option<PendingOperation>,
     /// Seconds since the request arrived.
     pub waiting_secs: u64,
 }
@@ -49,6 +52,24 @@ pub struct PendingCall {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arguments: Option<serde_json::Value>,
     /// How many calls the batch holds, for a batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
+}
+
+/// The GraphQL operation a held request runs, as the approver sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingOperation {
+    /// `query`, `mutation` or `subscription`; absent for a persisted query sent by hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its top-level fields (real names, not aliases).
+    pub fields: Vec<String>,
+    /// Its `variables` as the agent sent them; a note in their place when too large.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variables: Option<serde_json::Value>,
+    /// How many operations the batch holds, for a batch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<usize>,
 }
@@ -246,6 +267,7 @@ mod tests {
             rule: "refund-large".into(),
             body_preview: "{}".into(),
             mcp: None,
+            graphql: None,
             waiting_secs: 0,
         }
     }

@@ -11,7 +11,9 @@ use http::request::Parts;
 use serde::Serialize;
 
 use crate::audit::{ApprovalDecision, ApprovalRecord, now_rfc3339};
-use crate::control::approvals::{Approvals, DEFAULT_TIMEOUT, PendingCall, PendingInfo, Resolution};
+use crate::control::approvals::{
+    Approvals, DEFAULT_TIMEOUT, PendingCall, PendingInfo, PendingOperation, Resolution,
+};
 use crate::metrics::Metrics;
 use crate::pipeline::decide;
 use crate::pipeline::exchange::{Exchange, Stage};
@@ -102,6 +104,7 @@ impl Hold<'_> {
             body_preview: String::from_utf8_lossy(&body[..body.len().min(PREVIEW_BYTES)])
                 .into_owned(),
             mcp: call,
+            graphql: pending_operation(&decision),
             waiting_secs: 0,
         };
         if let Some(webhook) = approval.and_then(|a| a.webhook) {
@@ -128,14 +131,7 @@ impl Hold<'_> {
 fn pending_call(decision: &Decision) -> Option<PendingCall> {
     let calls = decision.mcp.as_ref()?;
     let held = calls.deciding_call()?;
-    let arguments = held.call.arguments.as_ref().map(|a| {
-        let size = serde_json::to_vec(a).map_or(usize::MAX, |v| v.len());
-        if size > ARGUMENTS_SHOWN {
-            serde_json::Value::String(format!("({size} bytes of arguments, too large to show)"))
-        } else {
-            a.clone()
-        }
-    });
+    let arguments = held.call.arguments.as_ref().map(|a| shown(a, "arguments"));
     Some(PendingCall {
         method: held.call.method.clone(),
         tool: held.call.tool.clone(),
@@ -143,6 +139,30 @@ fn pending_call(decision: &Decision) -> Option<PendingCall> {
         arguments,
         batch: calls.batch.then_some(calls.calls.len()),
     })
+}
+
+/// The held GraphQL operation of `decision`, for the approver.
+fn pending_operation(decision: &Decision) -> Option<PendingOperation> {
+    let ops = decision.graphql.as_ref()?;
+    let held = ops.deciding_op()?;
+    let operation = held.op.operation.as_ref();
+    Some(PendingOperation {
+        operation: operation.map(|o| o.kind.as_str().to_owned()),
+        name: operation.and_then(|o| o.name.clone()),
+        fields: operation.map(|o| o.fields.clone()).unwrap_or_default(),
+        variables: held.op.variables.as_ref().map(|v| shown(v, "variables")),
+        batch: ops.batch.then_some(ops.ops.len()),
+    })
+}
+
+/// `value` as the approver is shown it: itself, or a note of its size when too large.
+fn shown(value: &serde_json::Value, what: &str) -> serde_json::Value {
+    let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
+    if size > ARGUMENTS_SHOWN {
+        serde_json::Value::String(format!("({size} bytes of {what}, too large to show)"))
+    } else {
+        value.clone()
+    }
 }
 
 /// Ends a hold however it ends: when the agent goes away (the hold is dropped) its pending
@@ -181,11 +201,19 @@ fn notify(upstream: &Upstream, webhook: http::Uri, info: &PendingInfo) {
             "keyward: {} {}{} is waiting for approval (rule {}, id {}): keyward approvals approve {}",
             info.method,
             info.url,
-            info.mcp.as_ref().map_or_else(String::new, |c| format!(
-                " ({} {})",
-                c.method,
-                c.tool.as_deref().or(c.resource.as_deref()).unwrap_or("")
-            )),
+            match (&info.mcp, &info.graphql) {
+                (Some(c), _) => format!(
+                    " ({} {})",
+                    c.method,
+                    c.tool.as_deref().or(c.resource.as_deref()).unwrap_or("")
+                ),
+                (None, Some(g)) => format!(
+                    " (GraphQL {} {})",
+                    g.operation.as_deref().unwrap_or("persisted query"),
+                    g.fields.join(", ")
+                ),
+                (None, None) => String::new(),
+            },
             info.rule,
             info.id,
             info.id

@@ -339,3 +339,49 @@ async fn an_operation_over_its_rate_limit_is_a_graphql_error_with_429() {
     );
     assert_eq!(h.upstream().count(), 1);
 }
+
+#[tokio::test]
+async fn a_held_operation_shows_its_type_fields_and_variables_to_the_approver() {
+    let h = Harness::new()
+        .upstream(&["api.example.com"], crate::support::upstream::echo())
+        .rules(
+            "graphql.yaml",
+            "rules:\n  - id: gql-delete\n    url: https://api.example.com/graphql\n    graphql: { operation: mutation, fields: [mutation.deleteRepository] }\n    decision: approve\n",
+        )
+        .start()
+        .await;
+    let agent = h.agent();
+    let body = r#"{"query":"mutation Drop($id: ID!) { gone: deleteRepository(id: $id) { ok } }","variables":{"id":"R_1"}}"#;
+    let held = tokio::spawn(async move {
+        let req = Request::post("https://api.example.com/graphql")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        agent.send(crate::support::agent::Proto::H1, req).await
+    });
+    let pending = crate::runtime::wait_pending(h.admin(), 1).await;
+    let op = &pending[0]["graphql"];
+    assert_eq!(op["operation"], "mutation");
+    assert_eq!(op["name"], "Drop");
+    assert_eq!(op["fields"], serde_json::json!(["deleteRepository"]));
+    assert_eq!(op["variables"], serde_json::json!({"id": "R_1"}));
+    let id = pending[0]["id"].as_str().unwrap();
+    let (status, _) = crate::runtime::admin(
+        h.admin(),
+        "POST",
+        &format!("/approvals/{id}/deny"),
+        r#"{"reason":"not this one"}"#,
+    )
+    .await;
+    assert_eq!(status, http::StatusCode::OK);
+    let reply = held.await.unwrap();
+    assert_eq!(reply.status, http::StatusCode::FORBIDDEN);
+    let error = &reply.json()["errors"][0];
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("not this one"), "{message}");
+    assert_eq!(
+        h.upstream().count(),
+        0,
+        "the denied operation was not forwarded"
+    );
+}
