@@ -104,7 +104,7 @@ impl Hold<'_> {
             body_preview: String::from_utf8_lossy(&body[..body.len().min(PREVIEW_BYTES)])
                 .into_owned(),
             mcp: call,
-            graphql: pending_operation(&decision),
+            graphql: pending_operation(decision),
             waiting_secs: 0,
         };
         if let Some(webhook) = approval.and_then(|a| a.webhook) {
