@@ -53,6 +53,7 @@ pub mod secret;
 pub mod server;
 pub mod target;
 pub mod tls;
+pub mod tool_server;
 pub mod upstream;
 
 #[cfg(test)]
