@@ -13,6 +13,7 @@ mod hold;
 pub mod hop;
 mod inject;
 mod mcp_reply;
+pub use mcp_reply::LegacyStreams;
 mod normalise;
 pub mod read_body;
 pub mod record;
@@ -26,6 +27,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{Request, Response, Version, header};
 use hyper::body::Incoming;
 
@@ -40,7 +42,7 @@ use crate::upstream::Upstream;
 use exchange::{ConnInfo, Exchange, Outcome};
 use record::Recorder;
 use record::closing_body::ClosingBody;
-use refusal::Refusal;
+use refusal::{McpDenial, Refusal, sse_event};
 
 pub use admit::HeadFinding;
 
@@ -56,6 +58,8 @@ pub struct Pipeline {
     approvals: Arc<Approvals>,
     /// Per-rule rate-limit counters.
     counters: Arc<dyn CounterStore>,
+    /// The MCP streams of the HTTP+SSE transport, by endpoint (shared by every thread).
+    legacy_streams: Arc<LegacyStreams>,
     metrics: Arc<Metrics>,
     /// Where upgraded-connection bridges are tracked, and when they must close.
     lifecycle: Lifecycle,
@@ -72,6 +76,7 @@ pub struct PipelineParts {
     pub upstream: Upstream,
     pub approvals: Arc<Approvals>,
     pub counters: Arc<dyn CounterStore>,
+    pub legacy_streams: Arc<LegacyStreams>,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Lifecycle,
     pub read_timeout: Duration,
@@ -86,6 +91,7 @@ impl Pipeline {
             upstream: parts.upstream,
             approvals: parts.approvals,
             counters: parts.counters,
+            legacy_streams: parts.legacy_streams,
             metrics: parts.metrics,
             lifecycle: parts.lifecycle,
             read_timeout: parts.read_timeout,
@@ -102,17 +108,38 @@ impl Pipeline {
         let recorder = self.recorder.clone();
         let mut exchange = Exchange::start(conn, req.method().clone(), req.uri(), recorder);
         let agent_version = req.version();
+        let endpoint = req.uri().path_and_query().cloned();
         let mut resp = match self.process(&mut exchange, req).await {
             Ok(resp) => {
                 exchange.status = Some(resp.status());
                 resp.map(|b| body::stream(ClosingBody::new(b, exchange)))
             }
-            Err(refusal) => refuse(exchange, refusal, agent_version),
+            Err(mut refusal) => {
+                if let (Refusal::McpDenied(denial), Some(endpoint)) = (&mut refusal, endpoint) {
+                    self.answer_on_stream(&exchange, endpoint.as_str(), denial);
+                }
+                refuse(exchange, refusal, agent_version)
+            }
         };
         if agent_version != Version::HTTP_2 {
             *resp.version_mut() = Version::HTTP_11;
         }
         Ok(resp)
+    }
+
+    /// Sends the JSON-RPC errors of a denied post on the agent's stream for that endpoint,
+    /// when it has one open through keyward (the HTTP+SSE transport of MCP).
+    fn answer_on_stream(&self, exchange: &Exchange, endpoint: &str, denial: &mut McpDenial) {
+        if self.legacy_streams.is_empty() {
+            return;
+        }
+        let Some(errors) = denial.body(&exchange.id) else {
+            return;
+        };
+        let host = exchange.conn.target.host.to_string();
+        let event = Bytes::from(sse_event(&errors));
+        let agent = exchange.conn.agent.as_ref();
+        denial.answered_on_stream = self.legacy_streams.deliver(&host, endpoint, agent, event);
     }
 
     /// The phases, in order.
@@ -156,6 +183,7 @@ impl Pipeline {
             conn: &conn,
             recorder: &self.recorder,
             id: &exchange.id,
+            legacy: &self.legacy_streams,
         });
         let mut body = body;
         let injected = inject::inject(

@@ -221,6 +221,7 @@ impl Proxy {
         let approvals = Arc::new(Approvals::default());
         let certs = Arc::new(certs);
         let counters: Arc<dyn CounterStore> = Arc::new(MemoryCounters::default());
+        let legacy_streams = Arc::new(crate::pipeline::LegacyStreams::default());
         // One ingress per serving thread, each with upstream pools of its own; the rest is
         // shared.
         let ingresses: Vec<Arc<Ingress>> = (0..workers::count(config.workers))
@@ -235,6 +236,7 @@ impl Proxy {
                     },
                     approvals: approvals.clone(),
                     counters: counters.clone(),
+                    legacy_streams: legacy_streams.clone(),
                     metrics: metrics.clone(),
                     lifecycle: lifecycle.clone(),
                     read_timeout: config.limits.header_read_timeout,

@@ -135,6 +135,7 @@ pub fn denial(decision: &Decision, reason: Denial, accept: Option<&HeaderValue>)
             reason: reason.to_string(),
             calls: calls.clone(),
             sse: wants_sse(accept),
+            answered_on_stream: false,
         }),
         (None, Some(ops)) => Refusal::GraphqlDenied(GraphqlDenial {
             rule: decision.rule.clone(),

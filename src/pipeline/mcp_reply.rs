@@ -10,6 +10,7 @@
 //! is listed, since other arguments may be allowed. Resources likewise with `resources/read`.
 
 mod body;
+pub mod legacy;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -25,9 +26,11 @@ use crate::pipeline::record::{Place, Recorder, Refused, refused_entry};
 use crate::policy::mcp::{RESOURCES_READ, TOOLS_CALL, mirrored};
 use crate::policy::{
     AgentId, Decision, McpCall, NormalizedTarget, RequestBody, RequestHead, RuleId, Verdict,
+    normalize_target,
 };
 
 pub use body::McpReplyBody;
+pub use legacy::LegacyStreams;
 
 /// The `tools/list` method, whose result's `tools` are filtered.
 const TOOLS_LIST: &str = "tools/list";
@@ -59,6 +62,9 @@ pub struct McpView {
     /// Every answer may be a list's: the stream a client opens with `GET`, which carries the
     /// answers to calls it posted elsewhere (the HTTP+SSE transport), ids unknown here.
     unsolicited: bool,
+    /// Where such a stream is registered under its endpoint, so that denials of what the
+    /// agent posts there are answered on it.
+    legacy: Arc<LegacyStreams>,
     /// Where a dropped server request is recorded, under the exchange's id.
     recorder: Arc<Recorder>,
     id: RequestId,
@@ -94,6 +100,7 @@ pub struct Origin<'a> {
     pub conn: &'a Arc<ConnInfo>,
     pub recorder: &'a Arc<Recorder>,
     pub id: &'a RequestId,
+    pub legacy: &'a Arc<LegacyStreams>,
 }
 
 impl McpView {
@@ -107,6 +114,7 @@ impl McpView {
             conn,
             recorder,
             id,
+            legacy,
         } = origin;
         let mut unsolicited = false;
         let lists = match &decision.mcp {
@@ -123,10 +131,12 @@ impl McpView {
             {
                 let mut head = request.head(conn.scheme, conn.target.port);
                 head.method = &Method::POST;
-                if !in_force
-                    .rules
-                    .mcp_rule_matches(&request.target, &head, conn.agent.as_ref())
-                {
+                let rules = &in_force.rules;
+                let agent = conn.agent.as_ref();
+                let stream = request.client_upgrade.is_none();
+                let selected = rules.mcp_rule_matches(&request.target, &head, agent)
+                    || (stream && rules.host_has_mcp_rules(&request.target, agent));
+                if !selected {
                     return None;
                 }
                 unsolicited = request.client_upgrade.is_none();
@@ -149,6 +159,7 @@ impl McpView {
             agent: conn.agent.clone(),
             lists: Mutex::new(lists),
             unsolicited,
+            legacy: legacy.clone(),
             recorder: recorder.clone(),
             id: id.clone(),
             conn: conn.clone(),
@@ -179,6 +190,30 @@ impl McpView {
     /// The list calls awaiting their answer.
     fn pending_lists(&self) -> std::sync::MutexGuard<'_, Vec<Value>> {
         self.lists.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers the stream this view reads under the endpoint an `endpoint` event names
+    /// (the HTTP+SSE transport); `None` when it is not a `GET` stream or the endpoint is
+    /// not on the stream's host.
+    /// From then on the server's requests on the stream are decided as posts to the
+    /// endpoint, where the agent's own calls go.
+    pub fn register_endpoint(&mut self, data: &str) -> Option<legacy::Registered> {
+        if !self.unsolicited {
+            return None;
+        }
+        let host = self.conn.target.host.to_string();
+        let endpoint = legacy::endpoint_of(data, &host)?;
+        let (path, query) = match endpoint.split_once('?') {
+            Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+            None => (endpoint.clone(), None),
+        };
+        // An endpoint keyward cannot read as a path is not registered: its posts are
+        // refused on their own.
+        let target = normalize_target(&self.host, self.conn.target.port, &path).ok()?;
+        self.target = target;
+        self.path = path;
+        self.query = query;
+        self.legacy.register(&host, &endpoint, self.agent.as_ref())
     }
 
     /// Notes a list call whose answer is to be filtered; false when too many await theirs.

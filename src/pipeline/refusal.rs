@@ -141,7 +141,8 @@ impl Refusal {
                 (StatusCode::FORBIDDEN, "denied", Decision::Deny)
             }
             Refusal::McpDenied(denial)
-                if denial.calls.calls.iter().all(|c| c.call.id.is_none()) =>
+                if denial.answered_on_stream
+                    || denial.calls.calls.iter().all(|c| c.call.id.is_none()) =>
             {
                 (StatusCode::ACCEPTED, "denied", Decision::Deny)
             }
@@ -235,6 +236,9 @@ impl Refusal {
     /// id), else keyward's own error object.
     fn json(&self, request_id: &RequestId) -> Vec<u8> {
         if let Refusal::McpDenied(denial) = self {
+            if denial.answered_on_stream {
+                return Vec::new();
+            }
             return denial.body(request_id).unwrap_or_default();
         }
         if let Refusal::GraphqlDenied(denial) = self {

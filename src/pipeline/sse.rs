@@ -103,6 +103,18 @@ pub fn data(event: &[u8]) -> Option<String> {
     })
 }
 
+/// The event's type: its last `event` field (`message` when it has none, as clients read it).
+pub fn event_type(event: &[u8]) -> String {
+    lines(event)
+        .filter_map(field)
+        .filter(|(name, _)| *name == b"event")
+        .last()
+        .map_or_else(
+            || "message".to_owned(),
+            |(_, v)| String::from_utf8_lossy(v).into_owned(),
+        )
+}
+
 /// The event with its data replaced by `new_data` (one line), its other fields kept.
 pub fn rewrite(event: &[u8], new_data: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(new_data.len() + 64);

@@ -230,6 +230,21 @@ pub(crate) fn mcp_rule_matches(
         .is_some()
 }
 
+/// Whether the target's host has a rule with `mcp:` for `agent`, whatever its path: the
+/// HTTP+SSE transport posts calls to another path than its stream's.
+pub(crate) fn host_has_mcp_rules(
+    rules: &[Rule],
+    index: &HostIndex,
+    target: &NormalizedTarget,
+    agent: Option<&AgentId>,
+) -> bool {
+    index
+        .candidates(&target.host)
+        .into_iter()
+        .filter_map(|i| rules.get(i))
+        .any(|rule| rule.mcp.is_some() && rule.applies_to(agent))
+}
+
 /// The host's candidate rules that pass `keep` and whose selector matches the request.
 fn selected<'r>(
     rules: &'r [Rule],

@@ -218,6 +218,11 @@ impl RuleSet {
         engine::mcp_rule_matches(&self.rules, &self.index, target, head, agent)
     }
 
+    /// Whether the target's host has a rule with `mcp:` for `agent`, on any path.
+    pub fn host_has_mcp_rules(&self, target: &NormalizedTarget, agent: Option<&AgentId>) -> bool {
+        engine::host_has_mcp_rules(&self.rules, &self.index, target, agent)
+    }
+
     /// [`RuleSet::decide`] for a target the caller normalised once and whose spelling it
     /// checked with [`RuleSet::check_spellings`] (the pipeline does both before reading the
     /// body, so the engine does neither again).

@@ -36,6 +36,7 @@ mod leak;
 mod limits;
 mod llm_budgets;
 mod mcp;
+mod mcp_legacy_sse;
 mod mcp_replies;
 mod mcp_sdk;
 mod path_spellings;

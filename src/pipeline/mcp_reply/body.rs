@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame};
 use serde_json::Value;
 
+use super::legacy::Registered;
 use super::{Fate, McpView};
 use crate::body::{BoxError, ProxyBody};
 use crate::pipeline::sse::{self, Scan};
@@ -38,6 +39,9 @@ pub struct McpReplyBody {
     /// Frames ready for the agent.
     out: VecDeque<Frame<Bytes>>,
     done: bool,
+    /// The stream's registration under its endpoint (the HTTP+SSE transport): denials of
+    /// what the agent posts there arrive here as events.
+    endpoint: Option<Registered>,
 }
 
 /// The error that ends an answer too large to read.
@@ -65,6 +69,7 @@ impl McpReplyBody {
             scanned: 0,
             out: VecDeque::new(),
             done: false,
+            endpoint: None,
         }
     }
 
@@ -75,6 +80,10 @@ impl McpReplyBody {
                 Scan::Event(n) => {
                     let event = self.buf.split_to(n).freeze();
                     self.scanned = 0;
+                    if self.endpoint.is_none() && sse::event_type(&event) == "endpoint" {
+                        let data = sse::data(&event).unwrap_or_default();
+                        self.endpoint = self.view.register_endpoint(&data);
+                    }
                     if let Some(bytes) = self.event(event) {
                         self.out.push_back(Frame::data(bytes));
                     }
@@ -165,6 +174,12 @@ impl Body for McpReplyBody {
             }
             if self.done {
                 return Poll::Ready(None);
+            }
+            if let Some(endpoint) = &mut self.endpoint
+                && let Poll::Ready(Some(event)) = endpoint.events.poll_recv(cx)
+            {
+                self.out.push_back(Frame::data(event));
+                continue;
             }
             match Pin::new(&mut self.inner).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,

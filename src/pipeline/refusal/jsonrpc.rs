@@ -26,6 +26,9 @@ pub struct McpDenial {
     /// Answer as an SSE stream: the request's `Accept` names `text/event-stream` and not
     /// `application/json`.
     pub sse: bool,
+    /// The errors went out on the client's stream (the HTTP+SSE transport): the request
+    /// itself is answered `202 Accepted` without a body, as such servers answer posts.
+    pub answered_on_stream: bool,
 }
 
 /// Whether a request with this `Accept` header is answered in SSE rather than JSON.

@@ -187,6 +187,7 @@ fn mcp_denial(batch: bool, ids: &[Option<serde_json::Value>]) -> Refusal {
         .collect();
     Refusal::McpDenied(McpDenial {
         sse: false,
+        answered_on_stream: false,
         rule: None,
         reason: "no rule allows this request".into(),
         calls: McpDecision {

@@ -116,6 +116,7 @@ impl McpMessages {
                 reason: reason.clone(),
                 calls: calls.clone(),
                 sse: false,
+                answered_on_stream: false,
             };
             denial.body(self.view.request_id())
         });
