@@ -164,7 +164,10 @@ impl Pipeline {
             &decision,
             rule,
             &mut request.parts,
-            &request.host,
+            inject::Destination {
+                host: &request.host,
+                segments: &request.target.segments,
+            },
             &mut body,
         )
         .await?;
