@@ -1,0 +1,109 @@
+//! Secrets' `methods:` and `paths:` through the real proxy: a request inside them gets the
+//! value at the upstream; outside them the placeholder is refused as exfiltration (403,
+//! audited, nothing forwarded), and so is a template that would set the secret there.
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::Full;
+
+use crate::support::Harness;
+use crate::support::agent::Proto;
+use crate::support::upstream::echo;
+
+const PLACEHOLDER: &str = "keyward:github:5c0be5c0be5c0be5";
+const VALUE: &str = "ghp_scoped_integration_value_42";
+
+const RULES: &str = "secrets:\n  github:\n    from: file:$FILES/github\n    placeholder: keyward:github:5c0be5c0be5c0be5\n    hosts: [api.github.com, templ.github.com]\n    methods: [GET]\n    paths: ['/repos/**']\nrules:\n  - id: api\n    url: https://api.github.com/**\n    inject: [github]\n    decision: allow\n  - id: templated\n    url: https://templ.github.com/**\n    inject: [github]\n    set_headers: { Authorization: 'Bearer {{github}}' }\n    decision: allow\n";
+
+fn request(method: Method, url: &str, placeholder: bool) -> Request<Full<Bytes>> {
+    let mut req = Request::builder().method(method).uri(url);
+    if placeholder {
+        req = req.header("authorization", format!("token {PLACEHOLDER}"));
+    }
+    req.body(Full::new(Bytes::new())).unwrap()
+}
+
+#[tokio::test]
+async fn a_secret_is_injected_only_inside_its_methods_and_paths() {
+    let h = Harness::new()
+        .upstream(&["api.github.com", "templ.github.com"], echo())
+        .file("github", VALUE)
+        .rules("github.yaml", RULES)
+        .start()
+        .await;
+    let (keyward, upstream) = (&h.keyward, h.upstream());
+    let agent = h.agent();
+
+    let inside = agent
+        .send(
+            Proto::H1,
+            request(Method::GET, "https://api.github.com/repos/acme/kw", true),
+        )
+        .await;
+    assert_eq!(inside.status, StatusCode::OK, "{inside:?}");
+    let templated = agent
+        .send(
+            Proto::H2,
+            request(Method::GET, "https://templ.github.com/repos/x", false),
+        )
+        .await;
+    assert_eq!(templated.status, StatusCode::OK, "{templated:?}");
+    let seen: Vec<String> = upstream
+        .seen()
+        .iter()
+        .map(|s| s.headers["authorization"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, [format!("token {VALUE}"), format!("Bearer {VALUE}")]);
+
+    let refusals = [
+        (
+            request(Method::DELETE, "https://api.github.com/repos/acme/kw", true),
+            "credential not allowed for this request (github: method DELETE is not in its methods: GET)",
+        ),
+        (
+            request(Method::GET, "https://api.github.com/user/keys", true),
+            "credential not allowed for this request (github: path /user/keys is not in its paths: /repos/**)",
+        ),
+        (
+            // Percent-encoded, the path is still decided on its decoded form.
+            request(Method::GET, "https://api.github.com/%75ser", true),
+            "credential not allowed for this request (github: path /user is not in its paths: /repos/**)",
+        ),
+        (
+            request(Method::POST, "https://templ.github.com/repos/x", false),
+            "credential not allowed for this request (github: method POST is not in its methods: GET)",
+        ),
+    ];
+    for (req, want) in refusals {
+        for proto in [Proto::H1, Proto::H2] {
+            let mut copy = Request::builder().method(req.method()).uri(req.uri());
+            for (k, v) in req.headers() {
+                copy = copy.header(k, v);
+            }
+            let reply = agent
+                .send(proto, copy.body(Full::new(Bytes::new())).unwrap())
+                .await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+            assert_eq!(reply.reason(), want);
+        }
+    }
+    assert_eq!(upstream.count(), 2, "nothing refused reached the upstream");
+
+    let log = keyward.flushed_audit_log().await;
+    let entries: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let refused: Vec<&serde_json::Value> = entries.iter().filter(|e| e["status"] == 403).collect();
+    assert_eq!(refused.len(), 8, "{log}");
+    let attempts = refused
+        .iter()
+        .filter(|e| {
+            e["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("exfiltration attempt: credential not allowed"))
+        })
+        .count();
+    assert_eq!(attempts, 6, "placeholders sent outside the scope: {log}");
+    assert!(!log.contains(VALUE), "the value is never audited");
+}
