@@ -107,3 +107,26 @@ async fn a_secret_is_injected_only_inside_its_methods_and_paths() {
     assert_eq!(attempts, 6, "placeholders sent outside the scope: {log}");
     assert!(!log.contains(VALUE), "the value is never audited");
 }
+
+#[test]
+fn keyward_check_points_at_a_bad_secret_method_or_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        "secrets:\n  github:\n    from: env:GITHUB_TOKEN\n    hosts: [api.github.com]\n    methods: [GET, get]\n    paths: ['/repos/**', 'user']\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .arg("check")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for want in [
+        "s.yaml:5:20: invalid method `get` (methods are upper case, e.g. GET)",
+        "s.yaml:6:26: path `user` must start with `/`",
+    ] {
+        assert!(text.contains(want), "missing {want} in:\n{text}");
+    }
+}
