@@ -163,6 +163,9 @@ mod tests {
         assert_eq!(one.check(&Method::GET, &segs("/x;/keys")), Ok(()));
         // `/a//keys` merged is `/a/keys`, but the strict `/a//keys` has three segments.
         assert!(one.check(&Method::GET, &segs("/a//keys")).is_err());
+        // `/repos/;` strict matches `/repos/*`, but stripped it is `/repos/`: outside.
+        let repos = scope(&["GET"], &["/repos/*"]);
+        assert!(repos.check(&Method::GET, &segs("/repos/;")).is_err());
         let star = scope(&["GET"], &["/files/*"]);
         // `/files;/secret` strict is one segment `files;` under root: not `/files/*`.
         assert!(star.check(&Method::GET, &segs("/files;/secret")).is_err());

@@ -130,3 +130,42 @@ fn keyward_check_points_at_a_bad_secret_method_or_path() {
         assert!(text.contains(want), "missing {want} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn an_admitted_ambiguous_path_gets_the_secret_only_when_every_reading_is_in_its_paths() {
+    let rules = "secrets:\n  github:\n    from: file:$FILES/github\n    placeholder: keyward:github:5c0be5c0be5c0be5\n    hosts: [api.github.com]\n    paths: ['/repos/*']\nrules:\n  - id: api\n    url: https://api.github.com/**\n    path_spellings: { empty_segments: allow, parameters: allow }\n    inject: [github]\n    decision: allow\n";
+    let h = Harness::new()
+        .upstream(&["api.github.com"], echo())
+        .file("github", VALUE)
+        .rules("github.yaml", rules)
+        .start()
+        .await;
+    let agent = h.agent();
+    // Stripped of its parameter it is /repos/x: every reading is inside.
+    let inside = agent
+        .send(
+            Proto::H1,
+            request(Method::GET, "https://api.github.com/repos/x;v=1", true),
+        )
+        .await;
+    assert_eq!(inside.status, StatusCode::OK, "{inside:?}");
+    for (path, shown) in [("//repos/x", "//repos/x"), ("/repos/;", "/repos/;")] {
+        let url = format!("https://api.github.com{path}");
+        let reply = agent
+            .send(Proto::H1, request(Method::GET, &url, true))
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}: {reply:?}");
+        assert_eq!(
+            reply.reason(),
+            format!(
+                "credential not allowed for this request (github: path {shown} is not in its paths: /repos/*)"
+            )
+        );
+    }
+    assert_eq!(h.upstream().count(), 1, "only the request inside its paths");
+    let seen = &h.upstream().seen()[0];
+    assert_eq!(
+        seen.headers["authorization"],
+        format!("token {VALUE}").as_str()
+    );
+}
