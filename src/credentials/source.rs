@@ -260,7 +260,12 @@ mod tests {
         let version = dir.join(stamp);
         std::fs::create_dir(&version).unwrap();
         for (name, text) in files {
-            std::fs::write(version.join(name), text).unwrap();
+            let path = version.join(name);
+            std::fs::write(&path, text).unwrap();
+            // One time for every version: only the file's identity tells them apart.
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_292_000))
+                .unwrap();
         }
         let old = std::fs::read_link(dir.join("..data")).ok();
         std::os::unix::fs::symlink(stamp, dir.join("..data_tmp")).unwrap();
@@ -287,7 +292,7 @@ mod tests {
         );
         let source = FileSource::new(dir.path().join("token"));
         assert_eq!(source.resolve().await.unwrap().expose(), b"value-one");
-        // Same length, written within the same clock tick: only the file's identity differs.
+        // Same length and time: only the file's identity differs.
         kubelet_publish(
             dir.path(),
             "..2026_12_03_10_05_00.456",

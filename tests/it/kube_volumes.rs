@@ -44,15 +44,14 @@ async fn a_secret_rotated_by_a_data_link_swap_reaches_the_upstream() {
         last_seen().as_deref(),
         Some("Bearer first-mounted-value-0001")
     );
-    // Same length: only the file the link resolves to tells the versions apart.
-    volume.publish(&[("token", "second-mounted-value-02\n")]);
-    volume.publish(&[("token", "third-mounted-value-003\n")]);
+    // Same length and time (see KubeVolume): only the file the link resolves to differs.
+    volume.publish(&[("token", "other-mounted-value-0002\n")]);
     eventually_async("the rotated value at the upstream", APPLY, async || {
         let status = agent
             .get_status(Proto::H1, "https://api.github.com/user")
             .await;
         assert_eq!(status, StatusCode::OK);
-        (last_seen().as_deref() == Some("Bearer third-mounted-value-003")).then_some(())
+        (last_seen().as_deref() == Some("Bearer other-mounted-value-0002")).then_some(())
     })
     .await;
     let log = h.keyward.flushed_audit_log().await;

@@ -3,6 +3,12 @@
 //! a new version published by renaming a fresh `..data_tmp` link over `..data`.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// The modification time of every file published (so a test cannot pass on a changed time).
+fn same_time() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_292_000)
+}
 
 /// A Kubernetes-style volume directory.
 pub struct KubeVolume {
@@ -36,7 +42,11 @@ impl KubeVolume {
         let version = self.dir.join(&stamp);
         std::fs::create_dir(&version).unwrap();
         for (name, text) in files {
-            std::fs::write(version.join(name), text).unwrap();
+            let path = version.join(name);
+            std::fs::write(&path, text).unwrap();
+            // Every version carries the same time: only the file itself tells them apart.
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(same_time()).unwrap();
         }
         let data = self.dir.join("..data");
         let old = std::fs::read_link(&data).ok();
