@@ -1,17 +1,21 @@
-//! Credential custody: the declared secrets (source, placeholder, bound destinations), their
-//! injection into allowed requests, and the exfiltration guard that refuses any request still
+//! Credential custody: the declared secrets (source, placeholder, bound destinations and
+//! request scope), their injection into allowed requests, and the exfiltration guard that refuses any request still
 //! carrying a placeholder keyward did not replace.
 
 pub mod agents;
 mod guard;
 mod inject;
+mod scope;
 pub mod source;
 mod store;
 
 pub use guard::{ExfilGuard, Exfiltration};
 pub use inject::{InjectError, Injected, inject};
+pub use scope::{OutOfScope, Scope};
 pub use source::{SecretSource, SourceError};
 pub use store::{Credential, CredentialStore, HostPattern, Placeholder, SecretName};
 
+#[cfg(test)]
+mod scope_tests;
 #[cfg(test)]
 mod tests;

@@ -192,7 +192,10 @@ impl Pipeline {
             &decision,
             rule,
             &mut request.parts,
-            &request.host,
+            inject::Destination {
+                host: &request.host,
+                segments: &request.target.segments,
+            },
             &mut body,
         )
         .await?;

@@ -1,7 +1,8 @@
 //! Hot reload of the rules: on SIGHUP, on `POST /reload`, and when the rules directory
-//! changes (polled, debounced). A broken edit keeps the last good rules and logs every error.
+//! changes (polled, debounced; links followed, so a Kubernetes ConfigMap's `..data` swap
+//! counts). A broken edit keeps the last good rules and logs every error.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -13,6 +14,8 @@ use crate::policy::{CompileErrors, Summary};
 
 /// How often the rules directory is looked at.
 const POLL_EVERY: Duration = Duration::from_millis(500);
+/// The link a Kubernetes volume (ConfigMap, Secret) swaps to publish a new version.
+const DATA_LINK: &str = "..data";
 /// A change is applied once the directory has been stable this long (editors write twice).
 const SETTLE: Duration = Duration::from_millis(300);
 
@@ -48,8 +51,14 @@ impl Reloader {
     }
 }
 
-/// A fingerprint of the directory: each rule file's name, size and modification time.
-fn fingerprint(dir: &Path) -> Vec<(String, u64, SystemTime)> {
+/// One rule file as last seen: name, size, modification time and the file it resolves to.
+type Seen = (String, u64, SystemTime, Option<PathBuf>);
+
+/// A fingerprint of the directory: each rule file's name, size, modification time and
+/// resolved path — links followed, so a Kubernetes ConfigMap mount (`rules.yaml ->
+/// ..data/rules.yaml`, `..data -> ..2026_…`) changes it when `..data` is swapped — plus
+/// where `..data` points.
+fn fingerprint(dir: &Path) -> (Vec<Seen>, Option<PathBuf>) {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -60,16 +69,17 @@ fn fingerprint(dir: &Path) -> Vec<(String, u64, SystemTime)> {
             if ext != "yaml" && ext != "yml" {
                 return None;
             }
-            let meta = e.metadata().ok()?;
+            let meta = std::fs::metadata(&path).ok()?;
             Some((
                 path.file_name()?.to_string_lossy().into_owned(),
                 meta.len(),
                 meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                std::fs::canonicalize(&path).ok(),
             ))
         })
         .collect();
     files.sort();
-    files
+    (files, std::fs::read_link(dir.join(DATA_LINK)).ok())
 }
 
 /// Watches the rules directory until shutdown, reloading after changes settle.

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::credentials::agents::AgentRegistry;
 use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
-use crate::credentials::{Credential, CredentialStore, Placeholder, SecretSource};
+use crate::credentials::{Credential, CredentialStore, Placeholder, Scope, SecretSource};
 use crate::policy::RuleId;
 use crate::policy::{CompileErrors, CredentialSource, HostAllow, RuleSet, SecretDecl, Summary};
 use crate::redact::{RuleRedaction, Scrubber};
@@ -114,6 +114,10 @@ fn credential(decl: &SecretDecl, seed: &[u8; 32]) -> Credential {
         placeholder: Placeholder(placeholder),
         env_var: decl.env.clone(),
         hosts: decl.hosts.clone(),
+        scope: Scope {
+            methods: decl.methods.clone(),
+            paths: decl.paths.clone(),
+        },
     }
 }
 

@@ -1,11 +1,13 @@
 //! The exfiltration guard: after injection, any placeholder still anywhere in the request —
 //! headers (Basic auth decoded), the URI (decoded too), the body — means a secret would leave
-//! for a destination or in a way no rule allowed; the request is refused.
+//! for a destination or in a way no rule allowed (a host it is not bound to, a method or path
+//! outside its `methods:`/`paths:`); the request is refused.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::request::Parts;
 
+use super::scope::OutOfScope;
 use super::store::{CredentialStore, SecretName};
 
 /// A placeholder found where no secret may go.
@@ -19,11 +21,16 @@ pub enum Exfiltration {
         "credential not allowed for this destination ({secret} is not injected by the allowing rule)"
     )]
     NotInjected { secret: SecretName },
+    #[error("credential not allowed for this request ({secret}: {why})")]
+    OutOfScope { secret: SecretName, why: OutOfScope },
 }
 
 /// Checks requests for leftover placeholders.
 pub struct ExfilGuard<'a> {
     pub store: &'a CredentialStore,
+    /// The request's normalised, once-decoded path segments, checked against secrets'
+    /// `paths:` to name why a placeholder was left.
+    pub segments: &'a [String],
 }
 
 impl ExfilGuard<'_> {
@@ -60,7 +67,10 @@ impl ExfilGuard<'_> {
         if let Some(body) = body {
             scan(body);
         }
-        verdict(found.first().copied(), host, tls)
+        let scope = found
+            .first()
+            .and_then(|c| c.scope.check(&parts.method, self.segments).err());
+        verdict(found.first().copied(), host, tls, scope)
     }
 
     /// Refuses when any placeholder is in `message` (a WebSocket message, its bytes as sent):
@@ -70,12 +80,19 @@ impl ExfilGuard<'_> {
             self.store.placeholders_in(message).first().copied(),
             host,
             tls,
+            None,
         )
     }
 }
 
-/// The refusal for the first placeholder found, if any.
-fn verdict(found: Option<&super::Credential>, host: &str, tls: bool) -> Result<(), Exfiltration> {
+/// The refusal for the first placeholder found, if any (`scope`: why the request is outside
+/// that secret's `methods:`/`paths:`, when it is).
+fn verdict(
+    found: Option<&super::Credential>,
+    host: &str,
+    tls: bool,
+    scope: Option<OutOfScope>,
+) -> Result<(), Exfiltration> {
     match found {
         None => Ok(()),
         Some(c) if !tls => Err(Exfiltration::PlainHttp {
@@ -85,8 +102,14 @@ fn verdict(found: Option<&super::Credential>, host: &str, tls: bool) -> Result<(
             secret: c.name.clone(),
             host: host.to_owned(),
         }),
-        Some(c) => Err(Exfiltration::NotInjected {
-            secret: c.name.clone(),
+        Some(c) => Err(match scope {
+            Some(why) => Exfiltration::OutOfScope {
+                secret: c.name.clone(),
+                why,
+            },
+            None => Exfiltration::NotInjected {
+                secret: c.name.clone(),
+            },
         }),
     }
 }

@@ -1,6 +1,8 @@
 //! Injection: replaces each placeholder of the rule's secrets wherever the agent put it —
 //! header values (inside `Authorization: Basic` too), the query string, the body when the
-//! rule says so — and sets headers from templates such as `Bearer {{github}}`.
+//! rule says so — and sets headers from templates such as `Bearer {{github}}`. A secret is
+//! injected only into requests inside its `methods:`/`paths:`; outside them its placeholder
+//! is left for the guard to refuse, and a template naming it refuses the request.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -11,6 +13,7 @@ use crate::policy::extras::{HeaderTemplate, TemplatePart};
 use http::request::Parts;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use super::guard::Exfiltration;
 use super::source::SourceError;
 use super::store::{CredentialStore, Placeholder, SecretName};
 use crate::secret::SecretValue;
@@ -36,6 +39,9 @@ pub enum InjectError {
     Header { header: String },
     #[error("the request target is invalid after injection")]
     Uri,
+    /// A `set_headers` template names a secret the request is outside the scope of.
+    #[error(transparent)]
+    OutOfScope(Exfiltration),
 }
 
 /// What was injected: names for the audit entry, values so the response can be scrubbed
@@ -49,20 +55,32 @@ pub struct Injected {
 /// Resolved values of the secrets a rule injects.
 struct Values(Vec<(SecretName, Placeholder, SecretValue)>);
 
-/// Injects `names` (and renders `set_headers`) into the request.
+/// Injects `names` (and renders `set_headers`) into the request, whose normalised path is
+/// `segments`; secrets whose scope the request is outside are not injected.
 pub async fn inject(
     store: &CredentialStore,
     names: &[SecretName],
     set_headers: &[HeaderTemplate],
     parts: &mut Parts,
     body: Option<&mut Bytes>,
+    segments: &[String],
 ) -> Result<Injected, InjectError> {
     let mut wanted: Vec<SecretName> = names.to_vec();
     for template in set_headers {
         for part in &template.parts {
-            if let TemplatePart::Secret(name) = part
-                && !wanted.contains(name)
-            {
+            let TemplatePart::Secret(name) = part else {
+                continue;
+            };
+            let cred = store
+                .get(name)
+                .ok_or_else(|| InjectError::Unknown(name.clone()))?;
+            if let Err(why) = cred.scope.check(&parts.method, segments) {
+                return Err(InjectError::OutOfScope(Exfiltration::OutOfScope {
+                    secret: name.clone(),
+                    why,
+                }));
+            }
+            if !wanted.contains(name) {
                 wanted.push(name.clone());
             }
         }
@@ -72,6 +90,10 @@ pub async fn inject(
         let cred = store
             .get(name)
             .ok_or_else(|| InjectError::Unknown(name.clone()))?;
+        if cred.scope.check(&parts.method, segments).is_err() {
+            // Left in place: the exfiltration guard refuses it, naming what did not match.
+            continue;
+        }
         let value = cred
             .source
             .resolve()

@@ -61,12 +61,38 @@ impl SecretSource for EnvSource {
     }
 }
 
-/// `file:PATH`: the file's content, trimmed; re-read whenever its modification time or size
-/// changes.
+/// `file:PATH`: the file's content, trimmed; re-read whenever the file it resolves to (links
+/// followed) changes: its modification time, size or identity.
 #[derive(Debug)]
 pub struct FileSource {
     path: PathBuf,
-    cached: Mutex<Option<(SystemTime, u64, SecretValue)>>,
+    cached: Mutex<Option<(Stamp, SecretValue)>>,
+}
+
+/// What tells one version of a secret file from the next: its modification time, size and
+/// (on Unix) device and inode, so a file swapped in with the same size and time still counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    modified: SystemTime,
+    len: u64,
+    identity: (u64, u64),
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        let identity = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let identity = (0, 0);
+        Stamp {
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            len: meta.len(),
+            identity,
+        }
+    }
 }
 
 impl FileSource {
@@ -82,21 +108,20 @@ impl FileSource {
             path: self.path.clone(),
             reason,
         };
+        // `metadata` follows links: a Kubernetes secret volume's `token -> ..data/token`
+        // resolves to the new file once `..data` is swapped, with its own identity.
         let meta = std::fs::metadata(&self.path).map_err(|e| err(e.to_string()))?;
-        let stamp = (
-            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-            meta.len(),
-        );
+        let stamp = Stamp::of(&meta);
         if let Ok(cached) = self.cached.lock()
-            && let Some((modified, len, value)) = cached.as_ref()
-            && (*modified, *len) == stamp
+            && let Some((seen, value)) = cached.as_ref()
+            && *seen == stamp
         {
             return Ok(value.clone());
         }
         let bytes = std::fs::read(&self.path).map_err(|e| err(e.to_string()))?;
         let value = non_empty(bytes, || self.describe())?;
         if let Ok(mut cached) = self.cached.lock() {
-            *cached = Some((stamp.0, stamp.1, value.clone()));
+            *cached = Some((stamp, value.clone()));
         }
         Ok(value)
     }
@@ -226,6 +251,54 @@ mod tests {
         );
         std::fs::write(&path, "\n").unwrap();
         assert!(matches!(source.resolve().await, Err(SourceError::Empty(_))));
+    }
+
+    /// Publishes `files` as kubelet's AtomicWriter does: a new timestamped directory, a
+    /// `..data_tmp` link to it renamed over `..data`, the old directory removed.
+    #[cfg(unix)]
+    fn kubelet_publish(dir: &std::path::Path, stamp: &str, files: &[(&str, &str)]) {
+        let version = dir.join(stamp);
+        std::fs::create_dir(&version).unwrap();
+        for (name, text) in files {
+            let path = version.join(name);
+            std::fs::write(&path, text).unwrap();
+            // One time for every version: only the file's identity tells them apart.
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_292_000))
+                .unwrap();
+        }
+        let old = std::fs::read_link(dir.join("..data")).ok();
+        std::os::unix::fs::symlink(stamp, dir.join("..data_tmp")).unwrap();
+        std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+        for (name, _) in files {
+            let link = dir.join(name);
+            if std::fs::symlink_metadata(&link).is_err() {
+                std::os::unix::fs::symlink(format!("..data/{name}"), link).unwrap();
+            }
+        }
+        if let Some(old) = old {
+            std::fs::remove_dir_all(dir.join(old)).unwrap();
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn file_source_follows_a_kubernetes_data_link_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        kubelet_publish(
+            dir.path(),
+            "..2026_12_03_10_00_00.123",
+            &[("token", "value-one\n")],
+        );
+        let source = FileSource::new(dir.path().join("token"));
+        assert_eq!(source.resolve().await.unwrap().expose(), b"value-one");
+        // Same length and time: only the file's identity differs.
+        kubelet_publish(
+            dir.path(),
+            "..2026_12_03_10_05_00.456",
+            &[("token", "value-two\n")],
+        );
+        assert_eq!(source.resolve().await.unwrap().expose(), b"value-two");
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ pub use crate::policy::url_pattern::HostPattern;
 use crate::redact::Scrubber;
 use crate::secret::SecretValue;
 
+use super::scope::Scope;
 use super::source::{SecretSource, SourceError};
 
 /// What the agent holds instead of a secret (`keyward:github:7f3c…`).
@@ -30,6 +31,8 @@ pub struct Credential {
     pub env_var: Option<String>,
     /// Where the secret may ever be sent; empty means nowhere.
     pub hosts: Vec<HostPattern>,
+    /// The methods and paths it may be sent with (`methods:`, `paths:`).
+    pub scope: Scope,
 }
 
 impl Credential {

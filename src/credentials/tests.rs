@@ -27,6 +27,7 @@ fn store(dir: &std::path::Path) -> CredentialStore {
                 HostPattern::parse("api.github.com").unwrap(),
                 HostPattern::parse("github.com").unwrap(),
             ],
+            scope: Scope::default(),
         },
         Credential {
             name: SecretName::new("slack"),
@@ -34,6 +35,7 @@ fn store(dir: &std::path::Path) -> CredentialStore {
             placeholder: Placeholder(SLACK_PH.into()),
             env_var: None,
             hosts: vec![HostPattern::parse("slack.com").unwrap()],
+            scope: Scope::default(),
         },
     ])
 }
@@ -63,7 +65,7 @@ async fn placeholders_in_headers_basic_auth_query_and_body_are_replaced() {
         .unwrap(),
     );
     let mut body = Bytes::from(format!("{{\"t\":\"{GITHUB_PH}\"}}"));
-    let injected = inject(&store, &github(), &[], &mut p, Some(&mut body))
+    let injected = inject(&store, &github(), &[], &mut p, Some(&mut body), &[])
         .await
         .unwrap();
     assert_eq!(injected.names, github());
@@ -83,7 +85,10 @@ async fn placeholders_in_headers_basic_auth_query_and_body_are_replaced() {
     );
     assert_eq!(body, format!("{{\"t\":\"{GITHUB_VALUE}\"}}"));
     assert_eq!(p.headers["content-length"], body.len().to_string().as_str());
-    let guard = ExfilGuard { store: &store };
+    let guard = ExfilGuard {
+        store: &store,
+        segments: &[],
+    };
     assert_eq!(guard.check(&p, Some(&body), "api.github.com", true), Ok(()));
 }
 
@@ -100,7 +105,7 @@ async fn set_header_template_needs_no_placeholder_from_the_agent() {
         name: HeaderName::from_static("authorization"),
         parts: parse_template("Bearer {{github}}").unwrap(),
     }];
-    let injected = inject(&store, &[], &set, &mut p, None).await.unwrap();
+    let injected = inject(&store, &[], &set, &mut p, None, &[]).await.unwrap();
     assert_eq!(injected.names, github());
     assert_eq!(
         p.headers["authorization"],
@@ -113,7 +118,7 @@ async fn failing_sources_fail_closed_without_the_value() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path());
     let mut p = parts(Request::get("https://slack.com/api").body(()).unwrap());
-    let err = inject(&store, &[SecretName::new("slack")], &[], &mut p, None)
+    let err = inject(&store, &[SecretName::new("slack")], &[], &mut p, None, &[])
         .await
         .unwrap_err();
     assert!(
@@ -129,8 +134,9 @@ async fn failing_sources_fail_closed_without_the_value() {
         placeholder: Placeholder("keyward:vault:1234567890abcdef".into()),
         env_var: None,
         hosts: vec![],
+        scope: Scope::default(),
     }]);
-    let err = inject(&exec, &[SecretName::new("vault")], &[], &mut p, None)
+    let err = inject(&exec, &[SecretName::new("vault")], &[], &mut p, None, &[])
         .await
         .unwrap_err();
     assert!(
@@ -143,7 +149,10 @@ async fn failing_sources_fail_closed_without_the_value() {
 fn guard_refuses_placeholders_for_unbound_hosts_anywhere() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path());
-    let guard = ExfilGuard { store: &store };
+    let guard = ExfilGuard {
+        store: &store,
+        segments: &[],
+    };
     let unbound = |e: Result<(), Exfiltration>| matches!(e, Err(Exfiltration::Unbound { .. }));
     let header = parts(
         Request::get("https://evil.example/")
@@ -190,7 +199,10 @@ fn guard_refuses_placeholders_for_unbound_hosts_anywhere() {
 fn guard_refuses_plain_http_and_bound_but_not_injected() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path());
-    let guard = ExfilGuard { store: &store };
+    let guard = ExfilGuard {
+        store: &store,
+        segments: &[],
+    };
     let p = parts(
         Request::get("http://api.github.com/")
             .header("authorization", format!("token {GITHUB_PH}"))
@@ -225,6 +237,7 @@ fn secrets_are_bound_to_exact_hosts_and_subdomain_patterns_only() {
         placeholder: Placeholder("keyward:w:0011223344556677".into()),
         env_var: None,
         hosts: vec![HostPattern::parse("*.github.com").unwrap()],
+        scope: Scope::default(),
     };
     assert!(wild.bound_to("api.github.com"));
     assert!(!wild.bound_to("github.com"));

@@ -1,16 +1,25 @@
 //! Credentials: the allowing rule's secrets injected in place of their placeholders (and its
-//! `set_headers` rendered), over TLS only; then the exfiltration guard refuses any request
-//! still carrying a placeholder keyward did not replace.
+//! `set_headers` rendered), over TLS only and within each secret's `methods:`/`paths:`; then
+//! the exfiltration guard refuses any request still carrying a placeholder keyward did not
+//! replace.
 
 use http::header;
 use http::request::Parts;
 
 use crate::control::rules_in_force::InForce;
-use crate::credentials::{self, ExfilGuard, Injected};
+use crate::credentials::{self, ExfilGuard, InjectError, Injected};
 use crate::pipeline::exchange::{Exchange, Scheme};
 use crate::pipeline::read_body::AgentBody;
 use crate::pipeline::refusal::{Denial, Refusal};
 use crate::policy::{Decision, Rule};
+
+/// Where the request goes: the connection's host and the normalised path's segments
+/// (matched against secrets' `hosts:` and `paths:`).
+#[derive(Clone, Copy)]
+pub struct Destination<'a> {
+    pub host: &'a str,
+    pub segments: &'a [String],
+}
 
 /// Injects, then guards; what was injected is named in the exchange's record.
 pub async fn inject(
@@ -19,9 +28,10 @@ pub async fn inject(
     decision: &Decision,
     rule: Option<&Rule>,
     parts: &mut Parts,
-    host: &str,
+    target: Destination<'_>,
     body: &mut AgentBody,
 ) -> Result<Injected, Refusal> {
+    let host = target.host;
     let scheme = exchange.conn.scheme;
     let rule_id = decision.rule.clone();
     let set_headers = rule.map(|r| r.set_headers()).unwrap_or(&[]);
@@ -42,8 +52,16 @@ pub async fn inject(
             set_headers,
             parts,
             body_target,
+            target.segments,
         )
-        .await?
+        .await
+        .map_err(|e| match e {
+            InjectError::OutOfScope(exfil) => Refusal::Denied {
+                rule: rule_id.clone(),
+                reason: exfil.into(),
+            },
+            other => other.into(),
+        })?
     };
     if partial && into_body {
         // Only the read-ahead part was rewritten: the total length is no longer known.
@@ -52,6 +70,7 @@ pub async fn inject(
     exchange.credentials = injected.names.clone();
     let guard = ExfilGuard {
         store: &in_force.credentials,
+        segments: target.segments,
     };
     let sent = body.sent().map(|b| &b[..]);
     if let Err(exfil) = guard.check(parts, sent, host, scheme == Scheme::Https) {

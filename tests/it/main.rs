@@ -32,6 +32,7 @@ mod injection;
 
 mod inspection;
 mod jail;
+mod kube_volumes;
 mod leak;
 mod limits;
 mod llm_budgets;
@@ -46,6 +47,7 @@ mod private_destinations;
 mod redaction;
 mod rules;
 mod runtime;
+mod secret_scope;
 mod smuggling;
 mod soak;
 mod streaming;

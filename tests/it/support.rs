@@ -15,6 +15,7 @@ pub mod eventually;
 pub mod git_http;
 pub mod h2raw;
 pub mod harness;
+pub mod kube_volume;
 pub mod llm_providers;
 pub mod mcp_sdk;
 pub mod netns;

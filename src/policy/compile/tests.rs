@@ -351,3 +351,17 @@ fn bad_token_budgets_point_at_the_value() {
         "{all:#?}"
     );
 }
+
+#[test]
+fn secrets_methods_and_paths_are_checked_with_their_positions() {
+    let text = "secrets:\n  github:\n    from: env:GITHUB_TOKEN\n    hosts: [api.github.com]\n    methods: [GET, post]\n    paths: [/repos/**, 'repos/x', '/a/{x}/{x}']\n";
+    let all = errors(&[src("r.yaml", text)]);
+    assert_eq!(
+        all,
+        [
+            "r.yaml:5:20: invalid method `post` (methods are upper case, e.g. GET)",
+            "r.yaml:6:24: path `repos/x` must start with `/`",
+            "r.yaml:6:35: capture `{x}` appears twice",
+        ]
+    );
+}
