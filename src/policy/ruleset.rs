@@ -31,6 +31,8 @@ pub struct RuleSet {
     pub(crate) agents: Vec<AgentDecl>,
     /// `tests:` entries.
     pub(crate) tests: Vec<RuleTest>,
+    /// `actions:` entries, in file order.
+    pub(crate) actions: Vec<crate::actions::Action>,
 }
 
 /// Counts for `keyward check`'s one-line summary.
@@ -119,6 +121,7 @@ impl RuleSet {
             secrets,
             agents,
             tests,
+            actions,
         } = compile::compile(sources)?;
         let index = HostIndex::build(&rules);
         Ok(RuleSet {
@@ -128,6 +131,7 @@ impl RuleSet {
             secrets,
             agents,
             tests,
+            actions,
         })
     }
 
@@ -283,6 +287,16 @@ impl RuleSet {
     /// Every rule, in evaluation order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The `actions:` entries, in file order.
+    pub fn actions(&self) -> &[crate::actions::Action] {
+        &self.actions
+    }
+
+    /// The action with this name.
+    pub fn action(&self, name: &str) -> Option<&crate::actions::Action> {
+        self.actions.iter().find(|a| a.name() == name)
     }
 
     /// The rule with this id (e.g. the one a decision names, for its `set_headers`).
