@@ -16,6 +16,8 @@ pub mod render;
 pub mod schema;
 pub mod shape;
 pub mod template;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use bytes::Bytes;
 use serde_json::Value;
