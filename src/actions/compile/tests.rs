@@ -221,3 +221,38 @@ fn decisions_limits_and_approvals_compile_like_a_rule() {
     assert!(action.approval().unwrap().timeout.is_some());
     assert_eq!(action.limits().unwrap().rate.as_ref().unwrap().count, 10);
 }
+
+#[test]
+fn the_shipped_example_action_renders_a_request_the_rules_allow() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let set = crate::policy::RuleSet::load_dir(&dir).unwrap();
+    let action = set.action("github.create_issue").unwrap();
+    let input = serde_json::json!({"repo": "keyward", "title": "Crash", "labels": ["bug"]});
+    let request = action.build(&input).unwrap();
+    let mut sample = crate::policy::SampleRequest::from_url(
+        request.method().clone(),
+        &request.uri().to_string(),
+    )
+    .unwrap();
+    sample.headers = request.headers().clone();
+    sample.body = Some(request.body().to_vec());
+    let decision = set.decide_sample(&sample, None);
+    assert_eq!(
+        decision.verdict,
+        crate::policy::Verdict::Allow,
+        "{decision:?}"
+    );
+    let bad = serde_json::json!({"repo": "keyward", "title": "x", "labels": ["bug", "wontfix"]});
+    assert_eq!(
+        action.build(&bad).unwrap_err().to_string(),
+        "invalid input: /labels/1: \"wontfix\" is not one of [bug, triage, enhancement, question]"
+    );
+    let shaped = action
+        .shape()
+        .apply(br#"{"number": 7, "html_url": "https://github.com/acme/keyward/issues/7", "user": {"login": "bot"}, "state": "open"}"#)
+        .unwrap();
+    assert_eq!(
+        shaped,
+        serde_json::json!({"number": 7, "html_url": "https://github.com/acme/keyward/issues/7", "state": "open"})
+    );
+}
