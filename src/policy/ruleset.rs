@@ -50,6 +50,8 @@ pub struct Summary {
     pub patterns: usize,
     /// `tests:` entries.
     pub tests: usize,
+    /// `actions:` entries (shown only when there are some).
+    pub actions: usize,
 }
 
 impl fmt::Display for Summary {
@@ -58,7 +60,11 @@ impl fmt::Display for Summary {
             f,
             "{} rules, {} hosts, {} secrets, {} agents, {} pattern sets, {} tests",
             self.rules, self.hosts, self.secrets, self.agents, self.patterns, self.tests
-        )
+        )?;
+        if self.actions > 0 {
+            write!(f, ", {} actions", self.actions)?;
+        }
+        Ok(())
     }
 }
 
@@ -261,6 +267,7 @@ impl RuleSet {
             agents: self.agents.len(),
             patterns: self.patterns.len(),
             tests: self.tests.len(),
+            actions: self.actions.len(),
         }
     }
 
