@@ -71,13 +71,13 @@ pub fn render_target(url: &UrlTemplate, input: &Map<String, Value>) -> Result<St
         let text = fill(segment, input, encode).ok_or_else(|| {
             RenderError::Missing(segment.params().next().unwrap_or_default().to_owned())
         })?;
+        check_segment(url, segment, &text)?;
         path.push('/');
         path.push_str(&text);
     }
     if path.is_empty() {
         path.push('/');
     }
-    check_segments(url, input, &path)?;
     let query: Vec<String> = url
         .query
         .iter()
@@ -90,44 +90,31 @@ pub fn render_target(url: &UrlTemplate, input: &Map<String, Value>) -> Result<St
     Ok(path)
 }
 
-/// The normaliser must read the rendered path as the template's segments, each parameter
-/// inside its own; otherwise the value is refused here with the normaliser's reason.
-fn check_segments(
+/// The normaliser must read a rendered segment as one non-empty segment; otherwise the
+/// value is refused here, with the normaliser's reason, rather than sent.
+fn check_segment(
     url: &UrlTemplate,
-    input: &Map<String, Value>,
-    path: &str,
+    template: &TextTemplate,
+    text: &str,
 ) -> Result<(), RenderError> {
-    let blame = |reason: String| {
-        let param = url
-            .segments
-            .iter()
-            .flat_map(TextTemplate::params)
-            .find(|p| {
-                input.get(*p).map(text_of).is_some_and(|v| {
-                    v.is_empty() || v == "." || v == ".." || v.contains(['/', '\\', '%'])
-                })
-            })
-            .or_else(|| url.path_params().next())
-            .unwrap_or_default();
-        RenderError::Segment {
-            param: param.to_owned(),
-            reason,
-        }
+    let Some(param) = template.params().next() else {
+        return Ok(());
+    };
+    let refuse = |reason: String| RenderError::Segment {
+        param: param.to_owned(),
+        reason,
     };
     let port = url
         .authority
         .port_u16()
         .unwrap_or(if url.scheme == "https" { 443 } else { 80 });
-    let target = normalize_target(url.host(), port, path).map_err(|e| blame(e.to_string()))?;
-    let want = url.segments.len().max(1);
-    if target.segments.len() != want
-        || target.segments.iter().any(String::is_empty) && !url.segments.is_empty()
-    {
-        return Err(blame(
-            "it would change the number of path segments or leave one empty".to_owned(),
-        ));
+    let target = normalize_target(url.host(), port, &format!("/{text}"))
+        .map_err(|e| refuse(e.to_string()))?;
+    match target.segments.as_slice() {
+        [one] if !one.is_empty() && target.spellings == Default::default() => Ok(()),
+        [_] => Err(refuse("an empty segment or a `;` parameter".to_owned())),
+        _ => Err(refuse("it would split the segment".to_owned())),
     }
-    Ok(())
 }
 
 /// A header value; `None` when a parameter is absent (the header is left out).

@@ -33,6 +33,11 @@ impl TextTemplate {
                 .find('}')
                 .ok_or_else(|| format!("unclosed `{{` in `{text}`"))?;
             let name = &after[..end];
+            if name.starts_with('{') {
+                return Err(format!(
+                    "`{{{{…}}}}` in `{text}`: an action names secrets in `inject:`, and the rules' `set_headers` write them"
+                ));
+            }
             if !is_param_name(name) {
                 return Err(format!(
                     "invalid parameter `{{{name}}}` in `{text}` (use letters, digits and `_`)"
@@ -114,6 +119,11 @@ impl UrlTemplate {
             .map_err(|_| format!("invalid host `{host}` in `{text}`"))?;
         let (path, query_text) = rest.split_once('?').unwrap_or((rest, ""));
         let path = path.strip_prefix('/').unwrap_or(path);
+        if path.trim_end_matches('/').split('/').any(str::is_empty) && !path.is_empty() {
+            return Err(format!(
+                "URL template `{text}` has an empty path segment (`//`)"
+            ));
+        }
         let segments = if path.is_empty() {
             Vec::new()
         } else {

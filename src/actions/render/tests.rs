@@ -95,7 +95,6 @@ const PATH_ATTEMPTS: &[&str] = &[
     "x\r\nHost: evil",
     "x\u{0}y",
     "%41",
-    "x;y",
     "x&state=closed",
     "@evil.example",
     "x:y",
@@ -133,6 +132,8 @@ fn values_that_would_leave_their_segment_are_refused() {
         "%2F",
         "..%2F",
         "%2e%2e",
+        // `;` reads as a path parameter to some servers: the proxy refuses it too.
+        "x;y",
         "a\\b",
     ] {
         let err = build(json!({"owner": "acme", "repo": value, "title": "t"})).unwrap_err();
@@ -181,6 +182,16 @@ fn query_values_are_encoded_as_one_component() {
             "{value:?}"
         );
     }
+}
+
+#[test]
+fn header_values_keep_unicode_and_spaces_as_sent() {
+    let request =
+        build(json!({"owner": "acme", "repo": "w", "title": "t", "trace": "a b ü"})).unwrap();
+    assert_eq!(
+        request.headers()["x-trace"].as_bytes(),
+        "id-a b ü".as_bytes()
+    );
 }
 
 #[test]
