@@ -215,3 +215,29 @@ fn an_invalid_input_is_refused_before_rendering() {
         "invalid input: /: missing required field `title`"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    /// Whatever the value, the request keeps its host and query, and the path is either
+    /// refused or read by the normaliser as the template's four segments.
+    #[test]
+    fn no_value_changes_the_host_query_or_segments(value in "[./%?#;&=@:\\\\a-zA-Z0-9 \r\n\u{0}-\u{7f}ü☃]{0,12}") {
+        let input = json!({"owner": "acme", "repo": value, "title": "t", "state": value});
+        match build(input) {
+            Err(err) => proptest::prop_assert!(
+                matches!(&err, CallError::Render(RenderError::Segment { param, .. }) if param == "repo"),
+                "{value:?}: {err}"
+            ),
+            Ok(request) => {
+                let uri = request.uri();
+                proptest::prop_assert_eq!(uri.host(), Some("api.github.com"));
+                let query = uri.query().unwrap_or_default();
+                proptest::prop_assert_eq!(query.matches('&').count(), 1, "{}", query);
+                proptest::prop_assert!(query.ends_with("&per_page=5"), "{}", query);
+                let target = normalize_target("api.github.com", 443, uri.path()).unwrap();
+                proptest::prop_assert_eq!(target.segments, vec!["repos", "acme", value.as_str(), "issues"]);
+            }
+        }
+    }
+}
