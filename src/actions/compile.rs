@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::actions::raw::RawAction;
 use crate::actions::schema::{Kind, Schema};
 use crate::actions::shape::{Shape, parse_field};
-use crate::actions::template::{BodyTemplate, TextTemplate, UrlTemplate};
+use crate::actions::template::{BodyTemplate, Piece, TextTemplate, UrlTemplate};
 use crate::actions::{Action, RequestTemplate};
 use crate::policy::compile::{Compiled, Ctx, Names, extras, parse_method_text};
 use crate::policy::decision::Verdict;
@@ -118,7 +118,18 @@ fn compile_action(
             continue;
         }
         match TextTemplate::parse(&value.value) {
-            Ok(t) => headers.push((header, t, value)),
+            Ok(t) => {
+                let bad_text = t.0.iter().any(|p| {
+                    matches!(p, Piece::Text(text) if http::HeaderValue::from_str(text).is_err())
+                });
+                if bad_text {
+                    ctx.error_at(
+                        value,
+                        format!("invalid header value text in `{}`", value.value),
+                    );
+                }
+                headers.push((header, t, value));
+            }
             Err(e) => ctx.error_at(value, e),
         }
     }

@@ -136,6 +136,21 @@ fn each_problem_is_reported_at_its_position() {
         ("/issues\n", "/issues#x\n", "has a fragment"),
         ("/issues\n", "/issues?q={repo\n", "unclosed `{`"),
         (
+            "/issues\n",
+            "//issues\n",
+            "has an empty path segment (`//`)",
+        ),
+        (
+            "Accept: application/vnd.github+json",
+            "Authorization: 'Bearer {{gh}}'",
+            "t.yaml:20:24: `{{…}}` in `Bearer {{gh}}`",
+        ),
+        (
+            "Accept: application/vnd.github+json",
+            "Accept: \"a\\x01b\"",
+            "t.yaml:20:17: invalid header value text",
+        ),
+        (
             "method: POST",
             "method: post",
             "t.yaml:17:15: invalid method `post`",
