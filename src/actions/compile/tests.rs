@@ -271,3 +271,25 @@ fn the_shipped_example_action_renders_a_request_the_rules_allow() {
         serde_json::json!({"number": 7, "html_url": "https://github.com/acme/keyward/issues/7", "state": "open"})
     );
 }
+
+#[test]
+fn agents_must_be_declared_and_limit_who_may_use_the_action() {
+    let text = GOOD.replace(
+        "    inject: [gh]\n",
+        "    inject: [gh]\n    agents: [nobody]\n",
+    );
+    assert!(
+        errors(&text).contains("t.yaml:9:14: unknown agent `nobody`"),
+        "{}",
+        errors(&text)
+    );
+    let text = format!(
+        "agents:\n  ci:\n    token: env:CI_TOKEN\n{}",
+        GOOD.replace("    inject: [gh]\n", "    inject: [gh]\n    agents: [ci]\n")
+    );
+    let set = compile(&text).unwrap();
+    let action = &set.actions()[0];
+    assert!(action.applies_to(Some(&crate::policy::AgentId::new("ci"))));
+    assert!(!action.applies_to(Some(&crate::policy::AgentId::new("other"))));
+    assert!(!action.applies_to(None));
+}
