@@ -13,6 +13,7 @@
 //! | [`ingress`] | a client socket to requests: the raw-head scan beside hyper (`#`, both framings, 414), the proxy protocol (CONNECT, absolute-form `http://`, 400), agent authentication (407), TLS termination with SNI pinning, redirected connections on transparent listeners (original destination, SNI or Host), records of what never became a request; a jail's DNS responder |
 //! | [`pipeline`] | one file a phase over one exchange context: admit, normalise, read the body, decide, hold, inject, forward, respond (WebSocket messages bridged: redacted, guarded, size-capped; LLM token usage read for audit, metrics and budgets); the refusal and the record |
 //! | [`policy`] | the rule engine: compile, normalise, decide (pure); `--allow` host rules |
+//! | [`actions`] | `actions:` of rule files: input schemas, request templates rendered into requests the rules decide, response shaping |
 //! | [`control`] | what changes decisions at run time: the rules in force, reload, approvals, rate-limit counters and token budgets, the token-protected admin API |
 //! | [`credentials`] | secret sources, placeholder injection, the exfiltration guard, agents' proxy tokens |
 //! | [`redact`] | secrets and rule patterns scrubbed from responses (compressed bodies decoded) |
@@ -29,6 +30,7 @@
 //! combined CA bundle), [`jail`] (`keyward run --jail`: the command in namespaces whose only way
 //! out is keyward).
 
+pub mod actions;
 pub mod agent_env;
 pub mod audit;
 pub mod body;

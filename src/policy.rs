@@ -23,7 +23,7 @@
 //! See `docs/rules.md` for the language reference and the decision semantics.
 
 pub mod body;
-mod compile;
+pub(crate) mod compile;
 pub mod condition;
 pub mod decision;
 pub mod decls;
@@ -38,7 +38,7 @@ mod index;
 pub mod json;
 pub mod mcp;
 pub mod normalize;
-mod raw;
+pub(crate) mod raw;
 pub mod request;
 pub mod rule;
 mod ruleset;

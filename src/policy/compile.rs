@@ -7,7 +7,7 @@
 
 mod checks;
 mod decls;
-mod extras;
+pub(crate) mod extras;
 mod graphql;
 mod mcp;
 mod rule;
@@ -41,6 +41,8 @@ pub(crate) struct Compiled {
     pub secrets: Vec<SecretDecl>,
     pub agents: Vec<AgentDecl>,
     pub tests: Vec<RuleTest>,
+    /// `actions:` entries.
+    pub actions: Vec<crate::actions::Action>,
 }
 
 /// What rules may refer to, gathered from all files before rules are compiled.
@@ -86,6 +88,7 @@ pub(crate) fn compile(sources: &[Source]) -> Result<Compiled, CompileErrors> {
 
     let mut seen_ids: HashMap<String, Pos> = HashMap::new();
     let mut test_files = Vec::new();
+    let mut action_names = HashMap::new();
     for (file, raw) in files {
         let mut ctx = Ctx {
             file,
@@ -106,6 +109,14 @@ pub(crate) fn compile(sources: &[Source]) -> Result<Compiled, CompileErrors> {
                 out.rules.push(rule);
             }
         }
+        let actions = crate::actions::compile::compile_actions(
+            &mut ctx,
+            &names,
+            &out,
+            raw.actions,
+            &mut action_names,
+        );
+        out.actions.extend(actions);
         test_files.push((file, raw.tests));
     }
     for (file, tests) in test_files {

@@ -28,6 +28,7 @@ fn every_shipped_file_has_tests() {
         "registries",
         "mcp-github",
         "graphql-github",
+        "actions-github",
     ] {
         let file = format!("{name}.yaml");
         assert!(

@@ -28,6 +28,9 @@ pub(crate) struct RawFile {
     pub agents: OrderedMap<RawAgent>,
     #[serde(default)]
     pub tests: Vec<RawTest>,
+    /// `actions:` (see `crate::actions`).
+    #[serde(default)]
+    pub actions: Vec<crate::actions::raw::RawAction>,
 }
 
 /// One entry of `rules:`.

@@ -31,6 +31,8 @@ pub struct RuleSet {
     pub(crate) agents: Vec<AgentDecl>,
     /// `tests:` entries.
     pub(crate) tests: Vec<RuleTest>,
+    /// `actions:` entries, in file order.
+    pub(crate) actions: Vec<crate::actions::Action>,
 }
 
 /// Counts for `keyward check`'s one-line summary.
@@ -48,6 +50,8 @@ pub struct Summary {
     pub patterns: usize,
     /// `tests:` entries.
     pub tests: usize,
+    /// `actions:` entries (shown only when there are some).
+    pub actions: usize,
 }
 
 impl fmt::Display for Summary {
@@ -56,7 +60,11 @@ impl fmt::Display for Summary {
             f,
             "{} rules, {} hosts, {} secrets, {} agents, {} pattern sets, {} tests",
             self.rules, self.hosts, self.secrets, self.agents, self.patterns, self.tests
-        )
+        )?;
+        if self.actions > 0 {
+            write!(f, ", {} actions", self.actions)?;
+        }
+        Ok(())
     }
 }
 
@@ -119,6 +127,7 @@ impl RuleSet {
             secrets,
             agents,
             tests,
+            actions,
         } = compile::compile(sources)?;
         let index = HostIndex::build(&rules);
         Ok(RuleSet {
@@ -128,6 +137,7 @@ impl RuleSet {
             secrets,
             agents,
             tests,
+            actions,
         })
     }
 
@@ -262,6 +272,7 @@ impl RuleSet {
             agents: self.agents.len(),
             patterns: self.patterns.len(),
             tests: self.tests.len(),
+            actions: self.actions.len(),
         }
     }
 
@@ -288,6 +299,16 @@ impl RuleSet {
     /// Every rule, in evaluation order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The `actions:` entries, in file order.
+    pub fn actions(&self) -> &[crate::actions::Action] {
+        &self.actions
+    }
+
+    /// The action with this name.
+    pub fn action(&self, name: &str) -> Option<&crate::actions::Action> {
+        self.actions.iter().find(|a| a.name() == name)
     }
 
     /// The rule with this id (e.g. the one a decision names, for its `set_headers`).

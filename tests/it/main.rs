@@ -11,6 +11,7 @@
 
 mod support;
 
+mod actions_check;
 mod admin_auth;
 mod adoption;
 mod approvals;

@@ -64,7 +64,7 @@ pub(super) fn set_headers(
 
 /// `limits:` — rate `N/unit` with an optional burst, a token budget `N/unit`, or both;
 /// and the scope.
-pub(super) fn limits(ctx: &mut Ctx<'_>, id: &SStr, raw: &RawLimits) -> Option<Limits> {
+pub(crate) fn limits(ctx: &mut Ctx<'_>, id: &SStr, raw: &RawLimits) -> Option<Limits> {
     if raw.rate.is_none() && raw.tokens.is_none() {
         ctx.error_at(
             id,
@@ -114,7 +114,7 @@ pub(super) fn limits(ctx: &mut Ctx<'_>, id: &SStr, raw: &RawLimits) -> Option<Li
 }
 
 /// `approval:` — only meaningful on `decision: approve`; timeout and webhook URL checked.
-pub(super) fn approval(
+pub(crate) fn approval(
     ctx: &mut Ctx<'_>,
     id: &SStr,
     verdict: Verdict,
