@@ -231,7 +231,11 @@ pub fn schema_json(schema: &Schema) -> Value {
             put("minLength", min_length.map(|n| json!(n)));
             put("maxLength", max_length.map(|n| json!(n)));
         }
-        Kind::Integer(b) | Kind::Number(b) => {
+        Kind::Integer(b) => {
+            put("minimum", b.minimum.map(whole));
+            put("maximum", b.maximum.map(whole));
+        }
+        Kind::Number(b) => {
             put("minimum", b.minimum.map(|n| json!(n)));
             put("maximum", b.maximum.map(|n| json!(n)));
         }
@@ -247,4 +251,11 @@ pub fn schema_json(schema: &Schema) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// An integer bound as a JSON integer when it is whole (`1`, not `1.0`).
+fn whole(n: f64) -> Value {
+    serde_json::Number::from_i128(n as i128)
+        .filter(|_| n.fract() == 0.0 && n.abs() < 9.0e15)
+        .map_or_else(|| json!(n), Value::Number)
 }

@@ -12,6 +12,7 @@
 mod support;
 
 mod actions_check;
+mod actions_mcp;
 mod admin_auth;
 mod adoption;
 mod approvals;

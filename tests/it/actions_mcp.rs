@@ -1,0 +1,371 @@
+//! Actions served over MCP (`actions_listen:`), driven by the official MCP Python SDK's
+//! client against a test HTTPS upstream: the client lists exactly its agent's actions, a call
+//! reaches the upstream as the templated request with the real credential injected by the
+//! rules, bad input is a JSON-RPC error naming the field with nothing sent, a deny rule on an
+//! action's endpoint is a JSON-RPC error naming the rule, the audit entry names the action,
+//! and an input cannot change the upstream path.
+
+use std::sync::{Arc, Mutex};
+
+use http::{Response, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+
+use crate::support::mcp_sdk::{self, Program};
+use crate::support::upstream::full;
+use crate::support::{Handler, Harness, audit_log};
+
+const PLACEHOLDER: &str = "keyward:github:00112233aabbccdd";
+const GITHUB_TOKEN: &str = "ghp_realtokenvalue0123456789abcdefABCDEF";
+const TRIAGE_TOKEN: &str = "triage-token-5b9e";
+
+const RULES: &str = r#"
+secrets:
+  github:
+    from: file:$FILES/github
+    placeholder: keyward:github:00112233aabbccdd
+    hosts: [api.github.com]
+agents:
+  triage-bot: { token: file:$FILES/triage }
+  release-bot: { token: file:$FILES/release }
+rules:
+  - id: github-create-issue
+    method: POST
+    url: https://api.github.com/repos/acme/*/issues
+    inject: [github]
+    set_headers: { Authorization: "Bearer {{github}}" }
+    decision: allow
+  - id: no-closing
+    description: agents never close issues
+    method: PATCH
+    url: https://api.github.com/repos/acme/*/issues/*
+    decision: deny
+actions:
+  - name: github.create_issue
+    description: Open an issue in an acme repository.
+    agents: [triage-bot]
+    input:
+      type: object
+      required: [repo, title]
+      properties:
+        repo: { type: string, maxLength: 64 }
+        title: { type: string, minLength: 1, maxLength: 256 }
+        labels:
+          type: array
+          maxItems: 3
+          items: { type: string, enum: [bug, triage] }
+    request:
+      method: POST
+      url: https://api.github.com/repos/acme/{repo}/issues
+      body:
+        title: "{title}"
+        labels: "{labels}"
+    response:
+      fields: [/number, /html_url]
+  - name: github.close_issue
+    description: Close an issue.
+    agents: [triage-bot]
+    input:
+      type: object
+      required: [repo, number]
+      properties:
+        repo: { type: string, enum: [keyward] }
+        number: { type: integer, minimum: 1 }
+    request:
+      method: PATCH
+      url: https://api.github.com/repos/acme/{repo}/issues/{number}
+      body: { state: closed }
+    response:
+      fields: [/state]
+  - name: github.tag_release
+    description: Tag a release.
+    agents: [release-bot]
+    input:
+      type: object
+      required: [tag]
+      properties:
+        tag: { type: string }
+    request:
+      method: POST
+      url: https://api.github.com/repos/acme/keyward/releases
+      body: { tag_name: "{tag}" }
+"#;
+
+/// What the upstream received: method, path, Authorization and body.
+type Received = Arc<Mutex<Vec<(String, String, String, Value)>>>;
+
+/// Records each request and answers like GitHub's issue creation, with fields the shaping
+/// must drop.
+fn github(received: Received) -> Handler {
+    Arc::new(move |req: http::Request<hyper::body::Incoming>| {
+        let received = received.clone();
+        Box::pin(async move {
+            let method = req.method().to_string();
+            let path = req.uri().path().to_owned();
+            let auth = req
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            received.lock().unwrap().push((method, path, auth, body));
+            let answer = json!({
+                "number": 42,
+                "html_url": "https://github.com/acme/keyward/issues/42",
+                "node_id": "internal-only",
+                "user": {"login": "acme-bot"},
+            });
+            let mut resp = Response::new(full(answer.to_string()));
+            *resp.status_mut() = StatusCode::CREATED;
+            resp.headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            resp
+        })
+    })
+}
+
+/// The client's steps after running `calls` as `authorization`.
+async fn client(
+    url: &str,
+    authorization: &str,
+    calls: &Value,
+    dir: &std::path::Path,
+) -> serde_json::Map<String, Value> {
+    let calls = calls.to_string();
+    let mut program = Program::spawn("actions_client.py", &[url, authorization, &calls], &[], dir);
+    let status = program.finish().await;
+    assert!(status.success(), "the client failed: {}", program.output());
+    mcp_sdk::steps(&program.stdout)
+}
+
+fn basic(agent: &str, token: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{agent}:{token}"));
+    format!("Basic {encoded}")
+}
+
+#[tokio::test]
+async fn the_sdk_client_lists_and_calls_its_agents_actions_through_the_rules() {
+    assert!(
+        mcp_sdk::available(),
+        "python3 with the mcp package is required (scripts/test installs it)"
+    );
+    let received: Received = Arc::default();
+    let h = Harness::new()
+        .upstream(&["api.github.com"], github(received.clone()))
+        .file("github", GITHUB_TOKEN)
+        .file("triage", TRIAGE_TOKEN)
+        .file("release", "release-token-1")
+        .rules("github.yaml", RULES)
+        .config(|c| c.actions_listen = Some("127.0.0.1:0".parse().unwrap()))
+        .start()
+        .await;
+    let addr = h.keyward.running.actions_addr().unwrap();
+    let url = format!("http://{addr}/mcp");
+    let work = tempfile::tempdir().unwrap();
+    let calls = json!([
+        ["github.create_issue", {"repo": "keyward", "title": "Crash on start", "labels": ["bug"]}],
+        ["github.create_issue", {"repo": "keyward", "title": "x", "labels": ["wontfix"]}],
+        ["github.close_issue", {"repo": "keyward", "number": 7}],
+        ["github.tag_release", {"tag": "v1"}],
+        ["github.create_issue", {"repo": "../admin", "title": "up"}],
+        ["github.create_issue", {"repo": "a%2F..%2Fadmin", "title": "up"}],
+        ["github.create_issue", {"repo": "keyward?state=all#top", "title": "q"}],
+        ["github.create_issue", {"repo": "keyward\nX-Injected: 1", "title": "n"}],
+    ]);
+    let steps = client(
+        &url,
+        &basic("triage-bot", TRIAGE_TOKEN),
+        &calls,
+        work.path(),
+    )
+    .await;
+
+    assert_eq!(
+        steps["tools"],
+        json!(["github.close_issue", "github.create_issue"]),
+        "only the agent's actions are listed"
+    );
+    let schema = &steps["schemas"]["github.create_issue"];
+    assert_eq!(schema["required"], json!(["repo", "title"]));
+    assert_eq!(
+        schema["properties"]["labels"]["items"]["enum"],
+        json!(["bug", "triage"])
+    );
+
+    assert_eq!(
+        steps["call0"],
+        json!({
+            "structured": {"number": 42, "html_url": "https://github.com/acme/keyward/issues/42"},
+            "text": "{\"html_url\":\"https://github.com/acme/keyward/issues/42\",\"number\":42}",
+            "is_error": false,
+        }),
+        "the answer is shaped"
+    );
+    let bad = &steps["call1"];
+    assert_eq!(bad["code"], -32602, "{bad}");
+    assert!(
+        bad["message"].as_str().unwrap().contains("/labels/0"),
+        "the error names the field: {bad}"
+    );
+    let denied = &steps["call2"];
+    assert_eq!(denied["code"], -32001, "{denied}");
+    assert!(
+        denied["message"].as_str().unwrap().contains("no-closing"),
+        "{denied}"
+    );
+    assert_eq!(denied["data"]["rule"], "no-closing");
+    assert_eq!(
+        denied["data"]["reason"],
+        "denied by rule `no-closing`: agents never close issues"
+    );
+    let hidden = &steps["call3"];
+    assert_eq!(hidden["code"], -32602, "another agent's action: {hidden}");
+
+    let seen = received.lock().unwrap().clone();
+    let (method, path, auth, body) = &seen[0];
+    assert_eq!(
+        (method.as_str(), path.as_str()),
+        ("POST", "/repos/acme/keyward/issues")
+    );
+    assert_eq!(
+        auth,
+        &format!("Bearer {GITHUB_TOKEN}"),
+        "the real credential"
+    );
+    assert_eq!(body, &json!({"title": "Crash on start", "labels": ["bug"]}));
+    for (_, path, _, _) in &seen {
+        let segments: Vec<&str> = path.split('/').collect();
+        assert_eq!(segments.len(), 5, "one segment for the repo: {path}");
+        assert_eq!(&segments[..3], ["", "repos", "acme"], "{path}");
+        assert_eq!(segments[4], "issues", "{path}");
+        assert!(!path.contains("/admin"), "{path}");
+    }
+    assert!(
+        seen.iter().all(|(m, ..)| m == "POST"),
+        "the denied and refused calls sent nothing: {seen:?}"
+    );
+    for injected in ["call4", "call5"] {
+        let step = &steps[injected];
+        assert_eq!(step["code"], -32602, "{injected}: {step}");
+        assert!(
+            step["message"]
+                .as_str()
+                .unwrap()
+                .contains("`repo` cannot be a path segment"),
+            "{injected}: {step}"
+        );
+    }
+    // `?`, `#` and a newline stay inside the one segment, percent-encoded.
+    assert_eq!(steps["call6"]["is_error"], false, "{}", steps["call6"]);
+    assert_eq!(steps["call7"]["is_error"], false, "{}", steps["call7"]);
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[1].1, "/repos/acme/keyward%3Fstate%3Dall%23top/issues");
+    assert_eq!(seen[2].1, "/repos/acme/keyward%0AX-Injected%3A%201/issues");
+
+    let audit = h.keyward.running.handles().audit().unwrap().clone();
+    let entries = audit_log::wait_for(&audit, &h.keyward.audit_path(), 2, |e| {
+        e["action"].is_string()
+    })
+    .await;
+    let created: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "github.create_issue" && e["decision"] == "allow")
+        .collect();
+    assert!(!created.is_empty(), "{entries:#?}");
+    assert_eq!(created[0]["agent"], "triage-bot");
+    assert_eq!(created[0]["path"], "/repos/acme/keyward/issues");
+    let closed: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "github.close_issue")
+        .collect();
+    assert_eq!(closed[0]["decision"], "deny");
+    assert_eq!(closed[0]["rule"], "no-closing");
+    audit_log::verify(&h.keyward.audit_path());
+}
+
+#[tokio::test]
+async fn the_listener_refuses_missing_or_wrong_agent_credentials_and_strips_forged_action_names() {
+    let received: Received = Arc::default();
+    let h = Harness::new()
+        .upstream(&["api.github.com"], github(received.clone()))
+        .file("github", GITHUB_TOKEN)
+        .file("triage", TRIAGE_TOKEN)
+        .file("release", "release-token-1")
+        .rules("github.yaml", RULES)
+        .config(|c| c.actions_listen = Some("127.0.0.1:0".parse().unwrap()))
+        .start()
+        .await;
+    let addr = h.keyward.running.actions_addr().unwrap();
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
+    for auth in [
+        None,
+        Some(basic("triage-bot", "wrong")),
+        Some("Bearer triage-bot:nope".into()),
+    ] {
+        let (status, _) = post(addr, auth.as_deref(), &list).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}");
+    }
+    let bearer = format!("Bearer triage-bot:{TRIAGE_TOKEN}");
+    let (status, body) = post(addr, Some(&bearer), &list).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["github.create_issue", "github.close_issue"]);
+
+    // An agent going through the proxy itself cannot have an action recorded.
+    let agent = h.agent().with_credentials("triage-bot", TRIAGE_TOKEN);
+    let req = http::Request::post("https://api.github.com/repos/acme/keyward/issues")
+        .header("keyward-action", "github.forged")
+        .header("keyward-action-token", "guessed")
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            b"{\"title\":\"t\"}",
+        )))
+        .unwrap();
+    let reply = agent.send(crate::support::agent::Proto::H1, req).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let audit = h.keyward.running.handles().audit().unwrap().clone();
+    let entries = audit_log::wait_for(&audit, &h.keyward.audit_path(), 1, |e| {
+        e["path"] == "/repos/acme/keyward/issues"
+    })
+    .await;
+    assert!(
+        entries.iter().all(|e| e.get("action").is_none()),
+        "{entries:#?}"
+    );
+}
+
+/// POSTs `body` to the listener's `/mcp` with `auth` as `Authorization`.
+async fn post(addr: std::net::SocketAddr, auth: Option<&str>, body: &str) -> (StatusCode, Value) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let mut req = http::Request::post("/mcp")
+        .header("host", addr.to_string())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    if let Some(auth) = auth {
+        req = req.header("authorization", auth);
+    }
+    let req = req
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_owned(),
+        )))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
