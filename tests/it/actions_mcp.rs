@@ -125,18 +125,26 @@ fn github(received: Received) -> Handler {
     })
 }
 
-/// The client's steps after running `calls` as `authorization`.
-async fn client(
-    url: &str,
-    authorization: &str,
-    calls: &Value,
-    dir: &std::path::Path,
-) -> serde_json::Map<String, Value> {
-    let calls = calls.to_string();
-    let mut program = Program::spawn("actions_client.py", &[url, authorization, &calls], &[], dir);
+/// The SDK client's steps, run with `args` (see `actions_client.py`).
+async fn client(args: &[&str], dir: &std::path::Path) -> serde_json::Map<String, Value> {
+    let mut program = Program::spawn("actions_client.py", args, &[], dir);
     let status = program.finish().await;
     assert!(status.success(), "the client failed: {}", program.output());
     mcp_sdk::steps(&program.stdout)
+}
+
+/// keyward with the rules, serving actions on a port of its own, in front of a recording
+/// GitHub.
+async fn start(received: &Received) -> crate::support::harness::Running {
+    Harness::new()
+        .upstream(&["api.github.com"], github(received.clone()))
+        .file("github", GITHUB_TOKEN)
+        .file("triage", TRIAGE_TOKEN)
+        .file("release", "release-token-1")
+        .rules("github.yaml", RULES)
+        .config(|c| c.actions_listen = Some("127.0.0.1:0".parse().unwrap()))
+        .start()
+        .await
 }
 
 fn basic(agent: &str, token: &str) -> String {
@@ -152,15 +160,7 @@ async fn the_sdk_client_lists_and_calls_its_agents_actions_through_the_rules() {
         "python3 with the mcp package is required (scripts/test installs it)"
     );
     let received: Received = Arc::default();
-    let h = Harness::new()
-        .upstream(&["api.github.com"], github(received.clone()))
-        .file("github", GITHUB_TOKEN)
-        .file("triage", TRIAGE_TOKEN)
-        .file("release", "release-token-1")
-        .rules("github.yaml", RULES)
-        .config(|c| c.actions_listen = Some("127.0.0.1:0".parse().unwrap()))
-        .start()
-        .await;
+    let h = start(&received).await;
     let addr = h.keyward.running.actions_addr().unwrap();
     let url = format!("http://{addr}/mcp");
     let work = tempfile::tempdir().unwrap();
@@ -174,13 +174,8 @@ async fn the_sdk_client_lists_and_calls_its_agents_actions_through_the_rules() {
         ["github.create_issue", {"repo": "keyward?state=all#top", "title": "q"}],
         ["github.create_issue", {"repo": "keyward\nX-Injected: 1", "title": "n"}],
     ]);
-    let steps = client(
-        &url,
-        &basic("triage-bot", TRIAGE_TOKEN),
-        &calls,
-        work.path(),
-    )
-    .await;
+    let (auth, calls) = (basic("triage-bot", TRIAGE_TOKEN), calls.to_string());
+    let steps = client(&["http", &url, &auth, &calls], work.path()).await;
 
     assert_eq!(
         steps["tools"],
@@ -288,15 +283,7 @@ async fn the_sdk_client_lists_and_calls_its_agents_actions_through_the_rules() {
 #[tokio::test]
 async fn the_listener_refuses_missing_or_wrong_agent_credentials_and_strips_forged_action_names() {
     let received: Received = Arc::default();
-    let h = Harness::new()
-        .upstream(&["api.github.com"], github(received.clone()))
-        .file("github", GITHUB_TOKEN)
-        .file("triage", TRIAGE_TOKEN)
-        .file("release", "release-token-1")
-        .rules("github.yaml", RULES)
-        .config(|c| c.actions_listen = Some("127.0.0.1:0".parse().unwrap()))
-        .start()
-        .await;
+    let h = start(&received).await;
     let addr = h.keyward.running.actions_addr().unwrap();
     let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
     for auth in [
@@ -368,4 +355,86 @@ async fn post(addr: std::net::SocketAddr, auth: Option<&str>, body: &str) -> (St
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+#[tokio::test]
+async fn the_sdk_stdio_client_calls_actions_through_keyward_mcp() {
+    assert!(
+        mcp_sdk::available(),
+        "python3 with the mcp package is required (scripts/test installs it)"
+    );
+    let received: Received = Arc::default();
+    let h = start(&received).await;
+    let url = format!("http://{}/mcp", h.keyward.running.actions_addr().unwrap());
+    let work = tempfile::tempdir().unwrap();
+    let calls = json!([
+        ["github.create_issue", {"repo": "website", "title": "Broken link"}],
+        ["github.close_issue", {"repo": "keyward", "number": 7}],
+        ["github.create_issue", {"repo": "website"}],
+    ])
+    .to_string();
+    let keyward = env!("CARGO_BIN_EXE_keyward");
+    let args = ["stdio", keyward, &url, "triage-bot", TRIAGE_TOKEN, &calls];
+    let steps = client(&args, work.path()).await;
+    assert_eq!(
+        steps["tools"],
+        json!(["github.close_issue", "github.create_issue"])
+    );
+    assert_eq!(steps["call0"]["structured"]["number"], 42, "{steps:?}");
+    assert_eq!(steps["call1"]["code"], -32001, "{steps:?}");
+    assert_eq!(steps["call1"]["data"]["rule"], "no-closing");
+    assert_eq!(steps["call2"]["code"], -32602, "{steps:?}");
+    assert!(
+        steps["call2"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing required field `title`"),
+        "{steps:?}"
+    );
+    let seen = received.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].1, "/repos/acme/website/issues");
+    assert_eq!(seen[0].2, format!("Bearer {GITHUB_TOKEN}"));
+}
+
+#[tokio::test]
+async fn keyward_mcp_with_a_wrong_token_answers_requests_with_the_listeners_refusal() {
+    let received: Received = Arc::default();
+    let h = start(&received).await;
+    let url = format!("http://{}/mcp", h.keyward.running.actions_addr().unwrap());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["mcp", "--url", &url])
+        .env("KEYWARD_AGENT", "triage-bot")
+        .env("KEYWARD_AGENT_TOKEN", "guessed-token-93c1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}\n")
+            .await
+            .unwrap();
+    }
+    let out = tokio::time::timeout(mcp_sdk::WAIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success());
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["id"], 1);
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("401"), "{message}");
+    assert!(
+        message.contains("unknown agent or wrong token"),
+        "{message}"
+    );
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains("guessed-token-93c1"));
+    }
+    assert_eq!(received.lock().unwrap().len(), 0);
 }
