@@ -17,6 +17,7 @@ use super::{Action, CallError};
 use crate::control::rules_in_force::RulesInForce;
 use crate::pipeline::refusal::{DECISION_HEADER, DENIED_CODE};
 use crate::policy::AgentId;
+use crate::policy::decision::Verdict;
 use crate::tool_server::{CallOutcome, Catalog, INVALID_PARAMS, RpcError, ToolInfo};
 
 /// The header that names the action of a request sent by [`ActionCatalog`].
@@ -125,6 +126,9 @@ impl Catalog for ActionCatalog {
                 format!("no action named {name} is served to this agent"),
             );
         };
+        if let Some(why) = own_refusal(action) {
+            return CallOutcome::Refused(RpcError::new(DENIED_CODE, why));
+        }
         let mut req = match action.build(&arguments) {
             Ok(req) => req,
             Err(CallError::Input(e)) => {
@@ -187,6 +191,29 @@ fn outcome(action: &Action, answer: Answer) -> CallOutcome {
         )),
         false => CallOutcome::Failed(format!("the upstream answered {}", answer.status)),
     }
+}
+
+/// Why the action's own `decision:`, `approval:` or `limits:` refuse every call. The rules
+/// decide the request it becomes; what the action adds on top is not enforced on that path
+/// yet, so an action asking for more than the rules is refused rather than run on less.
+fn own_refusal(action: &Action) -> Option<String> {
+    let name = action.name();
+    if action.verdict() == Some(Verdict::Deny) {
+        return Some(format!(
+            "keyward refused {name}: the action's decision is deny"
+        ));
+    }
+    let unenforced = match (action.verdict(), action.approval(), action.limits()) {
+        (Some(Verdict::Approve), _, _) | (_, Some(_), _) => Some("approval"),
+        (_, _, Some(_)) => Some("limits"),
+        _ => None,
+    };
+    unenforced.map(|what| {
+        format!(
+            "keyward refused {name}: the action's own {what} is not enforced for served \
+             actions; declare it on the rule that decides the action's request"
+        )
+    })
 }
 
 fn refused(code: i64, message: String) -> CallOutcome {
@@ -259,3 +286,6 @@ fn whole(n: f64) -> Value {
         .filter(|_| n.fract() == 0.0 && n.abs() < 9.0e15)
         .map_or_else(|| json!(n), Value::Number)
 }
+
+#[cfg(test)]
+mod tests;
