@@ -3,7 +3,7 @@
 //! reaches the upstream as the templated request with the real credential injected by the
 //! rules, bad input is a JSON-RPC error naming the field with nothing sent, a deny rule on an
 //! action's endpoint is a JSON-RPC error naming the rule, the audit entry names the action,
-//! and an input cannot change the upstream path.
+//! an input cannot change the upstream path, and a held call runs once a person approves it.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,13 +11,14 @@ use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
+use crate::runtime::admin;
 use crate::support::mcp_sdk::{self, Program};
 use crate::support::upstream::full;
-use crate::support::{Handler, Harness, audit_log};
+use crate::support::{Handler, Harness, audit_log, within_async};
 
 const PLACEHOLDER: &str = "keyward:github:00112233aabbccdd";
-const GITHUB_TOKEN: &str = "ghp_realtokenvalue0123456789abcdefABCDEF";
-const TRIAGE_TOKEN: &str = "triage-token-5b9e";
+pub(crate) const GITHUB_TOKEN: &str = "ghp_realtokenvalue0123456789abcdefABCDEF";
+pub(crate) const TRIAGE_TOKEN: &str = "triage-token-5b9e";
 
 const RULES: &str = r#"
 secrets:
@@ -35,6 +36,12 @@ rules:
     inject: [github]
     set_headers: { Authorization: "Bearer {{github}}" }
     decision: allow
+  - id: release-held
+    description: a person confirms every release
+    method: POST
+    url: https://api.github.com/repos/acme/keyward/releases
+    approval: { timeout: 60s }
+    decision: approve
   - id: no-closing
     description: agents never close issues
     method: PATCH
@@ -92,7 +99,7 @@ actions:
 "#;
 
 /// What the upstream received: method, path, Authorization and body.
-type Received = Arc<Mutex<Vec<(String, String, String, Value)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(String, String, String, Value)>>>;
 
 /// Records each request and answers like GitHub's issue creation, with fields the shaping
 /// must drop.
@@ -126,7 +133,7 @@ fn github(received: Received) -> Handler {
 }
 
 /// The SDK client's steps, run with `args` (see `actions_client.py`).
-async fn client(args: &[&str], dir: &std::path::Path) -> serde_json::Map<String, Value> {
+pub(crate) async fn client(args: &[&str], dir: &std::path::Path) -> serde_json::Map<String, Value> {
     let mut program = Program::spawn("actions_client.py", args, &[], dir);
     let status = program.finish().await;
     assert!(status.success(), "the client failed: {}", program.output());
@@ -135,7 +142,7 @@ async fn client(args: &[&str], dir: &std::path::Path) -> serde_json::Map<String,
 
 /// keyward with the rules, serving actions on a port of its own, in front of a recording
 /// GitHub.
-async fn start(received: &Received) -> crate::support::harness::Running {
+pub(crate) async fn start(received: &Received) -> crate::support::harness::Running {
     Harness::new()
         .upstream(&["api.github.com"], github(received.clone()))
         .file("github", GITHUB_TOKEN)
@@ -358,7 +365,7 @@ async fn post(addr: std::net::SocketAddr, auth: Option<&str>, body: &str) -> (St
 }
 
 #[tokio::test]
-async fn the_sdk_stdio_client_calls_actions_through_keyward_mcp() {
+async fn a_held_action_runs_once_a_person_approves_it() {
     assert!(
         mcp_sdk::available(),
         "python3 with the mcp package is required (scripts/test installs it)"
@@ -367,74 +374,50 @@ async fn the_sdk_stdio_client_calls_actions_through_keyward_mcp() {
     let h = start(&received).await;
     let url = format!("http://{}/mcp", h.keyward.running.actions_addr().unwrap());
     let work = tempfile::tempdir().unwrap();
-    let calls = json!([
-        ["github.create_issue", {"repo": "website", "title": "Broken link"}],
-        ["github.close_issue", {"repo": "keyward", "number": 7}],
-        ["github.create_issue", {"repo": "website"}],
-    ])
-    .to_string();
-    let keyward = env!("CARGO_BIN_EXE_keyward");
-    let args = ["stdio", keyward, &url, "triage-bot", TRIAGE_TOKEN, &calls];
-    let steps = client(&args, work.path()).await;
+    let calls = json!([["github.tag_release", {"tag": "v1.2.0"}]]).to_string();
+    let auth = basic("release-bot", "release-token-1");
+    let args = ["http", url.as_str(), &auth, &calls];
+    let mut program = Program::spawn("actions_client.py", &args, &[], work.path());
+    let pending = within_async(mcp_sdk::WAIT, async || {
+        if program.exited().is_some() {
+            return Some(Vec::new());
+        }
+        let (_, text) = admin(h.admin(), "GET", "/approvals", "").await;
+        let list: Vec<Value> = serde_json::from_str(&text).unwrap();
+        (!list.is_empty()).then_some(list)
+    })
+    .await
+    .unwrap_or_default();
+    assert_eq!(pending.len(), 1, "one held call: {}", program.output());
+    assert_eq!(pending[0]["rule"], "release-held");
+    assert_eq!(received.lock().unwrap().len(), 0, "held, not sent");
+    let id = pending[0]["id"].as_str().unwrap();
+    let (status, _) = admin(h.admin(), "POST", &format!("/approvals/{id}/approve"), "{}").await;
+    assert_eq!(status, StatusCode::OK);
+    let status = program.finish().await;
+    assert!(status.success(), "the client failed: {}", program.output());
+    let steps = mcp_sdk::steps(&program.stdout);
+    assert_eq!(steps["tools"], json!(["github.tag_release"]));
+    assert_eq!(steps["call0"]["is_error"], false, "{steps:?}");
     assert_eq!(
-        steps["tools"],
-        json!(["github.close_issue", "github.create_issue"])
-    );
-    assert_eq!(steps["call0"]["structured"]["number"], 42, "{steps:?}");
-    assert_eq!(steps["call1"]["code"], -32001, "{steps:?}");
-    assert_eq!(steps["call1"]["data"]["rule"], "no-closing");
-    assert_eq!(steps["call2"]["code"], -32602, "{steps:?}");
-    assert!(
-        steps["call2"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("missing required field `title`"),
-        "{steps:?}"
+        steps["call0"]["structured"],
+        json!({}),
+        "no fields are shaped in"
     );
     let seen = received.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0].1, "/repos/acme/website/issues");
-    assert_eq!(seen[0].2, format!("Bearer {GITHUB_TOKEN}"));
-}
-
-#[tokio::test]
-async fn keyward_mcp_with_a_wrong_token_answers_requests_with_the_listeners_refusal() {
-    let received: Received = Arc::default();
-    let h = start(&received).await;
-    let url = format!("http://{}/mcp", h.keyward.running.actions_addr().unwrap());
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["mcp", "--url", &url])
-        .env("KEYWARD_AGENT", "triage-bot")
-        .env("KEYWARD_AGENT_TOKEN", "guessed-token-93c1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+    assert_eq!(seen[0].1, "/repos/acme/keyward/releases");
+    assert_eq!(seen[0].3, json!({"tag_name": "v1.2.0"}));
+    let audit = h.keyward.running.handles().audit().unwrap().clone();
+    let entries = audit_log::wait_for(&audit, &h.keyward.audit_path(), 1, |e| {
+        e["action"] == "github.tag_release"
+    })
+    .await;
+    let entry = entries
+        .iter()
+        .find(|e| e["action"] == "github.tag_release")
         .unwrap();
-    {
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}\n")
-            .await
-            .unwrap();
-    }
-    let out = tokio::time::timeout(mcp_sdk::WAIT, child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(out.status.success());
-    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(answer["id"], 1);
-    let message = answer["error"]["message"].as_str().unwrap();
-    assert!(message.contains("401"), "{message}");
-    assert!(
-        message.contains("unknown agent or wrong token"),
-        "{message}"
-    );
-    for stream in [&out.stdout, &out.stderr] {
-        assert!(!String::from_utf8_lossy(stream).contains("guessed-token-93c1"));
-    }
-    assert_eq!(received.lock().unwrap().len(), 0);
+    assert_eq!(entry["agent"], "release-bot");
+    assert_eq!(entry["rule"], "release-held");
+    assert!(entry["approval"].is_object(), "{entry}");
 }
