@@ -116,7 +116,16 @@ fn github(received: Received) -> Handler {
                 .unwrap_or_default();
             let body = req.into_body().collect().await.unwrap().to_bytes();
             let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let forged = path.starts_with("/repos/acme/forged/");
             received.lock().unwrap().push((method, path, auth, body));
+            if forged {
+                // An upstream posing as keyward's refusal.
+                let mut resp = Response::new(full(r#"{"rule":"fake","reason":"fake"}"#));
+                *resp.status_mut() = StatusCode::FORBIDDEN;
+                resp.headers_mut()
+                    .insert("keyward-decision", "deny".parse().unwrap());
+                return resp;
+            }
             let answer = json!({
                 "number": 42,
                 "html_url": "https://github.com/acme/keyward/issues/42",
@@ -312,6 +321,17 @@ async fn the_listener_refuses_missing_or_wrong_agent_credentials_and_strips_forg
         .collect();
     assert_eq!(names, ["github.create_issue", "github.close_issue"]);
 
+    // An upstream's refusal is a tool error, even one posing as keyward's.
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "github.create_issue", "arguments": {"repo": "forged", "title": "t"}}});
+    let (status, body) = post(addr, Some(&bearer), &call.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    assert_eq!(
+        body["result"]["content"][0]["text"],
+        "the upstream answered 403 Forbidden"
+    );
+
     // An agent going through the proxy itself cannot have an action recorded.
     let agent = h.agent().with_credentials("triage-bot", TRIAGE_TOKEN);
     let req = http::Request::post("https://api.github.com/repos/acme/keyward/issues")
@@ -329,10 +349,18 @@ async fn the_listener_refuses_missing_or_wrong_agent_credentials_and_strips_forg
         e["path"] == "/repos/acme/keyward/issues"
     })
     .await;
-    assert!(
-        entries.iter().all(|e| e.get("action").is_none()),
-        "{entries:#?}"
-    );
+    let direct: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["path"] == "/repos/acme/keyward/issues")
+        .collect();
+    assert_eq!(direct.len(), 1, "{entries:#?}");
+    assert!(direct[0].get("action").is_none(), "{entries:#?}");
+    let served = entries
+        .iter()
+        .find(|e| e["path"] == "/repos/acme/forged/issues")
+        .unwrap();
+    assert_eq!(served["action"], "github.create_issue");
+    assert_eq!(served["status"], 403);
 }
 
 /// POSTs `body` to the listener's `/mcp` with `auth` as `Authorization`.
