@@ -221,6 +221,11 @@ impl Proxy {
         let lifecycle = Lifecycle::new();
         let rules = Arc::new(rules);
         let action_token = Arc::new(ActionToken::random());
+        let recorder = Arc::new(Recorder::new(
+            audit,
+            metrics.clone(),
+            lifecycle.stop_now().clone(),
+        ));
         let actions = match config.actions_listen {
             Some(actions_addr) => {
                 let listener =
@@ -234,7 +239,12 @@ impl Proxy {
                     upstream.connector().add_own_address(own);
                 }
                 let client = ProxyClient::new(addr, ca_der)?;
-                let catalog = ActionCatalog::new(rules.clone(), client, action_token.clone());
+                let catalog = ActionCatalog::new(
+                    rules.clone(),
+                    client,
+                    action_token.clone(),
+                    recorder.clone(),
+                );
                 let server = ActionsServer {
                     server: ToolServer::new(catalog),
                     rules: rules.clone(),
@@ -243,11 +253,6 @@ impl Proxy {
             }
             None => None,
         };
-        let recorder = Arc::new(Recorder::new(
-            audit,
-            metrics.clone(),
-            lifecycle.stop_now().clone(),
-        ));
         let approvals = Arc::new(Approvals::default());
         let certs = Arc::new(certs);
         let counters: Arc<dyn CounterStore> = Arc::new(MemoryCounters::default());

@@ -13,8 +13,10 @@ use serde_json::{Map, Value, json};
 
 use super::schema::{Kind, Schema};
 use super::via_proxy::{Answer, ProxyClient};
-use super::{Action, CallError};
+use super::{Action, CallError, refusal_record};
+use crate::audit::AuditEntry;
 use crate::control::rules_in_force::RulesInForce;
+use crate::pipeline::record::Recorder;
 use crate::pipeline::refusal::{DECISION_HEADER, DENIED_CODE};
 use crate::policy::AgentId;
 use crate::policy::decision::Verdict;
@@ -33,6 +35,8 @@ pub struct ActionCatalog {
     client: ProxyClient,
     /// The per-process token the pipeline trusts the action name header with.
     token: Arc<ActionToken>,
+    /// Writes the entries of calls refused before a request was sent.
+    recorder: Arc<Recorder>,
 }
 
 /// A per-process random secret: a request carrying it came from keyward's own
@@ -71,12 +75,24 @@ impl std::fmt::Debug for ActionToken {
 }
 
 impl ActionCatalog {
-    pub fn new(rules: Arc<RulesInForce>, client: ProxyClient, token: Arc<ActionToken>) -> Self {
+    pub fn new(
+        rules: Arc<RulesInForce>,
+        client: ProxyClient,
+        token: Arc<ActionToken>,
+        recorder: Arc<Recorder>,
+    ) -> Self {
         Self {
             rules,
             client,
             token,
+            recorder,
         }
+    }
+
+    /// Records a call refused before sending, and refuses it with `code`.
+    fn refuse(&self, entry: AuditEntry, code: i64, message: String) -> CallOutcome {
+        self.recorder.write(entry);
+        refused(code, message)
     }
 
     /// The `Proxy-Authorization` keyward's client sends for `agent`.
@@ -121,20 +137,24 @@ impl Catalog for ActionCatalog {
             .iter()
             .find(|a| a.name() == name && a.applies_to(agent))
         else {
-            return refused(
-                INVALID_PARAMS,
-                format!("no action named {name} is served to this agent"),
-            );
+            let why = format!("no action named {name} is served to this agent");
+            let entry = refusal_record::of_unknown(name, agent, &why);
+            return self.refuse(entry, INVALID_PARAMS, why);
         };
         if let Some(why) = own_refusal(action) {
-            return CallOutcome::Refused(RpcError::new(DENIED_CODE, why));
+            let entry = refusal_record::of_action(action, agent, &why);
+            return self.refuse(entry, DENIED_CODE, why);
         }
         let mut req = match action.build(&arguments) {
             Ok(req) => req,
-            Err(CallError::Input(e)) => {
-                return refused(INVALID_PARAMS, format!("invalid input: {e}"));
+            Err(e) => {
+                let why = match e {
+                    CallError::Input(e) => format!("invalid input: {e}"),
+                    CallError::Render(e) => e.to_string(),
+                };
+                let entry = refusal_record::of_action(action, agent, &why);
+                return self.refuse(entry, INVALID_PARAMS, why);
             }
-            Err(CallError::Render(e)) => return refused(INVALID_PARAMS, e.to_string()),
         };
         if let (Ok(value), Some(token)) =
             (HeaderValue::from_str(action.name()), self.token.header())

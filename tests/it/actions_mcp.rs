@@ -276,7 +276,7 @@ async fn the_sdk_client_lists_and_calls_its_agents_actions_through_the_rules() {
     assert_eq!(seen[2].1, "/repos/acme/keyward%0AX-Injected%3A%201/issues");
 
     let audit = h.keyward.running.handles().audit().unwrap().clone();
-    let entries = audit_log::wait_for(&audit, &h.keyward.audit_path(), 2, |e| {
+    let entries = audit_log::wait_for(&audit, &h.keyward.audit_path(), 8, |e| {
         e["action"].is_string()
     })
     .await;
@@ -293,6 +293,38 @@ async fn the_sdk_client_lists_and_calls_its_agents_actions_through_the_rules() {
         .collect();
     assert_eq!(closed[0]["decision"], "deny");
     assert_eq!(closed[0]["rule"], "no-closing");
+    // Calls refused before anything was sent are recorded too, with the reason.
+    let refused_here: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["client"] == "actions-listener")
+        .collect();
+    let reasons: Vec<(&str, &str)> = refused_here
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert_eq!(
+        reasons[0],
+        (
+            "github.create_issue",
+            "invalid input: /labels/0: \"wontfix\" is not one of [bug, triage]"
+        )
+    );
+    assert_eq!(
+        reasons[1],
+        (
+            "github.tag_release",
+            "no action named github.tag_release is served to this agent"
+        )
+    );
+    assert!(
+        reasons[2].1.contains("cannot be a path segment"),
+        "{reasons:?}"
+    );
+    for entry in &refused_here {
+        assert_eq!(entry["decision"], "deny");
+        assert_eq!(entry["agent"], "triage-bot");
+    }
     audit_log::verify(&h.keyward.audit_path());
 }
 
