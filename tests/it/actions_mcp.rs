@@ -450,6 +450,8 @@ async fn a_held_action_runs_once_a_person_approves_it() {
     .unwrap_or_default();
     assert_eq!(pending.len(), 1, "one held call: {}", program.output());
     assert_eq!(pending[0]["rule"], "release-held");
+    assert_eq!(pending[0]["action"], "github.tag_release");
+    assert_eq!(pending[0]["body_preview"], r#"{"tag_name":"v1.2.0"}"#);
     assert_eq!(received.lock().unwrap().len(), 0, "held, not sent");
     let id = pending[0]["id"].as_str().unwrap();
     let (status, _) = admin(h.admin(), "POST", &format!("/approvals/{id}/approve"), "{}").await;
