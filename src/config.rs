@@ -240,6 +240,18 @@ mod tests {
     }
 
     #[test]
+    fn the_actions_listener_is_off_by_default_and_comes_from_the_file() {
+        let mut config = Config::default();
+        assert_eq!(config.actions_listen, None);
+        let file: FileConfig = serde_saphyr::from_str("actions_listen: 127.0.0.1:3130\n").unwrap();
+        file.apply(&mut config).unwrap();
+        assert_eq!(
+            config.actions_listen,
+            Some("127.0.0.1:3130".parse().unwrap())
+        );
+    }
+
+    #[test]
     fn workers_come_from_the_file_and_zero_means_one_per_cpu() {
         let file: FileConfig = serde_saphyr::from_str("workers: 3\n").unwrap();
         let mut config = Config::default();

@@ -188,6 +188,12 @@ fn print_banner(proxy: &Proxy) -> anyhow::Result<()> {
             None => writeln!(out, "Admin token: as configured (admin_token, approvers)")?,
         }
     }
+    if let Some(actions) = proxy.actions_addr() {
+        writeln!(
+            out,
+            "Actions over MCP: http://{actions}/mcp (stdio: keyward mcp --url http://{actions}/mcp)"
+        )?;
+    }
     writeln!(out, "Point an agent at it with:")?;
     writeln!(
         out,

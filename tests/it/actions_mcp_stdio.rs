@@ -1,13 +1,14 @@
 //! Actions over stdio: the official MCP Python SDK's stdio client launches `keyward mcp`,
 //! which relays to the running keyward's actions listener, so calls are decided by the same
-//! rules as over HTTP; a wrong agent token is the listener's refusal, the token never echoed.
+//! rules as over HTTP; a wrong agent token is the listener's refusal, the token never echoed;
+//! and `keyward serve --actions-listen` serves the rule files' actions to `keyward mcp`.
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use crate::actions_mcp::{GITHUB_TOKEN, Received, TRIAGE_TOKEN, client, start};
-use crate::support::mcp_sdk;
+use crate::support::{child, mcp_sdk};
 
 #[tokio::test]
 async fn the_sdk_stdio_client_calls_actions_through_keyward_mcp() {
@@ -89,4 +90,81 @@ async fn keyward_mcp_with_a_wrong_token_answers_requests_with_the_listeners_refu
         assert!(!String::from_utf8_lossy(stream).contains("guessed-token-93c1"));
     }
     assert_eq!(received.lock().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn keyward_serve_with_actions_listen_serves_the_rule_files_actions_to_keyward_mcp() {
+    let work = tempfile::tempdir().unwrap();
+    let rules = work.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rules/actions-github.yaml"),
+        rules.join("actions-github.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rules/github.yaml"),
+        rules.join("github.yaml"),
+    )
+    .unwrap();
+    let mut command = child::command();
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--admin-listen", "127.0.0.1:0"])
+        .args(["--actions-listen", "127.0.0.1:0"])
+        .arg("--ca-dir")
+        .arg(work.path().join("certs"))
+        .arg("--rules")
+        .arg(&rules)
+        .arg("--audit-log")
+        .arg(work.path().join("audit.jsonl"))
+        .env_remove("KEYWARD_ADMIN_TOKEN");
+    let mut serve = child::spawn(command, work.path()).await;
+    let line = child::line_in(&serve.stdout, "Actions over MCP: http://").await;
+    let endpoint = format!("http://{}", line.split_whitespace().next().unwrap());
+    let mut relay = child::command()
+        .args(["mcp", "--url", &endpoint])
+        .env_remove("KEYWARD_AGENT")
+        .env_remove("KEYWARD_AGENT_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = relay.stdin.take().unwrap();
+        let lines = concat!(
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}"#,
+            "\n",
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            "\n",
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+            "\n",
+        );
+        stdin.write_all(lines.as_bytes()).await.unwrap();
+    }
+    let out = tokio::time::timeout(mcp_sdk::WAIT, relay.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success());
+    let answers: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        answers.len(),
+        2,
+        "the notification is not answered: {answers:?}"
+    );
+    assert_eq!(answers[0]["result"]["protocolVersion"], "2025-06-18");
+    let tools = &answers[1]["result"]["tools"];
+    assert_eq!(tools[0]["name"], "github.create_issue", "{tools}");
+    assert_eq!(
+        tools[0]["inputSchema"]["properties"]["repo"]["enum"],
+        json!(["keyward", "website", "docs"])
+    );
+    assert!(serve.terminate().await.success());
 }
