@@ -329,7 +329,7 @@ async fn the_sdk_client_lists_and_calls_its_agents_actions_through_the_rules() {
 }
 
 #[tokio::test]
-async fn the_listener_refuses_missing_or_wrong_agent_credentials_and_strips_forged_action_names() {
+async fn the_listener_authenticates_agents_follows_reloads_and_strips_forged_action_names() {
     let received: Received = Arc::default();
     let h = start(&received).await;
     let addr = h.keyward.running.actions_addr().unwrap();
@@ -352,6 +352,36 @@ async fn the_listener_refuses_missing_or_wrong_agent_credentials_and_strips_forg
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["github.create_issue", "github.close_issue"]);
+
+    // A reload changes the tools at once: without the close action it is neither listed nor
+    // callable.
+    let rules_file = h.files_dir().join("rules/github.yaml");
+    let without_close = std::fs::read_to_string(&rules_file)
+        .unwrap()
+        .replace("name: github.close_issue", "name: github.close_issue_off")
+        .replace(
+            "agents: [triage-bot]\n    input:\n      type: object\n      required: [repo, number]",
+            "agents: [release-bot]\n    input:\n      type: object\n      required: [repo, number]",
+        );
+    std::fs::write(&rules_file, without_close).unwrap();
+    h.keyward
+        .running
+        .handles()
+        .reloader
+        .reload_now("test")
+        .unwrap();
+    let (_, body) = post(addr, Some(&bearer), &list).await;
+    let names: Vec<&str> = body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["github.create_issue"], "{body}");
+    let close = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "github.close_issue", "arguments": {"repo": "keyward", "number": 1}}});
+    let (_, body) = post(addr, Some(&bearer), &close.to_string()).await;
+    assert_eq!(body["error"]["code"], -32602, "{body}");
 
     // An upstream's refusal is a tool error, even one posing as keyward's.
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
