@@ -275,6 +275,19 @@ async fn the_sdk_client_lists_and_calls_its_agents_actions_through_the_rules() {
     assert_eq!(seen[1].1, "/repos/acme/keyward%3Fstate%3Dall%23top/issues");
     assert_eq!(seen[2].1, "/repos/acme/keyward%0AX-Injected%3A%201/issues");
 
+    for head in h.upstream().seen() {
+        for name in [
+            "keyward-action",
+            "keyward-action-token",
+            "proxy-authorization",
+        ] {
+            assert!(
+                !head.headers.contains_key(name),
+                "{name} reached the upstream"
+            );
+        }
+    }
+
     let audit = h.keyward.running.handles().audit().unwrap().clone();
     let entries = audit_log::wait_for(&audit, &h.keyward.audit_path(), 8, |e| {
         e["action"].is_string()
@@ -326,6 +339,10 @@ async fn the_sdk_client_lists_and_calls_its_agents_actions_through_the_rules() {
         assert_eq!(entry["agent"], "triage-bot");
     }
     audit_log::verify(&h.keyward.audit_path());
+    let log = h.keyward.flushed_audit_log().await;
+    for secret in [GITHUB_TOKEN, TRIAGE_TOKEN] {
+        assert!(!log.contains(secret), "no secret in the audit log");
+    }
 }
 
 #[tokio::test]
