@@ -26,6 +26,9 @@ use crate::tool_server::streamable::{self, Caller};
 /// The endpoint's path.
 pub const ENDPOINT: &str = "/mcp";
 
+/// Most connections served at once.
+pub const MAX_CONNECTIONS: usize = 256;
+
 /// What the listener serves with.
 pub struct ActionsServer {
     pub server: ToolServer<ActionCatalog>,
@@ -36,15 +39,23 @@ pub struct ActionsServer {
 /// Accepts until `shutdown`.
 pub async fn serve(state: ActionsServer, listener: TcpListener, shutdown: CancellationToken) {
     let shared = Arc::new(state);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             () = shutdown.cancelled() => return,
         };
         let Ok((stream, _)) = accepted else { continue };
+        // Over the limit the connection is closed at once: calls wait on upstreams and
+        // people, so each open connection may hold a task for long.
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!("actions listener: {MAX_CONNECTIONS} connections open; refusing one");
+            continue;
+        };
         let shared = shared.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let service = service_fn(move |req| {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(route(&shared, req).await) }
