@@ -29,6 +29,9 @@ pub const ENDPOINT: &str = "/mcp";
 /// Most connections served at once.
 pub const MAX_CONNECTIONS: usize = 256;
 
+/// How long a request head may take to arrive (a slow client holds a connection slot).
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What the listener serves with.
 pub struct ActionsServer {
     pub server: ToolServer<ActionCatalog>,
@@ -61,6 +64,8 @@ pub async fn serve(state: ActionsServer, listener: TcpListener, shutdown: Cancel
                 async move { Ok::<_, Infallible>(route(&shared, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = conn => {}
