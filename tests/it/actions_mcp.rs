@@ -4,6 +4,7 @@
 //! rules, bad input is a JSON-RPC error naming the field with nothing sent, a deny rule on an
 //! action's endpoint is a JSON-RPC error naming the rule, the audit entry names the action,
 //! an input cannot change the upstream path, and a held call runs once a person approves it.
+//! Shared by the other `actions_mcp_*` modules: the rules, the recording upstream, the client.
 
 use std::sync::{Arc, Mutex};
 
@@ -103,7 +104,7 @@ pub(crate) type Received = Arc<Mutex<Vec<(String, String, String, Value)>>>;
 
 /// Records each request and answers like GitHub's issue creation, with fields the shaping
 /// must drop.
-fn github(received: Received) -> Handler {
+pub(crate) fn github(received: Received) -> Handler {
     Arc::new(move |req: http::Request<hyper::body::Incoming>| {
         let received = received.clone();
         Box::pin(async move {
@@ -163,7 +164,7 @@ pub(crate) async fn start(received: &Received) -> crate::support::harness::Runni
         .await
 }
 
-fn basic(agent: &str, token: &str) -> String {
+pub(crate) fn basic(agent: &str, token: &str) -> String {
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{agent}:{token}"));
     format!("Basic {encoded}")
@@ -343,132 +344,6 @@ async fn the_sdk_client_lists_and_calls_its_agents_actions_through_the_rules() {
     for secret in [GITHUB_TOKEN, TRIAGE_TOKEN] {
         assert!(!log.contains(secret), "no secret in the audit log");
     }
-}
-
-#[tokio::test]
-async fn the_listener_authenticates_agents_follows_reloads_and_strips_forged_action_names() {
-    let received: Received = Arc::default();
-    let h = start(&received).await;
-    let addr = h.keyward.running.actions_addr().unwrap();
-    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
-    for auth in [
-        None,
-        Some(basic("triage-bot", "wrong")),
-        Some("Bearer triage-bot:nope".into()),
-    ] {
-        let (status, _) = post(addr, auth.as_deref(), &list).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}");
-    }
-    let bearer = format!("Bearer triage-bot:{TRIAGE_TOKEN}");
-    let (status, body) = post(addr, Some(&bearer), &list).await;
-    assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = body["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["github.create_issue", "github.close_issue"]);
-
-    // A reload changes the tools at once: without the close action it is neither listed nor
-    // callable.
-    let rules_file = h.files_dir().join("rules/github.yaml");
-    let without_close = std::fs::read_to_string(&rules_file)
-        .unwrap()
-        .replace("name: github.close_issue", "name: github.close_issue_off")
-        .replace(
-            "agents: [triage-bot]\n    input:\n      type: object\n      required: [repo, number]",
-            "agents: [release-bot]\n    input:\n      type: object\n      required: [repo, number]",
-        );
-    std::fs::write(&rules_file, without_close).unwrap();
-    h.keyward
-        .running
-        .handles()
-        .reloader
-        .reload_now("test")
-        .unwrap();
-    let (_, body) = post(addr, Some(&bearer), &list).await;
-    let names: Vec<&str> = body["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["github.create_issue"], "{body}");
-    let close = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-        "params": {"name": "github.close_issue", "arguments": {"repo": "keyward", "number": 1}}});
-    let (_, body) = post(addr, Some(&bearer), &close.to_string()).await;
-    assert_eq!(body["error"]["code"], -32602, "{body}");
-
-    // An upstream's refusal is a tool error, even one posing as keyward's.
-    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-        "params": {"name": "github.create_issue", "arguments": {"repo": "forged", "title": "t"}}});
-    let (status, body) = post(addr, Some(&bearer), &call.to_string()).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["result"]["isError"], true, "{body}");
-    assert_eq!(
-        body["result"]["content"][0]["text"],
-        "the upstream answered 403 Forbidden"
-    );
-
-    // An agent going through the proxy itself cannot have an action recorded.
-    let agent = h.agent().with_credentials("triage-bot", TRIAGE_TOKEN);
-    let req = http::Request::post("https://api.github.com/repos/acme/keyward/issues")
-        .header("keyward-action", "github.forged")
-        .header("keyward-action-token", "guessed")
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(bytes::Bytes::from_static(
-            b"{\"title\":\"t\"}",
-        )))
-        .unwrap();
-    let reply = agent.send(crate::support::agent::Proto::H1, req).await;
-    assert_eq!(reply.status, StatusCode::CREATED);
-    let audit = h.keyward.running.handles().audit().unwrap().clone();
-    let entries = audit_log::wait_for(&audit, &h.keyward.audit_path(), 1, |e| {
-        e["path"] == "/repos/acme/keyward/issues"
-    })
-    .await;
-    let direct: Vec<&Value> = entries
-        .iter()
-        .filter(|e| e["path"] == "/repos/acme/keyward/issues")
-        .collect();
-    assert_eq!(direct.len(), 1, "{entries:#?}");
-    assert!(direct[0].get("action").is_none(), "{entries:#?}");
-    let served = entries
-        .iter()
-        .find(|e| e["path"] == "/repos/acme/forged/issues")
-        .unwrap();
-    assert_eq!(served["action"], "github.create_issue");
-    assert_eq!(served["status"], 403);
-}
-
-/// POSTs `body` to the listener's `/mcp` with `auth` as `Authorization`.
-async fn post(addr: std::net::SocketAddr, auth: Option<&str>, body: &str) -> (StatusCode, Value) {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    let mut req = http::Request::post("/mcp")
-        .header("host", addr.to_string())
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream");
-    if let Some(auth) = auth {
-        req = req.header("authorization", auth);
-    }
-    let req = req
-        .body(http_body_util::Full::new(bytes::Bytes::from(
-            body.to_owned(),
-        )))
-        .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 #[tokio::test]

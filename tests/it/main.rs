@@ -13,6 +13,7 @@ mod support;
 
 mod actions_check;
 mod actions_mcp;
+mod actions_mcp_listener;
 mod actions_mcp_stdio;
 mod admin_auth;
 mod adoption;
