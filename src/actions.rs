@@ -7,17 +7,24 @@
 //! - [`schema`]: the input schema (a JSON Schema subset) and input validation.
 //! - [`template`]: URL, header and body templates; [`render`]: input → request.
 //! - [`shape`]: the upstream's JSON cut down to the fields the agent gets back.
+//! - [`catalog`]: the actions served as MCP tools; [`via_proxy`]: their requests sent
+//!   through keyward's own proxy port; [`listener`]: the MCP listener serving them;
+//!   [`refusal_record`]: the audit entry of a call refused before anything was sent.
 //!
 //! See `docs/actions.md` for the format.
 
+pub mod catalog;
 pub(crate) mod compile;
+pub mod listener;
 pub(crate) mod raw;
+pub mod refusal_record;
 pub mod render;
 pub mod schema;
 pub mod shape;
 pub mod template;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod via_proxy;
 
 use bytes::Bytes;
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! The command line (serve, run, env, ca, check, explain, test, audit, secrets), parsed
+//! The command line (serve, run, env, ca, check, explain, test, audit, secrets, mcp), parsed
 //! with clap. Commands return anyhow errors; `main` maps them to exit codes.
 
 mod approvals;
@@ -7,6 +7,7 @@ mod ca;
 mod env;
 #[cfg(target_os = "linux")]
 mod jail_init;
+mod mcp;
 mod rules;
 mod run;
 mod secrets;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Verify or read the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Serve keyward's actions to an MCP client over stdio, relayed to a running keyward's
+    /// actions listener.
+    Mcp(mcp::McpArgs),
     /// List declared secrets (never their values).
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit(cmd) => audit::run(cmd),
         Command::Approvals(args) => approvals::run(args),
         Command::Secrets(cmd) => secrets::run(cmd),
+        Command::Mcp(args) => mcp::run(args),
         #[cfg(target_os = "linux")]
         Command::JailInit(args) => jail_init::run(args),
     }

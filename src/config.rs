@@ -56,6 +56,8 @@ pub struct Config {
     pub audit: Option<AuditConfig>,
     /// The admin API's address (`None`: no admin API).
     pub admin_listen: Option<SocketAddr>,
+    /// Where the actions are served over MCP (streamable HTTP at `/mcp`; `None`: not served).
+    pub actions_listen: Option<SocketAddr>,
     /// Where the admin API's bearer token comes from (`env:NAME` or `file:PATH`); recorded
     /// as `admin`. Without it and without approvers, a token is generated
     /// into `ca_dir` at first start.
@@ -91,6 +93,7 @@ impl Default for Config {
             workers: 0,
             audit: Some(AuditConfig::new(DEFAULT_AUDIT_LOG)),
             admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 3129))),
+            actions_listen: None,
             admin_token: None,
             approvers: Vec::new(),
         }
@@ -233,6 +236,18 @@ mod tests {
             "api.github.com:443:not-an-ip"
                 .parse::<ResolveOverride>()
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn the_actions_listener_is_off_by_default_and_comes_from_the_file() {
+        let mut config = Config::default();
+        assert_eq!(config.actions_listen, None);
+        let file: FileConfig = serde_saphyr::from_str("actions_listen: 127.0.0.1:3130\n").unwrap();
+        file.apply(&mut config).unwrap();
+        assert_eq!(
+            config.actions_listen,
+            Some("127.0.0.1:3130".parse().unwrap())
         );
     }
 

@@ -5,6 +5,7 @@
 //! answers it, and the exchange's record is written once whatever happened: at the refusal,
 //! when the response body ends, or by the exchange's guard when the agent goes away.
 
+mod action_header;
 mod admit;
 mod decide;
 pub mod exchange;
@@ -67,6 +68,8 @@ pub struct Pipeline {
     read_timeout: Duration,
     /// How long an upgraded connection may stay silent.
     idle_timeout: Duration,
+    /// The token that marks requests of keyward's own action client.
+    action_token: Arc<crate::actions::catalog::ActionToken>,
 }
 
 /// The handles a [`Pipeline`] is built from.
@@ -81,6 +84,8 @@ pub struct PipelineParts {
     pub lifecycle: Lifecycle,
     pub read_timeout: Duration,
     pub idle_timeout: Duration,
+    /// The token that marks requests of keyward's own action client.
+    pub action_token: Arc<crate::actions::catalog::ActionToken>,
 }
 
 impl Pipeline {
@@ -96,6 +101,7 @@ impl Pipeline {
             lifecycle: parts.lifecycle,
             read_timeout: parts.read_timeout,
             idle_timeout: parts.idle_timeout,
+            action_token: parts.action_token,
         }
     }
 
@@ -152,6 +158,7 @@ impl Pipeline {
         admit::admit(&req, &conn, &self.recorder)?;
         let in_force = self.rules.current();
         let (mut request, incoming) = normalise::normalise(req, &conn, &in_force.rules)?;
+        exchange.action = action_header::take(&mut request.parts.headers, &self.action_token);
         let need = decide::body_need(&in_force.rules, &request, &conn);
         let scan = !in_force.credentials.is_empty();
         let body = read_body::read_ahead(incoming, need, scan, self.read_timeout).await?;

@@ -12,6 +12,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::actions::catalog::{ActionCatalog, ActionToken};
+use crate::actions::listener::ActionsServer;
+use crate::actions::via_proxy::ProxyClient;
 use crate::audit::{AuditError, AuditHandle, AuditWriter};
 use crate::ca::{CaError, CertificateAuthority, LeafIssuer, ServerConfigCache};
 use crate::config::Config;
@@ -29,6 +32,7 @@ use crate::pipeline::record::Recorder;
 use crate::pipeline::{Pipeline, PipelineParts};
 use crate::server::workers::{self, Workers};
 use crate::server::{Lifecycle, drain};
+use crate::tool_server::ToolServer;
 use crate::upstream::{RootsError, Upstream, upstream_roots};
 
 mod listeners;
@@ -125,6 +129,8 @@ pub struct Proxy {
     ingresses: Vec<Arc<Ingress>>,
     /// The admin listener and the tokens it accepts, when the admin API is on.
     admin: Option<(TcpListener, AdminTokens)>,
+    /// The actions listener and what it serves, when `actions_listen` is set.
+    actions: Option<(TcpListener, ActionsServer)>,
     addr: SocketAddr,
     ca_path: PathBuf,
     /// The audit writer's task, awaited at the end of [`Proxy::run`] so every entry is
@@ -144,6 +150,7 @@ impl Proxy {
     pub async fn bind_with(config: Config, mut listeners: Listeners) -> Result<Self, StartError> {
         let ca = Arc::new(CertificateAuthority::load_or_create(&config.ca_dir)?);
         let ca_path = ca.cert_path().to_path_buf();
+        let ca_der = ca.cert_der().clone();
         let rules = RulesInForce::load(
             &config.rules_dir,
             config.allow.clone(),
@@ -213,11 +220,39 @@ impl Proxy {
         let metrics = Arc::new(Metrics::default());
         let lifecycle = Lifecycle::new();
         let rules = Arc::new(rules);
+        let action_token = Arc::new(ActionToken::random());
         let recorder = Arc::new(Recorder::new(
             audit,
             metrics.clone(),
             lifecycle.stop_now().clone(),
         ));
+        let actions = match config.actions_listen {
+            Some(actions_addr) => {
+                let listener =
+                    TcpListener::bind(actions_addr)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: actions_addr,
+                            source,
+                        })?;
+                if let Ok(own) = listener.local_addr() {
+                    upstream.connector().add_own_address(own);
+                }
+                let client = ProxyClient::new(addr, ca_der)?;
+                let catalog = ActionCatalog::new(
+                    rules.clone(),
+                    client,
+                    action_token.clone(),
+                    recorder.clone(),
+                );
+                let server = ActionsServer {
+                    server: ToolServer::new(catalog),
+                    rules: rules.clone(),
+                };
+                Some((listener, server))
+            }
+            None => None,
+        };
         let approvals = Arc::new(Approvals::default());
         let certs = Arc::new(certs);
         let counters: Arc<dyn CounterStore> = Arc::new(MemoryCounters::default());
@@ -241,6 +276,7 @@ impl Proxy {
                     lifecycle: lifecycle.clone(),
                     read_timeout: config.limits.header_read_timeout,
                     idle_timeout: config.limits.idle_timeout,
+                    action_token: action_token.clone(),
                 }));
                 Arc::new(Ingress::new(
                     &config,
@@ -276,6 +312,7 @@ impl Proxy {
             dns,
             ingresses,
             admin,
+            actions,
             addr,
             ca_path,
             audit_task,
@@ -295,6 +332,11 @@ impl Proxy {
     /// The admin API's address, when it is on.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// The actions listener's address, when actions are served.
+    pub fn actions_addr(&self) -> Option<SocketAddr> {
+        self.actions.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The file holding the generated admin token, when no token was configured.
@@ -342,6 +384,10 @@ impl Proxy {
                 listener,
                 shutdown.clone(),
             ));
+        }
+        if let Some((listener, server)) = self.actions {
+            let serve = crate::actions::listener::serve(server, listener, shutdown.clone());
+            tokio::spawn(serve);
         }
         if handles.rules.dir().exists() {
             let watch = crate::control::reload::watch(handles.reloader.clone(), shutdown.clone());
@@ -399,11 +445,13 @@ impl Proxy {
     pub fn spawn(self) -> RunningProxy {
         let addr = self.addr;
         let admin = self.admin_addr();
+        let actions = self.actions_addr();
         let handles = self.handles.clone();
         let handle = tokio::spawn(self.run());
         RunningProxy {
             addr,
             admin,
+            actions,
             handles,
             handle,
         }
@@ -417,6 +465,7 @@ type ServeFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send
 pub struct RunningProxy {
     addr: SocketAddr,
     admin: Option<SocketAddr>,
+    actions: Option<SocketAddr>,
     handles: Handles,
     handle: JoinHandle<()>,
 }
@@ -434,6 +483,11 @@ impl RunningProxy {
     /// The admin API's address, when it is on.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin
+    }
+
+    /// The actions listener's address, when actions are served.
+    pub fn actions_addr(&self) -> Option<SocketAddr> {
+        self.actions
     }
 
     /// Stops accepting and waits for the drain to finish and every audit entry to be

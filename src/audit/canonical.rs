@@ -18,6 +18,8 @@ use crate::policy::{RuleId, SecretName};
 #[derive(Serialize)]
 pub(super) struct CanonicalEntry<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     approval: Option<CanonicalApproval<'a>>,
@@ -94,6 +96,7 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             time,
             request_id,
             agent,
+            action,
             client,
             method,
             scheme,
@@ -129,6 +132,7 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             hash: _,
         } = e;
         CanonicalEntry {
+            action: action.as_deref(),
             agent: agent.as_deref(),
             approval: approval.as_ref().map(CanonicalApproval::from),
             bytes_in: *bytes_in,

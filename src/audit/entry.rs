@@ -134,6 +134,10 @@ pub struct AuditEntry {
     /// The number of operations of a GraphQL batch (absent for a single operation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graphql_batch: Option<u64>,
+    /// The action (`github.create_issue`) a request served over keyward's MCP listener
+    /// carried out; set only for requests keyward itself sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     /// The hash of the previous entry (64 zeros for the first entry of a log).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this entry's canonical bytes; set by the writer.
@@ -188,6 +192,7 @@ impl AuditEntry {
             graphql_name: None,
             graphql_fields: None,
             graphql_batch: None,
+            action: None,
             prev_hash: String::new(),
             hash: String::new(),
         }

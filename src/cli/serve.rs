@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// Address of the admin API (health, metrics, approvals, reload) [default: 127.0.0.1:3129].
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
+    /// Serve the rule files' actions over MCP (streamable HTTP at /mcp) on this address.
+    #[arg(long, value_name = "ADDR")]
+    pub actions_listen: Option<SocketAddr>,
     /// Where the admin API token comes from: env:NAME or file:PATH [default: generated
     /// into the CA directory as admin-token].
     #[arg(long, value_name = "SOURCE")]
@@ -98,6 +101,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.admin_listen {
             config.admin_listen = Some(v);
+        }
+        if let Some(v) = self.actions_listen {
+            config.actions_listen = Some(v);
         }
         if let Some(v) = self.admin_token {
             config.admin_token = Some(v);
@@ -181,6 +187,12 @@ fn print_banner(proxy: &Proxy) -> anyhow::Result<()> {
             }
             None => writeln!(out, "Admin token: as configured (admin_token, approvers)")?,
         }
+    }
+    if let Some(actions) = proxy.actions_addr() {
+        writeln!(
+            out,
+            "Actions over MCP: http://{actions}/mcp (stdio: keyward mcp --url http://{actions}/mcp)"
+        )?;
     }
     writeln!(out, "Point an agent at it with:")?;
     writeln!(

@@ -30,6 +30,7 @@ pub struct FileConfig {
     pub cert_cache_capacity: Option<usize>,
     pub workers: Option<usize>,
     pub admin_listen: Option<SocketAddr>,
+    pub actions_listen: Option<SocketAddr>,
     pub admin_token: Option<String>,
     #[serde(default)]
     pub approvers: Vec<Approver>,
@@ -154,6 +155,9 @@ impl FileConfig {
         }
         if let Some(v) = self.admin_listen {
             config.admin_listen = Some(v);
+        }
+        if let Some(v) = self.actions_listen {
+            config.actions_listen = Some(v);
         }
         if let Some(v) = self.admin_token {
             config.admin_token = Some(v);

@@ -34,6 +34,9 @@ pub struct PendingInfo {
     /// For GraphQL requests, the held operation: its type, name, fields and variables.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graphql: Option<PendingOperation>,
+    /// For a request keyward sent for an action called over its MCP listener, the action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     /// Seconds since the request arrived.
     pub waiting_secs: u64,
 }
@@ -268,6 +271,7 @@ mod tests {
             body_preview: "{}".into(),
             mcp: None,
             graphql: None,
+            action: None,
             waiting_secs: 0,
         }
     }

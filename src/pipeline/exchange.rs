@@ -110,6 +110,8 @@ pub struct Exchange {
     pub agent: Option<String>,
     /// The `Mcp-Session-Id` header of a request decided as MCP calls, for the audit entry.
     pub mcp_session: Option<String>,
+    /// The action keyward's own MCP listener sent this request for (a verified header).
+    pub action: Option<String>,
     /// Who approved or denied a held request, and when.
     pub approval: Option<ApprovalRecord>,
     /// LLM token usage the response reported, filled while it streams.
@@ -144,6 +146,7 @@ impl Exchange {
             redactions: Tally::default(),
             upstream_ms: None,
             mcp_session: None,
+            action: None,
             agent,
             approval: None,
             usage: UsageSlot::default(),

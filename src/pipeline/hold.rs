@@ -105,6 +105,7 @@ impl Hold<'_> {
                 .into_owned(),
             mcp: call,
             graphql: pending_operation(decision),
+            action: exchange.action.clone(),
             waiting_secs: 0,
         };
         if let Some(webhook) = approval.and_then(|a| a.webhook) {

@@ -87,6 +87,10 @@ pub async fn respond(
     };
     let (mut parts, resp_body) = resp.into_parts();
     hop::strip(&mut parts.headers, kept_upgrade.as_ref());
+    // Only keyward's own answers say what keyward decided: an upstream cannot pose as it.
+    parts
+        .headers
+        .remove(crate::pipeline::refusal::DECISION_HEADER);
     let scrubber = in_force.known_secrets(&injected.values).await;
     let rule_redaction = rule.and_then(|r| in_force.rule_redaction(r.id())).cloned();
     let content_type = parts

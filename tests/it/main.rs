@@ -12,6 +12,9 @@
 mod support;
 
 mod actions_check;
+mod actions_mcp;
+mod actions_mcp_listener;
+mod actions_mcp_stdio;
 mod admin_auth;
 mod adoption;
 mod approvals;
