@@ -16,6 +16,7 @@
 pub mod catalog;
 pub(crate) mod compile;
 pub mod listener;
+pub mod openapi;
 pub(crate) mod raw;
 pub mod refusal_record;
 pub mod render;

@@ -1,6 +1,7 @@
 //! The command line (serve, run, env, ca, check, explain, test, audit, secrets, mcp), parsed
 //! with clap. Commands return anyhow errors; `main` maps them to exit codes.
 
+mod actions;
 mod approvals;
 mod audit;
 mod ca;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Verify or read the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Draft actions from an OpenAPI document (`keyward actions import spec.yaml`).
+    #[command(subcommand)]
+    Actions(actions::ActionsCommand),
     /// Serve keyward's actions to an MCP client over stdio, relayed to a running keyward's
     /// actions listener.
     Mcp(mcp::McpArgs),
@@ -77,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Env(args) => env::run(args),
         Command::Ca(cmd) => ca::run(cmd),
         Command::Check(args) => rules::check(args),
+        Command::Actions(cmd) => actions::run(cmd),
         Command::Explain(args) => rules::explain_cmd(args),
         Command::Test(args) => rules::test(args),
         Command::Audit(cmd) => audit::run(cmd),

@@ -12,6 +12,7 @@
 mod support;
 
 mod actions_check;
+mod actions_import;
 mod actions_mcp;
 mod actions_mcp_listener;
 mod actions_mcp_stdio;
