@@ -44,6 +44,10 @@ pub fn parse_field(text: &str) -> Result<Vec<Step>, String> {
 impl Shape {
     /// Shapes a response body; fields missing in the source are left out.
     pub fn apply(&self, body: &[u8]) -> Result<Value, ShapeError> {
+        // Nothing is asked of the answer (an email API's empty 202): it is not read at all.
+        if self.fields.is_empty() {
+            return Ok(Value::Object(Map::new()));
+        }
         let source: Value = serde_json::from_slice(body).map_err(|_| ShapeError::NotJson)?;
         let mut out = Value::Object(Map::new());
         for field in &self.fields {

@@ -29,6 +29,8 @@ fn every_shipped_file_has_tests() {
         "mcp-github",
         "graphql-github",
         "actions-github",
+        "actions-email",
+        "actions-cloud",
     ] {
         let file = format!("{name}.yaml");
         assert!(

@@ -293,3 +293,51 @@ fn agents_must_be_declared_and_limit_who_may_use_the_action() {
     assert!(!action.applies_to(Some(&crate::policy::AgentId::new("other"))));
     assert!(!action.applies_to(None));
 }
+
+#[test]
+fn the_shipped_email_and_cloud_actions_render_requests_the_rules_decide() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let set = crate::policy::RuleSet::load_dir(&dir).unwrap();
+    let decide = |name: &str, input: serde_json::Value| {
+        let request = set.action(name).unwrap().build(&input).unwrap();
+        let mut sample = crate::policy::SampleRequest::from_url(
+            request.method().clone(),
+            &request.uri().to_string(),
+        )
+        .unwrap();
+        sample.headers = request.headers().clone();
+        sample.body = Some(request.body().to_vec());
+        set.decide_sample(&sample, None)
+    };
+    let email = serde_json::json!({"to": [{"email": "ann@acme.com"}, {"email": "Bob@ACME.io"}],
+        "subject": "Report", "text": "All green."});
+    let sent = decide("email.send", email);
+    assert_eq!(sent.verdict, crate::policy::Verdict::Allow, "{sent:?}");
+    assert_eq!(sent.rule.unwrap().as_str(), "sendgrid-send");
+    let send = set.action("email.send").unwrap();
+    for bad in [
+        serde_json::json!({"to": [{"email": "eve@evil.com"}], "subject": "s", "text": "t"}),
+        serde_json::json!({"to": [], "subject": "s", "text": "t"}),
+        serde_json::json!({"to": (0..6).map(|i| serde_json::json!({"email": format!("p{i}@acme.com")})).collect::<Vec<_>>(), "subject": "s", "text": "t"}),
+    ] {
+        assert!(send.build(&bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        send.shape().apply(b"").unwrap(),
+        serde_json::json!({}),
+        "an empty 202 is fine"
+    );
+
+    let held = decide(
+        "cloud.delete_bucket",
+        serde_json::json!({"bucket": "sandbox-tmp-1"}),
+    );
+    assert_eq!(held.verdict, crate::policy::Verdict::Approve, "{held:?}");
+    let delete = set.action("cloud.delete_bucket").unwrap();
+    for bad in ["prod-logs", "sandbox-../prod", "sandbox-X"] {
+        assert!(
+            delete.build(&serde_json::json!({"bucket": bad})).is_err(),
+            "{bad}"
+        );
+    }
+}

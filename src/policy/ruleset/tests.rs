@@ -45,7 +45,7 @@ fn shipped_rules_summary() {
     let summary = set.summary();
     assert_eq!(
         (summary.rules, summary.agents, summary.patterns),
-        (24, 0, 1)
+        (25, 0, 1)
     );
     assert!(set.rule(&RuleId::new("github-create-issue")).is_some());
 }
