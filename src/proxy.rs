@@ -12,11 +12,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::actions::catalog::{ActionCatalog, ActionToken};
+use crate::actions::catalog::ActionToken;
 use crate::actions::listener::ActionsServer;
-use crate::actions::via_proxy::ProxyClient;
-use crate::audit::{AuditError, AuditHandle, AuditWriter};
-use crate::ca::{CaError, CertificateAuthority, LeafIssuer, ServerConfigCache};
+use crate::audit::AuditWriter;
+use crate::ca::{CertificateAuthority, LeafIssuer, ServerConfigCache};
 use crate::config::Config;
 use crate::control::admin::AdminState;
 use crate::control::admin::tokens::AdminTokens;
@@ -25,90 +24,22 @@ use crate::control::rate_limits::CounterStore;
 use crate::control::rate_limits::MemoryCounters;
 use crate::control::reload::Reloader;
 use crate::control::rules_in_force::RulesInForce;
-use crate::credentials::agents::TransparentAgentError;
 use crate::ingress::{Ingress, IngressParts, client, transparent};
 use crate::metrics::Metrics;
 use crate::pipeline::record::Recorder;
 use crate::pipeline::{Pipeline, PipelineParts};
 use crate::server::workers::{self, Workers};
 use crate::server::{Lifecycle, drain};
-use crate::tool_server::ToolServer;
-use crate::upstream::{RootsError, Upstream, upstream_roots};
+use crate::upstream::{Upstream, upstream_roots};
 
+mod actions;
 mod listeners;
+mod running;
+mod start_error;
 
 pub use listeners::{DnsSockets, Listeners};
-
-/// Why a proxy could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Ca(#[from] CaError),
-    #[error(transparent)]
-    Roots(#[from] RootsError),
-    #[error("upstream TLS configuration: {0}")]
-    Tls(#[from] rustls::Error),
-    #[error("rules in {dir} do not compile:\n{errors}")]
-    Rules {
-        dir: PathBuf,
-        errors: crate::policy::CompileErrors,
-    },
-    #[error("audit log: {0}")]
-    Audit(#[from] AuditError),
-    #[error(transparent)]
-    Admin(#[from] crate::control::admin::AdminError),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot serve a listener bound elsewhere: {0}")]
-    Listener(#[source] std::io::Error),
-    #[error("transparent listeners: {0}")]
-    TransparentAgent(#[from] TransparentAgentError),
-}
-
-/// What stays reachable from outside a proxy once it runs: for the CLI's banner and signal
-/// handling, and for tests that inspect it.
-#[derive(Clone)]
-pub struct Handles {
-    /// The rules in force (and their directory).
-    pub rules: Arc<RulesInForce>,
-    /// Reloads the rules (SIGHUP).
-    pub reloader: Reloader,
-    /// The record writer, and through it the audit trail.
-    pub recorder: Arc<Recorder>,
-    /// Requests held for a person.
-    pub approvals: Arc<Approvals>,
-    /// Counters and gauges (`/metrics`).
-    pub metrics: Arc<Metrics>,
-    /// The leaf certificates served to agents.
-    pub certs: Arc<ServerConfigCache>,
-    /// Shutdown, the grace period's end, the connection tasks.
-    pub lifecycle: Lifecycle,
-}
-
-impl Handles {
-    /// The audit trail, when it is on.
-    pub fn audit(&self) -> Option<&AuditHandle> {
-        self.recorder.audit()
-    }
-
-    /// Requests held for a person.
-    pub fn approvals(&self) -> &Approvals {
-        &self.approvals
-    }
-
-    /// The leaf certificate cache.
-    pub fn certs(&self) -> &ServerConfigCache {
-        &self.certs
-    }
-
-    /// Counters and gauges.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-}
+pub use running::{Handles, RunningProxy};
+pub use start_error::StartError;
 
 /// A bound, not yet running proxy.
 pub struct Proxy {
@@ -227,29 +158,15 @@ impl Proxy {
             lifecycle.stop_now().clone(),
         ));
         let actions = match config.actions_listen {
-            Some(actions_addr) => {
-                let listener =
-                    TcpListener::bind(actions_addr)
-                        .await
-                        .map_err(|source| StartError::Bind {
-                            addr: actions_addr,
-                            source,
-                        })?;
-                if let Ok(own) = listener.local_addr() {
-                    upstream.connector().add_own_address(own);
-                }
-                let client = ProxyClient::new(addr, ca_der)?;
-                let catalog = ActionCatalog::new(
-                    rules.clone(),
-                    client,
-                    action_token.clone(),
-                    recorder.clone(),
-                );
-                let server = ActionsServer {
-                    server: ToolServer::new(catalog),
+            Some(at) => {
+                let serving = actions::Serving {
+                    proxy: addr,
+                    ca_der,
                     rules: rules.clone(),
+                    token: action_token.clone(),
+                    recorder: recorder.clone(),
                 };
-                Some((listener, server))
+                Some(actions::bind(at, &upstream, serving).await?)
             }
             None => None,
         };
@@ -460,40 +377,3 @@ impl Proxy {
 
 /// One accepted connection being served, on the proxy port or a transparent listener.
 type ServeFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-/// A proxy running on a task.
-pub struct RunningProxy {
-    addr: SocketAddr,
-    admin: Option<SocketAddr>,
-    actions: Option<SocketAddr>,
-    handles: Handles,
-    handle: JoinHandle<()>,
-}
-
-impl RunningProxy {
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// What stays reachable while it runs (for inspection).
-    pub fn handles(&self) -> &Handles {
-        &self.handles
-    }
-
-    /// The admin API's address, when it is on.
-    pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin
-    }
-
-    /// The actions listener's address, when actions are served.
-    pub fn actions_addr(&self) -> Option<SocketAddr> {
-        self.actions
-    }
-
-    /// Stops accepting and waits for the drain to finish and every audit entry to be
-    /// written and synced.
-    pub async fn shutdown(self) {
-        self.handles.lifecycle.shutdown().cancel();
-        let _ = self.handle.await;
-    }
-}
