@@ -158,19 +158,12 @@ fn per_call<'a>(
                 continue;
             }
         }
-        let mut outcome =
-            evaluate::conditions(rule, inputs, captures, tracing.then_some(&mut *trace));
-        if let (Some(selector), Outcome::Held | Outcome::Failed(_)) = (&rule.mcp, &outcome) {
-            let arguments = evaluate::element_checks(
-                rule,
-                &selector.arguments,
-                call.arguments.as_ref(),
-                tracing.then_some(&mut *trace),
-            );
-            if outcome == Outcome::Held {
-                outcome = arguments;
-            }
-        }
+        let element = rule
+            .mcp
+            .as_ref()
+            .map(|selector| (selector.arguments.as_slice(), call.arguments.as_ref()));
+        let outcome =
+            evaluate::conditions_and_element(rule, inputs, captures, element, trace, tracing);
         evaluated.push(Evaluated {
             rule,
             captures: captures.clone(),

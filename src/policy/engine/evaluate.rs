@@ -214,6 +214,26 @@ fn check_one(
     }
 }
 
+/// A rule's conditions, then, unless an input could not be read, its checks on one element
+/// of the body (`element_checks`), which decide when the conditions held.
+pub(super) fn conditions_and_element(
+    rule: &Rule,
+    inputs: &Inputs<'_>,
+    captures: &[(String, String)],
+    element: Option<(&[Check], Option<&Value>)>,
+    trace: &mut Vec<ConditionTrace>,
+    tracing: bool,
+) -> Outcome {
+    let mut outcome = conditions(rule, inputs, captures, tracing.then_some(&mut *trace));
+    if let (Some((checks, doc)), Outcome::Held | Outcome::Failed(_)) = (element, &outcome) {
+        let checked = element_checks(rule, checks, doc, tracing.then_some(&mut *trace));
+        if outcome == Outcome::Held {
+            outcome = checked;
+        }
+    }
+    outcome
+}
+
 /// Evaluates the conditions on one element of a body — an MCP call's `params.arguments`
 /// (`mcp.arguments:`), a GraphQL operation's `variables` (`graphql.variables:`) — appending
 /// to `trace`; the first failure is the one reported.

@@ -151,19 +151,12 @@ fn per_op<'a>(
             }
             selected = true;
         }
-        let mut outcome =
-            evaluate::conditions(rule, inputs, captures, tracing.then_some(&mut *trace));
-        if let (Some(selector), Outcome::Held | Outcome::Failed(_)) = (&rule.graphql, &outcome) {
-            let variables = evaluate::element_checks(
-                rule,
-                &selector.variables,
-                op.variables.as_ref(),
-                tracing.then_some(&mut *trace),
-            );
-            if outcome == Outcome::Held {
-                outcome = variables;
-            }
-        }
+        let element = rule
+            .graphql
+            .as_ref()
+            .map(|selector| (selector.variables.as_slice(), op.variables.as_ref()));
+        let outcome =
+            evaluate::conditions_and_element(rule, inputs, captures, element, trace, tracing);
         evaluated.push(Evaluated {
             rule,
             captures: captures.clone(),
