@@ -8,13 +8,14 @@
 //! - [`template`]: URL, header and body templates; [`render`]: input → request.
 //! - [`shape`]: the upstream's JSON cut down to the fields the agent gets back.
 //! - [`catalog`]: the actions served as MCP tools; [`via_proxy`]: their requests sent
-//!   through keyward's own proxy port; [`listener`]: the MCP listener serving them;
+//!   through keyward's own proxy port, marked by [`handoff`] with the action and its input; [`listener`]: the MCP listener serving them;
 //!   [`refusal_record`]: the audit entry of a call refused before anything was sent.
 //!
 //! See `docs/actions.md` for the format.
 
 pub mod catalog;
 pub(crate) mod compile;
+pub mod handoff;
 pub mod listener;
 pub mod openapi;
 pub(crate) mod raw;

@@ -5,7 +5,7 @@
 //! answers it, and the exchange's record is written once whatever happened: at the refusal,
 //! when the response body ends, or by the exchange's guard when the agent goes away.
 
-mod action_header;
+mod action_terms;
 mod admit;
 mod decide;
 pub mod exchange;
@@ -37,7 +37,6 @@ use crate::control::approvals::Approvals;
 use crate::control::rate_limits::CounterStore;
 use crate::control::rules_in_force::RulesInForce;
 use crate::metrics::Metrics;
-use crate::policy::Verdict;
 use crate::server::Lifecycle;
 use crate::upstream::Upstream;
 use exchange::{ConnInfo, Exchange, Outcome};
@@ -68,8 +67,9 @@ pub struct Pipeline {
     read_timeout: Duration,
     /// How long an upgraded connection may stay silent.
     idle_timeout: Duration,
-    /// The token that marks requests of keyward's own action client.
-    action_token: Arc<crate::actions::catalog::ActionToken>,
+    /// The calls of keyward's own actions listener: the token their requests carry and
+    /// their recorded inputs.
+    handoff: Arc<crate::actions::handoff::Handoff>,
 }
 
 /// The handles a [`Pipeline`] is built from.
@@ -84,8 +84,8 @@ pub struct PipelineParts {
     pub lifecycle: Lifecycle,
     pub read_timeout: Duration,
     pub idle_timeout: Duration,
-    /// The token that marks requests of keyward's own action client.
-    pub action_token: Arc<crate::actions::catalog::ActionToken>,
+    /// The calls of keyward's own actions listener.
+    pub handoff: Arc<crate::actions::handoff::Handoff>,
 }
 
 impl Pipeline {
@@ -101,7 +101,7 @@ impl Pipeline {
             lifecycle: parts.lifecycle,
             read_timeout: parts.read_timeout,
             idle_timeout: parts.idle_timeout,
-            action_token: parts.action_token,
+            handoff: parts.handoff,
         }
     }
 
@@ -158,7 +158,7 @@ impl Pipeline {
         admit::admit(&req, &conn, &self.recorder)?;
         let in_force = self.rules.current();
         let (mut request, incoming) = normalise::normalise(req, &conn, &in_force.rules)?;
-        exchange.action = action_header::take(&mut request.parts.headers, &self.action_token);
+        exchange.action = self.handoff.take(&mut request.parts.headers);
         let need = decide::body_need(&in_force.rules, &request, &conn);
         let scan = !in_force.credentials.is_empty();
         let body = read_body::read_ahead(incoming, need, scan, self.read_timeout).await?;
@@ -167,13 +167,17 @@ impl Pipeline {
             decide::refuse_too_large(&in_force.rules, &decision, body, self.read_timeout).await?;
         let accept = request.parts.headers.get(header::ACCEPT);
         let rule = decide::enforce(&in_force.rules, &decision, accept)?;
-        if decision.verdict == Verdict::Approve {
+        let terms = action_terms::of(&in_force.rules, exchange.action.as_ref(), &decision)?;
+        if let Some(approval) = action_terms::hold(&decision, rule, terms) {
+            let known = in_force.known_secrets(&[]).await;
             let hold = hold::Hold {
                 approvals: &self.approvals,
                 metrics: &self.metrics,
                 upstream: &self.upstream,
+                known: &known,
             };
-            hold.for_approval(exchange, &decision, rule, &request.parts, &body.preview())
+            let preview = body.preview();
+            hold.for_approval(exchange, &decision, approval, &request.parts, &preview)
                 .await?;
         }
         decide::rate_limit(
@@ -183,6 +187,11 @@ impl Pipeline {
             rule,
             conn.agent.as_ref(),
         )?;
+        let mut decision = decision;
+        if let Some(terms) = terms {
+            terms.rate_limit(self.counters.as_ref(), &decision, conn.agent.as_ref())?;
+            terms.add_inject(&mut decision.inject);
+        }
         let mcp = mcp_reply::McpView::of(mcp_reply::Origin {
             in_force: &in_force,
             request: &request,

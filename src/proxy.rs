@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::actions::catalog::ActionToken;
+use crate::actions::handoff::Handoff;
 use crate::actions::listener::ActionsServer;
 use crate::audit::AuditWriter;
 use crate::ca::{CertificateAuthority, LeafIssuer, ServerConfigCache};
@@ -151,7 +151,7 @@ impl Proxy {
         let metrics = Arc::new(Metrics::default());
         let lifecycle = Lifecycle::new();
         let rules = Arc::new(rules);
-        let action_token = Arc::new(ActionToken::random());
+        let handoff = Arc::new(Handoff::new());
         let recorder = Arc::new(Recorder::new(
             audit,
             metrics.clone(),
@@ -163,7 +163,7 @@ impl Proxy {
                     proxy: addr,
                     ca_der,
                     rules: rules.clone(),
-                    token: action_token.clone(),
+                    handoff: handoff.clone(),
                     recorder: recorder.clone(),
                 };
                 Some(actions::bind(at, &upstream, serving).await?)
@@ -193,7 +193,7 @@ impl Proxy {
                     lifecycle: lifecycle.clone(),
                     read_timeout: config.limits.header_read_timeout,
                     idle_timeout: config.limits.idle_timeout,
-                    action_token: action_token.clone(),
+                    handoff: handoff.clone(),
                 }));
                 Arc::new(Ingress::new(
                     &config,

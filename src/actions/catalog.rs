@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::HeaderValue;
 use serde_json::{Map, Value, json};
 
+use super::handoff::{HandedCall, Handoff, recorded_input};
 use super::schema::{Kind, Schema};
 use super::via_proxy::{Answer, ProxyClient};
 use super::{Action, CallError, refusal_record};
@@ -22,69 +23,29 @@ use crate::policy::AgentId;
 use crate::policy::decision::Verdict;
 use crate::tool_server::{CallOutcome, Catalog, INVALID_PARAMS, RpcError, ToolInfo};
 
-/// The header that names the action of a request sent by [`ActionCatalog`].
-pub const ACTION_HEADER: &str = "keyward-action";
-/// The header carrying the per-process token that proves the request came from keyward.
-pub const ACTION_TOKEN_HEADER: &str = "keyward-action-token";
-
 /// Serves the actions of the rules in force.
 pub struct ActionCatalog {
     /// Read on every call (reload-aware).
     rules: Arc<RulesInForce>,
     /// Keyward's own proxy port.
     client: ProxyClient,
-    /// The per-process token the pipeline trusts the action name header with.
-    token: Arc<ActionToken>,
+    /// How the pipeline learns a request's action and input.
+    handoff: Arc<Handoff>,
     /// Writes the entries of calls refused before a request was sent.
     recorder: Arc<Recorder>,
-}
-
-/// A per-process random secret: a request carrying it came from keyward's own
-/// [`ActionCatalog`], so its [`ACTION_HEADER`] may be recorded.
-pub struct ActionToken(String);
-
-impl ActionToken {
-    /// 256 fresh random bits, in hex.
-    pub fn random() -> Self {
-        let bits: [u8; 32] = rand::random();
-        ActionToken(bits.iter().map(|b| format!("{b:02x}")).collect())
-    }
-
-    /// Whether `value` is this token (constant time).
-    pub fn matches(&self, value: &[u8]) -> bool {
-        use subtle::ConstantTimeEq;
-        bool::from(self.0.as_bytes().ct_eq(value))
-    }
-
-    fn header(&self) -> Option<HeaderValue> {
-        let mut value = HeaderValue::from_str(&self.0).ok()?;
-        value.set_sensitive(true);
-        Some(value)
-    }
-
-    #[cfg(test)]
-    pub(crate) fn header_for_tests(&self) -> String {
-        self.0.clone()
-    }
-}
-
-impl std::fmt::Debug for ActionToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
 }
 
 impl ActionCatalog {
     pub fn new(
         rules: Arc<RulesInForce>,
         client: ProxyClient,
-        token: Arc<ActionToken>,
+        handoff: Arc<Handoff>,
         recorder: Arc<Recorder>,
     ) -> Self {
         Self {
             rules,
             client,
-            token,
+            handoff,
             recorder,
         }
     }
@@ -141,8 +102,10 @@ impl Catalog for ActionCatalog {
             let entry = refusal_record::of_unknown(name, agent, &why);
             return self.refuse(entry, INVALID_PARAMS, why);
         };
+        let known = current.known_secrets(&[]).await;
+        let input = Arc::new(recorded_input(&arguments, &known));
         if let Some(why) = own_refusal(action) {
-            let entry = refusal_record::of_action(action, agent, &why);
+            let entry = refusal_record::of_action(action, agent, &why, &input);
             return self.refuse(entry, DENIED_CODE, why);
         }
         let mut req = match action.build(&arguments) {
@@ -152,16 +115,18 @@ impl Catalog for ActionCatalog {
                     CallError::Input(e) => format!("invalid input: {e}"),
                     CallError::Render(e) => e.to_string(),
                 };
-                let entry = refusal_record::of_action(action, agent, &why);
+                let entry = refusal_record::of_action(action, agent, &why, &input);
                 return self.refuse(entry, INVALID_PARAMS, why);
             }
         };
-        if let (Ok(value), Some(token)) =
-            (HeaderValue::from_str(action.name()), self.token.header())
-        {
-            req.headers_mut().insert(ACTION_HEADER, value);
-            req.headers_mut().insert(ACTION_TOKEN_HEADER, token);
-        }
+        let handed = HandedCall {
+            name: action.name().to_owned(),
+            input: Some(input),
+        };
+        let _ticket = match self.handoff.hand(handed, req.headers_mut()) {
+            Ok(ticket) => ticket,
+            Err(e) => return CallOutcome::Failed(e.to_string()),
+        };
         let auth = match self.proxy_auth(agent).await {
             Ok(auth) => auth,
             Err(why) => return CallOutcome::Failed(why),
@@ -213,25 +178,14 @@ fn outcome(action: &Action, answer: Answer) -> CallOutcome {
     }
 }
 
-/// Why the action's own `decision:`, `approval:` or `limits:` refuse every call. The rules
-/// decide the request it becomes; what the action adds on top is not enforced on that path
-/// yet, so an action asking for more than the rules is refused rather than run on less.
+/// Why the action's own `decision: deny` refuses every call before anything is sent. Its
+/// `approval:` and `limits:` are enforced where the request it becomes is decided
+/// (`pipeline::action_terms`), on top of the rules.
 fn own_refusal(action: &Action) -> Option<String> {
-    let name = action.name();
-    if action.verdict() == Some(Verdict::Deny) {
-        return Some(format!(
-            "keyward refused {name}: the action's decision is deny"
-        ));
-    }
-    let unenforced = match (action.verdict(), action.approval(), action.limits()) {
-        (Some(Verdict::Approve), _, _) | (_, Some(_), _) => Some("approval"),
-        (_, _, Some(_)) => Some("limits"),
-        _ => None,
-    };
-    unenforced.map(|what| {
+    (action.verdict() == Some(Verdict::Deny)).then(|| {
         format!(
-            "keyward refused {name}: the action's own {what} is not enforced for served \
-             actions; declare it on the rule that decides the action's request"
+            "keyward refused {}: the action's decision is deny",
+            action.name()
         )
     })
 }

@@ -178,6 +178,13 @@ fn compile_action(
         .limits
         .as_ref()
         .and_then(|l| extras::limits(ctx, &raw.name, l));
+    if limits.as_ref().is_some_and(|l| l.tokens.is_some()) {
+        let message = format!(
+            "action `{}` has a token budget: an action's `limits:` take `rate:`; put `tokens:` on the rule of the LLM endpoint",
+            raw.name.value
+        );
+        ctx.error_at(&raw.name, message);
+    }
     if raw.approval.is_some() && verdict != Some(Verdict::Approve) {
         let message = format!(
             "action `{}` has `approval:` but its decision is not approve",

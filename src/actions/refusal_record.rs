@@ -1,7 +1,9 @@
 //! The audit entry of a served action's call refused before any request was sent (an input
 //! failing its schema, a value no template may carry, an action the agent may not use, the
-//! action's own deny): one entry naming the action, the agent and the reason, with the
-//! action's method and host, and the decision `deny`.
+//! action's own deny): one entry naming the action, its input as recorded, the agent and the
+//! reason, with the action's method and host, and the decision `deny`.
+
+use serde_json::Value;
 
 use crate::actions::Action;
 use crate::audit::{AuditEntry, Decision};
@@ -13,8 +15,13 @@ pub const CLIENT: &str = "actions-listener";
 /// The longest tool name an entry keeps of a call naming no served action.
 const MAX_NAME: usize = 128;
 
-/// The entry of `action`'s call refused for `reason`.
-pub fn of_action(action: &Action, agent: Option<&AgentId>, reason: &str) -> AuditEntry {
+/// The entry of `action`'s call with `input` (as recorded) refused for `reason`.
+pub fn of_action(
+    action: &Action,
+    agent: Option<&AgentId>,
+    reason: &str,
+    input: &Value,
+) -> AuditEntry {
     let url = &action.request().url;
     let port = url
         .authority
@@ -30,6 +37,7 @@ pub fn of_action(action: &Action, agent: Option<&AgentId>, reason: &str) -> Audi
         "-",
     );
     fill(&mut entry, action.name(), agent, reason);
+    entry.action_input = Some(input.clone());
     entry
 }
 

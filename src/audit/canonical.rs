@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
 
 use super::decision::{Decision, Mode};
 use super::entry::{ApprovalDecision, ApprovalRecord, AuditEntry};
@@ -19,6 +21,8 @@ use crate::policy::{RuleId, SecretName};
 pub(super) struct CanonicalEntry<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     action: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action_input: Option<SortedValue<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,6 +80,28 @@ pub(super) struct CanonicalEntry<'a> {
     usage_warning: Option<&'a str>,
 }
 
+/// A JSON value written with every object's keys in code-point order, whatever map type
+/// serde_json was built with (another crate enabling `preserve_order` must not change hashes).
+struct SortedValue<'a>(&'a Value);
+
+impl Serialize for SortedValue<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let mut pairs: Vec<(&String, &Value)> = map.iter().collect();
+                pairs.sort_by(|a, b| a.0.cmp(b.0));
+                let mut out = s.serialize_map(Some(pairs.len()))?;
+                for (k, v) in pairs {
+                    out.serialize_entry(k, &SortedValue(v))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => s.collect_seq(items.iter().map(SortedValue)),
+            other => other.serialize(s),
+        }
+    }
+}
+
 /// [`ApprovalRecord`], fields sorted by name.
 #[derive(Serialize)]
 struct CanonicalApproval<'a> {
@@ -97,6 +123,7 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             request_id,
             agent,
             action,
+            action_input,
             client,
             method,
             scheme,
@@ -133,6 +160,7 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
         } = e;
         CanonicalEntry {
             action: action.as_deref(),
+            action_input: action_input.as_ref().map(SortedValue),
             agent: agent.as_deref(),
             approval: approval.as_ref().map(CanonicalApproval::from),
             bytes_in: *bytes_in,
@@ -232,6 +260,8 @@ mod tests {
         e.graphql_name = Some("Delete".into());
         e.graphql_fields = Some(vec!["deleteRepository".into(), "viewer".into()]);
         e.graphql_batch = Some(3);
+        e.action = Some("github.create_issue".into());
+        e.action_input = Some(serde_json::json!({"z": [{"b": 1, "a": "é\n"}], "a": 1.5}));
         e.prev_hash = "ab".repeat(32);
         e.hash = "ignored".into();
         e

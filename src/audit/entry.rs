@@ -138,6 +138,10 @@ pub struct AuditEntry {
     /// carried out; set only for requests keyward itself sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// That action's input as the agent gave it, with every secret value keyward knows
+    /// replaced by its placeholder (a note of its size when over 8 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_input: Option<serde_json::Value>,
     /// The hash of the previous entry (64 zeros for the first entry of a log).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this entry's canonical bytes; set by the writer.
@@ -193,6 +197,7 @@ impl AuditEntry {
             graphql_fields: None,
             graphql_batch: None,
             action: None,
+            action_input: None,
             prev_hash: String::new(),
             hash: String::new(),
         }

@@ -37,6 +37,9 @@ pub struct PendingInfo {
     /// For a request keyward sent for an action called over its MCP listener, the action.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// That action's input as recorded (secret values replaced by their placeholders).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_input: Option<serde_json::Value>,
     /// Seconds since the request arrived.
     pub waiting_secs: u64,
 }
@@ -272,6 +275,7 @@ mod tests {
             mcp: None,
             graphql: None,
             action: None,
+            action_input: None,
             waiting_secs: 0,
         }
     }

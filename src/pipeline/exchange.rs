@@ -111,7 +111,7 @@ pub struct Exchange {
     /// The `Mcp-Session-Id` header of a request decided as MCP calls, for the audit entry.
     pub mcp_session: Option<String>,
     /// The action keyward's own MCP listener sent this request for (a verified header).
-    pub action: Option<String>,
+    pub action: Option<crate::actions::handoff::HandedCall>,
     /// Who approved or denied a held request, and when.
     pub approval: Option<ApprovalRecord>,
     /// LLM token usage the response reported, filled while it streams.

@@ -18,7 +18,9 @@ use crate::metrics::Metrics;
 use crate::pipeline::decide;
 use crate::pipeline::exchange::{Exchange, Stage};
 use crate::pipeline::refusal::Refusal;
-use crate::policy::{Decision, Rule};
+use crate::policy::Decision;
+use crate::policy::extras::Approval;
+use crate::redact::{Scrubber, scrub_json_strings, scrub_text};
 use crate::upstream::Upstream;
 
 /// Bytes of the body shown to the approver.
@@ -36,15 +38,19 @@ pub struct Hold<'a> {
     pub metrics: &'a Metrics,
     /// The client the rule's webhook is called with.
     pub upstream: &'a Upstream,
+    /// The secret values keyward knows: replaced by their placeholders in what the
+    /// approver is shown (an agent may have put one in its body).
+    pub known: &'a Scrubber,
 }
 
 impl Hold<'_> {
-    /// Returns once approved; a denial or timeout is the refusal the agent gets.
+    /// Returns once approved; a denial or timeout is the refusal the agent gets. `approval`
+    /// is the holding rule's (or action's) timeout and webhook.
     pub async fn for_approval(
         &self,
         exchange: &mut Exchange,
         decision: &Decision,
-        rule: Option<&Rule>,
+        approval: Option<&Approval>,
         parts: &Parts,
         body: &Bytes,
     ) -> Result<(), Refusal> {
@@ -56,10 +62,13 @@ impl Hold<'_> {
             .unwrap_or_default();
         let agent = conn.agent.as_ref().map(|a| a.to_string());
         let call = pending_call(decision);
-        // An approval's window covers the same call again: for MCP, the same tool or resource.
+        // An approval's window covers the same call again: for MCP, the same tool or resource;
+        // for an action, the same action.
+        let action = exchange.action.clone();
         let shape = format!(
-            "{}|{rule_id}|{}|{}|{}",
+            "{}|{rule_id}|{}|{}|{}|{}",
             agent.as_deref().unwrap_or("-"),
+            action.as_ref().map_or("", |a| a.name.as_str()),
             parts.method,
             parts.uri.path(),
             call.as_ref().map_or_else(String::new, |c| {
@@ -80,7 +89,7 @@ impl Hold<'_> {
             });
             return Ok(());
         }
-        let approval = rule.and_then(|r| r.approval().cloned());
+        let approval = approval.cloned();
         let timeout = approval
             .as_ref()
             .and_then(|a| a.timeout)
@@ -101,11 +110,17 @@ impl Hold<'_> {
                 parts.uri.path()
             ),
             rule: rule_id.clone(),
-            body_preview: String::from_utf8_lossy(&body[..body.len().min(PREVIEW_BYTES)])
-                .into_owned(),
-            mcp: call,
-            graphql: pending_operation(decision),
-            action: exchange.action.clone(),
+            body_preview: preview(body, self.known),
+            mcp: call.map(|c| PendingCall {
+                arguments: c.arguments.map(|a| scrub_json_strings(&a, self.known)),
+                ..c
+            }),
+            graphql: pending_operation(decision).map(|o| PendingOperation {
+                variables: o.variables.map(|v| scrub_json_strings(&v, self.known)),
+                ..o
+            }),
+            action_input: action.as_ref().and_then(|a| a.input.as_deref().cloned()),
+            action: action.map(|a| a.name),
             waiting_secs: 0,
         };
         if let Some(webhook) = approval.and_then(|a| a.webhook) {
@@ -154,6 +169,17 @@ fn pending_operation(decision: &Decision) -> Option<PendingOperation> {
         variables: held.op.variables.as_ref().map(|v| shown(v, "variables")),
         batch: ops.batch.then_some(ops.ops.len()),
     })
+}
+
+/// The first [`PREVIEW_BYTES`] of the body with the secret values keyward knows replaced
+/// (before the cut, so that no part of one is shown).
+fn preview(body: &Bytes, known: &Scrubber) -> String {
+    let text = scrub_text(&String::from_utf8_lossy(body), known);
+    let mut end = text.len().min(PREVIEW_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default().to_owned()
 }
 
 /// `value` as the approver is shown it: itself, or a note of its size when too large.

@@ -81,6 +81,8 @@ pub enum Limited {
     Rate,
     /// `limits.tokens:`, the LLM tokens responses reported.
     Tokens,
+    /// An action's own `limits.rate:`.
+    ActionRate,
 }
 
 /// How a refusal is answered, besides its body.
@@ -209,6 +211,14 @@ impl Refusal {
                 limit: Limited::Tokens,
                 ..
             } => "token budget spent".to_owned(),
+            Refusal::RateLimited {
+                limit: Limited::ActionRate,
+                ..
+            }
+            | Refusal::GraphqlRateLimited {
+                limit: Limited::ActionRate,
+                ..
+            } => "the action's rate limit exceeded".to_owned(),
         }
     }
 

@@ -9,7 +9,8 @@ use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 
 use super::StartError;
-use crate::actions::catalog::{ActionCatalog, ActionToken};
+use crate::actions::catalog::ActionCatalog;
+use crate::actions::handoff::Handoff;
 use crate::actions::listener::ActionsServer;
 use crate::actions::via_proxy::ProxyClient;
 use crate::control::rules_in_force::RulesInForce;
@@ -24,8 +25,8 @@ pub(super) struct Serving {
     /// keyward's CA, which the calls' client trusts for the proxy's leaf certificates.
     pub ca_der: CertificateDer<'static>,
     pub rules: Arc<RulesInForce>,
-    /// The token that makes the proxy trust a call's action name.
-    pub token: Arc<ActionToken>,
+    /// What the proxy trusts a call's action name and input by.
+    pub handoff: Arc<Handoff>,
     /// Where refused calls are recorded.
     pub recorder: Arc<Recorder>,
 }
@@ -47,7 +48,7 @@ pub(super) async fn bind(
     let catalog = ActionCatalog::new(
         serving.rules.clone(),
         client,
-        serving.token,
+        serving.handoff,
         serving.recorder,
     );
     let server = ActionsServer {

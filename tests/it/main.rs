@@ -16,6 +16,7 @@ mod actions_import;
 mod actions_mcp;
 mod actions_mcp_listener;
 mod actions_mcp_stdio;
+mod actions_terms;
 mod admin_auth;
 mod adoption;
 mod approvals;

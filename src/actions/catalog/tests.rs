@@ -1,4 +1,4 @@
-//! The catalogue's pure parts: an action's own decision and the schema shown to the model.
+//! The catalogue's pure parts: an action's own deny and the schema shown to the model.
 
 use serde_json::json;
 
@@ -8,7 +8,7 @@ use crate::actions::testing::action;
 const INPUT: &str = "      type: object\n      required: [n]\n      properties:\n        n: { type: integer, minimum: 1, maximum: 9 }";
 
 #[test]
-fn an_action_asking_for_more_than_the_rules_is_refused_not_run_on_less() {
+fn only_the_actions_own_deny_refuses_before_sending() {
     let url = "https://api.example.com/x";
     assert_eq!(own_refusal(&action(INPUT, url, "")), None);
     assert_eq!(
@@ -17,10 +17,15 @@ fn an_action_asking_for_more_than_the_rules_is_refused_not_run_on_less() {
     );
     let denied = own_refusal(&action(INPUT, url, "    decision: deny\n")).unwrap();
     assert!(denied.contains("decision is deny"), "{denied}");
-    let held = own_refusal(&action(INPUT, url, "    decision: approve\n")).unwrap();
-    assert!(held.contains("own approval is not enforced"), "{held}");
-    let limited = own_refusal(&action(INPUT, url, "    limits: { rate: 3/hour }\n")).unwrap();
-    assert!(limited.contains("own limits is not enforced"), "{limited}");
+    // Approval and limits are the pipeline's to enforce, on the request the call becomes.
+    assert_eq!(
+        own_refusal(&action(INPUT, url, "    decision: approve\n")),
+        None
+    );
+    assert_eq!(
+        own_refusal(&action(INPUT, url, "    limits: { rate: 3/hour }\n")),
+        None
+    );
 }
 
 #[test]

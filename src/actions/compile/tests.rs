@@ -195,6 +195,11 @@ fn each_problem_is_reported_at_its_position() {
             "    limits: {rate: 10/lightyear}\n    response:",
             "t.yaml:24:20: invalid rate `10/lightyear`",
         ),
+        (
+            "    response:",
+            "    limits: {tokens: 2M/day}\n    response:",
+            "t.yaml:6:11: action `github.create_issue` has a token budget: an action's `limits:` take `rate:`",
+        ),
     ];
     for (from, to, want) in cases {
         let text = with(from, to);

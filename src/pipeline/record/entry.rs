@@ -66,7 +66,10 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
     );
     e.query = x.query.clone();
     e.agent = x.agent.clone();
-    e.action = x.action.clone();
+    if let Some(call) = &x.action {
+        e.action = Some(call.name.clone());
+        e.action_input = call.input.as_deref().cloned();
+    }
     if let Some(calls) = x.decision.as_ref().and_then(|d| d.mcp.as_ref()) {
         if let Some(call) = calls.deciding_call() {
             e.mcp_method = Some(call.call.method.clone());

@@ -85,7 +85,7 @@ impl McpMessages {
         }) = limited
         {
             let what = match limit {
-                Limited::Rate => "rate limit",
+                Limited::Rate | Limited::ActionRate => "rate limit",
                 Limited::Tokens => "token budget",
             };
             let reason = format!(
