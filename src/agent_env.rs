@@ -11,7 +11,7 @@ pub use bundle::{BUNDLE_FILE, BundleError, write_bundle};
 pub use format::{EnvFormat, FormatError, render};
 
 use crate::credentials::CredentialStore;
-use crate::policy::{CredentialSource, RuleSet};
+use crate::policy::RuleSet;
 
 /// Proxy variables: upper and lower case, since runtimes disagree on which they read
 /// (curl ignores upper-case `HTTP_PROXY`, Go and Python read both).
@@ -85,10 +85,7 @@ pub fn secret_source_vars(rules: &RuleSet) -> Vec<String> {
     let mut vars: Vec<String> = rules
         .secrets()
         .iter()
-        .filter_map(|decl| match &decl.source {
-            CredentialSource::Env(name) => Some(name.clone()),
-            CredentialSource::File(_) | CredentialSource::Exec(_) => None,
-        })
+        .flat_map(|decl| crate::credentials::declared::env_vars(&decl.source))
         .collect();
     vars.sort();
     vars.dedup();

@@ -3,8 +3,10 @@
 //! carrying a placeholder keyward did not replace.
 
 pub mod agents;
+pub mod declared;
 mod guard;
 mod inject;
+pub mod oauth2;
 mod scope;
 pub mod source;
 mod store;

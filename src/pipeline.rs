@@ -19,6 +19,7 @@ mod normalise;
 pub mod read_body;
 pub mod record;
 pub mod refusal;
+mod renew;
 mod respond;
 mod sse;
 mod usage;
@@ -202,16 +203,18 @@ impl Pipeline {
             legacy: &self.legacy_streams,
         });
         let mut body = body;
+        let replay = renew::replay(&in_force, &request.parts, &body);
+        let target = inject::Destination {
+            host: &request.host,
+            segments: &request.target.segments,
+        };
         let injected = inject::inject(
             &in_force,
             exchange,
             &decision,
             rule,
             &mut request.parts,
-            inject::Destination {
-                host: &request.host,
-                segments: &request.target.segments,
-            },
+            target,
             &mut body,
         )
         .await?;
@@ -225,6 +228,21 @@ impl Pipeline {
             in_force.placeholders(),
         )
         .await?;
+        let (resp, injected) = match replay {
+            Some(replay) => {
+                let again = renew::Again {
+                    in_force: &in_force,
+                    exchange,
+                    decision: &decision,
+                    rule,
+                    target,
+                    upstream: &self.upstream,
+                    metrics: &self.metrics,
+                };
+                replay.after(resp, injected, again).await?
+            }
+            None => (resp, injected),
+        };
         let meter = usage::Meter::new(
             &self.counters,
             rule,

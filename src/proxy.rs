@@ -121,6 +121,7 @@ impl Proxy {
         let certs = ServerConfigCache::new(LeafIssuer::new(ca)?, config.cert_cache_capacity);
         let roots = upstream_roots(&config.upstream_ca)?;
         let upstream = Upstream::new(roots, &config.resolve, &config.limits)?;
+        rules.set_token_client(upstream.clone());
         let dns_sockets = listeners.dns.take();
         let (listener, transparent) = listeners::bind(&config, listeners).await?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {

@@ -1,5 +1,6 @@
 //! `keyward secrets list`: each declared secret's name, source, placeholder, bound hosts and
-//! whether its source resolves now — never the value.
+//! whether its source resolves now (an OAuth 2.0 secret asks its token endpoint) — never the
+//! value.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,10 +28,18 @@ pub fn run(cmd: SecretsCommand) -> anyhow::Result<u8> {
     let ca = CertificateAuthority::load_or_create(&ca_dir).context("loading the CA")?;
     let active = RulesInForce::load(&rules, Vec::new(), ca.placeholder_seed())
         .map_err(|e| anyhow::anyhow!("rules in {} do not compile:\n{e}", rules.display()))?;
-    let current = active.current();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // OAuth 2.0 secrets obtain a token to tell whether they resolve: over verified TLS to
+    // the token endpoint, with the system's roots.
+    let roots = crate::upstream::upstream_roots(&[]).context("loading TLS roots")?;
+    let upstream = {
+        let _entered = runtime.enter();
+        crate::upstream::Upstream::new(roots, &[], &crate::config::Limits::default())?
+    };
+    active.set_token_client(upstream);
+    let current = active.current();
     let mut out = std::io::stdout().lock();
     for c in current.credentials.iter() {
         let status = match runtime.block_on(c.source.resolve()) {

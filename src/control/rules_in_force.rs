@@ -12,10 +12,11 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::credentials::agents::AgentRegistry;
-use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
-use crate::credentials::{Credential, CredentialStore, Placeholder, Scope, SecretSource};
+use crate::credentials::declared;
+use crate::credentials::oauth2::TokenClient;
+use crate::credentials::{Credential, CredentialStore, Placeholder, Scope};
 use crate::policy::RuleId;
-use crate::policy::{CompileErrors, CredentialSource, HostAllow, RuleSet, SecretDecl, Summary};
+use crate::policy::{CompileErrors, HostAllow, RuleSet, SecretDecl, Summary};
 use crate::redact::{RuleRedaction, Scrubber};
 use crate::secret::SecretValue;
 
@@ -38,12 +39,12 @@ pub struct InForce {
 }
 
 impl InForce {
-    fn new(rules: RuleSet, seed: &[u8; 32]) -> Self {
+    fn new(rules: RuleSet, seed: &[u8; 32], tokens: &TokenClient) -> Self {
         let credentials = CredentialStore::new(
             rules
                 .secrets()
                 .iter()
-                .map(|d| credential(d, seed))
+                .map(|d| credential(d, seed, tokens))
                 .collect(),
         );
         let placeholders = credentials.placeholder_detector().clone();
@@ -98,12 +99,8 @@ impl InForce {
 
 /// Builds a credential from its declaration; the default placeholder is derived from the
 /// CA-key seed and the name.
-fn credential(decl: &SecretDecl, seed: &[u8; 32]) -> Credential {
-    let source: Box<dyn SecretSource> = match &decl.source {
-        CredentialSource::Env(name) => Box::new(EnvSource(name.clone())),
-        CredentialSource::File(path) => Box::new(FileSource::new(PathBuf::from(path))),
-        CredentialSource::Exec(argv) => Box::new(ExecSource::new(argv.clone(), DEFAULT_EXEC_TTL)),
-    };
+fn credential(decl: &SecretDecl, seed: &[u8; 32], tokens: &TokenClient) -> Credential {
+    let source = declared::source(&decl.source, tokens);
     let placeholder = decl
         .placeholder
         .clone()
@@ -137,18 +134,28 @@ pub struct RulesInForce {
     dir: PathBuf,
     allows: Vec<HostAllow>,
     seed: [u8; 32],
+    /// The client OAuth 2.0 secrets reach their token endpoints with, set once it exists.
+    tokens: TokenClient,
 }
 
 impl RulesInForce {
     /// Compiles `dir` (a missing directory means no rule files) plus `allows`.
     pub fn load(dir: &Path, allows: Vec<HostAllow>, seed: [u8; 32]) -> Result<Self, CompileErrors> {
         let rules = compile(dir, &allows)?;
+        let tokens = TokenClient::default();
         Ok(Self {
-            current: ArcSwap::from_pointee(InForce::new(rules, &seed)),
+            current: ArcSwap::from_pointee(InForce::new(rules, &seed, &tokens)),
             dir: dir.to_path_buf(),
             allows,
             seed,
+            tokens,
         })
+    }
+
+    /// Gives OAuth 2.0 secrets the upstream client to reach their token endpoints with
+    /// (the first call wins).
+    pub fn set_token_client(&self, upstream: crate::upstream::Upstream) {
+        let _ = self.tokens.set(upstream);
     }
 
     /// The generation in force now.
@@ -161,7 +168,7 @@ impl RulesInForce {
         let rules = compile(&self.dir, &self.allows)?;
         let summary = rules.summary();
         self.current
-            .store(Arc::new(InForce::new(rules, &self.seed)));
+            .store(Arc::new(InForce::new(rules, &self.seed, &self.tokens)));
         Ok(summary)
     }
 

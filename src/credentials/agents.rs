@@ -2,16 +2,14 @@
 //! credentials (`http://NAME:TOKEN@proxy`), checked in constant time; the identity then
 //! holds for the connection and every request in its tunnel.
 
-use std::path::PathBuf;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderValue;
 use subtle::ConstantTimeEq;
 
 use crate::credentials::SecretSource;
-use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
-use crate::policy::{AgentDecl, AgentId, CredentialSource};
+use crate::credentials::oauth2::TokenClient;
+use crate::policy::{AgentDecl, AgentId};
 
 /// Why an agent was not admitted (answered with 407). Never contains a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,13 +47,8 @@ impl AgentRegistry {
         let agents = decls
             .iter()
             .map(|d| {
-                let source: Box<dyn SecretSource> = match &d.token {
-                    CredentialSource::Env(name) => Box::new(EnvSource(name.clone())),
-                    CredentialSource::File(path) => Box::new(FileSource::new(PathBuf::from(path))),
-                    CredentialSource::Exec(argv) => {
-                        Box::new(ExecSource::new(argv.clone(), DEFAULT_EXEC_TTL))
-                    }
-                };
+                // An agent's token is never obtained from a token endpoint.
+                let source = super::declared::source(&d.token, &TokenClient::default());
                 (d.name.clone(), source)
             })
             .collect();
@@ -180,6 +173,7 @@ pub fn proxy_url_with_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::source::{EnvSource, FileSource};
 
     #[tokio::test]
     async fn basic_credentials_name_the_agent() {

@@ -27,6 +27,13 @@ pub trait SecretSource: Send + Sync + std::fmt::Debug {
     fn describe(&self) -> String;
     /// The current value; an error fails the request closed.
     fn resolve(&self) -> Resolving<'_>;
+    /// An upstream refused `value` (401): a source that can obtain another drops it.
+    fn rejected(&self, _value: &SecretValue) {}
+    /// Whether [`SecretSource::rejected`] makes the next [`SecretSource::resolve`] obtain
+    /// a new value (so a refused request is worth retrying once).
+    fn renews(&self) -> bool {
+        false
+    }
 }
 
 /// Why a value could not be read. Never contains the value.
@@ -42,6 +49,8 @@ pub enum SourceError {
     Empty(String),
     #[error("invalid secret source {0:?}: expected env:NAME, file:PATH or an exec argv list")]
     Invalid(String),
+    #[error("OAuth 2.0 token endpoint {url} failed: {reason}")]
+    OAuth2 { url: String, reason: String },
 }
 
 /// `env:NAME`.

@@ -55,6 +55,12 @@ pub fn decide(
             content_type,
             truncated: read.is_partial(),
         }),
+        AgentBody::Empty => Some(RequestBody {
+            bytes: &[],
+            content_encoding: None,
+            content_type: None,
+            truncated: false,
+        }),
         AgentBody::Unread(b) if http_body::Body::is_end_stream(b) => Some(RequestBody {
             bytes: &[],
             content_encoding: None,

@@ -214,6 +214,8 @@ pub enum AgentBody {
     /// Read ahead; `sent` is what goes upstream in place of the bytes read (rewritten when
     /// the rule injects credentials into the body).
     Read { read: Prefetched, sent: Bytes },
+    /// No body: a bodiless request sent again (a retry with a renewed token).
+    Empty,
 }
 
 /// Reads the body ahead when a rule inspects it (up to the largest `max_size`) or when the
@@ -243,7 +245,7 @@ impl AgentBody {
     pub fn preview(&self) -> Bytes {
         match self {
             AgentBody::Read { read, .. } => read.head().clone(),
-            AgentBody::Unread(_) => Bytes::new(),
+            AgentBody::Unread(_) | AgentBody::Empty => Bytes::new(),
         }
     }
 
@@ -256,7 +258,16 @@ impl AgentBody {
     pub fn sent(&self) -> Option<&Bytes> {
         match self {
             AgentBody::Read { sent, .. } => Some(sent),
-            AgentBody::Unread(_) => None,
+            AgentBody::Unread(_) | AgentBody::Empty => None,
+        }
+    }
+
+    /// Whether the agent sent no body at all (so the request can be sent again as it is).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            AgentBody::Unread(b) => http_body::Body::is_end_stream(b),
+            AgentBody::Read { read, sent } => sent.is_empty() && !read.is_partial(),
+            AgentBody::Empty => true,
         }
     }
 
@@ -264,7 +275,7 @@ impl AgentBody {
     pub fn sent_mut(&mut self) -> Option<&mut Bytes> {
         match self {
             AgentBody::Read { sent, .. } => Some(sent),
-            AgentBody::Unread(_) => None,
+            AgentBody::Unread(_) | AgentBody::Empty => None,
         }
     }
 
@@ -273,6 +284,7 @@ impl AgentBody {
     pub fn into_upstream(self, placeholders: &Arc<Scrubber>) -> (ProxyBody, u64) {
         match self {
             AgentBody::Unread(b) => (body::stream(b), 0),
+            AgentBody::Empty => (body::empty(), 0),
             AgentBody::Read { read, sent } => {
                 let len = sent.len() as u64;
                 (read.into_body(sent, Some(placeholders.clone())), len)

@@ -14,6 +14,26 @@ pub enum CredentialSource {
     File(String),
     /// An argv list (or `{exec: [argv]}`): the command's standard output.
     Exec(Vec<String>),
+    /// `oauth2:` on a secret: access tokens from a token endpoint (never an agent's token).
+    OAuth2(Box<OAuth2Decl>),
+}
+
+/// `oauth2:` of a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuth2Decl {
+    /// The token endpoint (`https:`).
+    pub token_url: http::Uri,
+    pub client_id: String,
+    /// The client secret's source (`None`: a public client).
+    pub client_secret: Option<CredentialSource>,
+    /// The refresh token's source: the refresh-token grant; `None`: client credentials.
+    pub refresh_token: Option<CredentialSource>,
+    pub scope: Option<String>,
+    /// `audience` some identity providers ask for beside `scope`.
+    pub audience: Option<String>,
+    /// `client_auth: body` sends the client's id and secret in the form instead of
+    /// `Authorization: Basic`.
+    pub secret_in_body: bool,
 }
 
 /// One entry of `secrets:`.

@@ -254,7 +254,11 @@ pub(crate) struct RawResponse {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSecret {
-    pub from: Spanned<RawSource>,
+    /// Where the value is read (absent for an `oauth2:` secret, whose value is obtained).
+    #[serde(default)]
+    pub from: Option<Spanned<RawSource>>,
+    #[serde(default)]
+    pub oauth2: Option<Spanned<RawOAuth2>>,
     #[serde(default)]
     pub placeholder: Option<String>,
     #[serde(default)]
@@ -264,6 +268,24 @@ pub(crate) struct RawSecret {
     pub methods: Option<Vec<SStr>>,
     #[serde(default)]
     pub paths: Option<Vec<SStr>>,
+}
+
+/// `oauth2:` of a secret: the token endpoint and the grant its access tokens come from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOAuth2 {
+    pub token_url: SStr,
+    pub client_id: SStr,
+    #[serde(default)]
+    pub client_secret: Option<Spanned<RawSource>>,
+    #[serde(default)]
+    pub refresh_token: Option<Spanned<RawSource>>,
+    #[serde(default)]
+    pub scope: Option<SStr>,
+    #[serde(default)]
+    pub audience: Option<SStr>,
+    #[serde(default)]
+    pub client_auth: Option<SStr>,
 }
 
 /// One entry of `agents:`.

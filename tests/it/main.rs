@@ -46,6 +46,7 @@ mod mcp;
 mod mcp_legacy_sse;
 mod mcp_replies;
 mod mcp_sdk;
+mod oauth2;
 mod path_spellings;
 mod path_tricks;
 mod plain_http;

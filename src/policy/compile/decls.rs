@@ -6,10 +6,10 @@ use std::path::Path;
 use serde_saphyr::Spanned;
 
 use super::{Compiled, Ctx, Names, REGEX_SIZE_LIMIT, regex_error};
-use crate::policy::decls::{AgentDecl, CredentialSource, SecretDecl};
+use crate::policy::decls::{AgentDecl, CredentialSource, OAuth2Decl, SecretDecl};
 use crate::policy::error::{Errors, Pos};
 use crate::policy::ids::{AgentId, SecretName};
-use crate::policy::raw::{RawFile, RawSource, SStr};
+use crate::policy::raw::{RawFile, RawOAuth2, RawSecret, RawSource, SStr};
 use crate::policy::rule::PatternSet;
 use crate::policy::url_pattern::{HostPattern, PathPattern};
 
@@ -42,7 +42,7 @@ pub(super) fn compile_decls(
                 continue;
             }
             let before = ctx.errors_len();
-            let source = credential_source(&mut ctx, &secret.from);
+            let source = secret_source(&mut ctx, name, secret);
             if secret.hosts.is_empty() {
                 ctx.error_at(
                     name,
@@ -173,6 +173,80 @@ fn pattern_set(ctx: &mut Ctx<'_>, name: &SStr, regexes: &[SStr]) -> Option<Patte
         sources: regexes.iter().map(|r| r.value.clone()).collect(),
         regexes: compiled,
     })
+}
+
+/// A secret's `from:` or its `oauth2:`, exactly one of them.
+fn secret_source(ctx: &mut Ctx<'_>, name: &SStr, secret: &RawSecret) -> Option<CredentialSource> {
+    match (&secret.from, &secret.oauth2) {
+        (Some(from), None) => credential_source(ctx, from),
+        (None, Some(oauth2)) => oauth2_source(ctx, oauth2),
+        (Some(_), Some(_)) => {
+            let message = format!(
+                "secret `{}` has both `from:` and `oauth2:` (an OAuth 2.0 secret's value is the access token keyward obtains)",
+                name.value
+            );
+            ctx.error_at(name, message);
+            None
+        }
+        (None, None) => {
+            let message = format!("secret `{}` needs `from:` (or `oauth2:`)", name.value);
+            ctx.error_at(name, message);
+            None
+        }
+    }
+}
+
+/// `oauth2:`: an `https:` token endpoint, the client, and the grant's sources.
+fn oauth2_source(ctx: &mut Ctx<'_>, raw: &Spanned<RawOAuth2>) -> Option<CredentialSource> {
+    let o = &raw.value;
+    let before = ctx.errors_len();
+    let token_url = match o.token_url.value.parse::<http::Uri>() {
+        Ok(uri) if uri.scheme_str() == Some("https") && uri.host().is_some() => Some(uri),
+        _ => {
+            let message = format!(
+                "invalid token_url `{}` (an https:// URL: the client's credentials travel over TLS only)",
+                o.token_url.value
+            );
+            ctx.error_at(&o.token_url, message);
+            None
+        }
+    };
+    if o.client_id.value.is_empty() {
+        ctx.error_at(&o.client_id, "empty client_id");
+    }
+    let client_secret = o.client_secret.as_ref().map(|s| credential_source(ctx, s));
+    let refresh_token = o.refresh_token.as_ref().map(|s| credential_source(ctx, s));
+    if client_secret.is_none() && refresh_token.is_none() {
+        ctx.error_at(
+            &o.client_id,
+            "the client-credentials grant needs a `client_secret:` (or give a `refresh_token:`)",
+        );
+    }
+    let secret_in_body = match o.client_auth.as_ref().map(|a| a.value.as_str()) {
+        None | Some("basic") => false,
+        Some("body") => true,
+        Some(other) => {
+            if let Some(at) = &o.client_auth {
+                ctx.error_at(
+                    at,
+                    format!("unknown client_auth `{other}` (use basic or body)"),
+                );
+            }
+            false
+        }
+    };
+    if ctx.errors_len() != before {
+        return None;
+    }
+    Some(CredentialSource::OAuth2(Box::new(OAuth2Decl {
+        token_url: token_url?,
+        client_id: o.client_id.value.clone(),
+        client_secret: client_secret.flatten(),
+        refresh_token: refresh_token.flatten(),
+        scope: o.scope.as_ref().map(|s| s.value.clone()),
+        audience: o.audience.as_ref().map(|s| s.value.clone()),
+        secret_in_body,
+    })))
 }
 
 /// `env:NAME`, `file:PATH`, an argv list or `{exec: [argv]}`.

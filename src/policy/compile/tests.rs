@@ -365,3 +365,65 @@ fn secrets_methods_and_paths_are_checked_with_their_positions() {
         ]
     );
 }
+
+#[test]
+fn oauth2_secrets_compile_and_their_mistakes_are_positioned() {
+    let ok = "secrets:\n  crm:\n    oauth2:\n      token_url: https://auth.crm.example/token\n      client_id: kw\n      client_secret: env:CRM_SECRET\n      refresh_token: file:/run/crm-refresh\n      scope: a b\n      client_auth: body\n    hosts: [api.crm.example]\n";
+    let set = crate::policy::RuleSet::compile(&[src("r.yaml", ok)]).unwrap();
+    let crate::policy::CredentialSource::OAuth2(o) = &set.secrets()[0].source else {
+        panic!("not oauth2: {:?}", set.secrets()[0].source);
+    };
+    assert_eq!(o.token_url.to_string(), "https://auth.crm.example/token");
+    assert_eq!(
+        o.client_secret,
+        Some(crate::policy::CredentialSource::Env("CRM_SECRET".into()))
+    );
+    assert!(o.refresh_token.is_some() && o.secret_in_body);
+    assert_eq!(
+        crate::credentials::declared::env_vars(&set.secrets()[0].source),
+        ["CRM_SECRET"],
+        "keyward run removes the client secret's variable from the agent's environment"
+    );
+    let cases = [
+        (
+            "      token_url: https://auth.crm.example/token\n",
+            "      token_url: http://auth.crm.example/token\n",
+            "r.yaml:4:18: invalid token_url `http://auth.crm.example/token` (an https:// URL",
+        ),
+        (
+            "      client_auth: body\n",
+            "      client_auth: jwt\n",
+            "r.yaml:9:20: unknown client_auth `jwt` (use basic or body)",
+        ),
+        (
+            "      client_auth: body\n",
+            "      client_auth: body\n      grant: password\n",
+            "r.yaml:10:7: unknown field `grant`",
+        ),
+        (
+            "    hosts:",
+            "    from: env:X\n    hosts:",
+            "r.yaml:2:3: secret `crm` has both `from:` and `oauth2:`",
+        ),
+        (
+            "      client_secret: env:CRM_SECRET\n      refresh_token: file:/run/crm-refresh\n",
+            "",
+            "r.yaml:5:18: the client-credentials grant needs a `client_secret:`",
+        ),
+        (
+            "      client_secret: env:CRM_SECRET\n",
+            "      client_secret: 'vault:x'\n",
+            "r.yaml:6:22: invalid credential source `vault:x`",
+        ),
+    ];
+    for (from, to, want) in cases {
+        let text = ok.replace(from, to);
+        let all = errors(&[src("r.yaml", &text)]).join("\n");
+        assert!(all.contains(want), "{to}: want {want} in:\n{all}");
+    }
+    let none = one_error("secrets:\n  crm: { hosts: [a.com] }\n");
+    assert!(
+        none.contains("r.yaml:2:3: secret `crm` needs `from:`"),
+        "{none}"
+    );
+}
