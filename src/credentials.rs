@@ -8,6 +8,7 @@ mod guard;
 mod inject;
 pub mod oauth2;
 mod scope;
+pub mod sign;
 pub mod source;
 mod store;
 

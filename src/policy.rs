@@ -43,6 +43,7 @@ pub mod request;
 pub mod rule;
 mod ruleset;
 pub mod sample;
+pub mod signing;
 pub mod spelling;
 pub mod tests_runner;
 pub mod units;

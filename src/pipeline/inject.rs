@@ -1,5 +1,6 @@
 //! Credentials: the allowing rule's secrets injected in place of their placeholders (and its
-//! `set_headers` rendered), over TLS only and within each secret's `methods:`/`paths:`; then
+//! `set_headers` rendered, its `sign:` header computed over the whole body as sent), over TLS
+//! only and within each secret's `methods:`/`paths:`; then
 //! the exfiltration guard refuses any request still carrying a placeholder keyward did not
 //! replace.
 
@@ -9,9 +10,9 @@ use http::request::Parts;
 use crate::control::rules_in_force::InForce;
 use crate::credentials::{self, ExfilGuard, InjectError, Injected};
 use crate::pipeline::exchange::{Exchange, Scheme};
-use crate::pipeline::read_body::AgentBody;
+use crate::pipeline::read_body::{AgentBody, SCAN_CAP};
 use crate::pipeline::refusal::{Denial, Refusal};
-use crate::policy::{Decision, Rule};
+use crate::policy::{BodyError, Decision, Rule};
 
 /// Where the request goes: the connection's host and the normalised path's segments
 /// (matched against secrets' `hosts:` and `paths:`).
@@ -37,6 +38,13 @@ pub async fn inject(
     let set_headers = rule.map(|r| r.set_headers()).unwrap_or(&[]);
     let into_body = rule.is_some_and(|r| r.inject_body());
     let partial = body.is_partial();
+    let signing = rule.and_then(Rule::sign);
+    if signing.is_some() && scheme == Scheme::Http {
+        return Err(Refusal::Denied {
+            rule: rule_id,
+            reason: Denial::CredentialsOverPlainHttp,
+        });
+    }
     let injected = if decision.inject.is_empty() && set_headers.is_empty() {
         Injected::default()
     } else if scheme == Scheme::Http {
@@ -63,6 +71,33 @@ pub async fn inject(
             other => other.into(),
         })?
     };
+    let mut injected = injected;
+    if let Some(signing) = signing {
+        // The signature covers the body as sent: it must be known whole.
+        let Some(whole) = body.whole() else {
+            return Err(Refusal::TooLarge(BodyError::TooLarge {
+                max_size: SCAN_CAP,
+            }));
+        };
+        let signed = credentials::sign::Signed {
+            host,
+            body: whole,
+            segments: target.segments,
+        };
+        let key = credentials::sign::sign(&in_force.credentials, signing, parts, signed)
+            .await
+            .map_err(|e| match e {
+                InjectError::OutOfScope(exfil) => Refusal::Denied {
+                    rule: rule_id.clone(),
+                    reason: exfil.into(),
+                },
+                other => other.into(),
+            })?;
+        if !injected.names.contains(&signing.secret) {
+            injected.names.push(signing.secret.clone());
+            injected.values.push(key);
+        }
+    }
     if partial && into_body {
         // Only the read-ahead part was rewritten: the total length is no longer known.
         parts.headers.remove(header::CONTENT_LENGTH);

@@ -205,7 +205,7 @@ impl Body for GuardedBody {
 
 /// Bytes of a request body read ahead so the exfiltration guard can see them when no rule
 /// inspects the body; the rest streams, scanned as it passes.
-const SCAN_CAP: usize = 1024 * 1024;
+pub const SCAN_CAP: usize = 1024 * 1024;
 
 /// The agent's body as the phases see it: untouched, or read ahead.
 pub enum AgentBody {
@@ -259,6 +259,17 @@ impl AgentBody {
         match self {
             AgentBody::Read { sent, .. } => Some(sent),
             AgentBody::Unread(_) | AgentBody::Empty => None,
+        }
+    }
+
+    /// The whole body as it will be sent, when it is known whole (read ahead completely, or
+    /// none sent).
+    pub fn whole(&self) -> Option<&[u8]> {
+        match self {
+            AgentBody::Read { read, sent } if !read.is_partial() => Some(sent),
+            AgentBody::Read { .. } => None,
+            AgentBody::Unread(b) => http_body::Body::is_end_stream(b).then_some(&[][..]),
+            AgentBody::Empty => Some(&[]),
         }
     }
 

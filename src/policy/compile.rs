@@ -12,6 +12,7 @@ mod graphql;
 mod mcp;
 mod rule;
 mod samples;
+mod signing;
 
 pub(crate) use decls::parse_method_text;
 

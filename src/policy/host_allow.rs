@@ -103,6 +103,7 @@ impl RuleSet {
                 inject: Vec::new(),
                 inject_body: false,
                 set_headers: Vec::new(),
+                sign: None,
                 limits: None,
                 approval: None,
                 response: None,

@@ -67,6 +67,8 @@ pub(crate) struct RawRule {
     #[serde(default)]
     pub set_headers: OrderedMap<SStr>,
     #[serde(default)]
+    pub sign: Option<RawSign>,
+    #[serde(default)]
     pub limits: Option<RawLimits>,
     #[serde(default)]
     pub approval: Option<RawApproval>,
@@ -286,6 +288,23 @@ pub(crate) struct RawOAuth2 {
     pub audience: Option<SStr>,
     #[serde(default)]
     pub client_auth: Option<SStr>,
+}
+
+/// `sign:` of a rule: an HMAC signature header computed with a secret.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSign {
+    pub secret: SStr,
+    pub header: SStr,
+    pub message: SStr,
+    #[serde(default)]
+    pub algorithm: Option<SStr>,
+    #[serde(default)]
+    pub encoding: Option<SStr>,
+    #[serde(default)]
+    pub value: Option<SStr>,
+    #[serde(default)]
+    pub timestamp_header: Option<SStr>,
 }
 
 /// One entry of `agents:`.

@@ -83,6 +83,8 @@ pub struct Rule {
     /// Whether placeholders in the body are replaced too (`inject_body: true`).
     pub(crate) inject_body: bool,
     pub(crate) set_headers: Vec<HeaderTemplate>,
+    /// `sign:` the signature header computed with a secret.
+    pub(crate) sign: Option<crate::policy::signing::Signing>,
     pub(crate) limits: Option<Limits>,
     pub(crate) approval: Option<Approval>,
     pub(crate) response: Option<ResponseRedaction>,
@@ -155,6 +157,10 @@ impl Rule {
     /// `set_headers:` templates.
     pub fn set_headers(&self) -> &[HeaderTemplate] {
         &self.set_headers
+    }
+    /// `sign:`.
+    pub fn sign(&self) -> Option<&crate::policy::signing::Signing> {
+        self.sign.as_ref()
     }
     /// `limits:`.
     pub fn limits(&self) -> Option<&Limits> {

@@ -55,6 +55,7 @@ mod redaction;
 mod rules;
 mod runtime;
 mod secret_scope;
+mod signing;
 mod smuggling;
 mod soak;
 mod streaming;

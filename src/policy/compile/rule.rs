@@ -5,10 +5,10 @@ use super::{Compiled, Ctx, Names, checks, extras, graphql, mcp};
 use crate::policy::body::DEFAULT_MAX_SIZE;
 use crate::policy::decision::{Mode, Verdict};
 use crate::policy::ids::{AgentId, RuleId, SecretName};
-use crate::policy::raw::{OneOrMany, RawAdmit, RawMode, RawRule, RawVerdict};
+use crate::policy::raw::{OneOrMany, RawAdmit, RawMode, RawRule, RawVerdict, SStr};
 use crate::policy::rule::{BodyRules, Rule, Subject};
 use crate::policy::spelling::Spellings;
-use crate::policy::url_pattern::UrlPattern;
+use crate::policy::url_pattern::{HostPattern, UrlPattern};
 
 /// Compiles a rule; `None` when it has errors (all of them recorded).
 pub(super) fn compile_rule(
@@ -124,31 +124,17 @@ pub(super) fn compile_rule(
         Some(RawMode::Shadow) => Mode::Shadow,
     };
 
-    let mut inject = Vec::new();
-    for name in &raw.inject {
-        match names.secrets.get(&name.value) {
-            None => ctx.error_at(name, format!("unknown secret `{}`", name.value)),
-            Some(None) => {}
-            Some(Some(i)) => {
-                if let (Some(secret), Some(url)) = (out.secrets.get(*i), url.as_ref())
-                    && !secret.allows_host(&url.host)
-                {
-                    let hosts: Vec<String> = secret.hosts.iter().map(ToString::to_string).collect();
-                    ctx.error_at(
-                        name,
-                        format!(
-                            "secret `{}` may not be sent to `{}` (its hosts: {})",
-                            name.value,
-                            url.host,
-                            hosts.join(", ")
-                        ),
-                    );
-                }
-                inject.push(SecretName::new(name.value.clone()));
-            }
-        }
-    }
+    let host = url.as_ref().map(|u| &u.host);
+    let inject = raw
+        .inject
+        .iter()
+        .filter_map(|name| bound_secret(ctx, names, out, host, name))
+        .collect();
     let set_headers = extras::set_headers(ctx, names, &raw.set_headers, &raw.inject);
+    let sign = raw.sign.as_ref().and_then(|s| {
+        bound_secret(ctx, names, out, host, &s.secret)?;
+        super::signing::signing(ctx, s)
+    });
     let limits = raw
         .limits
         .as_ref()
@@ -184,6 +170,7 @@ pub(super) fn compile_rule(
         inject,
         inject_body: raw.inject_body,
         set_headers,
+        sign,
         limits,
         approval,
         response,
@@ -204,4 +191,38 @@ fn is_rule_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A secret a rule uses (`inject:`, `sign.secret`): declared, and bound to the rule's host.
+fn bound_secret(
+    ctx: &mut Ctx<'_>,
+    names: &Names,
+    out: &Compiled,
+    host: Option<&HostPattern>,
+    name: &SStr,
+) -> Option<SecretName> {
+    match names.secrets.get(&name.value) {
+        None => {
+            ctx.error_at(name, format!("unknown secret `{}`", name.value));
+            None
+        }
+        Some(None) => None,
+        Some(Some(i)) => {
+            if let (Some(secret), Some(host)) = (out.secrets.get(*i), host)
+                && !secret.allows_host(host)
+            {
+                let hosts: Vec<String> = secret.hosts.iter().map(ToString::to_string).collect();
+                ctx.error_at(
+                    name,
+                    format!(
+                        "secret `{}` may not be sent to `{}` (its hosts: {})",
+                        name.value,
+                        host,
+                        hosts.join(", ")
+                    ),
+                );
+            }
+            Some(SecretName::new(name.value.clone()))
+        }
+    }
 }

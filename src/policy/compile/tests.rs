@@ -427,3 +427,71 @@ fn oauth2_secrets_compile_and_their_mistakes_are_positioned() {
         "{none}"
     );
 }
+
+#[test]
+fn sign_blocks_compile_and_their_mistakes_are_positioned() {
+    let ok = "secrets:\n  pay: { from: env:PAY, hosts: [api.pay.example] }\nrules:\n  - id: p\n    url: https://api.pay.example/**\n    sign:\n      secret: pay\n      header: X-Signature\n      message: \"{method}\\n{path}\\n{timestamp}\\n{body_sha256}\"\n      value: \"v1={signature}\"\n      algorithm: hmac-sha512\n      encoding: base64\n      timestamp_header: X-Timestamp\n    decision: allow\n";
+    let set = crate::policy::RuleSet::compile(&[src("r.yaml", ok)]).unwrap();
+    let sign = set.rules()[0].sign().unwrap();
+    assert_eq!(
+        sign.algorithm,
+        crate::policy::signing::Algorithm::HmacSha512
+    );
+    assert_eq!(sign.header.as_str(), "x-signature");
+    assert!(
+        set.rules()[0].inject().is_empty(),
+        "a signing key is not injected"
+    );
+    let cases = [
+        (
+            "secret: pay",
+            "secret: nope",
+            "r.yaml:7:15: unknown secret `nope`",
+        ),
+        (
+            "api.pay.example] }",
+            "other.example] }",
+            "r.yaml:7:15: secret `pay` may not be sent to `api.pay.example`",
+        ),
+        (
+            "header: X-Signature",
+            "header: Host",
+            "r.yaml:8:15: header `Host` is keyward's to set",
+        ),
+        (
+            "{body_sha256}",
+            "{secret}",
+            "r.yaml:9:16: unknown `{secret}`",
+        ),
+        (
+            "{body_sha256}",
+            "{signature}",
+            "`{signature}` belongs in `value:`",
+        ),
+        (
+            "v1={signature}",
+            "v1",
+            "r.yaml:10:14: `value:` must contain `{signature}`",
+        ),
+        (
+            "hmac-sha512",
+            "md5",
+            "r.yaml:11:18: unknown algorithm `md5`",
+        ),
+        (
+            "encoding: base64",
+            "encoding: b32",
+            "r.yaml:12:17: unknown encoding `b32`",
+        ),
+        (
+            "    decision: allow",
+            "      salt: x\n    decision: allow",
+            "unknown field `salt`",
+        ),
+    ];
+    for (from, to, want) in cases {
+        let text = ok.replace(from, to);
+        let all = errors(&[src("r.yaml", &text)]).join("\n");
+        assert!(all.contains(want), "{to}: want {want} in:\n{all}");
+    }
+}

@@ -200,12 +200,35 @@ proptest::proptest! {
                 continue; // the fragments leave out up to two bytes at either end
             }
             let text = format!("<{encoded}>");
+            if digits_spell_part_of(&text, &secret) {
+                continue;
+            }
             let mut counts = RedactionCounts::default();
             let out = scrubber.scrub(text.as_bytes(), &mut counts);
             proptest::prop_assert_eq!(counts.total(), 0, "{}: {:?} matched", name, text);
             proptest::prop_assert!(matches!(out, Cow::Borrowed(_)));
         }
     }
+}
+
+/// Whether two hex digits of an escape in `text` are also two consecutive characters of
+/// `secret`: read raw, they may then begin or continue a true spelling of it that does not
+/// touch the changed character (`4%30a…` holds `30a…` for the secret `30a…`).
+fn digits_spell_part_of(text: &str, secret: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.windows(2).enumerate().any(|(k, pair)| {
+        let in_escape = pair.iter().all(u8::is_ascii_hexdigit)
+            && (k >= 1 && bytes[k - 1] == b'%'
+                || bytes[..k]
+                    .windows(2)
+                    .rposition(|w| w == b"\\u")
+                    .is_some_and(|u| k - u <= 4));
+        in_escape
+            && secret
+                .as_bytes()
+                .windows(2)
+                .any(|w| w.eq_ignore_ascii_case(pair))
+    })
 }
 
 #[test]
