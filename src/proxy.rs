@@ -149,6 +149,13 @@ impl Proxy {
             upstream.connector().add_own_address(admin_addr);
         }
         let metrics = Arc::new(Metrics::default());
+        if config.learn {
+            metrics.set_learn_mode(true);
+            tracing::warn!(
+                "learn mode: requests the rules would deny or hold are FORWARDED and recorded \
+                 as would-be decisions; keyward's own guards still refuse. Not for production"
+            );
+        }
         let lifecycle = Lifecycle::new();
         let rules = Arc::new(rules);
         let action_token = Arc::new(ActionToken::random());
@@ -194,6 +201,7 @@ impl Proxy {
                     read_timeout: config.limits.header_read_timeout,
                     idle_timeout: config.limits.idle_timeout,
                     action_token: action_token.clone(),
+                    learn: config.learn,
                 }));
                 Arc::new(Ingress::new(
                     &config,
@@ -218,7 +226,7 @@ impl Proxy {
             lifecycle,
         };
         let dns = dns_sockets
-            .map(|dns| listeners::serve_dns(dns, &handles, transparent_agent))
+            .map(|dns| listeners::serve_dns(dns, &handles, transparent_agent, config.learn))
             .transpose()?;
         Ok(Self {
             handles,

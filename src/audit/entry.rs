@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::decision::{Decision, Mode};
+use super::learn::{Observed, WouldRecord};
 use super::timestamp;
 use crate::policy::{RuleId, SecretName};
 
@@ -138,6 +139,13 @@ pub struct AuditEntry {
     /// carried out; set only for requests keyward itself sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// What the rules would have decided: the denial or hold learn mode let through, or
+    /// the outcome of shadow rules that disagree with the enforced one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub would: Option<WouldRecord>,
+    /// The names a request carried (JSON body fields, credential fields), in learn mode only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
     /// The hash of the previous entry (64 zeros for the first entry of a log).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this entry's canonical bytes; set by the writer.
@@ -193,6 +201,8 @@ impl AuditEntry {
             graphql_fields: None,
             graphql_batch: None,
             action: None,
+            would: None,
+            observed: None,
             prev_hash: String::new(),
             hash: String::new(),
         }

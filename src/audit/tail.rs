@@ -129,6 +129,7 @@ pub fn render(entry: &AuditEntry) -> String {
     let decision = match entry.mode {
         Mode::Enforce => entry.decision.to_string(),
         Mode::Shadow => format!("{}(shadow)", entry.decision),
+        Mode::Learn => format!("{}(learn)", entry.decision),
     };
     let status = entry.status.map_or("-".to_owned(), |s| s.to_string());
     let _ = write!(

@@ -43,6 +43,8 @@ pub struct Responder {
     agent: Option<AgentId>,
     /// The address every admitted name resolves to: keyward's address inside the jail.
     answer: Ipv4Addr,
+    /// Learn mode: a name no rule admits is answered too (its requests are then learned).
+    learn: bool,
 }
 
 /// What a query came to: its reply and its record.
@@ -72,7 +74,14 @@ impl Responder {
             recorder,
             agent,
             answer,
+            learn: false,
         }
+    }
+
+    /// In learn mode, names no rule admits resolve too.
+    pub fn learning(mut self, learn: bool) -> Self {
+        self.learn = learn;
+        self
     }
 
     /// The reply datagram to send back for `query` from `client`, if any; records the query.
@@ -123,8 +132,13 @@ impl Responder {
         }
         let rules = self.rules.current();
         let host = name.to_ascii_lowercase();
-        if !rules.rules.admits_host(&host, self.agent.as_ref()) {
+        let admitted = rules.rules.admits_host(&host, self.agent.as_ref());
+        if !admitted && !self.learn {
             return (Answer::NxDomain, format!("no rule admits {name}: NXDOMAIN"));
+        }
+        if !admitted && qtype == RecordType::A {
+            let why = format!("learn mode: no rule admits {name}: A {}", self.answer);
+            return (Answer::Address(self.answer), why);
         }
         if qtype == RecordType::A {
             let why = format!("a rule admits {name}: A {}", self.answer);
