@@ -86,9 +86,8 @@ pub struct Endpoint {
     pub json_fields: BTreeSet<String>,
     /// Credential headers seen (names).
     pub auth: BTreeSet<String>,
-    /// Rules in force (or the default deny: `None`) that would have denied these requests,
-    /// with their reason.
-    pub denied_by: BTreeSet<(Option<String>, String)>,
+    /// Rules in force (or the default deny: `None`) that would have denied these requests.
+    pub denied_by: BTreeSet<Option<String>>,
     /// Rules in force that held these requests for approval.
     pub held_by: BTreeSet<String>,
     /// Distinct recorded URLs (no query), the first few of which become tests.
@@ -183,7 +182,7 @@ fn note(ep: &mut Endpoint, e: &AuditEntry) {
         let rule = would.rule.as_ref().map(|r| r.as_str().to_owned());
         match would.decision {
             AuditDecision::Deny => {
-                ep.denied_by.insert((rule, would.reason.clone()));
+                ep.denied_by.insert(rule);
             }
             AuditDecision::Approve => {
                 ep.held_by.extend(rule);

@@ -5,6 +5,7 @@
 //! draft allows the same session again and denies a new host and a new path shape.
 
 mod guards;
+mod modes;
 
 use std::process::{Command, Output};
 

@@ -10,7 +10,7 @@ use super::shape::pattern;
 use super::{Endpoint, Filter};
 use crate::policy::Verdict;
 
-/// Longest text from the log (a reason) copied into a comment.
+/// Longest text from the log (a name) copied into a comment.
 const MAX_COMMENT_CHARS: usize = 160;
 
 /// One `tests:` entry of the draft.
@@ -148,15 +148,12 @@ fn rule(out: &mut String, ep: &Endpoint) {
     let _ = writeln!(out, "    # seen {count}{times}");
     list(out, "query parameters", &ep.query);
     list(out, "JSON body fields", &ep.json_fields);
-    for (rule, reason) in &ep.denied_by {
-        let by = rule
-            .as_ref()
-            .map_or("the default deny".to_owned(), |r| format!("rule `{r}`"));
-        let _ = writeln!(
-            out,
-            "    # the rules in force deny this ({by}: {})",
-            comment(reason)
-        );
+    // Only the rule is named: a reason can quote a value the request carried.
+    for rule in &ep.denied_by {
+        let by = rule.as_ref().map_or("the default deny".to_owned(), |r| {
+            format!("rule `{}`", comment(r))
+        });
+        let _ = writeln!(out, "    # the rules in force deny this ({by})");
     }
     for rule in &ep.held_by {
         let _ = writeln!(

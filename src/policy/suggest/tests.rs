@@ -63,7 +63,7 @@ fn a_draft_has_one_rule_per_endpoint_and_allows_exactly_what_was_forwarded() {
         "# seen 2 times",
         "# query parameters seen: page, per_page",
         "# JSON body fields seen: labels, title",
-        "# the rules in force deny this (the default deny: no rule allows POST",
+        "# the rules in force deny this (the default deny)",
         "#       hosts: [api.example.com]",
         "inject: [api-example-com]",
         r#"request: "GET https://unseen-host.invalid/""#,
