@@ -231,6 +231,16 @@ mod tests {
         e.status = Some(201);
         e.redactions.insert("github".into(), 2);
         e.upstream_ms = Some(1.5);
+        e.would = Some(crate::audit::WouldRecord {
+            decision: Decision::Deny,
+            failed_condition: None,
+            reason: "no rule allows this request".into(),
+            rule: None,
+        });
+        e.observed = Some(crate::audit::Observed {
+            auth: vec!["authorization".into()],
+            json_fields: vec!["title".into()],
+        });
         e
     }
 

@@ -136,16 +136,17 @@ impl Responder {
         if !admitted && !self.learn {
             return (Answer::NxDomain, format!("no rule admits {name}: NXDOMAIN"));
         }
-        if !admitted && qtype == RecordType::A {
-            let why = format!("learn mode: no rule admits {name}: A {}", self.answer);
-            return (Answer::Address(self.answer), why);
-        }
+        let admits = if admitted {
+            format!("a rule admits {name}")
+        } else {
+            format!("learn mode: no rule admits {name}")
+        };
         if qtype == RecordType::A {
-            let why = format!("a rule admits {name}: A {}", self.answer);
+            let why = format!("{admits}: A {}", self.answer);
             return (Answer::Address(self.answer), why);
         }
         let why = format!(
-            "a rule admits {name}, but only A is answered (connections reach keyward over \
+            "{admits}, but only A is answered (connections reach keyward over \
              IPv4), not {}: NODATA",
             type_name(qtype)
         );

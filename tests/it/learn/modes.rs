@@ -1,7 +1,8 @@
 //! Learn mode from the command line and beside shadow rules: `keyward run --learn` warns,
 //! forwards a request to a host no rule names and records it as a would-be denial;
 //! `--learn` with `--proxy` is refused; a shadow rule that disagrees records its would-be
-//! verdict and rule in the entry's `would`, in enforcing mode too.
+//! verdict and rule in the entry's `would`, in enforcing mode too; `keyward rules suggest`
+//! names a missing log, a line that is not an entry, and a log with nothing to draft from.
 
 use http::StatusCode;
 
@@ -86,4 +87,59 @@ async fn a_disagreeing_shadow_rule_records_its_would_be_verdict_and_rule() {
     assert_eq!(entry["would"]["decision"], "deny", "{entry}");
     assert_eq!(entry["would"]["rule"], "no-exports");
     crate::support::audit_log::verify(&h.keyward.audit_path());
+}
+
+#[test]
+fn rules_suggest_names_what_it_cannot_draft_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let suggest = |log: &std::path::Path, extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["rules", "suggest", "--from"])
+            .arg(log)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let missing = suggest(&dir.path().join("none.jsonl"), &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing).1.contains("none.jsonl"),
+        "{}",
+        text(&missing).1
+    );
+
+    let log = dir.path().join("audit.jsonl");
+    let denied = r#"{"time":"2026-11-25T19:15:00.123Z","request_id":"r1","client":"127.0.0.1:5000","method":"GET","scheme":"https","host":"api.x","port":443,"path":"/a","decision":"deny","mode":"enforce","credentials":[],"bytes_in":0,"bytes_out":0,"redactions":{},"duration_ms":1.5,"prev_hash":"p","hash":"h"}"#;
+    std::fs::write(&log, format!("{denied}\n")).unwrap();
+    let nothing = suggest(&log, &[]);
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(
+        text(&nothing).1.contains("no forwarded request"),
+        "{}",
+        text(&nothing).1
+    );
+    assert!(nothing.stdout.is_empty(), "no draft is printed");
+
+    let allowed = denied.replace(r#""decision":"deny""#, r#""decision":"allow""#);
+    std::fs::write(&log, format!("{allowed}\nnot json\n")).unwrap();
+    let broken = suggest(&log, &[]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(
+        text(&broken)
+            .1
+            .contains("audit.jsonl:2: not an audit entry"),
+        "{}",
+        text(&broken).1
+    );
+
+    std::fs::write(&log, format!("{allowed}\n")).unwrap();
+    let other = suggest(&log, &["--agent", "bot"]);
+    assert!(
+        text(&other).1.contains("no forwarded request of agent bot"),
+        "{}",
+        text(&other).1
+    );
+    let drafted = suggest(&log, &[]);
+    assert!(drafted.status.success(), "{}", text(&drafted).1);
+    assert!(text(&drafted).0.contains(r#"url: "https://api.x/a""#));
 }
