@@ -123,6 +123,8 @@ fn odd_paths_and_methods_still_compile() {
         entry("PROPFIND", "h.example", "/dav/x"),
         entry("GET", "h.example", "/items/new"),
         entry("GET", "h.example", "/items/12"),
+        entry("GET", "h.example", "/items/"),
+        entry("GET", "h.example", "/v1/users/u_9f8e7d6c5b4a/keys"),
     ];
     let draft = draft(&log, &Filter::default()).unwrap();
     assert!(
