@@ -1,5 +1,6 @@
 //! Learn mode from the command line and beside shadow rules: `keyward run --learn` warns,
-//! forwards a request to a host no rule names and records it as a would-be denial;
+//! forwards a request to a host no rule names and records it as a would-be denial, also
+//! from a jail (its DNS answers the name);
 //! `--learn` with `--proxy` is refused; a shadow rule that disagrees records its would-be
 //! verdict and rule in the entry's `would`, in enforcing mode too; `keyward rules suggest`
 //! names a missing log, a line that is not an entry, and a log with nothing to draft from.
@@ -142,4 +143,47 @@ fn rules_suggest_names_what_it_cannot_draft_from() {
     let drafted = suggest(&log, &[]);
     assert!(drafted.status.success(), "{}", text(&drafted).1);
     assert!(text(&drafted).0.contains(r#"url: "https://api.x/a""#));
+}
+
+#[tokio::test]
+async fn a_jailed_command_in_learn_mode_resolves_and_reaches_a_host_no_rule_names() {
+    if !crate::jail::jail_available("learn: jail") {
+        return;
+    }
+    let scene = Scene::start(&["unlisted.example.com"], echo()).await;
+    // The default log (logs/ in the working directory): the jail hides its directory.
+    let audit = scene.work.path().join("logs/audit.jsonl");
+    let mut cmd = scene.keyward_run();
+    cmd.arg("--jail")
+        .arg("--learn")
+        .arg("--")
+        .args([
+            "sh",
+            "-c",
+            "curl -sS --noproxy '*' --max-time 20 --fail-with-body https://unlisted.example.com/items/5",
+        ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("/items/5"), "{stdout}");
+    assert_eq!(scene.upstream.count(), 1);
+    let entries = crate::support::audit_log::read(&audit);
+    let dns = entries
+        .iter()
+        .find(|e| e["scheme"] == "dns" && e["host"] == "unlisted.example.com" && e["method"] == "A")
+        .unwrap_or_else(|| panic!("the query is recorded: {entries:#?}"));
+    assert_eq!(dns["decision"], "allow");
+    assert!(
+        dns["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("learn mode: no rule admits")
+    );
+    let request = entries.iter().find(|e| e["path"] == "/items/5").unwrap();
+    assert_eq!(
+        (&request["mode"], &request["would"]["decision"]),
+        (&"learn".into(), &"deny".into())
+    );
 }
