@@ -1,7 +1,8 @@
 //! The request path, for plain-HTTP and decrypted-HTTPS requests alike, as named phases over
 //! one exchange context: admit, normalise, read the body, decide (hold for a person, rate
-//! limit, token budget; in learn mode, let a denial or hold through), inject credentials and guard against exfiltration, forward, respond
-//! (redact, bridge upgrades, read LLM usage). A phase that refuses returns the [`Refusal`]; [`Pipeline::handle`]
+//! limit, token budget; in learn mode, let a denial or hold through), inject credentials
+//! and guard against exfiltration, forward, respond (redact, bridge upgrades, read LLM
+//! usage). A phase that refuses returns the [`Refusal`]; [`Pipeline::handle`]
 //! answers it, and the exchange's record is written once whatever happened: at the refusal,
 //! when the response body ends, or by the exchange's guard when the agent goes away.
 

@@ -88,7 +88,13 @@ pub fn decide(
         exchange.observed = Some(learn::observe(&request.parts.headers, body));
         exchange.would = learn::let_through(&mut decision);
         if let Some(would) = &exchange.would {
-            tracing::info!(request_id = exchange.id.as_str(), would = %would.decision, rule = ?would.rule, reason = %would.reason, "learn mode: forwarding what the rules would not allow");
+            tracing::info!(
+                request_id = exchange.id.as_str(),
+                would = %would.decision,
+                rule = ?would.rule,
+                reason = %would.reason,
+                "learn mode: forwarding what the rules would not allow"
+            );
         }
     }
     exchange.decision = Some(decision.clone());
