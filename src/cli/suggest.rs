@@ -1,5 +1,6 @@
 //! `keyward rules suggest --from logs/audit.jsonl [--agent NAME]`: a draft rule file from
-//! the requests an audit log recorded (learn mode's), checked before it is printed.
+//! the requests an audit log recorded (learn mode's), rotated files included, checked
+//! before it is printed.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ pub enum RulesCommand {
 /// `keyward rules suggest`.
 #[derive(Debug, Args)]
 pub struct SuggestArgs {
-    /// The audit log to read.
+    /// The audit log to read (its rotated files too, oldest first).
     #[arg(long, value_name = "FILE", default_value = crate::config::DEFAULT_AUDIT_LOG)]
     pub from: PathBuf,
     /// Only this agent's requests.
@@ -36,7 +37,15 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<u8> {
 }
 
 fn suggest_cmd(args: SuggestArgs) -> anyhow::Result<u8> {
-    let entries = read_entries(&args.from)?;
+    let files = crate::audit::log_files(&args.from)
+        .with_context(|| format!("listing the files of {}", args.from.display()))?;
+    if files.is_empty() {
+        anyhow::bail!("no audit log at {}", args.from.display());
+    }
+    let mut entries = Vec::new();
+    for file in &files {
+        entries.extend(read_entries(file)?);
+    }
     let filter = Filter {
         agent: args.agent,
         source: args.from.display().to_string(),
