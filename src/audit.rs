@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | [`entry`] | [`AuditEntry`]: the fields of one decision (never headers or bodies) |
 //! | [`decision`] | [`Decision`] (allow, deny, approve, rate_limited, error) and [`Mode`] |
+//! | [`learn`] | [`WouldRecord`] (the outcome learn mode let through, or shadow rules would decide) and [`Observed`] (names a learned request carried) |
 //! | [`chain`] | the hash chain's exact definition, with a Python checker in its doc |
 //! | `canonical` | the entry's canonical (sorted-key) bytes written straight from the struct |
 //! | [`writer`] | [`AuditWriter`]: config, start, the one task that owns the file |
@@ -30,6 +31,7 @@ pub mod chain;
 pub mod decision;
 pub mod entry;
 pub mod handle;
+pub mod learn;
 pub mod resume;
 pub mod rotate;
 pub mod sink;
@@ -41,6 +43,7 @@ pub mod writer;
 pub use decision::{Decision, Mode, UnknownDecision};
 pub use entry::{ApprovalDecision, ApprovalRecord, AuditEntry};
 pub use handle::AuditHandle;
+pub use learn::{Observed, WouldRecord};
 pub use rotate::log_files;
 pub use tail::{TailError, TailFilter, render, tail};
 pub use timestamp::now_rfc3339;

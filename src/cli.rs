@@ -1,4 +1,4 @@
-//! The command line (serve, run, env, ca, check, explain, test, audit, secrets, mcp), parsed
+//! The command line (serve, run, env, ca, check, explain, test, rules, audit, secrets, mcp), parsed
 //! with clap. Commands return anyhow errors; `main` maps them to exit codes.
 
 mod actions;
@@ -13,6 +13,7 @@ mod rules;
 mod run;
 mod secrets;
 mod serve;
+mod suggest;
 mod trust;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,9 @@ pub enum Command {
     Explain(rules::ExplainArgs),
     /// Run the `tests:` entries of the rule files.
     Test(rules::TestArgs),
+    /// Draft rules from recorded traffic (`keyward rules suggest --from logs/audit.jsonl`).
+    #[command(subcommand)]
+    Rules(suggest::RulesCommand),
     /// List, approve or deny requests held for a person (talks to the admin API).
     Approvals(approvals::ApprovalsArgs),
     /// Verify or read the audit log.
@@ -84,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Actions(cmd) => actions::run(cmd),
         Command::Explain(args) => rules::explain_cmd(args),
         Command::Test(args) => rules::test(args),
+        Command::Rules(cmd) => suggest::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Approvals(args) => approvals::run(args),
         Command::Secrets(cmd) => secrets::run(cmd),

@@ -64,6 +64,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Named approver tokens: the name goes into the audit entry of what each approves.
     pub approvers: Vec<Approver>,
+    /// Learn mode (`--learn`, never the default): what the rules would deny or hold is
+    /// forwarded and recorded as a would-be decision; the proxy's own guards still refuse.
+    pub learn: bool,
 }
 
 /// `approvers:` entry: a person (or team) and where their admin API token comes from.
@@ -96,6 +99,7 @@ impl Default for Config {
             actions_listen: None,
             admin_token: None,
             approvers: Vec::new(),
+            learn: false,
         }
     }
 }

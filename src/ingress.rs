@@ -49,6 +49,8 @@ pub struct Ingress {
     /// The agent named for redirected connections (checked against the declared agents on
     /// every connection, so a reload that drops it refuses them).
     transparent_agent: Option<String>,
+    /// Learn mode: a CONNECT no rule could allow is let in (its requests are learned).
+    learn: bool,
     /// Connection and tunnel tasks, shutdown and the end of the grace period.
     lifecycle: Lifecycle,
     /// Serves the proxy protocol on client connections.
@@ -80,6 +82,7 @@ impl Ingress {
             pinned: config.resolve.iter().map(|r| r.target.clone()).collect(),
             limits: config.limits.clone(),
             transparent_agent: config.transparent_agent.clone(),
+            learn: config.learn,
             lifecycle: parts.lifecycle,
             outer: builders::outer_builder(config),
             tunnel_h1: builders::tunnel_builder(config, false),

@@ -11,8 +11,8 @@
 //! | --- | --- |
 //! | [`server`] | accept loop (connection limit, back-off), the driver that runs a connection to its end, idle tracking, the ordered drain, the [`Lifecycle`](server::Lifecycle) handle |
 //! | [`ingress`] | a client socket to requests: the raw-head scan beside hyper (`#`, both framings, 414), the proxy protocol (CONNECT, absolute-form `http://`, 400), agent authentication (407), TLS termination with SNI pinning, redirected connections on transparent listeners (original destination, SNI or Host), records of what never became a request; a jail's DNS responder |
-//! | [`pipeline`] | one file a phase over one exchange context: admit, normalise, read the body, decide, hold, inject, forward, respond (WebSocket messages bridged: redacted, guarded, size-capped; LLM token usage read for audit, metrics and budgets); the refusal and the record |
-//! | [`policy`] | the rule engine: compile, normalise, decide (pure); `--allow` host rules |
+//! | [`pipeline`] | one file a phase over one exchange context: admit, normalise, read the body, decide (learn mode lets denials through), hold, inject, forward, respond (WebSocket messages bridged: redacted, guarded, size-capped; LLM token usage read for audit, metrics and budgets); the refusal and the record |
+//! | [`policy`] | the rule engine: compile, normalise, decide (pure); `--allow` host rules; drafts of rules from recorded traffic |
 //! | [`actions`] | `actions:` of rule files: input schemas, request templates rendered into requests the rules decide, response shaping |
 //! | [`control`] | what changes decisions at run time: the rules in force, reload, approvals, rate-limit counters and token budgets, the token-protected admin API |
 //! | [`credentials`] | secret sources, placeholder injection, the exfiltration guard, agents' proxy tokens |

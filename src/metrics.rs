@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests by decision, rule and agent, latency, upstream errors, leaf
-//! certificates minted, pending approvals, rule reloads, LLM tokens. Rendered as text by the admin API.
+//! certificates minted, pending approvals, rule reloads, LLM tokens, learn mode. Rendered as text by the admin API.
 
 use std::sync::atomic::AtomicU64;
 
@@ -52,6 +52,11 @@ pub struct Metrics {
     reloads: Family<ResultLabel, Counter>,
     /// LLM tokens responses reported, by direction, rule and agent.
     tokens: Family<TokenLabels, Counter>,
+    /// 1 while keyward runs in learn mode, so a dashboard shows it is not enforcing.
+    learn_mode: Gauge,
+    /// Exchanges learn mode forwarded that the rules would have denied or held, by the
+    /// would-be decision.
+    learn_let_through: Family<DecisionLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -109,6 +114,18 @@ impl Metrics {
             "LLM tokens responses reported, by direction (input, output), rule and agent",
             tokens.clone(),
         );
+        let learn_mode = Gauge::default();
+        registry.register(
+            "learn_mode",
+            "1 when keyward runs with --learn (would-be denials are forwarded)",
+            learn_mode.clone(),
+        );
+        let learn_let_through = Family::<DecisionLabel, Counter>::default();
+        registry.register(
+            "learn_let_through",
+            "Exchanges learn mode forwarded that the rules would deny or hold, by would-be decision",
+            learn_let_through.clone(),
+        );
         Self {
             registry,
             requests,
@@ -119,7 +136,23 @@ impl Metrics {
             pending_approvals,
             reloads,
             tokens,
+            learn_mode,
+            learn_let_through,
         }
+    }
+
+    /// Marks keyward as running in learn mode.
+    pub fn set_learn_mode(&self, on: bool) {
+        self.learn_mode.set(i64::from(on));
+    }
+
+    /// One exchange learn mode forwarded that the rules would have decided `would` on.
+    pub fn learn_let_through(&self, would: &str) {
+        self.learn_let_through
+            .get_or_create(&DecisionLabel {
+                decision: would.to_owned(),
+            })
+            .inc();
     }
 
     /// The LLM tokens one exchange's response reported.

@@ -1,7 +1,8 @@
 //! The request path, for plain-HTTP and decrypted-HTTPS requests alike, as named phases over
 //! one exchange context: admit, normalise, read the body, decide (hold for a person, rate
-//! limit, token budget), inject credentials and guard against exfiltration, forward, respond
-//! (redact, bridge upgrades, read LLM usage). A phase that refuses returns the [`Refusal`]; [`Pipeline::handle`]
+//! limit, token budget; in learn mode, let a denial or hold through), inject credentials
+//! and guard against exfiltration, forward, respond (redact, bridge upgrades, read LLM
+//! usage). A phase that refuses returns the [`Refusal`]; [`Pipeline::handle`]
 //! answers it, and the exchange's record is written once whatever happened: at the refusal,
 //! when the response body ends, or by the exchange's guard when the agent goes away.
 
@@ -13,6 +14,7 @@ mod forward;
 mod hold;
 pub mod hop;
 mod inject;
+mod learn;
 mod mcp_reply;
 pub use mcp_reply::LegacyStreams;
 mod normalise;
@@ -71,6 +73,8 @@ pub struct Pipeline {
     /// The calls of keyward's own actions listener: the token their requests carry and
     /// their recorded inputs.
     handoff: Arc<crate::actions::handoff::Handoff>,
+    /// Learn mode: what the rules would deny or hold is forwarded and recorded.
+    learn: bool,
 }
 
 /// The handles a [`Pipeline`] is built from.
@@ -87,6 +91,8 @@ pub struct PipelineParts {
     pub idle_timeout: Duration,
     /// The calls of keyward's own actions listener.
     pub handoff: Arc<crate::actions::handoff::Handoff>,
+    /// Learn mode (`--learn`).
+    pub learn: bool,
 }
 
 impl Pipeline {
@@ -103,6 +109,7 @@ impl Pipeline {
             read_timeout: parts.read_timeout,
             idle_timeout: parts.idle_timeout,
             handoff: parts.handoff,
+            learn: parts.learn,
         }
     }
 
@@ -156,12 +163,14 @@ impl Pipeline {
         req: Request<Incoming>,
     ) -> Result<Response<ProxyBody>, Refusal> {
         let conn = exchange.conn.clone();
+        exchange.learn = self.learn;
         admit::admit(&req, &conn, &self.recorder)?;
         let in_force = self.rules.current();
         let (mut request, incoming) = normalise::normalise(req, &conn, &in_force.rules)?;
         exchange.action = self.handoff.take(&mut request.parts.headers);
         let need = decide::body_need(&in_force.rules, &request, &conn);
-        let scan = !in_force.credentials.is_empty();
+        // Learn mode reads bodies ahead too, for the names of a JSON body's fields.
+        let scan = !in_force.credentials.is_empty() || self.learn;
         let body = read_body::read_ahead(incoming, need, scan, self.read_timeout).await?;
         let decision = decide::decide(&in_force.rules, &request, &body, &conn, need, exchange);
         let body =

@@ -13,6 +13,7 @@
 //! - [`body`]: size limits, decoding (by [`crate::content_coding`]) with a bomb cap, JSON/form.
 //! - [`index`](self::index): rules by host; [`engine`](self::engine): the pure decision.
 //! - [`tests_runner`]: the `tests:` entries; [`explain`]: a decision as text.
+//! - [`suggest`]: a draft rule file from the requests an audit log recorded.
 //!
 //! # YAML parsing
 //! Rule files are parsed with serde-saphyr: `serde_yaml` is archived and deprecated, while
@@ -45,6 +46,7 @@ mod ruleset;
 pub mod sample;
 pub mod signing;
 pub mod spelling;
+pub mod suggest;
 pub mod tests_runner;
 pub mod units;
 pub mod url_pattern;

@@ -150,6 +150,13 @@ impl Proxy {
             upstream.connector().add_own_address(admin_addr);
         }
         let metrics = Arc::new(Metrics::default());
+        if config.learn {
+            metrics.set_learn_mode(true);
+            tracing::warn!(
+                "learn mode: requests the rules would deny or hold are FORWARDED and recorded \
+                 as would-be decisions; keyward's own guards still refuse. Not for production"
+            );
+        }
         let lifecycle = Lifecycle::new();
         let rules = Arc::new(rules);
         let handoff = Arc::new(Handoff::new());
@@ -195,6 +202,7 @@ impl Proxy {
                     read_timeout: config.limits.header_read_timeout,
                     idle_timeout: config.limits.idle_timeout,
                     handoff: handoff.clone(),
+                    learn: config.learn,
                 }));
                 Arc::new(Ingress::new(
                     &config,
@@ -219,7 +227,7 @@ impl Proxy {
             lifecycle,
         };
         let dns = dns_sockets
-            .map(|dns| listeners::serve_dns(dns, &handles, transparent_agent))
+            .map(|dns| listeners::serve_dns(dns, &handles, transparent_agent, config.learn))
             .transpose()?;
         Ok(Self {
             handles,

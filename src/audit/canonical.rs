@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::decision::{Decision, Mode};
 use super::entry::{ApprovalDecision, ApprovalRecord, AuditEntry};
+use super::learn::{Observed, WouldRecord};
 use crate::policy::{RuleId, SecretName};
 
 /// [`AuditEntry`] without `hash`, fields sorted by name.
@@ -54,6 +55,9 @@ pub(super) struct CanonicalEntry<'a> {
     mcp_tool: Option<&'a str>,
     method: &'a str,
     mode: Mode,
+    /// Declared in canonical order: serialized as is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observed: Option<&'a Observed>,
     path: &'a str,
     port: u16,
     prev_hash: &'a str,
@@ -78,6 +82,9 @@ pub(super) struct CanonicalEntry<'a> {
     upstream_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     usage_warning: Option<&'a str>,
+    /// Declared in canonical order: serialized as is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    would: Option<&'a WouldRecord>,
 }
 
 /// A JSON value written with every object's keys in code-point order, whatever map type
@@ -155,6 +162,8 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             graphql_name,
             graphql_fields,
             graphql_batch,
+            would,
+            observed,
             prev_hash,
             hash: _,
         } = e;
@@ -181,6 +190,7 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             mcp_tool: mcp_tool.as_deref(),
             method,
             mode: *mode,
+            observed: observed.as_ref(),
             path,
             port: *port,
             prev_hash,
@@ -196,6 +206,7 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             tokens_out: *tokens_out,
             upstream_ms: *upstream_ms,
             usage_warning: usage_warning.as_deref(),
+            would: would.as_ref(),
         }
     }
 }
@@ -262,6 +273,16 @@ mod tests {
         e.graphql_batch = Some(3);
         e.action = Some("github.create_issue".into());
         e.action_input = Some(serde_json::json!({"z": [{"b": 1, "a": "é\n"}], "a": 1.5}));
+        e.would = Some(WouldRecord {
+            decision: Decision::Deny,
+            failed_condition: Some("/x equals 1".into()),
+            reason: "no rule allows it".into(),
+            rule: Some("deny-x".into()),
+        });
+        e.observed = Some(Observed {
+            auth: vec!["authorization".into()],
+            json_fields: vec!["labels".into(), "title".into()],
+        });
         e.prev_hash = "ab".repeat(32);
         e.hash = "ignored".into();
         e
@@ -296,6 +317,15 @@ mod tests {
         });
         assert_eq!(direct(&e), via_value(&e));
         e.approval = None;
+        assert_eq!(direct(&e), via_value(&e));
+        e.mode = Mode::Learn;
+        e.would = Some(WouldRecord {
+            decision: Decision::Approve,
+            failed_condition: None,
+            reason: "approval required".into(),
+            rule: None,
+        });
+        e.observed = Some(Observed::default());
         assert_eq!(direct(&e), via_value(&e));
     }
 }

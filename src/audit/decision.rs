@@ -65,14 +65,18 @@ impl FromStr for Decision {
     }
 }
 
-/// Whether the decision was enforced or only recorded (shadow mode forwards what it would deny).
+/// Whether the decision was enforced as the rules decided, or a would-be outcome was only
+/// recorded (shadow rules, learn mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// The decision was applied.
     Enforce,
-    /// The decision was recorded but the request was forwarded anyway.
+    /// Shadow rules would have decided otherwise (their outcome is the entry's `would`).
     Shadow,
+    /// keyward ran with `--learn`: what the rules would deny or hold was forwarded, and the
+    /// entry's `would` says how they would have decided.
+    Learn,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::decision::{Decision, Mode};
+use super::learn::{Observed, WouldRecord};
 use super::timestamp;
 use crate::policy::{RuleId, SecretName};
 
@@ -142,6 +143,13 @@ pub struct AuditEntry {
     /// replaced by its placeholder (a note of its size when over 8 KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_input: Option<serde_json::Value>,
+    /// What the rules would have decided: the denial or hold learn mode let through, or
+    /// the outcome of shadow rules that disagree with the enforced one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub would: Option<WouldRecord>,
+    /// The names a request carried (JSON body fields, credential fields), in learn mode only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
     /// The hash of the previous entry (64 zeros for the first entry of a log).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this entry's canonical bytes; set by the writer.
@@ -198,6 +206,8 @@ impl AuditEntry {
             graphql_batch: None,
             action: None,
             action_input: None,
+            would: None,
+            observed: None,
             prev_hash: String::new(),
             hash: String::new(),
         }
@@ -226,6 +236,16 @@ mod tests {
         e.status = Some(201);
         e.redactions.insert("github".into(), 2);
         e.upstream_ms = Some(1.5);
+        e.would = Some(crate::audit::WouldRecord {
+            decision: Decision::Deny,
+            failed_condition: None,
+            reason: "no rule allows this request".into(),
+            rule: None,
+        });
+        e.observed = Some(crate::audit::Observed {
+            auth: vec!["authorization".into()],
+            json_fields: vec!["title".into()],
+        });
         e
     }
 

@@ -121,7 +121,8 @@ impl Iterator for Tail {
     }
 }
 
-/// One line for people: time, decision, agent, method, URL, status, rule, reason.
+/// One line for people: time, decision, agent, method, URL, status, rule, reason, and what
+/// the rules would have decided (learn mode, shadow rules).
 /// Control characters from the request (path, reason) are escaped so that a crafted path
 /// cannot rewrite the operator's terminal.
 pub fn render(entry: &AuditEntry) -> String {
@@ -129,6 +130,7 @@ pub fn render(entry: &AuditEntry) -> String {
     let decision = match entry.mode {
         Mode::Enforce => entry.decision.to_string(),
         Mode::Shadow => format!("{}(shadow)", entry.decision),
+        Mode::Learn => format!("{}(learn)", entry.decision),
     };
     let status = entry.status.map_or("-".to_owned(), |s| s.to_string());
     let _ = write!(
@@ -151,6 +153,12 @@ pub fn render(entry: &AuditEntry) -> String {
     }
     if let Some(reason) = &entry.reason {
         let _ = write!(out, " reason={reason:?}");
+    }
+    if let Some(would) = &entry.would {
+        let _ = write!(out, " would={}", would.decision);
+        if let Some(rule) = &would.rule {
+            let _ = write!(out, " would_rule={}", clean(rule.as_str()));
+        }
     }
     out
 }
@@ -230,5 +238,21 @@ mod tests {
              403 rule=no-delete reason=\"method not allowed\""
         );
         assert!(!render(&e).contains('\n'));
+        e.mode = Mode::Learn;
+        e.decision = Decision::Allow;
+        e.path = "/a".into();
+        e.rule = None;
+        e.reason = None;
+        e.would = Some(crate::audit::WouldRecord {
+            decision: Decision::Deny,
+            failed_condition: None,
+            reason: "denied by rule `no-delete`".into(),
+            rule: Some("no-delete".into()),
+        });
+        assert_eq!(
+            render(&e),
+            "2026-11-25T19:15:00.123Z allow(learn) bot GET https://api.example:443/a 403 \
+             would=deny would_rule=no-delete"
+        );
     }
 }

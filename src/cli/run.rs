@@ -61,6 +61,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let config_file = args.serve.config.clone();
     let listen_given = args.serve.listen.is_some();
     let admin_given = args.serve.admin_listen.is_some();
+    if args.serve.learn && args.proxy.is_some() {
+        anyhow::bail!(
+            "--learn applies to the keyward `run` starts; start the one at --proxy with `keyward serve --learn`"
+        );
+    }
     let mut config = args.serve.into_config()?;
     if !listen_given {
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));

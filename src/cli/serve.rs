@@ -66,6 +66,11 @@ pub struct ServeArgs {
     /// Threads serving agents' connections [default: 0, one per CPU].
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Learn mode: forward what the rules would deny or hold, recording the would-be
+    /// decision (keyward's own guards still refuse); for drafting rules with `keyward
+    /// rules suggest`, never for production.
+    #[arg(long)]
+    pub learn: bool,
 }
 
 impl ServeArgs {
@@ -99,6 +104,7 @@ impl ServeArgs {
         if let Some(v) = self.workers {
             config.workers = v;
         }
+        config.learn = self.learn;
         if let Some(v) = self.admin_listen {
             config.admin_listen = Some(v);
         }
@@ -158,6 +164,12 @@ fn print_banner(proxy: &Proxy) -> anyhow::Result<()> {
         std::fs::canonicalize(proxy.ca_path()).unwrap_or_else(|_| proxy.ca_path().to_path_buf());
     let mut out = std::io::stdout().lock();
     writeln!(out, "keyward is listening on {addr}")?;
+    if proxy.config().learn {
+        writeln!(
+            out,
+            "LEARN MODE: requests the rules would deny or hold are forwarded and recorded; do not use in production"
+        )?;
+    }
     for transparent in proxy.transparent_addrs() {
         writeln!(
             out,

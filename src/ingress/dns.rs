@@ -43,6 +43,8 @@ pub struct Responder {
     agent: Option<AgentId>,
     /// The address every admitted name resolves to: keyward's address inside the jail.
     answer: Ipv4Addr,
+    /// Learn mode: a name no rule admits is answered too (its requests are then learned).
+    learn: bool,
 }
 
 /// What a query came to: its reply and its record.
@@ -72,7 +74,14 @@ impl Responder {
             recorder,
             agent,
             answer,
+            learn: false,
         }
+    }
+
+    /// In learn mode, names no rule admits resolve too.
+    pub fn learning(mut self, learn: bool) -> Self {
+        self.learn = learn;
+        self
     }
 
     /// The reply datagram to send back for `query` from `client`, if any; records the query.
@@ -123,15 +132,21 @@ impl Responder {
         }
         let rules = self.rules.current();
         let host = name.to_ascii_lowercase();
-        if !rules.rules.admits_host(&host, self.agent.as_ref()) {
+        let admitted = rules.rules.admits_host(&host, self.agent.as_ref());
+        if !admitted && !self.learn {
             return (Answer::NxDomain, format!("no rule admits {name}: NXDOMAIN"));
         }
+        let admits = if admitted {
+            format!("a rule admits {name}")
+        } else {
+            format!("learn mode: no rule admits {name}")
+        };
         if qtype == RecordType::A {
-            let why = format!("a rule admits {name}: A {}", self.answer);
+            let why = format!("{admits}: A {}", self.answer);
             return (Answer::Address(self.answer), why);
         }
         let why = format!(
-            "a rule admits {name}, but only A is answered (connections reach keyward over \
+            "{admits}, but only A is answered (connections reach keyward over \
              IPv4), not {}: NODATA",
             type_name(qtype)
         );

@@ -190,13 +190,14 @@ fn connect(
     resp
 }
 
-/// Refusals decided from the CONNECT line alone: no rule could match the host and port, or
+/// Refusals decided from the CONNECT line alone: no rule could match the host and port (not
+/// in learn mode), or
 /// an IP literal the destination guard refuses (and the operator did not pin) that no rule
 /// which could match opens with `allow_private:` (each request is still checked when dialled).
 fn early_refusal(ingress: &Ingress, target: &Target, agent: Option<&AgentId>) -> Option<Refusal> {
     let active = ingress.rules.current();
     let host = target.host.to_string();
-    if !active.rules.admits_connect(&host, target.port, agent) {
+    if !ingress.learn && !active.rules.admits_connect(&host, target.port, agent) {
         return Some(Refusal::default_deny(Denial::NoRuleFor(target.clone())));
     }
     if let Host::Ip(ip) = target.host

@@ -1,5 +1,6 @@
 //! The decision and what enforces it: whether the body must be read first, the rules'
-//! verdict on the normalised request (a shadow rule that would decide otherwise is logged),
+//! verdict on the normalised request (a shadow rule that would decide otherwise is logged;
+//! in learn mode a denial or hold is let through and recorded as would-be),
 //! a body larger than the deciding rule inspects (413), a denial (403), and the allowing
 //! rule's rate limit and token budget (429).
 
@@ -9,6 +10,7 @@ use http::header::CONTENT_TYPE;
 use crate::content_coding;
 use crate::control::rate_limits::{CounterStore, Rate, budget_key, counter_key};
 use crate::pipeline::exchange::{ConnInfo, Exchange};
+use crate::pipeline::learn;
 use crate::pipeline::normalise::Normalised;
 use crate::pipeline::read_body::AgentBody;
 use crate::pipeline::refusal::{Denial, GraphqlDenial, Limited, McpDenial, Refusal, wants_sse};
@@ -31,7 +33,8 @@ pub fn body_need(rules: &RuleSet, request: &Normalised, conn: &ConnInfo) -> Body
     rules.body_need_normalized(&request.target, &head, conn.agent.as_ref())
 }
 
-/// The rules' decision, kept in the exchange for its record.
+/// The rules' decision, kept in the exchange for its record. In learn mode a denial or
+/// hold becomes an allow, and what the rules would have decided is kept beside it.
 pub fn decide(
     rules: &RuleSet,
     request: &Normalised,
@@ -70,7 +73,7 @@ pub fn decide(
         AgentBody::Unread(_) => None,
     };
     let inspect = matches!(need, BodyNeed::Inspect { .. });
-    let decision = rules.decide_normalized(
+    let mut decision = rules.decide_normalized(
         &request.target,
         &head,
         view.as_ref().filter(|_| inspect),
@@ -86,6 +89,19 @@ pub fn decide(
             .get(MCP_SESSION_HEADER)
             .map(|v| String::from_utf8_lossy(v.as_bytes()))
             .map(|v| v.chars().take(MAX_SESSION_CHARS).collect());
+    }
+    if exchange.learn {
+        exchange.observed = Some(learn::observe(&request.parts.headers, body));
+        exchange.would = learn::let_through(&mut decision);
+        if let Some(would) = &exchange.would {
+            tracing::info!(
+                request_id = exchange.id.as_str(),
+                would = %would.decision,
+                rule = ?would.rule,
+                reason = %would.reason,
+                "learn mode: forwarding what the rules would not allow"
+            );
+        }
     }
     exchange.decision = Some(decision.clone());
     decision

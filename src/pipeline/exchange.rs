@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use http::{Method, StatusCode};
 
-use crate::audit::ApprovalRecord;
+use crate::audit::{ApprovalRecord, Observed, WouldRecord};
 use crate::pipeline::refusal::{Misdirected, Refusal};
 use crate::pipeline::usage::UsageSlot;
 use crate::policy::{AgentId, Decision, SecretName};
@@ -114,6 +114,12 @@ pub struct Exchange {
     pub action: Option<crate::actions::handoff::HandedCall>,
     /// Who approved or denied a held request, and when.
     pub approval: Option<ApprovalRecord>,
+    /// Set in learn mode: the entry's mode is `learn`.
+    pub learn: bool,
+    /// The denial or hold learn mode let through, as the rules would have decided it.
+    pub would: Option<WouldRecord>,
+    /// The names the request carried, noted in learn mode only.
+    pub observed: Option<Observed>,
     /// LLM token usage the response reported, filled while it streams.
     pub(in crate::pipeline) usage: UsageSlot,
     pub(in crate::pipeline) recorder: Arc<Recorder>,
@@ -149,6 +155,9 @@ impl Exchange {
             action: None,
             agent,
             approval: None,
+            learn: false,
+            would: None,
+            observed: None,
             usage: UsageSlot::default(),
             recorder,
         }

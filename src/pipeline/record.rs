@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{AuditEntry, AuditHandle, Decision as AuditDecision};
+use crate::audit::{AuditEntry, AuditHandle, Decision as AuditDecision, Mode as AuditMode};
 use crate::metrics::Metrics;
 use crate::pipeline::exchange::{ConnInfo, RequestId, Scheme};
 use crate::policy::{AgentId, RuleId};
@@ -20,6 +20,7 @@ use crate::target::Target;
 
 pub(crate) use entry::build as exchange_entry;
 pub(crate) use entry::refused as refused_entry;
+pub(crate) use entry::verdict_decision;
 pub use entry::{dns as dns_entry, refusal_decision};
 
 /// The log line of one record, at `$level`.
@@ -174,6 +175,11 @@ impl Recorder {
             entry.agent.as_deref(),
             entry.duration_ms / 1000.0,
         );
+        if entry.mode == AuditMode::Learn
+            && let Some(would) = &entry.would
+        {
+            self.metrics.learn_let_through(would.decision.as_str());
+        }
         if entry.tokens_in.is_some() || entry.tokens_out.is_some() {
             self.metrics.tokens(
                 entry.rule.as_ref().map(RuleId::as_str),

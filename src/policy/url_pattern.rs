@@ -6,7 +6,7 @@
 //! non-empty segment, captured). No path means any path (`/**`).
 
 mod host;
-mod path;
+pub(crate) mod path;
 
 pub use host::HostPattern;
 pub use path::PathPattern;

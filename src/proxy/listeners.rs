@@ -69,13 +69,15 @@ pub(super) fn serve_dns(
     dns: DnsSockets,
     handles: &Handles,
     agent: Option<AgentId>,
+    learn: bool,
 ) -> Result<(Vec<tokio::net::UdpSocket>, Arc<Responder>), StartError> {
     let responder = Responder::new(
         handles.rules.clone(),
         handles.recorder.clone(),
         agent,
         dns.answer,
-    );
+    )
+    .learning(learn);
     let sockets = dns
         .sockets
         .into_iter()

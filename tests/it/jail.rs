@@ -49,7 +49,7 @@ fn unavailable() -> Option<String> {
 
 /// True when the jail can be tested; prints why not otherwise (and fails where CI requires
 /// the jail).
-fn jail_available(test: &str) -> bool {
+pub(crate) fn jail_available(test: &str) -> bool {
     match unavailable() {
         None => true,
         Some(reason) => {
@@ -64,7 +64,7 @@ fn jail_available(test: &str) -> bool {
 }
 
 /// Runs `script` with `sh -c` in `keyward run --jail`.
-async fn jailed(scene: &Scene, script: &str) -> Output {
+pub(crate) async fn jailed(scene: &Scene, script: &str) -> Output {
     let mut cmd = scene.keyward_run();
     cmd.arg("--jail").arg("--").args(["sh", "-c", script]);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())

@@ -40,6 +40,7 @@ mod inspection;
 mod jail;
 mod kube_volumes;
 mod leak;
+mod learn;
 mod limits;
 mod llm_budgets;
 mod mcp;

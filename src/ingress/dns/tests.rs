@@ -273,3 +273,28 @@ fn while_the_audit_log_fails_an_admitted_name_gets_servfail() {
     assert_eq!(entry.decision, AuditDecision::Deny);
     assert!(reason(&entry).ends_with(": SERVFAIL"), "{}", reason(&entry));
 }
+
+#[test]
+fn in_learn_mode_a_name_no_rule_admits_resolves_and_says_so() {
+    let mut rig = Rig::new(None);
+    rig.responder = Responder::new(
+        rig.rules.clone(),
+        rig.responder.recorder.clone(),
+        None,
+        KEYWARD,
+    )
+    .learning(true);
+    let (reply, entry) = rig.ask(&query("new.example.org", RecordType::A));
+    assert_eq!(reply.unwrap().answers[0].data, RData::A(KEYWARD.into()));
+    assert_eq!(entry.decision, AuditDecision::Allow);
+    assert_eq!(
+        reason(&entry),
+        "learn mode: no rule admits new.example.org: A 10.200.0.1"
+    );
+    let (reply, entry) = rig.ask(&query("new.example.org", RecordType::AAAA));
+    assert!(
+        reply.unwrap().answers.is_empty(),
+        "only A is answered, as for admitted names"
+    );
+    assert!(reason(&entry).starts_with("learn mode: no rule admits new.example.org, but only A"));
+}

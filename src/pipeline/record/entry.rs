@@ -3,10 +3,10 @@
 //! and who ended it. Also the entries of refusals outside any exchange and of queries to the
 //! jail's DNS.
 
-use crate::audit::{AuditEntry, Decision as AuditDecision, Mode as AuditMode};
+use crate::audit::{AuditEntry, Decision as AuditDecision, Mode as AuditMode, WouldRecord};
 use crate::pipeline::exchange::{Exchange, Outcome, RequestId, Stage};
 use crate::pipeline::refusal::Refusal;
-use crate::policy::Mode;
+use crate::policy::{Mode, ShadowOutcome, Verdict};
 
 use super::{DnsQuery, Refused};
 
@@ -95,7 +95,15 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
         e.failed_condition = d.failed_condition.clone();
         if d.mode == Mode::Shadow {
             e.mode = AuditMode::Shadow;
+            e.would = d.shadow.as_ref().map(shadow_would);
         }
+    }
+    if x.learn {
+        e.mode = AuditMode::Learn;
+        if x.would.is_some() {
+            e.would = x.would.clone();
+        }
+        e.observed = x.observed.clone().filter(|o| !o.is_empty());
     }
     match &x.outcome {
         Some(Outcome::Forwarded) => {
@@ -148,6 +156,25 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
     e.duration_ms = x.started.elapsed().as_secs_f64() * 1000.0;
     e.upstream_ms = x.upstream_ms;
     e
+}
+
+/// What shadow rules would have decided, as the entry records it.
+fn shadow_would(shadow: &ShadowOutcome) -> WouldRecord {
+    WouldRecord {
+        decision: verdict_decision(shadow.verdict),
+        failed_condition: shadow.failed_condition.clone(),
+        reason: shadow.reason.clone(),
+        rule: shadow.rule.clone(),
+    }
+}
+
+/// The audit decision naming a rules' verdict.
+pub(crate) fn verdict_decision(verdict: Verdict) -> AuditDecision {
+    match verdict {
+        Verdict::Allow => AuditDecision::Allow,
+        Verdict::Deny => AuditDecision::Deny,
+        Verdict::Approve => AuditDecision::Approve,
+    }
 }
 
 /// The decision of a forwarded exchange: `approve` when a person (or a window) approved it.
