@@ -34,7 +34,7 @@ use hyper::body::Incoming;
 
 use crate::body::{self, ProxyBody};
 use crate::control::approvals::Approvals;
-use crate::control::rate_limits::CounterStore;
+use crate::control::rate_limits::Counters;
 use crate::control::rules_in_force::RulesInForce;
 use crate::metrics::Metrics;
 use crate::policy::Verdict;
@@ -58,7 +58,7 @@ pub struct Pipeline {
     /// Requests held for a person.
     approvals: Arc<Approvals>,
     /// Per-rule rate-limit counters.
-    counters: Arc<dyn CounterStore>,
+    counters: Arc<Counters>,
     /// The MCP streams of the HTTP+SSE transport, by endpoint (shared by every thread).
     legacy_streams: Arc<LegacyStreams>,
     metrics: Arc<Metrics>,
@@ -78,7 +78,7 @@ pub struct PipelineParts {
     pub recorder: Arc<Recorder>,
     pub upstream: Upstream,
     pub approvals: Arc<Approvals>,
-    pub counters: Arc<dyn CounterStore>,
+    pub counters: Arc<Counters>,
     pub legacy_streams: Arc<LegacyStreams>,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Lifecycle,
@@ -177,12 +177,13 @@ impl Pipeline {
                 .await?;
         }
         decide::rate_limit(
-            self.counters.as_ref(),
+            &self.counters,
             &in_force.rules,
             &decision,
             rule,
             conn.agent.as_ref(),
-        )?;
+        )
+        .await?;
         let mcp = mcp_reply::McpView::of(mcp_reply::Origin {
             in_force: &in_force,
             request: &request,

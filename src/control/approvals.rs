@@ -1,16 +1,21 @@
 //! Approval gates: a request whose decision is `approve` is held while a person approves or
 //! denies it (admin API or `keyward approvals`), up to the rule's timeout; an approval may
 //! cover identical follow-up requests (same agent, rule and request shape) for a while.
+//! The requests held here wait in this process; their records, answers and windows live in
+//! memory, or in Redis for replicas (`state: { redis: … }`), where an answer given on any
+//! replica reaches the one holding the request ([`RedisApprovals`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::audit::{ApprovalDecision, ApprovalRecord};
+use crate::control::shared_state::StateError;
+use crate::control::shared_state::approvals::RedisApprovals;
 
 /// Default hold when the rule sets no `approval.timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -18,7 +23,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 pub const MAX_PENDING_PER_AGENT: usize = 64;
 
 /// What a person sees about a held request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingInfo {
     pub id: String,
     pub agent: Option<String>,
@@ -42,7 +47,7 @@ pub struct PendingInfo {
 }
 
 /// The MCP call a held request makes, as the approver sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingCall {
     /// `tools/call`, `resources/read`, ...
     pub method: String,
@@ -60,7 +65,7 @@ pub struct PendingCall {
 }
 
 /// The GraphQL operation a held request runs, as the approver sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingOperation {
     /// `query`, `mutation` or `subscription`; absent for a persisted query sent by hash.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,12 +101,15 @@ struct Pending {
     answer: oneshot::Sender<Resolution>,
 }
 
-/// The queue of held requests and the follow-up windows.
+/// The requests held in this process, and where records, answers and windows are kept.
 #[derive(Default)]
 pub struct Approvals {
+    /// The requests this process holds, by id.
     pending: Mutex<HashMap<String, Pending>>,
-    /// Request shape -> approved until.
+    /// Request shape -> approved until (without a shared store).
     windows: Mutex<HashMap<String, Instant>>,
+    /// The store replicas share, when configured: records, answers and windows go there.
+    shared: Option<RedisApprovals>,
 }
 
 /// Why a hold ended without approval.
@@ -113,17 +121,36 @@ pub enum NotApproved {
     TimedOut,
     #[error("too many requests of this agent are waiting for approval")]
     QueueFull,
+    /// The shared store cannot record the hold or find its window: fail closed (503).
+    #[error("approvals unavailable: {0}")]
+    Unavailable(StateError),
 }
 
 impl Approvals {
+    /// Approvals whose records, answers and windows are in the replicas' shared store.
+    pub fn shared(store: RedisApprovals) -> Self {
+        Self {
+            shared: Some(store),
+            ..Self::default()
+        }
+    }
+
+    /// The shared store, when configured.
+    pub fn shared_store(&self) -> Option<&RedisApprovals> {
+        self.shared.as_ref()
+    }
+
     /// Whether an earlier approval covers this request shape now.
-    pub fn window_covers(&self, shape: &str) -> bool {
+    pub async fn window_covers(&self, shape: &str) -> Result<bool, StateError> {
+        if let Some(shared) = &self.shared {
+            return shared.window_covers(shape).await;
+        }
         let Ok(mut windows) = self.windows.lock() else {
-            return false;
+            return Ok(false);
         };
         let now = Instant::now();
         windows.retain(|_, until| *until > now);
-        windows.contains_key(shape)
+        Ok(windows.contains_key(shape))
     }
 
     /// Holds a request until a person answers or `timeout` passes. `shape` identifies
@@ -136,7 +163,7 @@ impl Approvals {
     ) -> (Result<(), NotApproved>, ApprovalRecord) {
         let id = info.id.clone();
         let (tx, rx) = oneshot::channel();
-        {
+        let shown = {
             let Ok(mut pending) = self.pending.lock() else {
                 return (
                     Err(NotApproved::QueueFull),
@@ -163,6 +190,7 @@ impl Approvals {
                     ),
                 );
             }
+            let shown = self.shared.as_ref().map(|_| info.clone());
             pending.insert(
                 id.clone(),
                 Pending {
@@ -171,17 +199,28 @@ impl Approvals {
                     answer: tx,
                 },
             );
+            shown
+        };
+        if let (Some(shared), Some(info)) = (&self.shared, shown)
+            && let Err(e) = shared.record(&info, timeout).await
+        {
+            self.forget(&id);
+            let reason = Some(e.to_string());
+            let decision = ApprovalDecision::Denied;
+            return (
+                Err(NotApproved::Unavailable(e)),
+                record(&id, None, decision, reason),
+            );
         }
         let answer = tokio::time::timeout(timeout, rx).await;
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.remove(&id);
+        self.forget(&id);
+        if let (Some(shared), Err(_)) = (&self.shared, &answer) {
+            shared.finish(&id).await;
         }
         match answer {
             Ok(Ok(Resolution::Approved { by, window })) => {
-                if let Some(window) = window
-                    && let Ok(mut windows) = self.windows.lock()
-                {
-                    windows.insert(shape, Instant::now() + window);
+                if let Some(window) = window {
+                    self.open_window(shape, window).await;
                 }
                 (Ok(()), record(&id, by, ApprovalDecision::Approved, None))
             }
@@ -203,8 +242,34 @@ impl Approvals {
         }
     }
 
-    /// Answers a pending request; false when no such request is waiting.
-    pub fn resolve(&self, id: &str, resolution: Resolution) -> bool {
+    /// Lets follow-ups of `shape` pass for `window`.
+    async fn open_window(&self, shape: String, window: Duration) {
+        if let Some(shared) = &self.shared {
+            if let Err(error) = shared.open_window(&shape, window).await {
+                tracing::warn!(%error, "approval window could not be shared");
+            }
+        } else if let Ok(mut windows) = self.windows.lock() {
+            windows.insert(shape, Instant::now() + window);
+        }
+    }
+
+    /// Drops this process's hold of `id`, if any; whether there was one.
+    fn forget(&self, id: &str) -> bool {
+        self.pending
+            .lock()
+            .is_ok_and(|mut pending| pending.remove(id).is_some())
+    }
+
+    /// Answers a pending request, wherever it is held; false when no such request waits.
+    pub async fn resolve(&self, id: &str, resolution: Resolution) -> Result<bool, StateError> {
+        match &self.shared {
+            Some(shared) => shared.claim(id, &resolution).await,
+            None => Ok(self.deliver(id, resolution)),
+        }
+    }
+
+    /// Hands an answer to the request `id` when this process holds it.
+    pub fn deliver(&self, id: &str, resolution: Resolution) -> bool {
         let Ok(mut pending) = self.pending.lock() else {
             return false;
         };
@@ -214,8 +279,36 @@ impl Approvals {
         }
     }
 
-    /// The requests waiting now, oldest first.
-    pub fn list(&self) -> Vec<PendingInfo> {
+    /// Withdraws the request `id` whose agent went away: nobody is asked to approve a
+    /// request no one waits for (its shared record is removed in the background).
+    pub fn withdraw(&self, id: &str) {
+        if !self.forget(id) {
+            return;
+        }
+        if let Some(shared) = self.shared.clone() {
+            let id = id.to_owned();
+            tokio::spawn(async move { shared.finish(&id).await });
+        }
+    }
+
+    /// The ids this process holds.
+    pub fn held_ids(&self) -> Vec<String> {
+        self.pending
+            .lock()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The requests waiting now, oldest first: every replica's, with a shared store.
+    pub async fn list(&self) -> Result<Vec<PendingInfo>, StateError> {
+        if let Some(shared) = &self.shared {
+            return shared.list().await;
+        }
+        Ok(self.held_here())
+    }
+
+    /// The requests this process holds, oldest first.
+    pub fn held_here(&self) -> Vec<PendingInfo> {
         let Ok(pending) = self.pending.lock() else {
             return Vec::new();
         };
@@ -283,32 +376,42 @@ mod tests {
         let held =
             tokio::spawn(async move { a.hold(info("1"), "shape".into(), DEFAULT_TIMEOUT).await });
         tokio::task::yield_now().await;
-        assert_eq!(approvals.list().len(), 1);
-        assert!(approvals.resolve(
-            "1",
-            Resolution::Approved {
-                by: Some("alice".into()),
-                window: Some(Duration::from_secs(600))
-            }
-        ));
+        assert_eq!(approvals.list().await.unwrap().len(), 1);
+        assert!(
+            approvals
+                .resolve(
+                    "1",
+                    Resolution::Approved {
+                        by: Some("alice".into()),
+                        window: Some(Duration::from_secs(600))
+                    }
+                )
+                .await
+                .unwrap()
+        );
         let (result, rec) = held.await.unwrap();
         assert!(result.is_ok());
         assert_eq!(rec.by.as_deref(), Some("alice"));
-        assert!(approvals.window_covers("shape"));
+        assert!(approvals.window_covers("shape").await.unwrap());
         tokio::time::advance(Duration::from_secs(601)).await;
-        assert!(!approvals.window_covers("shape"));
+        assert!(!approvals.window_covers("shape").await.unwrap());
 
         let a = approvals.clone();
         let held =
             tokio::spawn(async move { a.hold(info("2"), "s2".into(), DEFAULT_TIMEOUT).await });
         tokio::task::yield_now().await;
-        assert!(approvals.resolve(
-            "2",
-            Resolution::Denied {
-                by: None,
-                reason: Some("too large".into())
-            }
-        ));
+        assert!(
+            approvals
+                .resolve(
+                    "2",
+                    Resolution::Denied {
+                        by: None,
+                        reason: Some("too large".into())
+                    }
+                )
+                .await
+                .unwrap()
+        );
         assert_eq!(
             held.await.unwrap().0,
             Err(NotApproved::Denied {
@@ -324,12 +427,17 @@ mod tests {
         tokio::time::advance(Duration::from_secs(6)).await;
         assert_eq!(held.await.unwrap().0, Err(NotApproved::TimedOut));
         assert!(approvals.is_empty());
-        assert!(!approvals.resolve(
-            "3",
-            Resolution::Denied {
-                by: None,
-                reason: None
-            }
-        ));
+        assert!(
+            !approvals
+                .resolve(
+                    "3",
+                    Resolution::Denied {
+                        by: None,
+                        reason: None
+                    }
+                )
+                .await
+                .unwrap()
+        );
     }
 }

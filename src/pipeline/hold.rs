@@ -12,12 +12,12 @@ use serde::Serialize;
 
 use crate::audit::{ApprovalDecision, ApprovalRecord, now_rfc3339};
 use crate::control::approvals::{
-    Approvals, DEFAULT_TIMEOUT, PendingCall, PendingInfo, PendingOperation, Resolution,
+    Approvals, DEFAULT_TIMEOUT, NotApproved, PendingCall, PendingInfo, PendingOperation,
 };
 use crate::metrics::Metrics;
 use crate::pipeline::decide;
 use crate::pipeline::exchange::{Exchange, Stage};
-use crate::pipeline::refusal::Refusal;
+use crate::pipeline::refusal::{Refusal, Unavailable};
 use crate::policy::{Decision, Rule};
 use crate::upstream::Upstream;
 
@@ -70,7 +70,17 @@ impl Hold<'_> {
                 )
             })
         );
-        if self.approvals.window_covers(&shape) {
+        let covered = self
+            .approvals
+            .window_covers(&shape)
+            .await
+            .map_err(|cause| {
+                Refusal::Unavailable(Unavailable::SharedState {
+                    what: "approval windows",
+                    cause,
+                })
+            })?;
+        if covered {
             exchange.approval = Some(ApprovalRecord {
                 id: exchange.id.as_str().to_owned(),
                 by: None,
@@ -124,7 +134,13 @@ impl Hold<'_> {
         exchange.enter(Stage::Deciding);
         drop(busy);
         exchange.approval = Some(record);
-        result.map_err(|e| decide::denial(decision, e.into(), parts.headers.get(ACCEPT)))
+        result.map_err(|e| match e {
+            NotApproved::Unavailable(cause) => Refusal::Unavailable(Unavailable::SharedState {
+                what: "approvals",
+                cause,
+            }),
+            e => decide::denial(decision, e.into(), parts.headers.get(ACCEPT)),
+        })
     }
 }
 
@@ -178,13 +194,7 @@ impl Drop for Withdraw<'_> {
     fn drop(&mut self) {
         let approvals = self.hold.approvals;
         // After an answer or a timeout the hold removed it already; this finds nothing.
-        approvals.resolve(
-            &self.id,
-            Resolution::Denied {
-                by: None,
-                reason: Some("the agent went away".into()),
-            },
-        );
+        approvals.withdraw(&self.id);
         self.hold.metrics.set_pending_approvals(approvals.len());
     }
 }

@@ -50,6 +50,8 @@ mod path_tricks;
 mod plain_http;
 mod private_destinations;
 mod redaction;
+mod replicas;
+mod replicas_failures;
 mod rules;
 mod runtime;
 mod secret_scope;
