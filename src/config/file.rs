@@ -51,6 +51,8 @@ pub struct FileState {
     pub redis: RedisUrl,
     /// A secret source (`env:NAME`, `file:PATH`) for the password.
     pub password: Option<String>,
+    /// PEM roots for a `rediss://` server with a private CA.
+    pub ca: Option<PathBuf>,
 }
 
 /// `audit:` in `keyward.yaml`.
@@ -191,6 +193,7 @@ impl FileConfig {
             config.state = Some(StateConfig {
                 redis: state.redis,
                 password: state.password,
+                ca: state.ca,
             });
         }
         self.limits.apply(&mut config.limits)

@@ -9,6 +9,7 @@ pub mod counters;
 mod scripts;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub struct StateConfig {
     /// Where the password comes from (`env:NAME`, `file:PATH`), like the admin token; it
     /// replaces a password in the URL.
     pub password: Option<String>,
+    /// PEM roots that verify a `rediss://` server instead of the system's (a private CA).
+    pub ca: Option<PathBuf>,
 }
 
 /// A Redis URL; its `Debug` hides a password written into it.
@@ -89,6 +92,8 @@ impl std::fmt::Debug for RedisUrl {
 pub enum StateError {
     #[error("state.redis {url}: {reason}")]
     Url { url: String, reason: String },
+    #[error("state.ca {path}: {reason}")]
+    Ca { path: PathBuf, reason: String },
     #[error("password of state.redis: {0}")]
     Password(String),
     #[error("shared state (Redis) did not answer within {0:?}")]
@@ -144,7 +149,27 @@ impl SharedState {
             let settings = info.redis_settings().clone().set_password(password);
             info = info.set_redis_settings(settings);
         }
-        let client = redis::Client::open(info).map_err(|e| bad(e.kind_text()))?;
+        let client = match &config.ca {
+            None => redis::Client::open(info),
+            Some(path) => {
+                let ca_error = |reason: String| StateError::Ca {
+                    path: path.clone(),
+                    reason,
+                };
+                if !config.redis.0.starts_with("rediss://") {
+                    return Err(ca_error(
+                        "only a rediss:// URL is verified with a CA".into(),
+                    ));
+                }
+                let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+                let roots = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(info, roots)
+            }
+        }
+        .map_err(|e| bad(e.kind_text()))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -267,6 +292,7 @@ mod tests {
         let config = StateConfig {
             redis: RedisUrl::new("memcached://u:s3cr3t-pass@h"),
             password: None,
+            ca: None,
         };
         let Err(e) = SharedState::open(&config).await else {
             panic!("accepted");

@@ -51,6 +51,7 @@ mod plain_http;
 mod private_destinations;
 mod redaction;
 mod replicas;
+mod replicas_auth;
 mod replicas_failures;
 mod rules;
 mod runtime;

@@ -75,6 +75,7 @@ impl Cluster {
             c.state = Some(StateConfig {
                 redis: RedisUrl::new(url),
                 password: None,
+                ca: None,
             });
         })
         .await

@@ -1,39 +1,62 @@
 //! A real `redis-server` per test: on a free loopback port, without persistence, in a
-//! directory of its own; killed by PID (and started again on the same port) when a test
-//! needs Redis to go away and come back, and on drop.
+//! directory of its own, optionally over TLS only and with extra directives (ACL users);
+//! killed by PID (and started again on the same port) when a test needs Redis to go away
+//! and come back, and on drop.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use super::TestCa;
 
 /// A running `redis-server`.
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// Arguments besides the port and persistence.
+    args: Vec<String>,
+    /// Whether the port speaks TLS only.
+    tls: bool,
 }
 
 impl RedisServer {
-    /// Starts `redis-server` on a free port and waits until it answers PING.
+    /// Starts `redis-server` on a free port and waits until it accepts connections.
     pub async fn start() -> Self {
+        Self::start_with(Vec::new(), None).await
+    }
+
+    /// As [`RedisServer::start`] with `args` (e.g. `--user …`), over TLS only with a leaf
+    /// of `ca` for 127.0.0.1 when given.
+    pub async fn start_with(mut args: Vec<String>, ca: Option<&TestCa>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(ca) = ca {
+            let (cert, key) = ca.leaf_files(&["127.0.0.1"], dir.path());
+            for (flag, path) in [("--tls-cert-file", cert), ("--tls-key-file", key)] {
+                args.push(flag.to_owned());
+                args.push(path.display().to_string());
+            }
+            args.extend(["--tls-auth-clients".to_owned(), "no".to_owned()]);
+        }
         let mut server = Self {
             port,
             child: None,
-            dir: tempfile::tempdir().unwrap(),
+            dir,
+            args,
+            tls: ca.is_some(),
         };
         server.restart().await;
         server
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://127.0.0.1:PORT` (`rediss://` over TLS).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Kills the server (SIGKILL by its PID) and reaps it.
@@ -44,13 +67,21 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server (again) on its port and waits until it answers PING.
+    /// Starts the server (again) on its port and waits until it accepts connections.
     pub async fn restart(&mut self) {
         self.kill();
-        let log = std::fs::File::create(self.dir.path().join("redis.log")).unwrap();
+        let log_path = self.dir.path().join("redis.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let port = self.port.to_string();
+        let ports: [&str; 4] = if self.tls {
+            ["--port", "0", "--tls-port", &port]
+        } else {
+            ["--port", &port, "--tls-port", "0"]
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
+            .args(ports)
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.args)
             .arg("--dir")
             .arg(self.dir.path())
             .stdin(Stdio::null())
@@ -61,27 +92,16 @@ impl RedisServer {
                 "redis-server is not installed (scripts/test installs the redis-server package)",
             );
         self.child = Some(child);
-        let port = self.port;
-        super::eventually_async(
-            "redis-server answering PING",
+        super::eventually(
+            "redis-server accepting connections",
             Duration::from_secs(10),
-            async || ping(port).await.then_some(()),
+            || {
+                let log = std::fs::read_to_string(&log_path).ok()?;
+                log.contains("Ready to accept connections").then_some(())
+            },
         )
         .await;
     }
-}
-
-/// Whether a Redis on `port` answers PING.
-async fn ping(port: u16) -> bool {
-    let Ok(mut tcp) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    if tcp.write_all(b"PING\r\n").await.is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 16];
-    let read = tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut buf)).await;
-    matches!(read, Ok(Ok(n)) if buf[..n].starts_with(b"+PONG"))
 }
 
 impl Drop for RedisServer {
