@@ -212,25 +212,28 @@ impl Approvals {
                 record(&id, None, decision, reason),
             );
         }
-        let answer = tokio::time::timeout(timeout, rx).await;
+        let answer = match &self.shared {
+            Some(shared) => shared.wait(&id, rx, timeout).await,
+            None => tokio::time::timeout(timeout, rx)
+                .await
+                .ok()
+                .and_then(Result::ok),
+        };
         self.forget(&id);
-        if let (Some(shared), Err(_)) = (&self.shared, &answer) {
-            shared.finish(&id).await;
-        }
         match answer {
-            Ok(Ok(Resolution::Approved { by, window })) => {
+            Some(Resolution::Approved { by, window }) => {
                 if let Some(window) = window {
                     self.open_window(shape, window).await;
                 }
                 (Ok(()), record(&id, by, ApprovalDecision::Approved, None))
             }
-            Ok(Ok(Resolution::Denied { by, reason })) => (
+            Some(Resolution::Denied { by, reason }) => (
                 Err(NotApproved::Denied {
                     reason: reason.clone(),
                 }),
                 record(&id, by, ApprovalDecision::Denied, reason),
             ),
-            Ok(Err(_)) | Err(_) => (
+            None => (
                 Err(NotApproved::TimedOut),
                 record(
                     &id,

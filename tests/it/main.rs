@@ -52,6 +52,7 @@ mod private_destinations;
 mod redaction;
 mod replicas;
 mod replicas_auth;
+mod replicas_counters;
 mod replicas_failures;
 mod rules;
 mod runtime;

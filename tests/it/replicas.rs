@@ -250,6 +250,27 @@ async fn a_replica_killed_while_holding_is_never_forwarded_twice() {
     assert_eq!(c.upstream.count(), 1, "forwarded once, by the live replica");
 }
 
+#[tokio::test]
+async fn an_unanswered_hold_times_out_and_leaves_no_replica_listing_it() {
+    let c = Cluster::start(2).await;
+    let held = hold(c.replicas[0].agent());
+    let pending = wait_pending(c.admin(1), 1).await;
+    let id = pending[0]["id"].as_str().unwrap().to_owned();
+    let reply = held.await.unwrap();
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.json()["reason"], "approval timed out");
+    wait_no_pending(c.admin(1)).await;
+    let (status, _) = admin(c.admin(1), "POST", &format!("/approvals/{id}/approve"), "").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "an expired hold cannot be answered"
+    );
+    assert_eq!(c.upstream.count(), 0);
+    let log = c.replicas[0].flushed_audit_log().await;
+    assert!(log.contains("\"decision\":\"timed_out\""));
+}
+
 /// A request on `addr`'s admin API listing the cluster's pending approvals once empty.
 pub(crate) async fn wait_no_pending(addr: SocketAddr) {
     eventually_async(

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{KEY_PREFIX, SharedState, StateError, scripts};
@@ -21,6 +23,9 @@ const PENDING_SET: &str = "keyward:approvals";
 /// First and longest wait before the subscription is made again.
 const RESUBSCRIBE_MIN: Duration = Duration::from_millis(100);
 const RESUBSCRIBE_MAX: Duration = Duration::from_secs(5);
+/// How often a holder also looks for a kept answer, in case its announcement was lost (a
+/// subscription that broke without a sign).
+const ANSWER_POLL: Duration = Duration::from_secs(1);
 
 /// What a held request's record holds.
 #[derive(Serialize, Deserialize)]
@@ -138,6 +143,50 @@ impl RedisApprovals {
             .arg(message);
         let claimed: i64 = self.state.script(&invocation).await?;
         Ok(claimed == 1)
+    }
+
+    /// Waits for the answer to the request `id` held here: announced (delivered to `rx`),
+    /// or found kept (looked up every [`ANSWER_POLL`]), until `timeout`. At the timeout the
+    /// record is removed, unless an answer claimed it first: that answer then stands.
+    pub async fn wait(
+        &self,
+        id: &str,
+        mut rx: oneshot::Receiver<Resolution>,
+        timeout: Duration,
+    ) -> Option<Resolution> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let next = (Instant::now() + ANSWER_POLL).min(deadline);
+            tokio::select! {
+                answer = &mut rx => return answer.ok(),
+                () = tokio::time::sleep_until(next) => {}
+            }
+            if Instant::now() >= deadline {
+                return self.end(id).await;
+            }
+            if let Ok(Some(answer)) = self.answer(id).await {
+                return Some(answer);
+            }
+        }
+    }
+
+    /// Ends a hold at its timeout: the record removed, or the answer that claimed it.
+    async fn end(&self, id: &str) -> Option<Resolution> {
+        let mut invocation = scripts::END.prepare_invoke();
+        invocation
+            .key(record_key(id))
+            .key(PENDING_SET)
+            .key(answer_key(id))
+            .arg(id);
+        match self.state.script::<Option<String>>(&invocation).await {
+            Ok(kept) => kept
+                .and_then(|k| serde_json::from_str::<Announcement>(&k).ok())
+                .map(Announcement::resolution),
+            Err(error) => {
+                tracing::warn!(%error, %id, "held request's shared record not removed; it expires");
+                None
+            }
+        }
     }
 
     /// Removes the record of a hold that ended here without an answer (best effort: it

@@ -112,3 +112,17 @@ return -1
 ",
     )
 });
+
+/// Ends a hold at its timeout: removes its record, or, when an answer claimed it first,
+/// returns that answer. KEYS: the record, the pending set, the answer. ARGV: the id.
+pub static END: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('DEL', KEYS[1]) == 1 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return false
+end
+return redis.call('GET', KEYS[3])
+",
+    )
+});
