@@ -87,7 +87,9 @@ impl std::fmt::Debug for RedisUrl {
     }
 }
 
-/// Why the shared state cannot be used. Never contains a password.
+/// Why the shared state cannot be used. Never contains a password: the URL is shown with
+/// its password redacted, and the client's errors carry the server's reply or the I/O
+/// error, not the URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     #[error("state.redis {url}: {reason}")]
@@ -140,7 +142,7 @@ impl SharedState {
             .0
             .as_str()
             .into_connection_info()
-            .map_err(|e| bad(e.kind_text()))?;
+            .map_err(|e| bad(e.to_string()))?;
         if let Some(spec) = &config.password {
             let secret = parse_source(spec)?.resolve().await?;
             let password = std::str::from_utf8(secret.expose().trim_ascii())
@@ -169,7 +171,7 @@ impl SharedState {
                 redis::Client::build_with_tls(info, roots)
             }
         }
-        .map_err(|e| bad(e.kind_text()))?;
+        .map_err(|e| bad(e.to_string()))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -177,7 +179,7 @@ impl SharedState {
             .set_min_delay(BACKOFF_MIN)
             .set_max_delay(BACKOFF_MAX);
         let manager = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
-            .map_err(|e| StateError::Redis(e.kind_text()))?;
+            .map_err(|e| StateError::Redis(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
@@ -235,7 +237,7 @@ impl SharedState {
     pub(crate) async fn pubsub(&self) -> Result<redis::aio::PubSub, StateError> {
         match tokio::time::timeout(CALL_TIMEOUT, self.inner.client.get_async_pubsub()).await {
             Ok(Ok(pubsub)) => Ok(pubsub),
-            Ok(Err(e)) => Err(StateError::Redis(e.kind_text())),
+            Ok(Err(e)) => Err(StateError::Redis(e.to_string())),
             Err(_) => Err(StateError::Timeout(CALL_TIMEOUT)),
         }
     }
@@ -246,7 +248,7 @@ impl SharedState {
     ) -> Result<T, StateError> {
         let result = match tokio::time::timeout(CALL_TIMEOUT, call).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(StateError::Redis(e.kind_text())),
+            Ok(Err(e)) => Err(StateError::Redis(e.to_string())),
             Err(_) => Err(StateError::Timeout(CALL_TIMEOUT)),
         };
         let was = self.inner.healthy.swap(result.is_ok(), Ordering::Relaxed);
@@ -256,18 +258,6 @@ impl SharedState {
             _ => {}
         }
         result
-    }
-}
-
-/// A redis error as text that names what failed and never a password (the client's errors
-/// carry the server's reply or the I/O error, not the URL).
-trait KindText {
-    fn kind_text(&self) -> String;
-}
-
-impl KindText for redis::RedisError {
-    fn kind_text(&self) -> String {
-        self.to_string()
     }
 }
 
@@ -299,5 +289,18 @@ mod tests {
         };
         assert!(!e.to_string().contains("s3cr3t"), "{e}");
         assert!(e.to_string().contains("redis://"), "{e}");
+        for url in [
+            "redis://u:s3cr3t-pass@",
+            "redis://u:s3cr3t-pass@h:notaport/x",
+        ] {
+            let config = StateConfig {
+                redis: RedisUrl::new(url),
+                password: None,
+                ca: None,
+            };
+            if let Err(e) = SharedState::open(&config).await {
+                assert!(!e.to_string().contains("s3cr3t"), "{e}");
+            }
+        }
     }
 }

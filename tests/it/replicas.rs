@@ -154,11 +154,29 @@ async fn an_approval_on_one_replica_releases_the_request_held_on_another() {
     let log = c.replicas[0].flushed_audit_log().await;
     assert!(log.contains("\"by\":\"admin\""), "who denied is recorded");
 
-    // Replica 1 lists what replica 3 holds, and approves it with a window.
+    // Replica 1 lists what replica 3 holds (`keyward approvals list` too), and approves it
+    // with a window.
     let held = hold(c.replicas[2].agent());
     let pending = wait_pending(c.admin(0), 1).await;
     assert_eq!(pending[0]["rule"], "transfer");
     let id = pending[0]["id"].as_str().unwrap().to_owned();
+    let listed = child::command()
+        .args([
+            "approvals",
+            "--admin",
+            &format!("http://{}", c.admin(1)),
+            "list",
+        ])
+        .arg("--token-file")
+        .arg(c.replicas[1].dir.path().join("admin-token.configured"))
+        .output()
+        .await
+        .unwrap();
+    assert!(listed.status.success());
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(&id),
+        "replica 2's `keyward approvals list` shows what replica 3 holds"
+    );
     let (status, body) = admin(
         c.admin(0),
         "POST",
