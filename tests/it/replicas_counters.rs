@@ -1,18 +1,25 @@
 //! The Redis counter store against a real `redis-server`, beside the in-memory one: the same
 //! GCRA answers (exact count, the wait until the next request, burst), token budgets spent
-//! and checked per key, and an unreachable Redis answered as unavailable, never as allowed.
+//! and checked per key, and an unreachable Redis answered as unavailable, never as allowed;
+//! and a token budget spent through one replica refusing the next call on another.
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Full;
 use keyward::config::{RedisUrl, StateConfig};
-use keyward::control::rate_limits::{CounterStore, NotTaken, Rate};
+use keyward::control::rate_limits::{CounterStore, NotTaken, Rate, budget_key};
 use keyward::control::shared_state::SharedState;
 use keyward::control::shared_state::counters::RedisCounters;
-use keyward::policy::extras::{RequestRate, TokenBudget};
+use keyward::policy::RuleId;
+use keyward::policy::extras::{LimitScope, RequestRate, TokenBudget};
 use tokio::time::Instant;
 
-use crate::support::eventually_async;
+use crate::support::agent::Proto;
+use crate::support::llm_providers::providers;
 use crate::support::redis_server::RedisServer;
+use crate::support::{Keyward, TestCa, Upstream, eventually_async};
 
 fn rate(count: u32, secs: u64, burst: Option<u32>) -> Rate {
     Rate::of(&RequestRate {
@@ -94,4 +101,77 @@ async fn redis_counters_answer_as_the_memory_counters_do() {
         store.tokens_left("u", &budget, now).await,
         Err(NotTaken::Unavailable(_))
     ));
+}
+
+const BUDGET_RULES: &str = r#"
+rules:
+  - id: messages
+    method: POST
+    url: https://api.anthropic.com/v1/messages
+    limits: { tokens: 1000/hour }
+    decision: allow
+"#;
+
+/// What one replica's answer reported is spent from the budget every replica checks.
+#[tokio::test]
+async fn a_token_budget_spent_through_one_replica_is_spent_on_all() {
+    let redis = RedisServer::start().await;
+    let ca = TestCa::new();
+    let upstream = Upstream::https(&ca, &["api.anthropic.com"], &[b"http/1.1"], providers()).await;
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("llm.yaml"), BUDGET_RULES).unwrap();
+    let state = StateConfig {
+        redis: RedisUrl::new(redis.url()),
+        password: None,
+        ca: None,
+    };
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let (rules, state) = (rules.path().to_path_buf(), state.clone());
+        let replica = Keyward::in_front_of(&ca, "api.anthropic.com", upstream.addr, move |c| {
+            c.rules_dir = rules;
+            c.workers = 1;
+            c.state = Some(state);
+        })
+        .await;
+        replicas.push(replica);
+    }
+    let call = || {
+        Request::post("https://api.anthropic.com/v1/messages")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(
+                b"{\"model\":\"claude-test\",\"max_tokens\":8,\"messages\":[]}",
+            )))
+            .unwrap()
+    };
+    // The answer reports 1116 tokens: more than the whole budget.
+    let first = replicas[0].agent().send(Proto::H1, call()).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let store = RedisCounters::new(SharedState::open(&state).await.unwrap());
+    let key = budget_key(&RuleId::new("messages"), LimitScope::Agent, None);
+    let budget = TokenBudget {
+        tokens: 1000,
+        window: Duration::from_secs(3600),
+    };
+    eventually_async(
+        "the reported tokens spent",
+        Duration::from_secs(5),
+        async || {
+            store
+                .tokens_left(&key, &budget, Instant::now())
+                .await
+                .is_err()
+                .then_some(())
+        },
+    )
+    .await;
+    let second = replicas[1].agent().send(Proto::H1, call()).await;
+    assert_eq!(second.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(second.reason(), "token budget spent");
+    assert!(second.headers.contains_key("retry-after"));
+    assert_eq!(
+        upstream.count(),
+        1,
+        "the second call never reached the provider"
+    );
 }
