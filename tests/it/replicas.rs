@@ -289,7 +289,7 @@ async fn an_unanswered_hold_times_out_and_leaves_no_replica_listing_it() {
     assert!(log.contains("\"decision\":\"timed_out\""));
 }
 
-/// A request on `addr`'s admin API listing the cluster's pending approvals once empty.
+/// Waits (bounded) until the admin API at `addr` lists no held request on any replica.
 pub(crate) async fn wait_no_pending(addr: SocketAddr) {
     eventually_async(
         "no pending approvals",
