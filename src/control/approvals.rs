@@ -154,15 +154,18 @@ impl Approvals {
     }
 
     /// Holds a request until a person answers or `timeout` passes. `shape` identifies
-    /// identical follow-ups (agent, rule, method, path).
+    /// identical follow-ups (agent, rule, method, path). `announce` is called once the
+    /// hold is recorded (and can be answered), not before.
     pub async fn hold(
         &self,
         info: PendingInfo,
         shape: String,
         timeout: Duration,
+        announce: impl FnOnce(&PendingInfo),
     ) -> (Result<(), NotApproved>, ApprovalRecord) {
         let id = info.id.clone();
         let (tx, rx) = oneshot::channel();
+        let mut announce = Some(announce);
         let shown = {
             let Ok(mut pending) = self.pending.lock() else {
                 return (
@@ -190,7 +193,15 @@ impl Approvals {
                     ),
                 );
             }
-            let shown = self.shared.as_ref().map(|_| info.clone());
+            let shown = match &self.shared {
+                Some(_) => Some(info.clone()),
+                None => {
+                    if let Some(announce) = announce.take() {
+                        announce(&info);
+                    }
+                    None
+                }
+            };
             pending.insert(
                 id.clone(),
                 Pending {
@@ -201,16 +212,23 @@ impl Approvals {
             );
             shown
         };
-        if let (Some(shared), Some(info)) = (&self.shared, shown)
-            && let Err(e) = shared.record(&info, timeout).await
-        {
-            self.forget(&id);
-            let reason = Some(e.to_string());
-            let decision = ApprovalDecision::Denied;
-            return (
-                Err(NotApproved::Unavailable(e)),
-                record(&id, None, decision, reason),
-            );
+        if let (Some(shared), Some(info)) = (&self.shared, shown) {
+            match shared.record(&info, timeout).await {
+                Ok(()) => {
+                    if let Some(announce) = announce.take() {
+                        announce(&info);
+                    }
+                }
+                Err(e) => {
+                    self.forget(&id);
+                    let reason = Some(e.to_string());
+                    let decision = ApprovalDecision::Denied;
+                    return (
+                        Err(NotApproved::Unavailable(e)),
+                        record(&id, None, decision, reason),
+                    );
+                }
+            }
         }
         let answer = match &self.shared {
             Some(shared) => shared.wait(&id, rx, timeout).await,
@@ -376,8 +394,10 @@ mod tests {
     async fn approve_deny_timeout_and_window() {
         let approvals = Arc::new(Approvals::default());
         let a = approvals.clone();
-        let held =
-            tokio::spawn(async move { a.hold(info("1"), "shape".into(), DEFAULT_TIMEOUT).await });
+        let held = tokio::spawn(async move {
+            a.hold(info("1"), "shape".into(), DEFAULT_TIMEOUT, |_| {})
+                .await
+        });
         tokio::task::yield_now().await;
         assert_eq!(approvals.list().await.unwrap().len(), 1);
         assert!(
@@ -400,8 +420,10 @@ mod tests {
         assert!(!approvals.window_covers("shape").await.unwrap());
 
         let a = approvals.clone();
-        let held =
-            tokio::spawn(async move { a.hold(info("2"), "s2".into(), DEFAULT_TIMEOUT).await });
+        let held = tokio::spawn(async move {
+            a.hold(info("2"), "s2".into(), DEFAULT_TIMEOUT, |_| {})
+                .await
+        });
         tokio::task::yield_now().await;
         assert!(
             approvals
@@ -423,10 +445,10 @@ mod tests {
         );
 
         let a = approvals.clone();
-        let held =
-            tokio::spawn(
-                async move { a.hold(info("3"), "s3".into(), Duration::from_secs(5)).await },
-            );
+        let held = tokio::spawn(async move {
+            a.hold(info("3"), "s3".into(), Duration::from_secs(5), |_| {})
+                .await
+        });
         tokio::time::advance(Duration::from_secs(6)).await;
         assert_eq!(held.await.unwrap().0, Err(NotApproved::TimedOut));
         assert!(approvals.is_empty());

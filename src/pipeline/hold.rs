@@ -118,10 +118,13 @@ impl Hold<'_> {
             action: exchange.action.clone(),
             waiting_secs: 0,
         };
-        if let Some(webhook) = approval.and_then(|a| a.webhook) {
-            notify(self.upstream, webhook, &info);
-        }
-        tracing::info!(request_id = %info.id, rule = %info.rule, url = %info.url, "request held for approval");
+        let webhook = approval.and_then(|a| a.webhook);
+        let announce = |info: &PendingInfo| {
+            if let Some(webhook) = webhook {
+                notify(self.upstream, webhook, info);
+            }
+            tracing::info!(request_id = %info.id, rule = %info.rule, url = %info.url, "request held for approval");
+        };
         let busy = conn.activity.begin();
         self.metrics.set_pending_approvals(self.approvals.len() + 1);
         exchange.enter(Stage::Held);
@@ -129,7 +132,7 @@ impl Hold<'_> {
             hold: self,
             id: exchange.id.as_str().to_owned(),
         };
-        let (result, record) = self.approvals.hold(info, shape, timeout).await;
+        let (result, record) = self.approvals.hold(info, shape, timeout, announce).await;
         drop(withdraw);
         exchange.enter(Stage::Deciding);
         drop(busy);
