@@ -1,6 +1,7 @@
 //! Replicas when their Redis goes away: a rate-limited or approval-gated request fails
 //! closed (503 with the reason, audited, nothing forwarded), a request that needs neither
-//! still passes, `/readyz` says not ready; once Redis is back, everything works again.
+//! still passes, `/readyz` says not ready; once Redis is back, everything works again (rate
+//! limits, holds and their answers).
 
 use std::time::Duration;
 
@@ -77,4 +78,20 @@ async fn redis_down_fails_closed_only_where_shared_state_is_needed_then_recovers
     .await;
     assert_eq!(get(&agent, "/limited").await.status, StatusCode::OK);
     assert_eq!(c.upstream.count(), 3);
+    // Holds are recorded and answered again.
+    let held = {
+        let agent = agent.clone();
+        tokio::spawn(async move {
+            agent
+                .send(Proto::H1, post("https://api.example.com/transfer"))
+                .await
+        })
+    };
+    let pending = crate::runtime::wait_pending(c.admin(0), 1).await;
+    let id = pending[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/approvals/{id}/approve");
+    let (status, _) = crate::runtime::admin(c.admin(0), "POST", &path, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(held.await.unwrap().status, StatusCode::OK);
+    assert_eq!(c.upstream.count(), 4);
 }
