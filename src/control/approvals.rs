@@ -1,9 +1,10 @@
 //! Approval gates: a request whose decision is `approve` is held while a person approves or
 //! denies it (admin API or `keyward approvals`), up to the rule's timeout; an approval may
 //! cover identical follow-up requests (same agent, rule and request shape) for a while.
-//! The requests held here wait in this process; their records, answers and windows live in
-//! memory, or in Redis for replicas (`state: { redis: … }`), where an answer given on any
-//! replica reaches the one holding the request ([`RedisApprovals`]).
+//! The requests held here wait in this process; their records, answers and windows live
+//! behind the [`ApprovalStore`] trait: in memory ([`MemoryApprovals`]), or in Redis for
+//! replicas (`state: { redis: … }`), where an answer given on any replica reaches the one
+//! holding the request ([`RedisApprovals`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,6 +17,10 @@ use tokio::time::Instant;
 use crate::audit::{ApprovalDecision, ApprovalRecord};
 use crate::control::shared_state::StateError;
 use crate::control::shared_state::approvals::RedisApprovals;
+
+mod store;
+
+pub use store::{ApprovalStore, MemoryApprovals, Store};
 
 /// Default hold when the rule sets no `approval.timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -106,10 +111,8 @@ struct Pending {
 pub struct Approvals {
     /// The requests this process holds, by id.
     pending: Mutex<HashMap<String, Pending>>,
-    /// Request shape -> approved until (without a shared store).
-    windows: Mutex<HashMap<String, Instant>>,
-    /// The store replicas share, when configured: records, answers and windows go there.
-    shared: Option<RedisApprovals>,
+    /// Where records, answers and windows are kept.
+    store: Store,
 }
 
 /// Why a hold ended without approval.
@@ -130,27 +133,22 @@ impl Approvals {
     /// Approvals whose records, answers and windows are in the replicas' shared store.
     pub fn shared(store: RedisApprovals) -> Self {
         Self {
-            shared: Some(store),
-            ..Self::default()
+            pending: Mutex::default(),
+            store: Store::Redis(store),
         }
     }
 
     /// The shared store, when configured.
     pub fn shared_store(&self) -> Option<&RedisApprovals> {
-        self.shared.as_ref()
+        match &self.store {
+            Store::Redis(r) => Some(r),
+            Store::Memory(_) => None,
+        }
     }
 
     /// Whether an earlier approval covers this request shape now.
     pub async fn window_covers(&self, shape: &str) -> Result<bool, StateError> {
-        if let Some(shared) = &self.shared {
-            return shared.window_covers(shape).await;
-        }
-        let Ok(mut windows) = self.windows.lock() else {
-            return Ok(false);
-        };
-        let now = Instant::now();
-        windows.retain(|_, until| *until > now);
-        Ok(windows.contains_key(shape))
+        self.store.window_covers(shape).await
     }
 
     /// Holds a request until a person answers or `timeout` passes. `shape` identifies
@@ -193,9 +191,11 @@ impl Approvals {
                     ),
                 );
             }
-            let shown = match &self.shared {
-                Some(_) => Some(info.clone()),
-                None => {
+            // Only a shared store records the hold elsewhere (after the lock): the memory
+            // path neither clones nor waits.
+            let shown = match &self.store {
+                Store::Redis(_) => Some(info.clone()),
+                Store::Memory(_) => {
                     if let Some(announce) = announce.take() {
                         announce(&info);
                     }
@@ -212,8 +212,8 @@ impl Approvals {
             );
             shown
         };
-        if let (Some(shared), Some(info)) = (&self.shared, shown) {
-            match shared.record(&info, timeout).await {
+        if let Some(info) = shown {
+            match self.store.record(&info, timeout).await {
                 Ok(()) => {
                     if let Some(announce) = announce.take() {
                         announce(&info);
@@ -230,18 +230,12 @@ impl Approvals {
                 }
             }
         }
-        let answer = match &self.shared {
-            Some(shared) => shared.wait(&id, rx, timeout).await,
-            None => tokio::time::timeout(timeout, rx)
-                .await
-                .ok()
-                .and_then(Result::ok),
-        };
+        let answer = self.store.wait(&id, rx, timeout).await;
         self.forget(&id);
         match answer {
             Some(Resolution::Approved { by, window }) => {
                 if let Some(window) = window {
-                    self.open_window(shape, window).await;
+                    self.store.open_window(shape, window).await;
                 }
                 (Ok(()), record(&id, by, ApprovalDecision::Approved, None))
             }
@@ -263,17 +257,6 @@ impl Approvals {
         }
     }
 
-    /// Lets follow-ups of `shape` pass for `window`.
-    async fn open_window(&self, shape: String, window: Duration) {
-        if let Some(shared) = &self.shared {
-            if let Err(error) = shared.open_window(&shape, window).await {
-                tracing::warn!(%error, "approval window could not be shared");
-            }
-        } else if let Ok(mut windows) = self.windows.lock() {
-            windows.insert(shape, Instant::now() + window);
-        }
-    }
-
     /// Drops this process's hold of `id`, if any; whether there was one.
     fn forget(&self, id: &str) -> bool {
         self.pending
@@ -283,10 +266,8 @@ impl Approvals {
 
     /// Answers a pending request, wherever it is held; false when no such request waits.
     pub async fn resolve(&self, id: &str, resolution: Resolution) -> Result<bool, StateError> {
-        match &self.shared {
-            Some(shared) => shared.claim(id, &resolution).await,
-            None => Ok(self.deliver(id, resolution)),
-        }
+        let deliver = |resolution| self.deliver(id, resolution);
+        self.store.claim(id, resolution, deliver).await
     }
 
     /// Hands an answer to the request `id` when this process holds it.
@@ -303,12 +284,8 @@ impl Approvals {
     /// Withdraws the request `id` whose agent went away: nobody is asked to approve a
     /// request no one waits for (its shared record is removed in the background).
     pub fn withdraw(&self, id: &str) {
-        if !self.forget(id) {
-            return;
-        }
-        if let Some(shared) = self.shared.clone() {
-            let id = id.to_owned();
-            tokio::spawn(async move { shared.finish(&id).await });
+        if self.forget(id) {
+            self.store.finish(id);
         }
     }
 
@@ -322,10 +299,7 @@ impl Approvals {
 
     /// The requests waiting now, oldest first: every replica's, with a shared store.
     pub async fn list(&self) -> Result<Vec<PendingInfo>, StateError> {
-        if let Some(shared) = &self.shared {
-            return shared.list().await;
-        }
-        Ok(self.held_here())
+        self.store.list(|| self.held_here()).await
     }
 
     /// The requests this process holds, oldest first.

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{KEY_PREFIX, SharedState, StateError, scripts};
-use crate::control::approvals::{Approvals, PendingInfo, Resolution};
+use crate::control::approvals::{ApprovalStore, Approvals, PendingInfo, Resolution};
 
 /// The pub/sub channel answers are announced on.
 const CHANNEL: &str = "keyward:approvals:answers";
@@ -103,13 +103,9 @@ pub struct RedisApprovals {
     state: SharedState,
 }
 
-impl RedisApprovals {
-    pub fn new(state: SharedState) -> Self {
-        Self { state }
-    }
-
+impl ApprovalStore for RedisApprovals {
     /// Records a held request until `timeout`.
-    pub async fn record(&self, info: &PendingInfo, timeout: Duration) -> Result<(), StateError> {
+    async fn record(&self, info: &PendingInfo, timeout: Duration) -> Result<(), StateError> {
         let since_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -128,10 +124,16 @@ impl RedisApprovals {
         self.state.script::<i64>(&invocation).await.map(drop)
     }
 
-    /// Claims the request `id` for `resolution` and announces it; false when no such
-    /// request waits (answered already, expired, or never held).
-    pub async fn claim(&self, id: &str, resolution: &Resolution) -> Result<bool, StateError> {
-        let message = serde_json::to_string(&Announcement::of(id, resolution))
+    /// Claims the request `id` for `resolution` and announces it (the holder, here or on
+    /// another replica, hears it); false when no such request waits (answered already,
+    /// expired, or never held).
+    async fn claim(
+        &self,
+        id: &str,
+        resolution: Resolution,
+        _deliver: impl FnOnce(Resolution) -> bool + Send,
+    ) -> Result<bool, StateError> {
+        let message = serde_json::to_string(&Announcement::of(id, &resolution))
             .map_err(|e| StateError::Redis(e.to_string()))?;
         let mut invocation = scripts::CLAIM.prepare_invoke();
         invocation
@@ -148,7 +150,7 @@ impl RedisApprovals {
     /// Waits for the answer to the request `id` held here: announced (delivered to `rx`),
     /// or found kept (looked up every [`ANSWER_POLL`]), until `timeout`. At the timeout the
     /// record is removed, unless an answer claimed it first: that answer then stands.
-    pub async fn wait(
+    async fn wait(
         &self,
         id: &str,
         mut rx: oneshot::Receiver<Resolution>,
@@ -170,41 +172,28 @@ impl RedisApprovals {
         }
     }
 
-    /// Ends a hold at its timeout: the record removed, or the answer that claimed it.
-    async fn end(&self, id: &str) -> Option<Resolution> {
-        let mut invocation = scripts::END.prepare_invoke();
-        invocation
-            .key(record_key(id))
-            .key(PENDING_SET)
-            .key(answer_key(id))
-            .arg(id);
-        match self.state.script::<Option<String>>(&invocation).await {
-            Ok(kept) => kept
-                .and_then(|k| serde_json::from_str::<Announcement>(&k).ok())
-                .map(Announcement::resolution),
-            Err(error) => {
-                tracing::warn!(%error, %id, "held request's shared record not removed; it expires");
-                None
-            }
-        }
-    }
-
-    /// Removes the record of a hold that ended here without an answer (best effort: it
-    /// expires at its timeout anyway).
-    pub async fn finish(&self, id: &str) {
+    /// Removes the record of a hold that ended here without an answer, in the background
+    /// (best effort: it expires at its timeout anyway).
+    fn finish(&self, id: &str) {
         let mut pipe = redis::pipe();
         pipe.atomic()
             .del(record_key(id))
             .ignore()
             .zrem(PENDING_SET, id)
             .ignore();
-        if let Err(error) = self.state.pipeline::<()>(&pipe).await {
-            tracing::warn!(%error, %id, "held request's shared record not removed; it expires");
-        }
+        let (state, id) = (self.state.clone(), id.to_owned());
+        tokio::spawn(async move {
+            if let Err(error) = state.pipeline::<()>(&pipe).await {
+                tracing::warn!(%error, %id, "held request's shared record not removed; it expires");
+            }
+        });
     }
 
     /// Every replica's held requests, oldest first.
-    pub async fn list(&self) -> Result<Vec<PendingInfo>, StateError> {
+    async fn list(
+        &self,
+        _here: impl FnOnce() -> Vec<PendingInfo> + Send,
+    ) -> Result<Vec<PendingInfo>, StateError> {
         let mut invocation = scripts::LIST.prepare_invoke();
         invocation
             .key(PENDING_SET)
@@ -229,7 +218,7 @@ impl RedisApprovals {
     }
 
     /// Whether an approval's window covers `shape` now.
-    pub async fn window_covers(&self, shape: &str) -> Result<bool, StateError> {
+    async fn window_covers(&self, shape: &str) -> Result<bool, StateError> {
         let mut cmd = redis::cmd("EXISTS");
         cmd.arg(window_key(shape));
         let found: i64 = self.state.query(&cmd).await?;
@@ -237,13 +226,40 @@ impl RedisApprovals {
     }
 
     /// Lets follow-ups of `shape` pass for `window`, on every replica.
-    pub async fn open_window(&self, shape: &str, window: Duration) -> Result<(), StateError> {
+    async fn open_window(&self, shape: String, window: Duration) {
         let mut cmd = redis::cmd("SET");
-        cmd.arg(window_key(shape))
+        cmd.arg(window_key(&shape))
             .arg(1)
             .arg("PX")
             .arg(millis(window));
-        self.state.query::<()>(&cmd).await
+        if let Err(error) = self.state.query::<()>(&cmd).await {
+            tracing::warn!(%error, "approval window could not be shared");
+        }
+    }
+}
+
+impl RedisApprovals {
+    pub fn new(state: SharedState) -> Self {
+        Self { state }
+    }
+
+    /// Ends a hold at its timeout: the record removed, or the answer that claimed it.
+    async fn end(&self, id: &str) -> Option<Resolution> {
+        let mut invocation = scripts::END.prepare_invoke();
+        invocation
+            .key(record_key(id))
+            .key(PENDING_SET)
+            .key(answer_key(id))
+            .arg(id);
+        match self.state.script::<Option<String>>(&invocation).await {
+            Ok(kept) => kept
+                .and_then(|k| serde_json::from_str::<Announcement>(&k).ok())
+                .map(Announcement::resolution),
+            Err(error) => {
+                tracing::warn!(%error, %id, "held request's shared record not removed; it expires");
+                None
+            }
+        }
     }
 
     /// The kept answer to `id`, for a hold whose announcement may have been missed.
