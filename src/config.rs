@@ -8,10 +8,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::audit::AuditConfig;
+pub use crate::control::shared_state::{RedisUrl, StateConfig};
 
 mod file;
 
-pub use file::{FileAudit, FileConfig, FileLimits};
+pub use file::{FileAudit, FileConfig, FileLimits, FileState};
 
 pub use crate::policy::HostAllow;
 use crate::target::Target;
@@ -67,6 +68,8 @@ pub struct Config {
     /// Learn mode (`--learn`, never the default): what the rules would deny or hold is
     /// forwarded and recorded as a would-be decision; the proxy's own guards still refuse.
     pub learn: bool,
+    /// The state replicas share (`None`: counters and approvals in this process's memory).
+    pub state: Option<StateConfig>,
 }
 
 /// `approvers:` entry: a person (or team) and where their admin API token comes from.
@@ -100,6 +103,7 @@ impl Default for Config {
             admin_token: None,
             approvers: Vec::new(),
             learn: false,
+            state: None,
         }
     }
 }
@@ -213,6 +217,8 @@ pub enum ConfigError {
     Resolve { value: String, reason: String },
     #[error(transparent)]
     Allow(#[from] crate::policy::HostAllowError),
+    #[error("state.redis {url}: expected a redis:// or rediss:// URL")]
+    StateUrl { url: String },
     #[error("invalid duration for {key}: {value:?}: {reason}")]
     Duration {
         key: String,
@@ -283,6 +289,25 @@ mod tests {
             ]
         );
         assert_eq!(config.transparent_agent.as_deref(), Some("ci-bot"));
+    }
+
+    #[test]
+    fn the_shared_state_comes_from_the_file_and_hides_its_password() {
+        let file: FileConfig = serde_saphyr::from_str(
+            "state:\n  redis: rediss://kw:inline-pass@redis.internal:6380\n  password: env:REDIS_PASSWORD\n",
+        )
+        .unwrap();
+        let mut config = Config::default();
+        assert!(config.state.is_none());
+        file.apply(&mut config).unwrap();
+        let state = config.state.clone().unwrap();
+        assert_eq!(state.password.as_deref(), Some("env:REDIS_PASSWORD"));
+        assert!(!format!("{config:?}").contains("inline-pass"));
+        let bad: FileConfig = serde_saphyr::from_str("state:\n  redis: http://h:1\n").unwrap();
+        let err = bad.apply(&mut Config::default()).unwrap_err().to_string();
+        assert!(err.contains("redis://"), "{err}");
+        let unknown: Result<FileConfig, _> = serde_saphyr::from_str("state:\n  memcached: x\n");
+        assert!(unknown.is_err());
     }
 
     #[test]

@@ -37,7 +37,7 @@ use hyper::body::Incoming;
 
 use crate::body::{self, ProxyBody};
 use crate::control::approvals::Approvals;
-use crate::control::rate_limits::CounterStore;
+use crate::control::rate_limits::Counters;
 use crate::control::rules_in_force::RulesInForce;
 use crate::metrics::Metrics;
 use crate::server::Lifecycle;
@@ -60,7 +60,7 @@ pub struct Pipeline {
     /// Requests held for a person.
     approvals: Arc<Approvals>,
     /// Per-rule rate-limit counters.
-    counters: Arc<dyn CounterStore>,
+    counters: Arc<Counters>,
     /// The MCP streams of the HTTP+SSE transport, by endpoint (shared by every thread).
     legacy_streams: Arc<LegacyStreams>,
     metrics: Arc<Metrics>,
@@ -83,7 +83,7 @@ pub struct PipelineParts {
     pub recorder: Arc<Recorder>,
     pub upstream: Upstream,
     pub approvals: Arc<Approvals>,
-    pub counters: Arc<dyn CounterStore>,
+    pub counters: Arc<Counters>,
     pub legacy_streams: Arc<LegacyStreams>,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Lifecycle,
@@ -191,15 +191,18 @@ impl Pipeline {
                 .await?;
         }
         decide::rate_limit(
-            self.counters.as_ref(),
+            &self.counters,
             &in_force.rules,
             &decision,
             rule,
             conn.agent.as_ref(),
-        )?;
+        )
+        .await?;
         let mut decision = decision;
         if let Some(terms) = terms {
-            terms.rate_limit(self.counters.as_ref(), &decision, conn.agent.as_ref())?;
+            terms
+                .rate_limit(&self.counters, &decision, conn.agent.as_ref())
+                .await?;
             terms.add_inject(&mut decision.inject);
         }
         let mcp = mcp_reply::McpView::of(mcp_reply::Origin {

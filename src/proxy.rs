@@ -20,10 +20,12 @@ use crate::config::Config;
 use crate::control::admin::AdminState;
 use crate::control::admin::tokens::AdminTokens;
 use crate::control::approvals::Approvals;
-use crate::control::rate_limits::CounterStore;
-use crate::control::rate_limits::MemoryCounters;
+use crate::control::rate_limits::Counters;
 use crate::control::reload::Reloader;
 use crate::control::rules_in_force::RulesInForce;
+use crate::control::shared_state::SharedState;
+use crate::control::shared_state::approvals::RedisApprovals;
+use crate::control::shared_state::counters::RedisCounters;
 use crate::ingress::{Ingress, IngressParts, client, transparent};
 use crate::metrics::Metrics;
 use crate::pipeline::record::Recorder;
@@ -178,9 +180,19 @@ impl Proxy {
             }
             None => None,
         };
-        let approvals = Arc::new(Approvals::default());
+        let state = match &config.state {
+            Some(state) => Some(SharedState::open(state).await?),
+            None => None,
+        };
+        let (approvals, counters) = match &state {
+            Some(state) => (
+                Approvals::shared(RedisApprovals::new(state.clone())),
+                Counters::Redis(RedisCounters::new(state.clone())),
+            ),
+            None => (Approvals::default(), Counters::default()),
+        };
+        let (approvals, counters) = (Arc::new(approvals), Arc::new(counters));
         let certs = Arc::new(certs);
-        let counters: Arc<dyn CounterStore> = Arc::new(MemoryCounters::default());
         let legacy_streams = Arc::new(crate::pipeline::LegacyStreams::default());
         // One ingress per serving thread, each with upstream pools of its own; the rest is
         // shared.
@@ -222,6 +234,7 @@ impl Proxy {
             rules,
             recorder,
             approvals,
+            state,
             metrics: metrics.clone(),
             certs,
             lifecycle,
@@ -303,6 +316,7 @@ impl Proxy {
                 audit: handles.audit().cloned(),
                 metrics: handles.metrics.clone(),
                 approvals: handles.approvals.clone(),
+                state: handles.state.clone(),
                 reloader: handles.reloader.clone(),
             };
             tokio::spawn(crate::control::admin::serve(
@@ -310,6 +324,14 @@ impl Proxy {
                 listener,
                 shutdown.clone(),
             ));
+        }
+        if let Some(state) = handles.state.clone() {
+            tokio::spawn(state.watch_health(shutdown.clone()));
+            let listen = crate::control::shared_state::approvals::listen(
+                handles.approvals.clone(),
+                shutdown.clone(),
+            );
+            tokio::spawn(listen);
         }
         if let Some((listener, server)) = self.actions {
             let serve = crate::actions::listener::serve(server, listener, shutdown.clone());

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Approver, Config, ConfigError, DEFAULT_AUDIT_LOG, Limits, LogFormat};
+use super::{
+    Approver, Config, ConfigError, DEFAULT_AUDIT_LOG, Limits, LogFormat, RedisUrl, StateConfig,
+};
 use crate::audit::{AuditConfig, FsyncPolicy};
 
 /// Keys of `keyward.yaml`; every key is optional and flags override it.
@@ -38,6 +40,19 @@ pub struct FileConfig {
     pub audit: Option<FileAudit>,
     #[serde(default)]
     pub limits: FileLimits,
+    pub state: Option<FileState>,
+}
+
+/// `state:` in `keyward.yaml`: where replicas share counters and approvals.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileState {
+    /// `redis://…` or `rediss://…`.
+    pub redis: RedisUrl,
+    /// A secret source (`env:NAME`, `file:PATH`) for the password.
+    pub password: Option<String>,
+    /// PEM roots for a `rediss://` server with a private CA.
+    pub ca: Option<PathBuf>,
 }
 
 /// `audit:` in `keyward.yaml`.
@@ -168,6 +183,18 @@ impl FileConfig {
         }
         if let Some(audit) = self.audit {
             audit.apply(config)?;
+        }
+        if let Some(state) = self.state {
+            if !state.redis.scheme_ok() {
+                return Err(ConfigError::StateUrl {
+                    url: state.redis.shown(),
+                });
+            }
+            config.state = Some(StateConfig {
+                redis: state.redis,
+                password: state.password,
+                ca: state.ca,
+            });
         }
         self.limits.apply(&mut config.limits)
     }

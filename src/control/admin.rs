@@ -3,9 +3,9 @@
 //! | method | path | answer |
 //! | --- | --- | --- |
 //! | GET | `/healthz` | 200 while the process serves |
-//! | GET | `/readyz` | 200 while the audit log is writable (rules are always loaded once started), else 503 |
+//! | GET | `/readyz` | 200 while the audit log is writable and the shared state (Redis, when configured) answers (rules are always loaded once started), else 503 |
 //! | GET | `/metrics` | Prometheus text |
-//! | GET | `/approvals` | JSON list of requests waiting for a person |
+//! | GET | `/approvals` | JSON list of requests waiting for a person (on every replica, with a shared state) |
 //! | POST | `/approvals/{id}/approve` | body `{"for": "10m"}` (optional: a follow-up window) |
 //! | POST | `/approvals/{id}/deny` | body `{"reason": "…"}` (optional) |
 //! | POST | `/reload` | recompile the rules; 200 with the summary, 422 with the errors |
@@ -34,6 +34,7 @@ use crate::audit::AuditHandle;
 use crate::body::{self, ProxyBody};
 use crate::control::approvals::{Approvals, Resolution};
 use crate::control::reload::Reloader;
+use crate::control::shared_state::SharedState;
 use crate::metrics::Metrics;
 use tokens::AdminTokens;
 
@@ -68,6 +69,8 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// Held requests to list, approve and deny.
     pub approvals: Arc<Approvals>,
+    /// Readiness also follows the replicas' shared state, when configured.
+    pub state: Option<SharedState>,
     /// `POST /reload`.
     pub reloader: Reloader,
 }
@@ -113,13 +116,18 @@ async fn route(shared: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
     match (&method, path.as_str()) {
         (&Method::GET, "/healthz") => return text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz") => {
-            return if shared.audit.as_ref().is_none_or(AuditHandle::is_healthy) {
-                text(StatusCode::OK, "ready\n")
-            } else {
+            return if !shared.audit.as_ref().is_none_or(AuditHandle::is_healthy) {
                 text(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "audit log cannot be written\n",
                 )
+            } else if !shared.state.as_ref().is_none_or(SharedState::is_healthy) {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shared state (Redis) cannot be reached\n",
+                )
+            } else {
+                text(StatusCode::OK, "ready\n")
             };
         }
         _ => {}
@@ -152,7 +160,10 @@ async fn route(shared: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
             );
             resp
         }
-        (&Method::GET, ["approvals"]) => json(StatusCode::OK, &shared.approvals.list()),
+        (&Method::GET, ["approvals"]) => match shared.approvals.list().await {
+            Ok(list) => json(StatusCode::OK, &list),
+            Err(e) => unavailable(&e),
+        },
         (&Method::POST, ["approvals", id, "approve"]) => {
             let id = id.to_string();
             let body: ApproveBody = match read_json(req).await {
@@ -182,6 +193,7 @@ async fn route(shared: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
                     window,
                 },
             )
+            .await
         }
         (&Method::POST, ["approvals", id, "deny"]) => {
             let id = id.to_string();
@@ -198,6 +210,7 @@ async fn route(shared: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
                     reason: body.reason,
                 },
             )
+            .await
         }
         (&Method::POST, ["reload"]) => {
             match shared
@@ -224,7 +237,15 @@ async fn route(shared: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
     }
 }
 
-fn resolve(
+/// The shared state failed: 503 with the reason.
+fn unavailable(e: &crate::control::shared_state::StateError) -> Response<ProxyBody> {
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({"error": e.to_string()}),
+    )
+}
+
+async fn resolve(
     shared: &AdminState,
     id: &str,
     who: &str,
@@ -234,17 +255,19 @@ fn resolve(
         Resolution::Approved { .. } => "approved",
         Resolution::Denied { .. } => "denied",
     };
-    if shared.approvals.resolve(id, resolution) {
-        tracing::info!(%id, by = %who, "held request {verb}");
-        json(
-            StatusCode::OK,
-            &serde_json::json!({"id": id, "resolved": true}),
-        )
-    } else {
-        json(
+    match shared.approvals.resolve(id, resolution).await {
+        Ok(true) => {
+            tracing::info!(%id, by = %who, "held request {verb}");
+            json(
+                StatusCode::OK,
+                &serde_json::json!({"id": id, "resolved": true}),
+            )
+        }
+        Ok(false) => json(
             StatusCode::NOT_FOUND,
             &serde_json::json!({"error": format!("no pending approval {id}")}),
-        )
+        ),
+        Err(e) => unavailable(&e),
     }
 }
 

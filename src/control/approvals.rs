@@ -1,16 +1,26 @@
 //! Approval gates: a request whose decision is `approve` is held while a person approves or
 //! denies it (admin API or `keyward approvals`), up to the rule's timeout; an approval may
 //! cover identical follow-up requests (same agent, rule and request shape) for a while.
+//! The requests held here wait in this process; their records, answers and windows live
+//! behind the [`ApprovalStore`] trait: in memory ([`MemoryApprovals`]), or in Redis for
+//! replicas (`state: { redis: … }`), where an answer given on any replica reaches the one
+//! holding the request ([`RedisApprovals`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::audit::{ApprovalDecision, ApprovalRecord};
+use crate::control::shared_state::StateError;
+use crate::control::shared_state::approvals::RedisApprovals;
+
+mod store;
+
+pub use store::{ApprovalStore, MemoryApprovals, Store};
 
 /// Default hold when the rule sets no `approval.timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -18,7 +28,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 pub const MAX_PENDING_PER_AGENT: usize = 64;
 
 /// What a person sees about a held request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingInfo {
     pub id: String,
     pub agent: Option<String>,
@@ -45,7 +55,7 @@ pub struct PendingInfo {
 }
 
 /// The MCP call a held request makes, as the approver sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingCall {
     /// `tools/call`, `resources/read`, ...
     pub method: String,
@@ -63,7 +73,7 @@ pub struct PendingCall {
 }
 
 /// The GraphQL operation a held request runs, as the approver sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingOperation {
     /// `query`, `mutation` or `subscription`; absent for a persisted query sent by hash.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,12 +109,13 @@ struct Pending {
     answer: oneshot::Sender<Resolution>,
 }
 
-/// The queue of held requests and the follow-up windows.
+/// The requests held in this process, and where records, answers and windows are kept.
 #[derive(Default)]
 pub struct Approvals {
+    /// The requests this process holds, by id.
     pending: Mutex<HashMap<String, Pending>>,
-    /// Request shape -> approved until.
-    windows: Mutex<HashMap<String, Instant>>,
+    /// Where records, answers and windows are kept.
+    store: Store,
 }
 
 /// Why a hold ended without approval.
@@ -116,30 +127,47 @@ pub enum NotApproved {
     TimedOut,
     #[error("too many requests of this agent are waiting for approval")]
     QueueFull,
+    /// The shared store cannot record the hold or find its window: fail closed (503).
+    #[error("approvals unavailable: {0}")]
+    Unavailable(StateError),
 }
 
 impl Approvals {
+    /// Approvals whose records, answers and windows are in the replicas' shared store.
+    pub fn shared(store: RedisApprovals) -> Self {
+        Self {
+            pending: Mutex::default(),
+            store: Store::Redis(store),
+        }
+    }
+
+    /// The shared store, when configured.
+    pub fn shared_store(&self) -> Option<&RedisApprovals> {
+        match &self.store {
+            Store::Redis(r) => Some(r),
+            Store::Memory(_) => None,
+        }
+    }
+
     /// Whether an earlier approval covers this request shape now.
-    pub fn window_covers(&self, shape: &str) -> bool {
-        let Ok(mut windows) = self.windows.lock() else {
-            return false;
-        };
-        let now = Instant::now();
-        windows.retain(|_, until| *until > now);
-        windows.contains_key(shape)
+    pub async fn window_covers(&self, shape: &str) -> Result<bool, StateError> {
+        self.store.window_covers(shape).await
     }
 
     /// Holds a request until a person answers or `timeout` passes. `shape` identifies
-    /// identical follow-ups (agent, rule, method, path).
+    /// identical follow-ups (agent, rule, method, path). `announce` is called once the
+    /// hold is recorded (and can be answered), not before.
     pub async fn hold(
         &self,
         info: PendingInfo,
         shape: String,
         timeout: Duration,
+        announce: impl FnOnce(&PendingInfo),
     ) -> (Result<(), NotApproved>, ApprovalRecord) {
         let id = info.id.clone();
         let (tx, rx) = oneshot::channel();
-        {
+        let mut announce = Some(announce);
+        let shown = {
             let Ok(mut pending) = self.pending.lock() else {
                 return (
                     Err(NotApproved::QueueFull),
@@ -166,6 +194,17 @@ impl Approvals {
                     ),
                 );
             }
+            // Only a shared store records the hold elsewhere (after the lock): the memory
+            // path neither clones nor waits.
+            let shown = match &self.store {
+                Store::Redis(_) => Some(info.clone()),
+                Store::Memory(_) => {
+                    if let Some(announce) = announce.take() {
+                        announce(&info);
+                    }
+                    None
+                }
+            };
             pending.insert(
                 id.clone(),
                 Pending {
@@ -174,27 +213,42 @@ impl Approvals {
                     answer: tx,
                 },
             );
+            shown
+        };
+        if let Some(info) = shown {
+            match self.store.record(&info, timeout).await {
+                Ok(()) => {
+                    if let Some(announce) = announce.take() {
+                        announce(&info);
+                    }
+                }
+                Err(e) => {
+                    self.forget(&id);
+                    let reason = Some(e.to_string());
+                    let decision = ApprovalDecision::Denied;
+                    return (
+                        Err(NotApproved::Unavailable(e)),
+                        record(&id, None, decision, reason),
+                    );
+                }
+            }
         }
-        let answer = tokio::time::timeout(timeout, rx).await;
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.remove(&id);
-        }
+        let answer = self.store.wait(&id, rx, timeout).await;
+        self.forget(&id);
         match answer {
-            Ok(Ok(Resolution::Approved { by, window })) => {
-                if let Some(window) = window
-                    && let Ok(mut windows) = self.windows.lock()
-                {
-                    windows.insert(shape, Instant::now() + window);
+            Some(Resolution::Approved { by, window }) => {
+                if let Some(window) = window {
+                    self.store.open_window(shape, window).await;
                 }
                 (Ok(()), record(&id, by, ApprovalDecision::Approved, None))
             }
-            Ok(Ok(Resolution::Denied { by, reason })) => (
+            Some(Resolution::Denied { by, reason }) => (
                 Err(NotApproved::Denied {
                     reason: reason.clone(),
                 }),
                 record(&id, by, ApprovalDecision::Denied, reason),
             ),
-            Ok(Err(_)) | Err(_) => (
+            None => (
                 Err(NotApproved::TimedOut),
                 record(
                     &id,
@@ -206,8 +260,21 @@ impl Approvals {
         }
     }
 
-    /// Answers a pending request; false when no such request is waiting.
-    pub fn resolve(&self, id: &str, resolution: Resolution) -> bool {
+    /// Drops this process's hold of `id`, if any; whether there was one.
+    fn forget(&self, id: &str) -> bool {
+        self.pending
+            .lock()
+            .is_ok_and(|mut pending| pending.remove(id).is_some())
+    }
+
+    /// Answers a pending request, wherever it is held; false when no such request waits.
+    pub async fn resolve(&self, id: &str, resolution: Resolution) -> Result<bool, StateError> {
+        let deliver = |resolution| self.deliver(id, resolution);
+        self.store.claim(id, resolution, deliver).await
+    }
+
+    /// Hands an answer to the request `id` when this process holds it.
+    pub fn deliver(&self, id: &str, resolution: Resolution) -> bool {
         let Ok(mut pending) = self.pending.lock() else {
             return false;
         };
@@ -217,8 +284,29 @@ impl Approvals {
         }
     }
 
-    /// The requests waiting now, oldest first.
-    pub fn list(&self) -> Vec<PendingInfo> {
+    /// Withdraws the request `id` whose agent went away: nobody is asked to approve a
+    /// request no one waits for (its shared record is removed in the background).
+    pub fn withdraw(&self, id: &str) {
+        if self.forget(id) {
+            self.store.finish(id);
+        }
+    }
+
+    /// The ids this process holds.
+    pub fn held_ids(&self) -> Vec<String> {
+        self.pending
+            .lock()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The requests waiting now, oldest first: every replica's, with a shared store.
+    pub async fn list(&self) -> Result<Vec<PendingInfo>, StateError> {
+        self.store.list(|| self.held_here()).await
+    }
+
+    /// The requests this process holds, oldest first.
+    pub fn held_here(&self) -> Vec<PendingInfo> {
         let Ok(pending) = self.pending.lock() else {
             return Vec::new();
         };
@@ -284,35 +372,49 @@ mod tests {
     async fn approve_deny_timeout_and_window() {
         let approvals = Arc::new(Approvals::default());
         let a = approvals.clone();
-        let held =
-            tokio::spawn(async move { a.hold(info("1"), "shape".into(), DEFAULT_TIMEOUT).await });
+        let held = tokio::spawn(async move {
+            a.hold(info("1"), "shape".into(), DEFAULT_TIMEOUT, |_| {})
+                .await
+        });
         tokio::task::yield_now().await;
-        assert_eq!(approvals.list().len(), 1);
-        assert!(approvals.resolve(
-            "1",
-            Resolution::Approved {
-                by: Some("alice".into()),
-                window: Some(Duration::from_secs(600))
-            }
-        ));
+        assert_eq!(approvals.list().await.unwrap().len(), 1);
+        assert!(
+            approvals
+                .resolve(
+                    "1",
+                    Resolution::Approved {
+                        by: Some("alice".into()),
+                        window: Some(Duration::from_secs(600))
+                    }
+                )
+                .await
+                .unwrap()
+        );
         let (result, rec) = held.await.unwrap();
         assert!(result.is_ok());
         assert_eq!(rec.by.as_deref(), Some("alice"));
-        assert!(approvals.window_covers("shape"));
+        assert!(approvals.window_covers("shape").await.unwrap());
         tokio::time::advance(Duration::from_secs(601)).await;
-        assert!(!approvals.window_covers("shape"));
+        assert!(!approvals.window_covers("shape").await.unwrap());
 
         let a = approvals.clone();
-        let held =
-            tokio::spawn(async move { a.hold(info("2"), "s2".into(), DEFAULT_TIMEOUT).await });
+        let held = tokio::spawn(async move {
+            a.hold(info("2"), "s2".into(), DEFAULT_TIMEOUT, |_| {})
+                .await
+        });
         tokio::task::yield_now().await;
-        assert!(approvals.resolve(
-            "2",
-            Resolution::Denied {
-                by: None,
-                reason: Some("too large".into())
-            }
-        ));
+        assert!(
+            approvals
+                .resolve(
+                    "2",
+                    Resolution::Denied {
+                        by: None,
+                        reason: Some("too large".into())
+                    }
+                )
+                .await
+                .unwrap()
+        );
         assert_eq!(
             held.await.unwrap().0,
             Err(NotApproved::Denied {
@@ -321,19 +423,24 @@ mod tests {
         );
 
         let a = approvals.clone();
-        let held =
-            tokio::spawn(
-                async move { a.hold(info("3"), "s3".into(), Duration::from_secs(5)).await },
-            );
+        let held = tokio::spawn(async move {
+            a.hold(info("3"), "s3".into(), Duration::from_secs(5), |_| {})
+                .await
+        });
         tokio::time::advance(Duration::from_secs(6)).await;
         assert_eq!(held.await.unwrap().0, Err(NotApproved::TimedOut));
         assert!(approvals.is_empty());
-        assert!(!approvals.resolve(
-            "3",
-            Resolution::Denied {
-                by: None,
-                reason: None
-            }
-        ));
+        assert!(
+            !approvals
+                .resolve(
+                    "3",
+                    Resolution::Denied {
+                        by: None,
+                        reason: None
+                    }
+                )
+                .await
+                .unwrap()
+        );
     }
 }

@@ -6,8 +6,8 @@
 
 use crate::actions::Action;
 use crate::actions::handoff::HandedCall;
-use crate::control::rate_limits::{CounterStore, Rate};
-use crate::pipeline::refusal::{Denial, Limited, Refusal};
+use crate::control::rate_limits::{CounterStore, Counters, NotTaken, Rate};
+use crate::pipeline::refusal::{Denial, Limited, Refusal, Unavailable};
 use crate::policy::extras::{Approval, LimitScope};
 use crate::policy::{AgentId, Decision, Rule, RuleId, RuleSet, SecretName, Verdict};
 
@@ -61,9 +61,9 @@ pub fn hold<'a>(
 
 impl Terms<'_> {
     /// Takes one request from the action's own rate limit, when it has one.
-    pub fn rate_limit(
+    pub async fn rate_limit(
         &self,
-        counters: &dyn CounterStore,
+        counters: &Counters,
         decision: &Decision,
         agent: Option<&AgentId>,
     ) -> Result<(), Refusal> {
@@ -76,16 +76,23 @@ impl Terms<'_> {
         };
         let (per, rate) = rate;
         let key = counter_key(self.action.name(), per, agent);
-        counters
+        let taken = counters
             .acquire(&key, &Rate::of(rate), tokio::time::Instant::now())
-            .map_err(|retry_after| Refusal::RateLimited {
+            .await;
+        taken.map_err(|not_taken| match not_taken {
+            NotTaken::Wait(retry_after) => Refusal::RateLimited {
                 rule: decision
                     .rule
                     .clone()
                     .unwrap_or_else(|| RuleId::new(format!("action:{}", self.action.name()))),
                 retry_after,
                 limit: Limited::ActionRate,
-            })
+            },
+            NotTaken::Unavailable(cause) => Refusal::Unavailable(Unavailable::SharedState {
+                what: "rate-limit counters",
+                cause,
+            }),
+        })
     }
 
     /// Adds the action's `inject:` secrets to those the request may carry.

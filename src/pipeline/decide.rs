@@ -8,12 +8,16 @@ use http::HeaderValue;
 use http::header::CONTENT_TYPE;
 
 use crate::content_coding;
-use crate::control::rate_limits::{CounterStore, Rate, budget_key, counter_key};
+use crate::control::rate_limits::{
+    CounterStore, Counters, NotTaken, Rate, budget_key, counter_key,
+};
 use crate::pipeline::exchange::{ConnInfo, Exchange};
 use crate::pipeline::learn;
 use crate::pipeline::normalise::Normalised;
 use crate::pipeline::read_body::AgentBody;
-use crate::pipeline::refusal::{Denial, GraphqlDenial, Limited, McpDenial, Refusal, wants_sse};
+use crate::pipeline::refusal::{
+    Denial, GraphqlDenial, Limited, McpDenial, Refusal, Unavailable, wants_sse,
+};
 use crate::policy::{AgentId, BodyError, BodyNeed, Decision, RequestBody, Rule, RuleSet, Verdict};
 
 /// The header carrying an MCP session's id (streamable HTTP), recorded with MCP calls.
@@ -174,8 +178,8 @@ pub fn denial(decision: &Decision, reason: Denial, accept: Option<&HeaderValue>)
 /// Takes one request from the deciding rule's rate limit, when it has one; for MCP calls,
 /// one from each allowed call's rule (a batch of three calls takes three); for GraphQL, one
 /// from each operation's rule.
-pub fn rate_limit(
-    counters: &dyn CounterStore,
+pub async fn rate_limit(
+    counters: &Counters,
     rules: &RuleSet,
     decision: &Decision,
     rule: Option<&Rule>,
@@ -184,30 +188,32 @@ pub fn rate_limit(
     let elements: Vec<Option<&crate::policy::RuleId>> = match (&decision.mcp, &decision.graphql) {
         (Some(calls), _) => calls.calls.iter().map(|c| c.rule.as_ref()).collect(),
         (None, Some(ops)) => ops.ops.iter().map(|o| o.rule.as_ref()).collect(),
-        (None, None) => return take(counters, rule, agent),
+        (None, None) => return take(counters, rule, agent).await,
     };
     for id in elements {
         let rule = id.and_then(|id| rules.rule(id));
-        take(counters, rule, agent).map_err(|refusal| match refusal {
-            Refusal::RateLimited {
-                rule,
-                retry_after,
-                limit,
-            } if decision.graphql.is_some() => Refusal::GraphqlRateLimited {
-                rule,
-                retry_after,
-                limit,
-            },
-            other => other,
-        })?;
+        take(counters, rule, agent)
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::RateLimited {
+                    rule,
+                    retry_after,
+                    limit,
+                } if decision.graphql.is_some() => Refusal::GraphqlRateLimited {
+                    rule,
+                    retry_after,
+                    limit,
+                },
+                other => other,
+            })?;
     }
     Ok(())
 }
 
 /// Takes one request from `rule`'s rate limit, when it has one, and refuses it when the
 /// rule's token budget is spent.
-fn take(
-    counters: &dyn CounterStore,
+async fn take(
+    counters: &Counters,
     rule: Option<&Rule>,
     agent: Option<&AgentId>,
 ) -> Result<(), Refusal> {
@@ -215,22 +221,33 @@ fn take(
         return Ok(());
     };
     let now = tokio::time::Instant::now();
-    let refused = |retry_after, limit| Refusal::RateLimited {
-        rule: rule.id().clone(),
-        retry_after,
-        limit,
+    let refused = |not_taken, limit| match not_taken {
+        NotTaken::Wait(retry_after) => Refusal::RateLimited {
+            rule: rule.id().clone(),
+            retry_after,
+            limit,
+        },
+        NotTaken::Unavailable(cause) => Refusal::Unavailable(Unavailable::SharedState {
+            what: match limit {
+                Limited::Rate | Limited::ActionRate => "rate-limit counters",
+                Limited::Tokens => "token budgets",
+            },
+            cause,
+        }),
     };
     if let Some(budget) = &limits.tokens {
         let key = budget_key(rule.id(), limits.per, agent);
         counters
             .tokens_left(&key, budget, now)
-            .map_err(|wait| refused(wait, Limited::Tokens))?;
+            .await
+            .map_err(|n| refused(n, Limited::Tokens))?;
     }
     if let Some(rate) = &limits.rate {
         let key = counter_key(rule.id(), limits.per, agent);
         counters
             .acquire(&key, &Rate::of(rate), now)
-            .map_err(|wait| refused(wait, Limited::Rate))?;
+            .await
+            .map_err(|n| refused(n, Limited::Rate))?;
     }
     Ok(())
 }

@@ -12,12 +12,12 @@ use serde::Serialize;
 
 use crate::audit::{ApprovalDecision, ApprovalRecord, now_rfc3339};
 use crate::control::approvals::{
-    Approvals, DEFAULT_TIMEOUT, PendingCall, PendingInfo, PendingOperation, Resolution,
+    Approvals, DEFAULT_TIMEOUT, NotApproved, PendingCall, PendingInfo, PendingOperation,
 };
 use crate::metrics::Metrics;
 use crate::pipeline::decide;
 use crate::pipeline::exchange::{Exchange, Stage};
-use crate::pipeline::refusal::Refusal;
+use crate::pipeline::refusal::{Refusal, Unavailable};
 use crate::policy::Decision;
 use crate::policy::extras::Approval;
 use crate::redact::{Scrubber, scrub_json_strings, scrub_text};
@@ -79,7 +79,17 @@ impl Hold<'_> {
                 )
             })
         );
-        if self.approvals.window_covers(&shape) {
+        let covered = self
+            .approvals
+            .window_covers(&shape)
+            .await
+            .map_err(|cause| {
+                Refusal::Unavailable(Unavailable::SharedState {
+                    what: "approval windows",
+                    cause,
+                })
+            })?;
+        if covered {
             exchange.approval = Some(ApprovalRecord {
                 id: exchange.id.as_str().to_owned(),
                 by: None,
@@ -123,10 +133,13 @@ impl Hold<'_> {
             action: action.map(|a| a.name),
             waiting_secs: 0,
         };
-        if let Some(webhook) = approval.and_then(|a| a.webhook) {
-            notify(self.upstream, webhook, &info);
-        }
-        tracing::info!(request_id = %info.id, rule = %info.rule, url = %info.url, "request held for approval");
+        let webhook = approval.and_then(|a| a.webhook);
+        let announce = |info: &PendingInfo| {
+            if let Some(webhook) = webhook {
+                notify(self.upstream, webhook, info);
+            }
+            tracing::info!(request_id = %info.id, rule = %info.rule, url = %info.url, "request held for approval");
+        };
         let busy = conn.activity.begin();
         self.metrics.set_pending_approvals(self.approvals.len() + 1);
         exchange.enter(Stage::Held);
@@ -134,12 +147,18 @@ impl Hold<'_> {
             hold: self,
             id: exchange.id.as_str().to_owned(),
         };
-        let (result, record) = self.approvals.hold(info, shape, timeout).await;
+        let (result, record) = self.approvals.hold(info, shape, timeout, announce).await;
         drop(withdraw);
         exchange.enter(Stage::Deciding);
         drop(busy);
         exchange.approval = Some(record);
-        result.map_err(|e| decide::denial(decision, e.into(), parts.headers.get(ACCEPT)))
+        result.map_err(|e| match e {
+            NotApproved::Unavailable(cause) => Refusal::Unavailable(Unavailable::SharedState {
+                what: "approvals",
+                cause,
+            }),
+            e => decide::denial(decision, e.into(), parts.headers.get(ACCEPT)),
+        })
     }
 }
 
@@ -204,13 +223,7 @@ impl Drop for Withdraw<'_> {
     fn drop(&mut self) {
         let approvals = self.hold.approvals;
         // After an answer or a timeout the hold removed it already; this finds nothing.
-        approvals.resolve(
-            &self.id,
-            Resolution::Denied {
-                by: None,
-                reason: Some("the agent went away".into()),
-            },
-        );
+        approvals.withdraw(&self.id);
         self.hold.metrics.set_pending_approvals(approvals.len());
     }
 }

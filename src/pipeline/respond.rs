@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 
 use crate::body::{self, ProxyBody};
-use crate::control::rate_limits::CounterStore;
+use crate::control::rate_limits::Counters;
 use crate::control::rules_in_force::InForce;
 use crate::credentials::Injected;
 use crate::pipeline::exchange::Exchange;
@@ -39,7 +39,7 @@ pub struct Upgrade<'a> {
     /// Where a bridge records the messages it refuses.
     pub recorder: &'a Arc<Recorder>,
     /// The rate-limit counters a bridge's decided messages take from.
-    pub counters: &'a Arc<dyn CounterStore>,
+    pub counters: &'a Arc<Counters>,
 }
 
 /// What reads the answer on its way, besides redaction.

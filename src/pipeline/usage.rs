@@ -12,7 +12,7 @@ use http::StatusCode;
 
 use crate::body::ProxyBody;
 use crate::content_coding::{self, Decoder};
-use crate::control::rate_limits::{CounterStore, budget_key};
+use crate::control::rate_limits::{CounterStore, Counters, budget_key};
 use crate::pipeline::exchange::RequestId;
 use crate::policy::extras::TokenBudget;
 use crate::policy::{AgentId, Rule};
@@ -36,7 +36,7 @@ pub struct UsageRecord {
 
 /// A rule's token budget for one agent, and where it is kept.
 struct Spend {
-    counters: Arc<dyn CounterStore>,
+    counters: Arc<Counters>,
     key: String,
     budget: TokenBudget,
 }
@@ -54,7 +54,7 @@ pub struct Meter {
 
 impl Meter {
     pub fn new(
-        counters: &Arc<dyn CounterStore>,
+        counters: &Arc<Counters>,
         rule: Option<&Rule>,
         agent: Option<&AgentId>,
         path: &str,

@@ -220,7 +220,7 @@ async fn relay_to_upstream(
             Err(v) => return Some(v),
         };
         let fate = match ends.mcp {
-            Some(mcp) => mcp.decide_agent(msg),
+            Some(mcp) => mcp.decide_agent(msg).await,
             None => Ok(FromAgent::Forward(msg)),
         };
         let sent = match fate {

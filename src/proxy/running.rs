@@ -11,6 +11,7 @@ use crate::ca::ServerConfigCache;
 use crate::control::approvals::Approvals;
 use crate::control::reload::Reloader;
 use crate::control::rules_in_force::RulesInForce;
+use crate::control::shared_state::SharedState;
 use crate::metrics::Metrics;
 use crate::pipeline::record::Recorder;
 use crate::server::Lifecycle;
@@ -27,6 +28,8 @@ pub struct Handles {
     pub recorder: Arc<Recorder>,
     /// Requests held for a person.
     pub approvals: Arc<Approvals>,
+    /// The state replicas share, when configured.
+    pub state: Option<SharedState>,
     /// Counters and gauges (`/metrics`).
     pub metrics: Arc<Metrics>,
     /// The leaf certificates served to agents.

@@ -35,4 +35,6 @@ pub enum StartError {
     Listener(#[source] std::io::Error),
     #[error("transparent listeners: {0}")]
     TransparentAgent(#[from] TransparentAgentError),
+    #[error("shared state: {0}")]
+    State(#[from] crate::control::shared_state::StateError),
 }

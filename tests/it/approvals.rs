@@ -102,8 +102,8 @@ async fn one_agent_cannot_flood_the_approval_queue() {
     let b = s.bob();
     let bob = send_transfer(b);
     wait_pending(s.admin(), limit + 1).await;
-    for p in s.keyward.running.handles().approvals().list() {
-        s.keyward.running.handles().approvals().resolve(
+    for p in s.keyward.running.handles().approvals().held_here() {
+        s.keyward.running.handles().approvals().deliver(
             &p.id,
             keyward::control::approvals::Resolution::Denied {
                 by: None,

@@ -166,7 +166,7 @@ async fn hanging_up_while_held_for_approval_leaves_one_entry_and_forwards_nothin
     assert!(
         wait_pending_empty(&s).await,
         "{:?}",
-        s.keyward.running.handles().approvals().list()
+        s.keyward.running.handles().approvals().held_here()
     );
     s.assert_only_one_besides_a_follow_up().await;
     assert_eq!(

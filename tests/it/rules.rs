@@ -91,7 +91,7 @@ async fn every_example_rule_test_decides_the_same_through_the_proxy() {
             let pending = tokio::spawn(async move { sender.send(Proto::H1, request).await });
             let shared = keyward.running.handles().clone();
             let id = within(std::time::Duration::from_secs(5), || {
-                Some(shared.approvals().list().first()?.id.clone())
+                Some(shared.approvals().held_here().first()?.id.clone())
             })
             .await
             .unwrap_or_else(|| panic!("{} was not held for approval", test.text));
@@ -99,7 +99,7 @@ async fn every_example_rule_test_decides_the_same_through_the_proxy() {
                 by: Some("test".into()),
                 reason: Some("no".into()),
             };
-            assert!(shared.approvals().resolve(&id, denial));
+            assert!(shared.approvals().deliver(&id, denial));
             pending.await.unwrap()
         } else {
             agent.send(Proto::H1, request).await

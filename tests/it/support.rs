@@ -21,6 +21,7 @@ pub mod mcp_sdk;
 pub mod netns;
 pub mod package_index;
 pub mod raw;
+pub mod redis_server;
 pub mod rules;
 pub mod test_ca;
 pub mod upstream;

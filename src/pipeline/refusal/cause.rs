@@ -4,6 +4,7 @@
 use http::Method;
 
 use crate::control::approvals::NotApproved;
+use crate::control::shared_state::StateError;
 use crate::credentials::{Exfiltration, InjectError};
 use crate::target::{Host, Target};
 
@@ -74,4 +75,11 @@ pub enum Unavailable {
     /// A secret to inject could not be read or placed.
     #[error(transparent)]
     Credentials(#[from] InjectError),
+    /// The replicas' shared state is needed (a rate limit, token budget or approval) and
+    /// cannot be reached.
+    #[error("{what} unavailable: {cause}")]
+    SharedState {
+        what: &'static str,
+        cause: StateError,
+    },
 }

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 
 use super::*;
-use crate::control::rate_limits::MemoryCounters;
 use crate::policy::extras::LimitScope;
 use crate::policy::{RuleSet, Source};
 
@@ -21,14 +20,14 @@ fn rules() -> RuleSet {
 }
 
 struct Setup {
-    counters: Arc<dyn CounterStore>,
+    counters: Arc<Counters>,
     slot: UsageSlot,
 }
 
 impl Setup {
     fn new() -> Self {
         Self {
-            counters: Arc::new(MemoryCounters::default()),
+            counters: Arc::new(Counters::default()),
             slot: UsageSlot::default(),
         }
     }
@@ -102,10 +101,13 @@ async fn a_read_answer_records_its_usage_and_spends_the_budget() {
     );
     let budget = rules.rules()[0].limits().unwrap().tokens.unwrap();
     let key = budget_key(rules.rules()[0].id(), LimitScope::Agent, None);
-    let wait = s
+    let Err(crate::control::rate_limits::NotTaken::Wait(wait)) = s
         .counters
         .tokens_left(&key, &budget, tokio::time::Instant::now())
-        .unwrap_err();
+        .await
+    else {
+        panic!("the budget is spent");
+    };
     // 110 of 100 tokens an hour: 10 over, plus one to refill (36 s each).
     assert!(
         (Duration::from_secs(395)..=Duration::from_secs(396)).contains(&wait),
@@ -165,10 +167,13 @@ async fn usage_seen_before_an_oversized_event_is_still_spent_with_a_warning() {
     let budget = rules.rules()[0].limits().unwrap().tokens.unwrap();
     let key = budget_key(rules.rules()[0].id(), LimitScope::Agent, None);
     let now = tokio::time::Instant::now();
-    assert!(s.counters.tokens_left(&key, &budget, now).is_ok(), "9 left");
+    assert!(
+        s.counters.tokens_left(&key, &budget, now).await.is_ok(),
+        "9 left"
+    );
     s.counters.spend_tokens(&key, &budget, 9, now);
     assert!(
-        s.counters.tokens_left(&key, &budget, now).is_err(),
+        s.counters.tokens_left(&key, &budget, now).await.is_err(),
         "91 were spent"
     );
 }

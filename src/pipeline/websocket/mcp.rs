@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::audit::Decision as AuditDecision;
-use crate::control::rate_limits::CounterStore;
+use crate::control::rate_limits::Counters;
 use crate::pipeline::decide;
 use crate::pipeline::mcp_reply::{Fate, McpView, is_list};
 use crate::pipeline::refusal::{Limited, McpDenial, Refusal};
@@ -34,16 +34,16 @@ pub struct Refused(pub String);
 /// The MCP reading of one bridged connection.
 pub struct McpMessages {
     view: McpView,
-    counters: Arc<dyn CounterStore>,
+    counters: Arc<Counters>,
 }
 
 impl McpMessages {
-    pub fn new(view: McpView, counters: Arc<dyn CounterStore>) -> Self {
+    pub fn new(view: McpView, counters: Arc<Counters>) -> Self {
         Self { view, counters }
     }
 
     /// Decides an agent message; `Err` closes both sides (recorded by the bridge).
-    pub fn decide_agent(&self, msg: Message) -> Result<FromAgent, Refused> {
+    pub async fn decide_agent(&self, msg: Message) -> Result<FromAgent, Refused> {
         let bytes = match &msg {
             Message::Text(text) => text.as_bytes(),
             Message::Binary(data) => data,
@@ -51,7 +51,7 @@ impl McpMessages {
         };
         let decision = self.view.decide_bytes(bytes);
         match decision.verdict {
-            Verdict::Allow => self.allowed(msg, &decision),
+            Verdict::Allow => self.allowed(msg, &decision).await,
             Verdict::Approve => {
                 let reason = format!(
                     "{}; an approval cannot be waited for inside a WebSocket",
@@ -68,16 +68,14 @@ impl McpMessages {
 
     /// An allowed message: its calls' rate limits taken, its list calls noted (so their
     /// answers are filtered), and recorded; forwarded.
-    fn allowed(&self, msg: Message, decision: &Decision) -> Result<FromAgent, Refused> {
+    async fn allowed(&self, msg: Message, decision: &Decision) -> Result<FromAgent, Refused> {
         let rules = &self.view.in_force().rules;
         let rule = decision.rule.as_ref().and_then(|id| rules.rule(id));
-        let limited = decide::rate_limit(
-            self.counters.as_ref(),
-            rules,
-            decision,
-            rule,
-            self.view.agent(),
-        );
+        let limited =
+            decide::rate_limit(&self.counters, rules, decision, rule, self.view.agent()).await;
+        if let Err(Refusal::Unavailable(cause)) = &limited {
+            return self.refuse(decision, cause.to_string());
+        }
         if let Err(Refusal::RateLimited {
             rule,
             retry_after,
