@@ -6,6 +6,7 @@ pub mod agents;
 mod guard;
 mod inject;
 mod scope;
+pub mod sigv4;
 pub mod source;
 mod store;
 
