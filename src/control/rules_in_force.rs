@@ -12,10 +12,13 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::credentials::agents::AgentRegistry;
+use crate::credentials::sigv4::AwsPlaceholders;
 use crate::credentials::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
 use crate::credentials::{Credential, CredentialStore, Placeholder, Scope, SecretSource};
 use crate::policy::RuleId;
-use crate::policy::{CompileErrors, CredentialSource, HostAllow, RuleSet, SecretDecl, Summary};
+use crate::policy::{
+    CompileErrors, CredentialSource, HostAllow, RuleSet, SecretDecl, SecretKind, Summary,
+};
 use crate::redact::{RuleRedaction, Scrubber};
 use crate::secret::SecretValue;
 
@@ -104,14 +107,20 @@ fn credential(decl: &SecretDecl, seed: &[u8; 32]) -> Credential {
         CredentialSource::File(path) => Box::new(FileSource::new(PathBuf::from(path))),
         CredentialSource::Exec(argv) => Box::new(ExecSource::new(argv.clone(), DEFAULT_EXEC_TTL)),
     };
-    let placeholder = decl
-        .placeholder
-        .clone()
-        .unwrap_or_else(|| default_placeholder(seed, decl.name.as_str()));
+    let aws = (decl.kind == SecretKind::Aws)
+        .then(|| AwsPlaceholders::derive(seed, decl.name.as_str(), decl.placeholder.as_deref()));
+    let placeholder = match &aws {
+        Some(aws) => aws.access_key_id.clone(),
+        None => decl
+            .placeholder
+            .clone()
+            .unwrap_or_else(|| default_placeholder(seed, decl.name.as_str())),
+    };
     Credential {
         name: decl.name.clone(),
         source,
         placeholder: Placeholder(placeholder),
+        aws,
         env_var: decl.env.clone(),
         hosts: decl.hosts.clone(),
         scope: Scope {

@@ -42,6 +42,11 @@ pub enum SourceError {
     Empty(String),
     #[error("invalid secret source {0:?}: expected env:NAME, file:PATH or an exec argv list")]
     Invalid(String),
+    #[error("secret from {from} is not an AWS key pair: {reason}")]
+    AwsKeys {
+        from: String,
+        reason: super::sigv4::KeysError,
+    },
 }
 
 /// `env:NAME`.

@@ -254,6 +254,9 @@ pub(crate) struct RawResponse {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSecret {
+    /// `aws` for an AWS key pair that signs requests; absent for a token.
+    #[serde(default)]
+    pub kind: Option<SStr>,
     pub from: Spanned<RawSource>,
     #[serde(default)]
     pub placeholder: Option<String>,

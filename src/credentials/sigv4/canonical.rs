@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 /// SHA-256 of the empty string, in hex (the payload hash of a bodiless request).
+#[cfg(test)]
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// The credential scope: date, region, service (`20150830/us-east-1/iam/aws4_request`).

@@ -40,26 +40,23 @@ impl AwsKeys {
     pub fn parse(value: &SecretValue) -> Result<Self, KeysError> {
         let text = String::from_utf8_lossy(value.expose());
         let text = text.trim();
-        let lookup: Box<dyn Fn(&[&str]) -> Option<String>> = if text.starts_with('{') {
-            let json: serde_json::Value =
+        let pairs: Vec<(String, String)> = if text.starts_with('{') {
+            let json: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(text).map_err(|_| KeysError::Missing("JSON object"))?;
-            Box::new(move |names: &[&str]| {
-                names
-                    .iter()
-                    .find_map(|n| json.get(*n).and_then(|v| v.as_str()).map(str::to_owned))
-            })
+            json.into_iter()
+                .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+                .collect()
         } else {
-            let pairs: Vec<(String, String)> = text
-                .lines()
+            text.lines()
                 .filter_map(|l| l.split_once('='))
                 .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .collect();
-            Box::new(move |names: &[&str]| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| names.contains(&k.as_str()))
-                    .map(|(_, v)| v.clone())
-            })
+                .collect()
+        };
+        let lookup = |names: &[&str]| {
+            pairs
+                .iter()
+                .find(|(k, _)| names.contains(&k.as_str()))
+                .map(|(_, v)| v.clone())
         };
         let part = |names: &[&str], what: &'static str| -> Result<Option<SecretValue>, KeysError> {
             match lookup(names).filter(|v| !v.is_empty()) {

@@ -7,9 +7,7 @@ use http::header::AUTHORIZATION;
 use http::request::Parts;
 use subtle::ConstantTimeEq;
 
-use super::canonical::{
-    self, ALGORITHM, EMPTY_SHA256, Scope, Signed, query_pairs, sha256_hex, uri_encode,
-};
+use super::canonical::{self, ALGORITHM, Scope, Signed, query_pairs, sha256_hex, uri_encode};
 use super::{AwsKeys, AwsPlaceholders, SigV4Error};
 
 /// The header carrying the payload hash (or its form).
@@ -298,7 +296,6 @@ fn payload_hash(
         Some(hash) => Some(hash),
     };
     let actual = match body {
-        Body::Complete(b) if b.is_empty() => EMPTY_SHA256.to_owned(),
         Body::Complete(b) => sha256_hex(b),
         Body::Partial(bound) => return Err(SigV4Error::BodyTooLarge(bound)),
     };

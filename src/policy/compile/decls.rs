@@ -6,10 +6,10 @@ use std::path::Path;
 use serde_saphyr::Spanned;
 
 use super::{Compiled, Ctx, Names, REGEX_SIZE_LIMIT, regex_error};
-use crate::policy::decls::{AgentDecl, CredentialSource, SecretDecl};
+use crate::policy::decls::{AgentDecl, CredentialSource, SecretDecl, SecretKind};
 use crate::policy::error::{Errors, Pos};
 use crate::policy::ids::{AgentId, SecretName};
-use crate::policy::raw::{RawFile, RawSource, SStr};
+use crate::policy::raw::{RawFile, RawSecret, RawSource, SStr};
 use crate::policy::rule::PatternSet;
 use crate::policy::url_pattern::{HostPattern, PathPattern};
 
@@ -23,6 +23,7 @@ pub(super) fn compile_decls(
         patterns: HashMap::new(),
         secrets: HashMap::new(),
         agents: HashSet::new(),
+        aws_secrets: HashSet::new(),
     };
     let mut first_seen: HashMap<(&str, String), Pos> = HashMap::new();
     for (file, raw) in files {
@@ -43,6 +44,7 @@ pub(super) fn compile_decls(
             }
             let before = ctx.errors_len();
             let source = credential_source(&mut ctx, &secret.from);
+            let kind = secret_kind(&mut ctx, name, secret);
             if secret.hosts.is_empty() {
                 ctx.error_at(
                     name,
@@ -69,12 +71,16 @@ pub(super) fn compile_decls(
                     })
                     .collect::<Vec<_>>()
             });
+            if kind == SecretKind::Aws {
+                names.aws_secrets.insert(name.value.clone());
+            }
             if let (Some(source), true) = (source, ctx.errors_len() == before) {
                 names
                     .secrets
                     .insert(name.value.clone(), Some(out.secrets.len()));
                 out.secrets.push(SecretDecl {
                     name: SecretName::new(name.value.clone()),
+                    kind,
                     source,
                     placeholder: secret.placeholder.clone(),
                     env: secret.env.clone(),
@@ -173,6 +179,43 @@ fn pattern_set(ctx: &mut Ctx<'_>, name: &SStr, regexes: &[SStr]) -> Option<Patte
         sources: regexes.iter().map(|r| r.value.clone()).collect(),
         regexes: compiled,
     })
+}
+
+/// `kind:` — `token` (the default) or `aws`; an `aws` secret's variables are fixed
+/// (`AWS_ACCESS_KEY_ID`, …) and its `placeholder:` is the placeholder access key id.
+fn secret_kind(ctx: &mut Ctx<'_>, name: &SStr, secret: &RawSecret) -> SecretKind {
+    let kind = match secret.kind.as_ref().map(|k| (k, k.value.as_str())) {
+        None | Some((_, "token")) => return SecretKind::Token,
+        Some((_, "aws")) => SecretKind::Aws,
+        Some((k, other)) => {
+            ctx.error_at(
+                k,
+                format!("unknown secret kind `{other}` (use token or aws)"),
+            );
+            return SecretKind::Token;
+        }
+    };
+    if secret.env.is_some() {
+        ctx.error_at(
+            name,
+            format!(
+                "secret `{}` of kind aws takes no `env:` (`keyward run` sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN)",
+                name.value
+            ),
+        );
+    }
+    if let Some(p) = &secret.placeholder
+        && (p.len() < 16 || !p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        ctx.error_at(
+            name,
+            format!(
+                "secret `{}` of kind aws: `placeholder:` is its placeholder access key id, 16 or more letters and digits",
+                name.value
+            ),
+        );
+    }
+    kind
 }
 
 /// `env:NAME`, `file:PATH`, an argv list or `{exec: [argv]}`.
