@@ -2,15 +2,17 @@
 //! pair and signs with it; keyward checks that signature, so a request altered after signing
 //! or signed with another key is refused, then signs the same request again with the real
 //! key. Covers the `Authorization` header and presigned-URL forms, signed, unsigned and
-//! `STREAMING-UNSIGNED-PAYLOAD-TRAILER` payloads.
+//! `STREAMING-UNSIGNED-PAYLOAD-TRAILER` payloads, and signed `aws-chunked` uploads whose
+//! chunks are checked and signed again one by one.
 
 mod canonical;
+mod chunked;
 mod keys;
 mod resign;
 
 pub use canonical::{Scope, sha256_hex, signature};
 pub use keys::{AwsKeys, AwsPlaceholders, KeysError};
-pub use resign::{AwsRequest, Body, resign};
+pub use resign::{AwsRequest, Body, Resigned, resign};
 
 /// Why an AWS-signed request was refused. Never contains a key or signature.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,7 +26,7 @@ pub enum SigV4Error {
     #[error("x-amz-content-sha256 does not match the request body")]
     PayloadMismatch,
     #[error(
-        "a signed payload hash needs the whole body, and it is larger than the {0} bytes keyward reads ahead"
+        "a signed payload needs the whole body, and it is larger than the {0} bytes keyward read ahead"
     )]
     BodyTooLarge(usize),
     #[error("AWS payload form `{0}` is not supported")]

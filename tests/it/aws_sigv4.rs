@@ -314,6 +314,23 @@ async fn boto3_and_the_aws_cli_work_with_placeholder_keys_signed_again_by_keywar
         .expect("the presigned GET reached moto");
     assert_eq!(presigned["presigned_signature_holds"], true, "{presigned}");
 
+    // Signed aws-chunked: every chunk checked and signed again (moto's front checks the
+    // real chain); with another secret key, refused.
+    assert_eq!(value(&run, "signed_chunks_put"), 200);
+    assert_eq!(value(&run, "signed_chunks_get"), "signed chunks\n");
+    let chunked = requests
+        .iter()
+        .find(|r| r["path"] == "/agent-bucket/chunked.txt" && r["method"] == "PUT")
+        .expect("the signed-chunk upload reached moto");
+    assert_eq!(chunked["chunk_signatures_hold"], true, "{chunked}");
+    assert_eq!(value(&run, "signed_chunks_forged"), 403);
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r["path"] == "/agent-bucket/forged-chunks.txt"),
+        "the forged chunked upload reached moto"
+    );
+
     // Rules see the action: an STS call other than GetCallerIdentity is denied.
     assert!(
         error(&run, "session_token_denied").contains("denied"),

@@ -8,12 +8,15 @@ use http::request::Parts;
 use subtle::ConstantTimeEq;
 
 use super::canonical::{self, ALGORITHM, Scope, Signed, query_pairs, sha256_hex, uri_encode};
+use super::chunked::{ChunkChain, resign_chunks};
 use super::{AwsKeys, AwsPlaceholders, SigV4Error};
 
 /// The header carrying the payload hash (or its form).
 const CONTENT_SHA256: &str = "x-amz-content-sha256";
 /// The header carrying the session token.
 const SECURITY_TOKEN: &str = "x-amz-security-token";
+/// The signed-chunk upload form, whose chunks are signed again one by one.
+const SIGNED_CHUNKS: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
 /// Payload forms whose bytes are not part of the signature.
 const UNSIGNED_FORMS: [&str; 2] = ["UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"];
 
@@ -34,13 +37,22 @@ pub struct AwsRequest<'a> {
     pub authority: &'a str,
 }
 
+/// What [`resign`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resigned {
+    /// The request is not signed with the placeholder key id.
+    NotOurs,
+    /// Checked and signed again; `body` is the body to send instead (signed chunks).
+    Signed { body: Option<Vec<u8>> },
+}
+
 /// Whether the request is signed with the placeholder key id; if so, checks the signature
 /// with the placeholder secret and replaces it with one made with `real`.
 pub fn resign(
     req: AwsRequest<'_>,
     placeholders: &AwsPlaceholders,
     real: &AwsKeys,
-) -> Result<bool, SigV4Error> {
+) -> Result<Resigned, SigV4Error> {
     let header = req
         .parts
         .headers
@@ -50,10 +62,10 @@ pub fn resign(
     if let Some(auth) = header.filter(|a| a.starts_with("AWS4-")) {
         let parsed = parse_authorization(&auth)?;
         if parsed.key_id != placeholders.access_key_id {
-            return Ok(false);
+            return Ok(Resigned::NotOurs);
         }
-        resign_header(req, parsed, placeholders, real)?;
-        return Ok(true);
+        let body = resign_header(req, parsed, placeholders, real)?;
+        return Ok(Resigned::Signed { body });
     }
     let query = req.parts.uri.query().unwrap_or("");
     let pairs = query_pairs(query);
@@ -64,9 +76,9 @@ pub fn resign(
     match credential {
         Some(c) if c.split('/').next() == Some(placeholders.access_key_id.as_str()) => {
             resign_query(req, pairs, placeholders, real)?;
-            Ok(true)
+            Ok(Resigned::Signed { body: None })
         }
-        _ => Ok(false),
+        _ => Ok(Resigned::NotOurs),
     }
 }
 
@@ -135,7 +147,7 @@ fn resign_header(
     auth: Authorization,
     placeholders: &AwsPlaceholders,
     real: &AwsKeys,
-) -> Result<(), SigV4Error> {
+) -> Result<Option<Vec<u8>>, SigV4Error> {
     let timestamp = header_text(req.parts, "x-amz-date")?;
     let payload = payload_hash(req.parts, req.body, false, &auth.scope)?;
     let pairs = query_pairs(req.parts.uri.query().unwrap_or(""));
@@ -170,7 +182,21 @@ fn resign_header(
         HeaderValue::from_str(&value).map_err(|_| SigV4Error::Header("authorization".into()))?;
     value.set_sensitive(true);
     req.parts.headers.insert(AUTHORIZATION, value);
-    Ok(())
+    if payload != SIGNED_CHUNKS {
+        return Ok(None);
+    }
+    let Body::Complete(body) = req.body else {
+        return Err(SigV4Error::Malformed("signed chunks past the read-ahead"));
+    };
+    let chain = |secret: &[u8], previous: String| ChunkChain {
+        signing_key: canonical::signing_key(secret, &auth.scope),
+        timestamp: timestamp.clone(),
+        scope: auth.scope.clone(),
+        previous,
+    };
+    let mut agent = chain(placeholders.secret_access_key.as_bytes(), auth.signature);
+    let mut ours = chain(real.secret_access_key.expose(), sig);
+    resign_chunks(body, &mut agent, &mut ours).map(Some)
 }
 
 fn resign_query(
@@ -292,6 +318,10 @@ fn payload_hash(
         }
         None => None,
         Some(form) if UNSIGNED_FORMS.contains(&form.as_str()) => return Ok(form),
+        Some(form) if form == SIGNED_CHUNKS && !presigned => match body {
+            Body::Complete(_) => return Ok(form),
+            Body::Partial(bound) => return Err(SigV4Error::BodyTooLarge(bound)),
+        },
         Some(form) if form.starts_with("STREAMING-") => return Err(SigV4Error::PayloadForm(form)),
         Some(hash) => Some(hash),
     };

@@ -5,7 +5,7 @@
 use http::request::Parts;
 
 use super::Destination;
-use crate::credentials::sigv4::{self, AwsRequest, Body, SigV4Error};
+use crate::credentials::sigv4::{self, AwsRequest, Body, Resigned, SigV4Error};
 use crate::credentials::{CredentialStore, InjectError, Injected, SecretName};
 use crate::pipeline::exchange::Exchange;
 use crate::pipeline::read_body::AgentBody;
@@ -44,7 +44,7 @@ pub async fn resign(
     names: &[SecretName],
     parts: &mut Parts,
     target: Destination<'_>,
-    body: &AgentBody,
+    body_mut: &mut AgentBody,
 ) -> Result<Injected, AwsRefusal> {
     let mut injected = Injected::default();
     for name in names {
@@ -64,19 +64,22 @@ pub async fn resign(
                 source,
             })
         })?;
-        let body = match body {
+        let body_view = match &*body_mut {
             AgentBody::Read { read, sent } if read.is_partial() => Body::Partial(sent.len()),
             AgentBody::Read { sent, .. } => Body::Complete(sent),
             AgentBody::Unread(_) => Body::Complete(&[]),
         };
         let request = AwsRequest {
             parts: &mut *parts,
-            body,
+            body: body_view,
             authority: target.host,
         };
         match sigv4::resign(request, placeholders, &keys) {
-            Ok(false) => {}
-            Ok(true) => {
+            Ok(Resigned::NotOurs) => {}
+            Ok(Resigned::Signed { body: new_body }) => {
+                if let (Some(new_body), Some(sent)) = (new_body, body_mut.sent_mut()) {
+                    *sent = bytes::Bytes::from(new_body);
+                }
                 injected.names.push(name.clone());
                 injected.values.push(keys.access_key_id.clone());
                 injected.values.push(keys.secret_access_key.clone());

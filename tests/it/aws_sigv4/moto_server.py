@@ -62,6 +62,40 @@ def presigned_signature_holds(environ):
     return ours["X-Amz-Signature"] == given["X-Amz-Signature"]
 
 
+def chunk_signatures_hold(environ, body):
+    """Checks each chunk signature of a signed aws-chunked body with the real key, chained
+    from the request's signature, as S3 does."""
+    import hashlib
+    import hmac
+
+    with open(creds_path) as f:
+        real = json.load(f)
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    fields = dict(p.strip().split("=", 1) for p in auth.split(" ", 1)[1].split(","))
+    key_id, date, region, service, _ = fields["Credential"].split("/")
+    if key_id != real["AccessKeyId"]:
+        return False
+    scope = f"{date}/{region}/{service}/aws4_request"
+    ts = environ["HTTP_X_AMZ_DATE"]
+    mac = lambda k, m: hmac.new(k, m.encode(), hashlib.sha256).digest()  # noqa: E731
+    secret = real["SecretAccessKey"]
+    signing = mac(mac(mac(mac(("AWS4" + secret).encode(), date), region), service), "aws4_request")
+    previous, rest = fields["Signature"], body
+    while True:
+        line, rest = rest.split(b"\r\n", 1)
+        size, sig = line.decode().split(";chunk-signature=")
+        data, rest = rest[: int(size, 16)], rest[int(size, 16) + 2 :]
+        to_sign = "\n".join(
+            ["AWS4-HMAC-SHA256-PAYLOAD", ts, scope, previous,
+             hashlib.sha256(b"").hexdigest(), hashlib.sha256(data).hexdigest()]
+        )
+        previous = hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
+        if previous != sig:
+            return False
+        if not data:
+            return not rest
+
+
 def counting(environ, start_response):
     """Records each request, then hands it to moto (a presigned URL only once its
     signature is checked)."""
@@ -73,6 +107,13 @@ def counting(environ, start_response):
         "content_sha256": environ.get("HTTP_X_AMZ_CONTENT_SHA256", ""),
         "content_encoding": environ.get("HTTP_CONTENT_ENCODING", ""),
     }
+    if entry["content_sha256"] == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD":
+        import io
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        entry["chunk_signatures_hold"] = chunk_signatures_hold(environ, body)
     presigned = "X-Amz-Signature=" in (entry["query"] or "") and not entry["authorization"]
     if presigned:
         entry["presigned_signature_holds"] = presigned_signature_holds(environ)
