@@ -8,6 +8,7 @@
 mod canonical;
 mod chunked;
 mod keys;
+mod presigned;
 mod resign;
 
 pub use canonical::{Scope, sha256_hex, signature};

@@ -1,14 +1,16 @@
 //! Checks the agent's SigV4 signature with the placeholder key and signs the request again
-//! with the real one: the `Authorization` header form and the presigned (query) form. The
-//! session token follows the real credentials: replaced, added or removed.
+//! with the real one: which form the request uses, the `Authorization` header form (signed
+//! chunks included), and the parts every form shares (payload hash, signed header values).
+//! The session token follows the real credentials: replaced, added or removed.
 
 use http::HeaderValue;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 use subtle::ConstantTimeEq;
 
-use super::canonical::{self, ALGORITHM, Scope, Signed, query_pairs, sha256_hex, uri_encode};
+use super::canonical::{self, ALGORITHM, Scope, Signed, query_pairs, sha256_hex};
 use super::chunked::{ChunkChain, resign_chunks};
+use super::presigned;
 use super::{AwsKeys, AwsPlaceholders, SigV4Error};
 
 /// The header carrying the payload hash (or its form).
@@ -75,7 +77,7 @@ pub fn resign(
         .map(|(_, v)| decode(v));
     match credential {
         Some(c) if c.split('/').next() == Some(placeholders.access_key_id.as_str()) => {
-            resign_query(req, pairs, placeholders, real)?;
+            presigned::resign_query(req, pairs, placeholders, real)?;
             Ok(Resigned::Signed { body: None })
         }
         _ => Ok(Resigned::NotOurs),
@@ -121,7 +123,7 @@ fn parse_authorization(auth: &str) -> Result<Authorization, SigV4Error> {
 }
 
 /// `KEYID/date/region/service/aws4_request`.
-fn parse_credential(credential: &str) -> Result<(String, Scope), SigV4Error> {
+pub(super) fn parse_credential(credential: &str) -> Result<(String, Scope), SigV4Error> {
     let parts: Vec<&str> = credential.split('/').collect();
     match parts.as_slice() {
         [key, date, region, service, "aws4_request"] => Ok((
@@ -138,7 +140,7 @@ fn parse_credential(credential: &str) -> Result<(String, Scope), SigV4Error> {
     }
 }
 
-fn signed_list(text: &str) -> Vec<String> {
+pub(super) fn signed_list(text: &str) -> Vec<String> {
     text.split(';').map(str::to_ascii_lowercase).collect()
 }
 
@@ -199,98 +201,12 @@ fn resign_header(
     resign_chunks(body, &mut agent, &mut ours).map(Some)
 }
 
-fn resign_query(
-    req: AwsRequest<'_>,
-    pairs: Vec<(String, String)>,
-    placeholders: &AwsPlaceholders,
-    real: &AwsKeys,
-) -> Result<(), SigV4Error> {
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| decode(v))
-            .ok_or(SigV4Error::Malformed(
-                "presigned URL lacks an X-Amz- parameter",
-            ))
-    };
-    let algorithm = param("X-Amz-Algorithm")?;
-    if algorithm != ALGORITHM {
-        return Err(SigV4Error::Algorithm(algorithm));
-    }
-    let (_, scope) = parse_credential(&param("X-Amz-Credential")?)?;
-    let timestamp = param("X-Amz-Date")?;
-    let names = signed_list(&param("X-Amz-SignedHeaders")?);
-    let signature = param("X-Amz-Signature")?;
-    let payload = payload_hash(req.parts, req.body, true, &scope)?;
-    let unsigned: Vec<(String, String)> = pairs
-        .iter()
-        .filter(|(k, _)| k != "X-Amz-Signature")
-        .cloned()
-        .collect();
-    let method = req.parts.method.as_str().to_owned();
-    let path = req.parts.uri.path().to_owned();
-    let headers = signed_values(req.parts, &names, req.authority)?;
-    let agent = Signed {
-        method: &method,
-        path: &path,
-        query: &unsigned,
-        headers: &headers,
-        payload_hash: &payload,
-        timestamp: &timestamp,
-        scope: &scope,
-    };
-    check(&agent, &signature, placeholders)?;
-    let mut ours: Vec<(String, String)> = Vec::with_capacity(unsigned.len() + 1);
-    let mut token_seen = false;
-    for (k, v) in unsigned.iter().cloned() {
-        match k.as_str() {
-            "X-Amz-Credential" => {
-                let credential = format!("{}/{}", real.access_key_id(), scope.render());
-                ours.push((k, uri_encode(&credential, true)));
-            }
-            "X-Amz-Security-Token" => {
-                token_seen = true;
-                if decode(&v) != placeholders.session_token {
-                    return Err(SigV4Error::SessionToken);
-                }
-                if let Some(token) = &real.session_token {
-                    ours.push((
-                        k,
-                        uri_encode(&String::from_utf8_lossy(token.expose()), true),
-                    ));
-                }
-            }
-            _ => ours.push((k, v)),
-        }
-    }
-    if let (false, Some(token)) = (token_seen, &real.session_token) {
-        let token = uri_encode(&String::from_utf8_lossy(token.expose()), true);
-        ours.push(("X-Amz-Security-Token".to_owned(), token));
-    }
-    let signed = Signed {
-        query: &ours,
-        ..agent
-    };
-    let sig = canonical::signature(&signed, real.secret_access_key.expose());
-    ours.push(("X-Amz-Signature".to_owned(), sig));
-    let query: Vec<String> = ours.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut uri = http::uri::Builder::new();
-    if let Some(s) = req.parts.uri.scheme() {
-        uri = uri.scheme(s.clone());
-    }
-    if let Some(a) = req.parts.uri.authority() {
-        uri = uri.authority(a.clone());
-    }
-    req.parts.uri = uri
-        .path_and_query(format!("{path}?{}", query.join("&")))
-        .build()
-        .map_err(|_| SigV4Error::Malformed("the re-signed URL is invalid"))?;
-    Ok(())
-}
-
 /// Compares the agent's signature with the one the placeholder secret gives, in constant time.
-fn check(s: &Signed<'_>, given: &str, placeholders: &AwsPlaceholders) -> Result<(), SigV4Error> {
+pub(super) fn check(
+    s: &Signed<'_>,
+    given: &str,
+    placeholders: &AwsPlaceholders,
+) -> Result<(), SigV4Error> {
     let expected = canonical::signature(s, placeholders.secret_access_key.as_bytes());
     if expected.as_bytes().ct_eq(given.as_bytes()).into() {
         Ok(())
@@ -300,7 +216,7 @@ fn check(s: &Signed<'_>, given: &str, placeholders: &AwsPlaceholders) -> Result<
 }
 
 /// The payload hash the signature covers, checked against the body when it is a hash.
-fn payload_hash(
+pub(super) fn payload_hash(
     parts: &Parts,
     body: Body<'_>,
     presigned: bool,
@@ -337,7 +253,7 @@ fn payload_hash(
 }
 
 /// The values of the signed headers (several lines joined by `,`), in `names` order.
-fn signed_values(
+pub(super) fn signed_values(
     parts: &Parts,
     names: &[String],
     authority: &str,
@@ -397,7 +313,7 @@ fn header_text(parts: &Parts, name: &'static str) -> Result<String, SigV4Error> 
         .ok_or_else(|| SigV4Error::Header(name.into()))
 }
 
-fn decode(component: &str) -> String {
+pub(super) fn decode(component: &str) -> String {
     percent_encoding::percent_decode_str(component)
         .decode_utf8_lossy()
         .into_owned()
