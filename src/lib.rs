@@ -15,7 +15,7 @@
 //! | [`policy`] | the rule engine: compile, normalise, decide (pure); `--allow` host rules |
 //! | [`actions`] | `actions:` of rule files: input schemas, request templates rendered into requests the rules decide, response shaping |
 //! | [`control`] | what changes decisions at run time: the rules in force, reload, approvals, rate-limit counters and token budgets, the token-protected admin API |
-//! | [`credentials`] | secret sources, placeholder injection, the exfiltration guard, agents' proxy tokens |
+//! | [`credentials`] | secret sources, placeholder injection, AWS SigV4 re-signing, the exfiltration guard, agents' proxy tokens |
 //! | [`redact`] | secrets and rule patterns scrubbed from responses (compressed bodies decoded) |
 //! | [`content_coding`] | the one `Content-Encoding` decoder, for rule inspection and redaction, and its bomb caps |
 //! | [`upstream`] | pooled verified client, destination guard, rules' private allowances, `--resolve` pins |

@@ -296,6 +296,16 @@ async fn boto3_and_the_aws_cli_work_with_placeholder_keys_signed_again_by_keywar
             .contains(&format!("Credential={real_id}/")),
         "moto saw the real key id: {put}"
     );
+    let audited_put = run
+        .audit
+        .iter()
+        .find(|e| e["method"] == "PUT" && e["path"] == "/agent-bucket/notes/hello.txt")
+        .unwrap_or_else(|| panic!("no audit entry for the upload:\n{}", run.audit_text));
+    assert_eq!(
+        audited_put["credentials"],
+        serde_json::json!(["aws"]),
+        "{audited_put}"
+    );
     // boto3's default upload: aws-chunked with a trailing checksum.
     assert_eq!(
         put["content_sha256"], "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
