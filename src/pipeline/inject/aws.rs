@@ -69,10 +69,15 @@ pub async fn resign(
             AgentBody::Read { sent, .. } => Body::Complete(sent),
             AgentBody::Unread(_) => Body::Complete(&[]),
         };
+        // HTTP/2 carries the signed `host` as the request's authority (with its port).
+        let authority = parts
+            .uri
+            .authority()
+            .map_or_else(|| target.host.to_owned(), |a| a.as_str().to_owned());
         let request = AwsRequest {
             parts: &mut *parts,
             body: body_view,
-            authority: target.host,
+            authority: &authority,
         };
         match sigv4::resign(request, placeholders, &keys) {
             Ok(Resigned::NotOurs) => {}
