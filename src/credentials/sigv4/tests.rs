@@ -384,3 +384,30 @@ fn chunks_are_checked_with_the_placeholder_chain_and_signed_with_the_real_one() 
         "{result:?}"
     );
 }
+
+#[test]
+fn the_real_session_token_replaces_the_placeholder_and_is_signed() {
+    let placeholders = AwsPlaceholders::derive(&[7; 32], "aws", None);
+    let real = keys(
+        r#"{"AccessKeyId":"ASIAREAL","SecretAccessKey":"realsecret","SessionToken":"realtok"}"#,
+    );
+    let body = b"Action=GetCallerIdentity&Version=2011-06-15";
+    let mut parts = agent_request(&placeholders, body, false);
+    let req = AwsRequest {
+        parts: &mut parts,
+        body: Body::Complete(body),
+        authority: "sts.amazonaws.com",
+    };
+    assert_eq!(
+        resign(req, &placeholders, &real),
+        Ok(Resigned::Signed { body: None })
+    );
+    assert_eq!(parts.headers["x-amz-security-token"], "realtok");
+    let auth = parts.headers["authorization"].to_str().unwrap();
+    assert!(
+        auth.contains(
+            "SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"
+        ),
+        "{auth}"
+    );
+}
