@@ -45,7 +45,8 @@ const EXTRA_CA_VARS: [&str; 2] = [
 /// The variables, in a stable order, that make a command use the keyward at `proxy_url`:
 /// proxies, `NO_PROXY` (empty unless `no_proxy` is given), trust stores, Node's switch for
 /// proxied `fetch`, and each declared secret's placeholder under the variable its rule file
-/// names (`env:` of the secret).
+/// names (`env:` of the secret); a secret of kind `aws` gives its placeholder key pair and
+/// session token as `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
 pub fn agent_env(
     proxy_url: &str,
     ca_path: &Path,
@@ -73,6 +74,11 @@ pub fn agent_env(
     for credential in credentials.iter() {
         if let Some(var) = &credential.env_var {
             set(var, credential.placeholder.as_str());
+        }
+        if let Some(aws) = &credential.aws {
+            set("AWS_ACCESS_KEY_ID", &aws.access_key_id);
+            set("AWS_SECRET_ACCESS_KEY", &aws.secret_access_key);
+            set("AWS_SESSION_TOKEN", &aws.session_token);
         }
     }
     env

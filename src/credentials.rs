@@ -9,6 +9,7 @@ mod inject;
 pub mod oauth2;
 mod scope;
 pub mod sign;
+pub mod sigv4;
 pub mod source;
 mod store;
 

@@ -129,3 +129,30 @@ fn every_name_renders_in_every_format() {
         render(format, &env).unwrap();
     }
 }
+
+#[test]
+fn an_aws_secret_gives_its_placeholder_key_pair_and_session_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = "secrets:\n  aws:\n    kind: aws\n    from: env:KEYWARD_TEST_AWS_KEYS\n    hosts: [\"*.amazonaws.com\"]\n";
+    std::fs::write(dir.path().join("aws.yaml"), rules).unwrap();
+    let active = RulesInForce::load(dir.path(), Vec::new(), [7; 32]).unwrap();
+    let current = active.current();
+    let env: HashMap<String, String> = agent_env(
+        "http://127.0.0.1:4000",
+        Path::new("/k/ca.pem"),
+        Path::new("/k/bundle.pem"),
+        None,
+        &current.credentials,
+    )
+    .into_iter()
+    .collect();
+    let id = &env["AWS_ACCESS_KEY_ID"];
+    assert!(id.starts_with("KEYWARD") && id.len() == 20, "{id}");
+    assert!(env["AWS_SECRET_ACCESS_KEY"].starts_with("keyward"));
+    assert_eq!(env["AWS_SECRET_ACCESS_KEY"].len(), 40);
+    assert!(env["AWS_SESSION_TOKEN"].starts_with("keyward-session-"));
+    assert_eq!(
+        secret_source_vars(&current.rules),
+        vec!["KEYWARD_TEST_AWS_KEYS".to_owned()]
+    );
+}

@@ -14,9 +14,10 @@ use tokio::time::Instant;
 use crate::credentials::agents::AgentRegistry;
 use crate::credentials::declared;
 use crate::credentials::oauth2::TokenClient;
+use crate::credentials::sigv4::AwsPlaceholders;
 use crate::credentials::{Credential, CredentialStore, Placeholder, Scope};
 use crate::policy::RuleId;
-use crate::policy::{CompileErrors, HostAllow, RuleSet, SecretDecl, Summary};
+use crate::policy::{CompileErrors, HostAllow, RuleSet, SecretDecl, SecretKind, Summary};
 use crate::redact::{RuleRedaction, Scrubber};
 use crate::secret::SecretValue;
 
@@ -101,14 +102,20 @@ impl InForce {
 /// CA-key seed and the name.
 fn credential(decl: &SecretDecl, seed: &[u8; 32], tokens: &TokenClient) -> Credential {
     let source = declared::source(&decl.source, tokens);
-    let placeholder = decl
-        .placeholder
-        .clone()
-        .unwrap_or_else(|| default_placeholder(seed, decl.name.as_str()));
+    let aws = (decl.kind == SecretKind::Aws)
+        .then(|| AwsPlaceholders::derive(seed, decl.name.as_str(), decl.placeholder.as_deref()));
+    let placeholder = match &aws {
+        Some(aws) => aws.access_key_id.clone(),
+        None => decl
+            .placeholder
+            .clone()
+            .unwrap_or_else(|| default_placeholder(seed, decl.name.as_str())),
+    };
     Credential {
         name: decl.name.clone(),
         source,
         placeholder: Placeholder(placeholder),
+        aws,
         env_var: decl.env.clone(),
         hosts: decl.hosts.clone(),
         scope: Scope {

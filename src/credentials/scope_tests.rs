@@ -25,6 +25,7 @@ fn scoped_store(dir: &std::path::Path) -> CredentialStore {
             methods: Some(vec![Method::GET]),
             paths: Some(vec![PathPattern::parse("/repos/**").unwrap()]),
         },
+        aws: None,
     }])
 }
 

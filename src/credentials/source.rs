@@ -51,6 +51,11 @@ pub enum SourceError {
     Invalid(String),
     #[error("OAuth 2.0 token endpoint {url} failed: {reason}")]
     OAuth2 { url: String, reason: String },
+    #[error("secret from {from} is not an AWS key pair: {reason}")]
+    AwsKeys {
+        from: String,
+        reason: super::sigv4::KeysError,
+    },
 }
 
 /// `env:NAME`.

@@ -9,6 +9,7 @@ use crate::redact::Scrubber;
 use crate::secret::SecretValue;
 
 use super::scope::Scope;
+use super::sigv4::{AwsKeys, AwsPlaceholders};
 use super::source::{SecretSource, SourceError};
 
 /// What the agent holds instead of a secret (`keyward:github:7f3c…`).
@@ -33,6 +34,9 @@ pub struct Credential {
     pub hosts: Vec<HostPattern>,
     /// The methods and paths it may be sent with (`methods:`, `paths:`).
     pub scope: Scope,
+    /// For a secret of kind `aws`, the placeholder key pair the agent signs with
+    /// (`placeholder` is then its access key id).
+    pub aws: Option<AwsPlaceholders>,
 }
 
 impl Credential {
@@ -95,6 +99,15 @@ impl CredentialStore {
             .collect()
     }
 
+    /// The current real key pair of the `aws` secret `cred`.
+    pub async fn aws_keys(cred: &Credential) -> Result<AwsKeys, SourceError> {
+        let value = cred.source.resolve().await?;
+        AwsKeys::parse(&value).map_err(|reason| SourceError::AwsKeys {
+            from: cred.source.describe(),
+            reason,
+        })
+    }
+
     /// The current value of `name`.
     pub async fn resolve(&self, name: &SecretName) -> Result<SecretValue, SourceError> {
         match self.get(name) {
@@ -113,9 +126,25 @@ impl CredentialStore {
         let mut values = Vec::new();
         let mut failures = Vec::new();
         for c in &self.credentials {
-            match c.source.resolve().await {
-                Ok(v) => values.push((v, c.placeholder.as_str())),
-                Err(e) => failures.push((c.name.clone(), e)),
+            match (&c.aws, c.source.resolve().await) {
+                (None, Ok(v)) => values.push((v, c.placeholder.as_str())),
+                (Some(aws), Ok(v)) => match AwsKeys::parse(&v) {
+                    Ok(keys) => {
+                        values.push((keys.access_key_id, aws.access_key_id.as_str()));
+                        values.push((keys.secret_access_key, aws.secret_access_key.as_str()));
+                        if let Some(token) = keys.session_token {
+                            values.push((token, aws.session_token.as_str()));
+                        }
+                    }
+                    Err(reason) => failures.push((
+                        c.name.clone(),
+                        SourceError::AwsKeys {
+                            from: c.source.describe(),
+                            reason,
+                        },
+                    )),
+                },
+                (_, Err(e)) => failures.push((c.name.clone(), e)),
             }
         }
         let pairs = || values.iter().map(|(v, p)| (v, *p));

@@ -28,6 +28,7 @@ fn store(dir: &std::path::Path) -> CredentialStore {
                 HostPattern::parse("github.com").unwrap(),
             ],
             scope: Scope::default(),
+            aws: None,
         },
         Credential {
             name: SecretName::new("slack"),
@@ -36,6 +37,7 @@ fn store(dir: &std::path::Path) -> CredentialStore {
             env_var: None,
             hosts: vec![HostPattern::parse("slack.com").unwrap()],
             scope: Scope::default(),
+            aws: None,
         },
     ])
 }
@@ -135,6 +137,7 @@ async fn failing_sources_fail_closed_without_the_value() {
         env_var: None,
         hosts: vec![],
         scope: Scope::default(),
+        aws: None,
     }]);
     let err = inject(&exec, &[SecretName::new("vault")], &[], &mut p, None, &[])
         .await
@@ -238,6 +241,7 @@ fn secrets_are_bound_to_exact_hosts_and_subdomain_patterns_only() {
         env_var: None,
         hosts: vec![HostPattern::parse("*.github.com").unwrap()],
         scope: Scope::default(),
+        aws: None,
     };
     assert!(wild.bound_to("api.github.com"));
     assert!(!wild.bound_to("github.com"));

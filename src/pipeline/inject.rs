@@ -14,6 +14,8 @@ use crate::pipeline::read_body::{AgentBody, SCAN_CAP};
 use crate::pipeline::refusal::{Denial, Refusal};
 use crate::policy::{BodyError, Decision, Rule};
 
+mod aws;
+
 /// Where the request goes: the connection's host and the normalised path's segments
 /// (matched against secrets' `hosts:` and `paths:`).
 #[derive(Clone, Copy)]
@@ -53,10 +55,18 @@ pub async fn inject(
             reason: Denial::CredentialsOverPlainHttp,
         });
     } else {
+        let (aws, tokens): (Vec<_>, Vec<_>) = decision
+            .inject
+            .iter()
+            .cloned()
+            .partition(|n| in_force.credentials.get(n).is_some_and(|c| c.aws.is_some()));
+        let signed = aws::resign(&in_force.credentials, exchange, &aws, parts, target, body)
+            .await
+            .map_err(|e| e.refusal(rule_id.clone()))?;
         let body_target = body.sent_mut().filter(|_| into_body);
-        credentials::inject(
+        let mut injected = credentials::inject(
             &in_force.credentials,
-            &decision.inject,
+            &tokens,
             set_headers,
             parts,
             body_target,
@@ -69,7 +79,10 @@ pub async fn inject(
                 reason: exfil.into(),
             },
             other => other.into(),
-        })?
+        })?;
+        injected.names.extend(signed.names);
+        injected.values.extend(signed.values);
+        injected
     };
     let mut injected = injected;
     if let Some(signing) = signing {

@@ -91,6 +91,11 @@ pub async fn respond(
     parts
         .headers
         .remove(crate::pipeline::refusal::DECISION_HEADER);
+    // A HEAD answer has no body to change: its Content-Length says how large the resource
+    // is (the AWS CLI and s3transfer size downloads by it), so it is kept.
+    let head_length = (exchange.method == http::Method::HEAD)
+        .then(|| parts.headers.get(header::CONTENT_LENGTH).cloned())
+        .flatten();
     let scrubber = in_force.known_secrets(&injected.values).await;
     let rule_redaction = rule.and_then(|r| in_force.rule_redaction(r.id())).cloned();
     let content_type = parts
@@ -134,6 +139,9 @@ pub async fn respond(
     };
     if mcp_read {
         parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    if let Some(length) = head_length {
+        parts.headers.insert(header::CONTENT_LENGTH, length);
     }
     // Usage is read as the agent reads the answer: decoded, after redaction.
     let body = match usage_read {

@@ -55,6 +55,8 @@ pub(crate) struct Names {
     pub secrets: HashMap<String, Option<usize>>,
     /// Declared agent names.
     pub agents: HashSet<String>,
+    /// Secrets of kind `aws` (they sign requests; no template may name them).
+    pub aws_secrets: HashSet<String>,
 }
 
 /// The state of one file's compile: where we are, where errors go, what names exist.

@@ -36,11 +36,24 @@ pub struct OAuth2Decl {
     pub secret_in_body: bool,
 }
 
+/// What a secret is, which says how it is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SecretKind {
+    /// A value sent as it is in place of its placeholder (a token, a password).
+    #[default]
+    Token,
+    /// An AWS key pair (and session token): requests signed with the placeholder pair are
+    /// checked and signed again with the real one (SigV4).
+    Aws,
+}
+
 /// One entry of `secrets:`.
 #[derive(Clone, Debug)]
 pub struct SecretDecl {
     /// The secret's name, used by `inject:` and `{{name}}` templates.
     pub name: SecretName,
+    /// `kind:`.
+    pub kind: SecretKind,
     /// Where its value lives.
     pub source: CredentialSource,
     /// What agents hold instead of the value (generated later when absent).

@@ -256,6 +256,9 @@ pub(crate) struct RawResponse {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSecret {
+    /// `aws` for an AWS key pair that signs requests; absent for a token.
+    #[serde(default)]
+    pub kind: Option<SStr>,
     /// Where the value is read (absent for an `oauth2:` secret, whose value is obtained).
     #[serde(default)]
     pub from: Option<Spanned<RawSource>>,

@@ -24,6 +24,7 @@ mod audit_backpressure;
 mod audit_disconnects;
 mod audit_paths;
 mod audit_shutdown;
+mod aws_sigv4;
 mod cli;
 mod clients;
 mod deploy;

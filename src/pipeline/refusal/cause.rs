@@ -24,6 +24,13 @@ pub enum Denial {
     /// A placeholder is left where no secret may go.
     #[error(transparent)]
     Exfiltration(#[from] Exfiltration),
+    /// An AWS request's signature with the placeholder key pair did not check out, or its
+    /// form cannot be signed again.
+    #[error("{secret}: {error}")]
+    AwsSignature {
+        secret: crate::credentials::SecretName,
+        error: crate::credentials::sigv4::SigV4Error,
+    },
     /// A held request was not approved.
     #[error(transparent)]
     NotApproved(#[from] NotApproved),

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_saphyr::Spanned;
 
 use super::{Compiled, Ctx, Names, REGEX_SIZE_LIMIT, regex_error};
-use crate::policy::decls::{AgentDecl, CredentialSource, OAuth2Decl, SecretDecl};
+use crate::policy::decls::{AgentDecl, CredentialSource, OAuth2Decl, SecretDecl, SecretKind};
 use crate::policy::error::{Errors, Pos};
 use crate::policy::ids::{AgentId, SecretName};
 use crate::policy::raw::{RawFile, RawOAuth2, RawSecret, RawSource, SStr};
@@ -23,6 +23,7 @@ pub(super) fn compile_decls(
         patterns: HashMap::new(),
         secrets: HashMap::new(),
         agents: HashSet::new(),
+        aws_secrets: HashSet::new(),
     };
     let mut first_seen: HashMap<(&str, String), Pos> = HashMap::new();
     for (file, raw) in files {
@@ -43,6 +44,7 @@ pub(super) fn compile_decls(
             }
             let before = ctx.errors_len();
             let source = secret_source(&mut ctx, name, secret);
+            let kind = secret_kind(&mut ctx, name, secret);
             if secret.hosts.is_empty() {
                 ctx.error_at(
                     name,
@@ -69,12 +71,16 @@ pub(super) fn compile_decls(
                     })
                     .collect::<Vec<_>>()
             });
+            if kind == SecretKind::Aws {
+                names.aws_secrets.insert(name.value.clone());
+            }
             if let (Some(source), true) = (source, ctx.errors_len() == before) {
                 names
                     .secrets
                     .insert(name.value.clone(), Some(out.secrets.len()));
                 out.secrets.push(SecretDecl {
                     name: SecretName::new(name.value.clone()),
+                    kind,
                     source,
                     placeholder: secret.placeholder.clone(),
                     env: secret.env.clone(),
@@ -247,6 +253,50 @@ fn oauth2_source(ctx: &mut Ctx<'_>, raw: &Spanned<RawOAuth2>) -> Option<Credenti
         audience: o.audience.as_ref().map(|s| s.value.clone()),
         secret_in_body,
     })))
+}
+
+/// `kind:` — `token` (the default) or `aws`; an `aws` secret's variables are fixed
+/// (`AWS_ACCESS_KEY_ID`, …) and its `placeholder:` is the placeholder access key id.
+fn secret_kind(ctx: &mut Ctx<'_>, name: &SStr, secret: &RawSecret) -> SecretKind {
+    let kind = match secret.kind.as_ref().map(|k| (k, k.value.as_str())) {
+        None | Some((_, "token")) => return SecretKind::Token,
+        Some((_, "aws")) => SecretKind::Aws,
+        Some((k, other)) => {
+            ctx.error_at(
+                k,
+                format!("unknown secret kind `{other}` (use token or aws)"),
+            );
+            return SecretKind::Token;
+        }
+    };
+    if secret.oauth2.is_some() {
+        let message = format!(
+            "secret `{}` of kind aws is a key pair read `from:` a source, not an OAuth 2.0 token",
+            name.value
+        );
+        ctx.error_at(name, message);
+    }
+    if secret.env.is_some() {
+        ctx.error_at(
+            name,
+            format!(
+                "secret `{}` of kind aws takes no `env:` (`keyward run` sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN)",
+                name.value
+            ),
+        );
+    }
+    if let Some(p) = &secret.placeholder
+        && (p.len() < 16 || !p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        ctx.error_at(
+            name,
+            format!(
+                "secret `{}` of kind aws: `placeholder:` is its placeholder access key id, 16 or more letters and digits",
+                name.value
+            ),
+        );
+    }
+    kind
 }
 
 /// `env:NAME`, `file:PATH`, an argv list or `{exec: [argv]}`.

@@ -43,6 +43,12 @@ pub(super) fn set_headers(
                 TemplatePart::Secret(secret) if !names.secrets.contains_key(secret.as_str()) => {
                     ctx.error_at(value, format!("unknown secret `{secret}`"));
                 }
+                TemplatePart::Secret(secret) if names.aws_secrets.contains(secret.as_str()) => {
+                    ctx.error_at(
+                        value,
+                        format!("secret `{secret}` of kind aws signs requests; it has no value for a header"),
+                    );
+                }
                 TemplatePart::Secret(secret)
                     if !inject.iter().any(|i| i.value == secret.as_str()) =>
                 {

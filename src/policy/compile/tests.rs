@@ -495,3 +495,31 @@ fn sign_blocks_compile_and_their_mistakes_are_positioned() {
         assert!(all.contains(want), "{to}: want {want} in:\n{all}");
     }
 }
+
+#[test]
+fn aws_secrets_take_no_env_no_short_placeholder_and_no_templates() {
+    let text = r#"
+secrets:
+  aws: { kind: aws, from: env:AWS_KEYS, hosts: ["*.amazonaws.com"], env: AWS_ACCESS_KEY_ID }
+  cloud: { kind: gcp, from: env:X, hosts: [x.example] }
+  short: { kind: aws, from: env:Y, placeholder: "AKIA:x", hosts: ["*.amazonaws.com"] }
+  ok: { kind: aws, from: env:Z, hosts: ["*.amazonaws.com"] }
+rules:
+  - id: a
+    url: https://s3.amazonaws.com/
+    inject: [ok]
+    set_headers: { Authorization: "Bearer {{ok}}" }
+    decision: allow
+"#;
+    let all = errors(&[src("r.yaml", text)]);
+    let expected = [
+        "r.yaml:3:3: secret `aws` of kind aws takes no `env:`",
+        "r.yaml:4:18: unknown secret kind `gcp` (use token or aws)",
+        "r.yaml:5:3: secret `short` of kind aws: `placeholder:` is its placeholder access key id",
+        "r.yaml:11:35: secret `ok` of kind aws signs requests; it has no value for a header",
+    ];
+    assert_eq!(all.len(), expected.len(), "{all:#?}");
+    for (got, want) in all.iter().zip(expected) {
+        assert!(got.starts_with(want), "{got} does not start with {want}");
+    }
+}
