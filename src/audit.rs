@@ -7,6 +7,8 @@
 //! | [`entry`] | [`AuditEntry`]: the fields of one decision (never headers or bodies) |
 //! | [`decision`] | [`Decision`] (allow, deny, approve, rate_limited, error) and [`Mode`] |
 //! | [`chain`] | the hash chain's exact definition, with a Python checker in its doc |
+//! | [`checkpoint`] | Ed25519-signed checkpoints on the chain, their keys and their check |
+//! | [`export`] | the entry in other forms for ingestion (OCSF) |
 //! | `canonical` | the entry's canonical (sorted-key) bytes written straight from the struct |
 //! | [`writer`] | [`AuditWriter`]: config, start, the one task that owns the file |
 //! | [`handle`] | [`AuditHandle`]: record, try_record, flush, close, health |
@@ -27,8 +29,10 @@
 
 mod canonical;
 pub mod chain;
+pub mod checkpoint;
 pub mod decision;
 pub mod entry;
+pub mod export;
 pub mod handle;
 pub mod resume;
 pub mod rotate;
@@ -45,4 +49,4 @@ pub use rotate::log_files;
 pub use tail::{TailError, TailFilter, render, tail};
 pub use timestamp::now_rfc3339;
 pub use verify::{BreakReason, VerifyError, VerifyReport, verify_files};
-pub use writer::{AuditConfig, AuditError, AuditWriter, FsyncPolicy};
+pub use writer::{AuditConfig, AuditError, AuditWriter, FsyncPolicy, LineFormat};

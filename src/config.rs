@@ -9,9 +9,11 @@ use serde::Deserialize;
 
 use crate::audit::AuditConfig;
 
+mod audit;
 mod file;
 
-pub use file::{FileAudit, FileConfig, FileLimits};
+pub use audit::FileAudit;
+pub use file::{FileConfig, FileLimits};
 
 pub use crate::policy::HostAllow;
 use crate::target::Target;

@@ -59,10 +59,14 @@ pub(super) struct CanonicalEntry<'a> {
     reason: Option<&'a str>,
     /// A `BTreeMap` iterates in key order: already canonical.
     redactions: &'a BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica: Option<&'a str>,
     request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     rule: Option<&'a RuleId>,
     scheme: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
     time: &'a str,
@@ -128,6 +132,8 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             graphql_name,
             graphql_fields,
             graphql_batch,
+            replica,
+            seq,
             prev_hash,
             hash: _,
         } = e;
@@ -159,9 +165,11 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             query: query.as_deref(),
             reason: reason.as_deref(),
             redactions,
+            replica: replica.as_deref(),
             request_id,
             rule: rule.as_ref(),
             scheme,
+            seq: *seq,
             status: *status,
             time,
             tokens_in: *tokens_in,
@@ -232,6 +240,8 @@ mod tests {
         e.graphql_name = Some("Delete".into());
         e.graphql_fields = Some(vec!["deleteRepository".into(), "viewer".into()]);
         e.graphql_batch = Some(3);
+        e.replica = Some("kw-0".into());
+        e.seq = Some(42);
         e.prev_hash = "ab".repeat(32);
         e.hash = "ignored".into();
         e

@@ -138,6 +138,14 @@ pub struct AuditEntry {
     /// carried out; set only for requests keyward itself sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// The keyward instance that wrote the entry (`audit.replica`, default the host name);
+    /// set by the writer, so one cluster's logs can be told apart and verified together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
+    /// The entry's number in its replica's chain (1 for the first entry); set by the
+    /// writer. A checkpoint signs the count, so entries cut from the end are detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// The hash of the previous entry (64 zeros for the first entry of a log).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this entry's canonical bytes; set by the writer.
@@ -193,6 +201,8 @@ impl AuditEntry {
             graphql_fields: None,
             graphql_batch: None,
             action: None,
+            replica: None,
+            seq: None,
             prev_hash: String::new(),
             hash: String::new(),
         }
