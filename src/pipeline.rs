@@ -21,6 +21,7 @@ pub mod record;
 pub mod refusal;
 mod respond;
 mod sse;
+pub mod trace_context;
 mod usage;
 mod websocket;
 
@@ -113,6 +114,7 @@ impl Pipeline {
     ) -> Result<Response<ProxyBody>, Infallible> {
         let recorder = self.recorder.clone();
         let mut exchange = Exchange::start(conn, req.method().clone(), req.uri(), recorder);
+        exchange.trace = trace_context::of(req.headers());
         let agent_version = req.version();
         let endpoint = req.uri().path_and_query().cloned();
         let mut resp = match self.process(&mut exchange, req).await {

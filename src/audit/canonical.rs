@@ -68,12 +68,16 @@ pub(super) struct CanonicalEntry<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     seq: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    span_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
     time: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     tokens_in: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tokens_out: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,6 +136,8 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             graphql_name,
             graphql_fields,
             graphql_batch,
+            trace_id,
+            span_id,
             replica,
             seq,
             prev_hash,
@@ -170,10 +176,12 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             rule: rule.as_ref(),
             scheme,
             seq: *seq,
+            span_id: span_id.as_deref(),
             status: *status,
             time,
             tokens_in: *tokens_in,
             tokens_out: *tokens_out,
+            trace_id: trace_id.as_deref(),
             upstream_ms: *upstream_ms,
             usage_warning: usage_warning.as_deref(),
         }
@@ -242,6 +250,8 @@ mod tests {
         e.graphql_batch = Some(3);
         e.replica = Some("kw-0".into());
         e.seq = Some(42);
+        e.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
+        e.span_id = Some("00f067aa0ba902b7".into());
         e.prev_hash = "ab".repeat(32);
         e.hash = "ignored".into();
         e

@@ -138,6 +138,13 @@ pub struct AuditEntry {
     /// carried out; set only for requests keyward itself sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// The trace id of the agent's `traceparent` header (32 hex digits), when it sent a
+    /// valid one: the entry joins the agent's trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The span id of that header: the agent's span that sent the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
     /// The keyward instance that wrote the entry (`audit.replica`, default the host name);
     /// set by the writer, so one cluster's logs can be told apart and verified together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,6 +208,8 @@ impl AuditEntry {
             graphql_fields: None,
             graphql_batch: None,
             action: None,
+            trace_id: None,
+            span_id: None,
             replica: None,
             seq: None,
             prev_hash: String::new(),

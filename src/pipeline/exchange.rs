@@ -112,6 +112,8 @@ pub struct Exchange {
     pub mcp_session: Option<String>,
     /// The action keyward's own MCP listener sent this request for (a verified header).
     pub action: Option<String>,
+    /// The agent's `traceparent`, when it sent a valid one.
+    pub trace: Option<super::trace_context::TraceContext>,
     /// Who approved or denied a held request, and when.
     pub approval: Option<ApprovalRecord>,
     /// LLM token usage the response reported, filled while it streams.
@@ -147,6 +149,7 @@ impl Exchange {
             upstream_ms: None,
             mcp_session: None,
             action: None,
+            trace: None,
             agent,
             approval: None,
             usage: UsageSlot::default(),

@@ -1,7 +1,7 @@
 //! The OCSF form of the audit trail from the real `keyward serve`: with `audit.format: ocsf`
 //! and `audit.stdout: true`, each exchange (one forwarded, one refused) is an HTTP Activity
 //! event (class 4002) on stdout with the class's required fields, while the log file keeps
-//! its chained lines and verifies.
+//! its chained lines and verifies; the trace context of an agent's `traceparent` is in both.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,9 +17,16 @@ fn ok() -> Handler {
     Arc::new(|_req| Box::pin(async { Response::new(full("ok")) }))
 }
 
-/// `curl` through the proxy at `proxy`; its status code as printed.
-async fn curl(proxy: std::net::SocketAddr, url: &str) -> String {
-    let out = tokio::process::Command::new("curl")
+/// The agent's trace context on the allowed request.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// `curl` through the proxy at `proxy` with `headers`; its status code as printed.
+async fn curl(proxy: std::net::SocketAddr, url: &str, headers: &[&str]) -> String {
+    let mut cmd = tokio::process::Command::new("curl");
+    for h in headers {
+        cmd.arg("-H").arg(h);
+    }
+    let out = cmd
         .args([
             "-s",
             "-o",
@@ -82,10 +89,18 @@ async fn ocsf_events_on_stdout_carry_the_required_fields_of_http_activity() {
         .args(["--allow", "api.example.com"]);
     let mut serve = child::spawn(command, work.path()).await;
     assert_eq!(
-        curl(serve.addr, "http://api.example.com/items?page=2").await,
+        curl(
+            serve.addr,
+            "http://api.example.com/items?page=2",
+            &[&format!("traceparent: {TRACEPARENT}")]
+        )
+        .await,
         "200"
     );
-    assert_eq!(curl(serve.addr, "http://other.example/secret").await, "403");
+    assert_eq!(
+        curl(serve.addr, "http://other.example/secret", &[]).await,
+        "403"
+    );
     assert!(serve.terminate().await.success());
     assert_eq!(
         upstream.count(),
@@ -129,7 +144,13 @@ async fn ocsf_events_on_stdout_carry_the_required_fields_of_http_activity() {
         allowed["http_request"]["url"]["query_string"],
         "page=[redacted]"
     );
+    assert_eq!(
+        allowed["metadata"]["correlation_uid"],
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(allowed["unmapped"]["span_id"], "00f067aa0ba902b7");
     let denied = &events[1];
+    assert!(denied["metadata"].get("correlation_uid").is_none());
     assert_eq!(denied["disposition_id"], 2);
     assert_eq!(denied["action"], "Denied");
     assert_eq!(denied["http_response"]["code"], 403);
@@ -138,6 +159,8 @@ async fn ocsf_events_on_stdout_carry_the_required_fields_of_http_activity() {
     // The file keeps keyward's own chained lines, hashes as in the events.
     let entries = audit_log::read(&log);
     assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(entries[0]["span_id"], "00f067aa0ba902b7");
     assert_eq!(entries[1]["hash"], denied["unmapped"]["hash"]);
     audit_log::verify(&log);
 }

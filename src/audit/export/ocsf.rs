@@ -100,6 +100,9 @@ pub fn event(e: &AuditEntry) -> Value {
         if let Some(reason) = &e.reason {
             obj.insert("message".into(), Value::from(reason.as_str()));
         }
+        if let (Some(trace), Some(metadata)) = (&e.trace_id, obj.get_mut("metadata")) {
+            metadata["correlation_uid"] = Value::from(trace.as_str());
+        }
         if let Some(agent) = &e.agent {
             obj.insert("actor".into(), json!({ "user": { "name": agent } }));
         }
@@ -123,6 +126,8 @@ fn unmapped(e: &AuditEntry) -> Value {
         ("mcp_tool", e.mcp_tool.clone()),
         ("graphql_operation", e.graphql_operation.clone()),
         ("replica", e.replica.clone()),
+        ("trace_id", e.trace_id.clone()),
+        ("span_id", e.span_id.clone()),
     ];
     for (name, value) in optional {
         if let Some(v) = value {

@@ -67,6 +67,10 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
     e.query = x.query.clone();
     e.agent = x.agent.clone();
     e.action = x.action.clone();
+    if let Some(trace) = &x.trace {
+        e.trace_id = Some(trace.trace_id.clone());
+        e.span_id = Some(trace.span_id.clone());
+    }
     if let Some(calls) = x.decision.as_ref().and_then(|d| d.mcp.as_ref()) {
         if let Some(call) = calls.deciding_call() {
             e.mcp_method = Some(call.call.method.clone());
