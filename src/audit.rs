@@ -8,7 +8,7 @@
 //! | [`decision`] | [`Decision`] (allow, deny, approve, rate_limited, error) and [`Mode`] |
 //! | [`chain`] | the hash chain's exact definition, with a Python checker in its doc |
 //! | [`checkpoint`] | Ed25519-signed checkpoints on the chain, their keys and their check |
-//! | [`export`] | the entry in other forms for ingestion (OCSF) |
+//! | [`export`] | the entry in other forms for ingestion: OCSF lines, OTLP log records |
 //! | `canonical` | the entry's canonical (sorted-key) bytes written straight from the struct |
 //! | [`writer`] | [`AuditWriter`]: config, start, the one task that owns the file |
 //! | [`handle`] | [`AuditHandle`]: record, try_record, flush, close, health |

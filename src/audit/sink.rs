@@ -21,6 +21,7 @@ use super::chain;
 use super::checkpoint::schedule::Schedule;
 use super::entry::AuditEntry;
 use super::export::ocsf;
+use super::export::otlp::OtlpExport;
 use super::resume::{self, ResumeError};
 use super::rotate;
 
@@ -41,6 +42,8 @@ pub struct SinkSettings {
     pub replica: String,
     /// When and with what key checkpoints are signed; `None`: no checkpoints.
     pub checkpoints: Option<Schedule>,
+    /// Each sealed entry also goes to an OTLP collector.
+    pub otlp: Option<OtlpExport>,
 }
 
 mod checkpointing;
@@ -80,6 +83,8 @@ pub struct Sink {
     seq: u64,
     /// Checkpoint signing, when configured.
     checkpoints: Option<Schedule>,
+    /// The OTLP export, when configured.
+    otlp: Option<OtlpExport>,
     /// The size the live file will have once every pending line is written (checkpoints
     /// only: it decides where a rotation's checkpoint goes).
     projected: u64,
@@ -145,6 +150,7 @@ impl Sink {
             replica: settings.replica,
             seq: tip.seq,
             checkpoints,
+            otlp: settings.otlp,
             projected: len,
             tip: tip.hash,
             pending: VecDeque::new(),
@@ -197,6 +203,9 @@ impl Sink {
         self.projected += line.len() as u64;
         self.seq += 1;
         let copy = self.stdout_ocsf.then(|| ocsf::line(&entry));
+        if let Some(otlp) = &self.otlp {
+            otlp.emit(&entry);
+        }
         self.tip = std::mem::take(&mut entry.hash);
         self.pending.push_back(Pending {
             line,
@@ -206,6 +215,13 @@ impl Sink {
         });
         if self.checkpoints.as_mut().is_some_and(Schedule::count_entry) {
             self.push_checkpoint();
+        }
+    }
+
+    /// Sends the OTLP records still queued and stops the export (blocking, bounded).
+    pub fn finish_export(&self) {
+        if let Some(otlp) = &self.otlp {
+            otlp.shutdown();
         }
     }
 

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use super::checkpoint::Signer;
 use super::checkpoint::schedule::{CheckpointConfig, Schedule};
 use super::entry::AuditEntry;
+use super::export::otlp::{OtlpConfig, OtlpError, OtlpExport};
 use super::handle::{AuditHandle, Command};
 use super::sink::{OpenError, Sink, SinkSettings};
 
@@ -64,6 +65,8 @@ pub struct AuditConfig {
     pub replica: Option<String>,
     /// Signed checkpoints (`None`: none are written).
     pub checkpoints: Option<CheckpointConfig>,
+    /// Export to an OTLP collector (`None`: none).
+    pub otlp: Option<OtlpConfig>,
 }
 
 /// The form of the stdout copy of the log.
@@ -88,6 +91,7 @@ impl AuditConfig {
             stdout_format: LineFormat::Keyward,
             replica: None,
             checkpoints: None,
+            otlp: None,
         }
     }
 }
@@ -110,6 +114,9 @@ pub enum AuditError {
     /// The checkpoint signing key could not be loaded.
     #[error(transparent)]
     Key(#[from] super::checkpoint::schedule::SignerError),
+    /// The OTLP exporter could not start.
+    #[error(transparent)]
+    Otlp(#[from] OtlpError),
     /// `try_record` found the channel full.
     #[error("audit channel full; entry {request_id} not recorded")]
     Full {
@@ -149,12 +156,18 @@ impl AuditWriter {
             (Some(signer), Some(c)) => Some(Schedule::new(signer, c, 0)),
             _ => None,
         };
+        let replica = config.replica.clone().unwrap_or_else(default_replica);
+        let otlp = match &config.otlp {
+            Some(c) => Some(OtlpExport::start(c, &replica)?),
+            None => None,
+        };
         let settings = SinkSettings {
             rotate_bytes: config.rotate_bytes,
             also_stdout: config.also_stdout,
             stdout_ocsf: config.stdout_format == LineFormat::Ocsf,
-            replica: config.replica.clone().unwrap_or_else(default_replica),
+            replica,
             checkpoints,
+            otlp,
         };
         let sink = Sink::open(&config.path, settings, healthy.clone())?;
         let (tx, rx) = mpsc::channel(config.channel_capacity);
@@ -232,6 +245,8 @@ impl AuditWriter {
                 "audit writer stopped with entries it could not write"
             );
         }
+        // The collector gets what was written before the writer reports closed.
+        let _ = tokio::task::spawn_blocking(move || sink.finish_export()).await;
         for reply in closers {
             let _ = reply.send(());
         }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{Config, ConfigError, DEFAULT_AUDIT_LOG};
 use crate::audit::checkpoint::schedule::{CheckpointConfig, KeySource};
+use crate::audit::export::otlp::OtlpConfig;
 use crate::audit::{AuditConfig, FsyncPolicy, LineFormat};
 
 /// `audit:` in `keyward.yaml`.
@@ -27,6 +28,8 @@ pub struct FileAudit {
     pub replica: Option<String>,
     /// Signed checkpoints; absent: none.
     pub checkpoints: Option<FileCheckpoints>,
+    /// Export to an OTLP/HTTP collector; absent: none.
+    pub otlp: Option<FileOtlp>,
     /// `false` turns the audit log off (exchanges are then only logged).
     pub enabled: Option<bool>,
 }
@@ -51,6 +54,14 @@ pub struct FileCheckpoints {
     pub every: Option<u64>,
     /// Sign when this long has passed with entries unsigned (default `60s`).
     pub interval: Option<String>,
+}
+
+/// `audit.otlp:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOtlp {
+    /// The collector's OTLP/HTTP URL (`http://collector:4318`).
+    pub endpoint: String,
 }
 
 /// Where the signing key comes from, as written in the file.
@@ -120,6 +131,11 @@ impl FileAudit {
             }
             audit.checkpoints = Some(checkpoints);
         }
+        if let Some(otlp) = self.otlp {
+            audit.otlp = Some(OtlpConfig {
+                endpoint: otlp.endpoint,
+            });
+        }
         config.audit = Some(audit);
         Ok(())
     }
@@ -139,7 +155,7 @@ mod tests {
     use crate::config::file::FileConfig;
 
     #[test]
-    fn checkpoints_replica_and_format_are_read() {
+    fn checkpoints_replica_format_and_otlp_are_read() {
         let file: FileConfig = serde_saphyr::from_str(
             "audit:\n  replica: kw-0\n  format: ocsf\n  stdout: true\n  checkpoints:\n    key: file:/run/keys/audit.pem\n    every: 10\n    interval: 5s\n",
         )
@@ -161,5 +177,13 @@ mod tests {
         let c = config.audit.unwrap().checkpoints.unwrap();
         assert_eq!(c.key, KeySource::Exec(vec!["vault".into(), "read".into()]));
         assert_eq!(c.every_entries, 1000);
+
+        let file: FileConfig =
+            serde_saphyr::from_str("audit:\n  otlp:\n    endpoint: http://127.0.0.1:4318\n")
+                .unwrap();
+        let mut config = Config::default();
+        file.apply(&mut config).unwrap();
+        let otlp = config.audit.unwrap().otlp.unwrap();
+        assert_eq!(otlp.endpoint, "http://127.0.0.1:4318");
     }
 }

@@ -164,3 +164,161 @@ async fn ocsf_events_on_stdout_carry_the_required_fields_of_http_activity() {
     assert_eq!(entries[1]["hash"], denied["unmapped"]["hash"]);
     audit_log::verify(&log);
 }
+
+/// An attribute of an OTLP log record, as a string (ints printed).
+fn attribute(
+    record: &opentelemetry_proto::tonic::logs::v1::LogRecord,
+    key: &str,
+) -> Option<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    let kv = record.attributes.iter().find(|kv| kv.key == key)?;
+    match kv.value.as_ref()?.value.as_ref()? {
+        Value::StringValue(s) => Some(s.clone()),
+        Value::IntValue(i) => Some(i.to_string()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+#[tokio::test]
+async fn entries_reach_an_otlp_collector_with_http_attributes_and_the_trace_id() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use prost::Message as _;
+    use std::sync::Mutex;
+
+    let received: Arc<Mutex<Vec<ExportLogsServiceRequest>>> = Arc::default();
+    let sink = received.clone();
+    let collector = Upstream::plain(Arc::new(move |req| {
+        let sink = sink.clone();
+        Box::pin(async move {
+            use http_body_util::BodyExt as _;
+            let path = req.uri().path().to_owned();
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(path, "/v1/logs");
+            let export = ExportLogsServiceRequest::decode(body).unwrap();
+            sink.lock().unwrap().push(export);
+            Response::new(full(""))
+        })
+    }))
+    .await;
+    let upstream = Upstream::plain(ok()).await;
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(work.path().join("rules")).unwrap();
+    let log = work.path().join("audit.jsonl");
+    let config = work.path().join("keyward.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "audit:\n  path: {}\n  replica: kw-otlp\n  otlp:\n    endpoint: http://{}\n",
+            log.display(),
+            collector.addr
+        ),
+    )
+    .unwrap();
+    let mut command = child::command();
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--ca-dir")
+        .arg(work.path().join("certs"))
+        .arg("--rules")
+        .arg(work.path().join("rules"))
+        .arg("--resolve")
+        .arg(format!("api.example.com:80:{}", upstream.addr))
+        .args(["--allow", "api.example.com"])
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("ALL_PROXY");
+    let mut serve = child::spawn(command, work.path()).await;
+    let traceparent = format!("traceparent: {TRACEPARENT}");
+    assert_eq!(
+        curl(
+            serve.addr,
+            "http://api.example.com/items?page=2",
+            &[&traceparent]
+        )
+        .await,
+        "200"
+    );
+    assert_eq!(
+        curl(serve.addr, "http://other.example/secret", &[]).await,
+        "403"
+    );
+    // Shutdown sends what is queued before keyward exits.
+    assert!(serve.terminate().await.success());
+    assert_eq!(upstream.count(), 1);
+
+    let exports = received.lock().unwrap().clone();
+    let records: Vec<_> = exports
+        .iter()
+        .flat_map(|e| &e.resource_logs)
+        .flat_map(|r| &r.scope_logs)
+        .flat_map(|s| &s.log_records)
+        .cloned()
+        .collect();
+    assert_eq!(records.len(), 2, "{exports:#?}");
+    let service = exports[0].resource_logs[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .map(|kv| format!("{:?}", kv.value));
+    assert!(service.unwrap().contains("keyward"));
+    let allowed = &records[0];
+    assert_eq!(
+        attribute(allowed, "http.request.method").as_deref(),
+        Some("GET")
+    );
+    assert_eq!(
+        attribute(allowed, "url.full").as_deref(),
+        Some("http://api.example.com:80/items?page=[redacted]")
+    );
+    assert_eq!(
+        attribute(allowed, "server.address").as_deref(),
+        Some("api.example.com")
+    );
+    assert_eq!(
+        attribute(allowed, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        attribute(allowed, "keyward.decision").as_deref(),
+        Some("allow")
+    );
+    assert_eq!(
+        attribute(allowed, "keyward.replica").as_deref(),
+        Some("kw-otlp")
+    );
+    let hex: String = allowed
+        .trace_id
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hex, "4bf92f3577b34da6a3ce929d0e0e4736");
+    let span: String = allowed.span_id.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(span, "00f067aa0ba902b7");
+    let denied = &records[1];
+    assert_eq!(
+        attribute(denied, "keyward.decision").as_deref(),
+        Some("deny")
+    );
+    assert_eq!(
+        attribute(denied, "http.response.status_code").as_deref(),
+        Some("403")
+    );
+    assert!(denied.trace_id.is_empty(), "no traceparent, no trace id");
+    let entries = audit_log::read(&log);
+    assert_eq!(
+        attribute(denied, "keyward.hash").as_deref(),
+        entries[1]["hash"].as_str()
+    );
+}
