@@ -322,3 +322,55 @@ async fn entries_reach_an_otlp_collector_with_http_attributes_and_the_trace_id()
         entries[1]["hash"].as_str()
     );
 }
+
+/// A collector that is down costs records, never exchanges: the request is answered, the
+/// entry is in the file, the failed export is logged, and keyward still stops promptly.
+#[tokio::test]
+async fn a_collector_that_is_down_refuses_no_request() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let upstream = Upstream::plain(ok()).await;
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(work.path().join("rules")).unwrap();
+    let log = work.path().join("audit.jsonl");
+    let config = work.path().join("keyward.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "audit:\n  path: {}\n  otlp:\n    endpoint: http://{dead}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut command = child::command();
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--ca-dir")
+        .arg(work.path().join("certs"))
+        .arg("--rules")
+        .arg(work.path().join("rules"))
+        .arg("--resolve")
+        .arg(format!("api.example.com:80:{}", upstream.addr))
+        .args(["--allow", "api.example.com"]);
+    let mut serve = child::spawn(command, work.path()).await;
+    assert_eq!(
+        curl(serve.addr, "http://api.example.com/x", &[]).await,
+        "200"
+    );
+    let started = std::time::Instant::now();
+    assert!(serve.terminate().await.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    assert_eq!(audit_log::read(&log).len(), 1);
+    audit_log::verify(&log);
+    let stderr = std::fs::read_to_string(&serve.stderr).unwrap();
+    assert!(stderr.contains("BatchLogProcessor.ExportError"), "{stderr}");
+}
