@@ -8,6 +8,8 @@
 //! | [`decision`] | [`Decision`] (allow, deny, approve, rate_limited, error) and [`Mode`] |
 //! | [`learn`] | [`WouldRecord`] (the outcome learn mode let through, or shadow rules would decide) and [`Observed`] (names a learned request carried) |
 //! | [`chain`] | the hash chain's exact definition, with a Python checker in its doc |
+//! | [`checkpoint`] | Ed25519-signed checkpoints on the chain, their keys and their check |
+//! | [`export`] | the entry in other forms for ingestion: OCSF lines, OTLP log records |
 //! | `canonical` | the entry's canonical (sorted-key) bytes written straight from the struct |
 //! | [`writer`] | [`AuditWriter`]: config, start, the one task that owns the file |
 //! | [`handle`] | [`AuditHandle`]: record, try_record, flush, close, health |
@@ -28,8 +30,10 @@
 
 mod canonical;
 pub mod chain;
+pub mod checkpoint;
 pub mod decision;
 pub mod entry;
+pub mod export;
 pub mod handle;
 pub mod learn;
 pub mod resume;
@@ -48,4 +52,4 @@ pub use rotate::log_files;
 pub use tail::{TailError, TailFilter, render, tail};
 pub use timestamp::now_rfc3339;
 pub use verify::{BreakReason, VerifyError, VerifyReport, verify_files};
-pub use writer::{AuditConfig, AuditError, AuditWriter, FsyncPolicy};
+pub use writer::{AuditConfig, AuditError, AuditWriter, FsyncPolicy, LineFormat};

@@ -10,9 +10,11 @@ use serde::Deserialize;
 use crate::audit::AuditConfig;
 pub use crate::control::shared_state::{RedisUrl, StateConfig};
 
+mod audit;
 mod file;
 
-pub use file::{FileAudit, FileConfig, FileLimits, FileState};
+pub use audit::FileAudit;
+pub use file::{FileConfig, FileLimits, FileState};
 
 pub use crate::policy::HostAllow;
 use crate::target::Target;

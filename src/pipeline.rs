@@ -24,6 +24,7 @@ pub mod refusal;
 mod renew;
 mod respond;
 mod sse;
+pub mod trace_context;
 mod usage;
 mod websocket;
 
@@ -121,6 +122,7 @@ impl Pipeline {
     ) -> Result<Response<ProxyBody>, Infallible> {
         let recorder = self.recorder.clone();
         let mut exchange = Exchange::start(conn, req.method().clone(), req.uri(), recorder);
+        exchange.trace = trace_context::of(req.headers());
         let agent_version = req.version();
         let endpoint = req.uri().path_and_query().cloned();
         let mut resp = match self.process(&mut exchange, req).await {

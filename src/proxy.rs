@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actions::handoff::Handoff;
 use crate::actions::listener::ActionsServer;
-use crate::audit::AuditWriter;
+use crate::audit::{AuditError, AuditWriter};
 use crate::ca::{CertificateAuthority, LeafIssuer, ServerConfigCache};
 use crate::config::Config;
 use crate::control::admin::AdminState;
@@ -115,7 +115,11 @@ impl Proxy {
                 {
                     let _ = std::fs::create_dir_all(dir);
                 }
-                let (handle, task) = AuditWriter::start(audit_config.clone())?;
+                let signer = match &audit_config.checkpoints {
+                    Some(c) => Some(c.load_signer().await.map_err(AuditError::from)?),
+                    None => None,
+                };
+                let (handle, task) = AuditWriter::start_signed(audit_config.clone(), signer)?;
                 (Some(handle), Some(task))
             }
             None => (None, None),

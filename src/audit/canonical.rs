@@ -67,10 +67,16 @@ pub(super) struct CanonicalEntry<'a> {
     reason: Option<&'a str>,
     /// A `BTreeMap` iterates in key order: already canonical.
     redactions: &'a BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica: Option<&'a str>,
     request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     rule: Option<&'a RuleId>,
     scheme: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    span_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
     time: &'a str,
@@ -78,6 +84,8 @@ pub(super) struct CanonicalEntry<'a> {
     tokens_in: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tokens_out: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,6 +172,10 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             graphql_batch,
             would,
             observed,
+            trace_id,
+            span_id,
+            replica,
+            seq,
             prev_hash,
             hash: _,
         } = e;
@@ -197,13 +209,17 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
             query: query.as_deref(),
             reason: reason.as_deref(),
             redactions,
+            replica: replica.as_deref(),
             request_id,
             rule: rule.as_ref(),
             scheme,
+            seq: *seq,
+            span_id: span_id.as_deref(),
             status: *status,
             time,
             tokens_in: *tokens_in,
             tokens_out: *tokens_out,
+            trace_id: trace_id.as_deref(),
             upstream_ms: *upstream_ms,
             usage_warning: usage_warning.as_deref(),
             would: would.as_ref(),
@@ -283,6 +299,10 @@ mod tests {
             auth: vec!["authorization".into()],
             json_fields: vec!["labels".into(), "title".into()],
         });
+        e.replica = Some("kw-0".into());
+        e.seq = Some(42);
+        e.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
+        e.span_id = Some("00f067aa0ba902b7".into());
         e.prev_hash = "ab".repeat(32);
         e.hash = "ignored".into();
         e

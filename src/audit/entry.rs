@@ -150,6 +150,21 @@ pub struct AuditEntry {
     /// The names a request carried (JSON body fields, credential fields), in learn mode only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<Observed>,
+    /// The trace id of the agent's `traceparent` header (32 hex digits), when it sent a
+    /// valid one: the entry joins the agent's trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The span id of that header: the agent's span that sent the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+    /// The keyward instance that wrote the entry (`audit.replica`, default the host name);
+    /// set by the writer, so one cluster's logs can be told apart and verified together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
+    /// The entry's number in its replica's chain (1 for the first entry); set by the
+    /// writer. A checkpoint signs the count, so entries cut from the end are detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// The hash of the previous entry (64 zeros for the first entry of a log).
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this entry's canonical bytes; set by the writer.
@@ -208,6 +223,10 @@ impl AuditEntry {
             action_input: None,
             would: None,
             observed: None,
+            trace_id: None,
+            span_id: None,
+            replica: None,
+            seq: None,
             prev_hash: String::new(),
             hash: String::new(),
         }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::chain::{self, GENESIS_HASH};
+use super::checkpoint;
 use super::rotate;
 
 /// Longest last line read back at start; longer means the file is not an audit log.
@@ -23,6 +24,10 @@ pub struct Tip {
     /// The live file ends without a newline (a complete entry whose `\n` was lost), so the
     /// next write must start with one.
     pub needs_newline: bool,
+    /// The `seq` of the last line (0 for a new log or a line written without one).
+    pub seq: u64,
+    /// The last line is an entry, not a checkpoint: the next checkpoint signs it.
+    pub ends_unsigned: bool,
 }
 
 /// Why an existing log cannot be continued.
@@ -64,10 +69,10 @@ pub fn find_tip(path: &Path) -> Result<Tip, ResumeError> {
         Err(e) => return Err(read_err(path)(e)),
     };
     if live_len > 0 {
-        let (hash, had_newline) = last_hash(path)?;
+        let last = last_hash(path)?;
         return Ok(Tip {
-            hash,
-            needs_newline: !had_newline,
+            needs_newline: !last.had_newline,
+            ..last.tip
         });
     }
     let rotated = match rotate::rotated_files(path) {
@@ -79,22 +84,28 @@ pub fn find_tip(path: &Path) -> Result<Tip, ResumeError> {
     for older in rotated.iter().rev() {
         let len = std::fs::metadata(older).map_err(read_err(older))?.len();
         if len > 0 {
-            let (hash, _) = last_hash(older)?;
-            return Ok(Tip {
-                hash,
-                needs_newline: false,
-            });
+            return Ok(last_hash(older)?.tip);
         }
     }
     Ok(Tip {
         hash: GENESIS_HASH.to_owned(),
         needs_newline: false,
+        seq: 0,
+        ends_unsigned: false,
     })
 }
 
-/// The `hash` of the last line of a non-empty file, checked against its content, and
-/// whether the file ends with a newline.
-fn last_hash(path: &Path) -> Result<(String, bool), ResumeError> {
+/// The last line of a file, read back.
+struct LastLine {
+    /// The chain state it leaves (`needs_newline` false).
+    tip: Tip,
+    /// The file ends with a newline.
+    had_newline: bool,
+}
+
+/// The `hash` and `seq` of the last line of a non-empty file, checked against its content,
+/// and whether the file ends with a newline.
+fn last_hash(path: &Path) -> Result<LastLine, ResumeError> {
     let read_err = |source| ResumeError::Read {
         path: path.to_path_buf(),
         source,
@@ -127,7 +138,15 @@ fn last_hash(path: &Path) -> Result<(String, bool), ResumeError> {
             "hash mismatch: the entry was edited (stored {claimed}, computed {expected})"
         )));
     }
-    Ok((claimed, had_newline))
+    Ok(LastLine {
+        tip: Tip {
+            hash: claimed,
+            needs_newline: false,
+            seq: value.get("seq").and_then(Value::as_u64).unwrap_or(0),
+            ends_unsigned: !checkpoint::is_checkpoint(&value),
+        },
+        had_newline,
+    })
 }
 
 /// The byte offset where the last line starts, its bytes without the newline (`None` when

@@ -1,6 +1,8 @@
 //! The file side of the writer: seals entries onto the chain, appends them, rotates by
 //! size, fsyncs, and keeps the health flag. Plain blocking code, run by the writer task on
-//! tokio's blocking pool.
+//! tokio's blocking pool. With a signing key it also seals the checkpoints
+//! ([`super::checkpoint`]): by count as entries are sealed, by time when the writer wakes,
+//! as the last line of a file before each rotation, and at shutdown.
 //!
 //! A line that cannot be written stays queued (already sealed, so the chain order is
 //! fixed) and is retried first on the next attempt; a partial write is cut back off the
@@ -16,13 +18,49 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use time::OffsetDateTime;
 
 use super::chain;
+use super::checkpoint::schedule::Schedule;
 use super::entry::AuditEntry;
+use super::export::ocsf;
+use super::export::otlp::OtlpExport;
 use super::resume::{self, ResumeError};
 use super::rotate;
 
 /// Sealed lines kept while the file cannot be written. Beyond this, new entries are
 /// dropped (and logged): the proxy is already refusing requests while unhealthy.
 const PENDING_LIMIT: usize = 10_000;
+
+/// What the sink does besides appending the chain: set by the writer at start.
+#[derive(Debug)]
+pub struct SinkSettings {
+    /// Rotate before the live file would grow past this many bytes; `None` never rotates.
+    pub rotate_bytes: Option<u64>,
+    /// Copy each written line to stdout.
+    pub also_stdout: bool,
+    /// The stdout copy is OCSF HTTP Activity rather than the log's own lines.
+    pub stdout_ocsf: bool,
+    /// Written into every entry.
+    pub replica: String,
+    /// When and with what key checkpoints are signed; `None`: no checkpoints.
+    pub checkpoints: Option<Schedule>,
+    /// Each sealed entry also goes to an OTLP collector.
+    pub otlp: Option<OtlpExport>,
+}
+
+mod checkpointing;
+
+/// A sealed line waiting to be written.
+#[derive(Debug)]
+struct Pending {
+    /// The line, ending in `\n`.
+    line: Vec<u8>,
+    /// Its OCSF form for the stdout copy (entries only, when that format is chosen).
+    copy: Option<Vec<u8>>,
+    /// The file is rotated before this line (it follows a rotation's checkpoint).
+    rotate_before: bool,
+    /// Written to the current file even past `rotate_bytes`: a checkpoint, which belongs
+    /// in the file of the entries it signs.
+    keep_in_file: bool,
+}
 
 /// The open log file and the chain state.
 #[derive(Debug)]
@@ -37,10 +75,23 @@ pub struct Sink {
     rotate_bytes: Option<u64>,
     /// Copy each written line to stdout.
     also_stdout: bool,
+    /// The stdout copy is OCSF.
+    stdout_ocsf: bool,
+    /// Written into every entry.
+    replica: String,
+    /// The `seq` of the last sealed entry.
+    seq: u64,
+    /// Checkpoint signing, when configured.
+    checkpoints: Option<Schedule>,
+    /// The OTLP export, when configured.
+    otlp: Option<OtlpExport>,
+    /// The size the live file will have once every pending line is written (checkpoints
+    /// only: it decides where a rotation's checkpoint goes).
+    projected: u64,
     /// Hash of the last sealed entry (written or pending): the next entry's `prev_hash`.
     tip: String,
-    /// Sealed lines, each ending in `\n`, not yet in the file.
-    pending: VecDeque<Vec<u8>>,
+    /// Sealed lines not yet in the file.
+    pending: VecDeque<Pending>,
     /// The file ends without a newline (see [`resume::Tip::needs_newline`]).
     needs_newline: bool,
     /// Bytes were written since the last fsync.
@@ -74,11 +125,16 @@ impl Sink {
     /// Opens (creating, mode 0600) the log at `path` and continues its chain.
     pub fn open(
         path: &Path,
-        rotate_bytes: Option<u64>,
-        also_stdout: bool,
+        settings: SinkSettings,
         healthy: Arc<AtomicBool>,
     ) -> Result<Sink, OpenError> {
         let tip = resume::find_tip(path)?;
+        let mut checkpoints = settings.checkpoints;
+        if let Some(schedule) = checkpoints.as_mut()
+            && tip.ends_unsigned
+        {
+            schedule.count_entry();
+        }
         let (file, len) = open_append(path).map_err(|source| OpenError::Open {
             path: path.to_path_buf(),
             source,
@@ -88,8 +144,14 @@ impl Sink {
             path: path.to_path_buf(),
             file: Some(file),
             len,
-            rotate_bytes,
-            also_stdout,
+            rotate_bytes: settings.rotate_bytes,
+            also_stdout: settings.also_stdout,
+            stdout_ocsf: settings.stdout_ocsf,
+            replica: settings.replica,
+            seq: tip.seq,
+            checkpoints,
+            otlp: settings.otlp,
+            projected: len,
             tip: tip.hash,
             pending: VecDeque::new(),
             needs_newline: tip.needs_newline,
@@ -110,13 +172,56 @@ impl Sink {
             );
             return;
         }
-        match chain::seal(&mut entry, &self.tip) {
-            Ok(mut line) => {
-                line.push(b'\n');
-                self.tip = std::mem::take(&mut entry.hash);
-                self.pending.push_back(line);
-            }
-            Err(e) => self.fail("seal", &io::Error::other(e)),
+        entry.replica = Some(self.replica.clone());
+        entry.seq = Some(self.seq + 1);
+        let mut line = match chain::seal(&mut entry, &self.tip) {
+            Ok(line) => line,
+            Err(e) => return self.fail("seal", &io::Error::other(e)),
+        };
+        let rotate_before = self.checkpoints.is_some()
+            && self.rotate_bytes.is_some_and(|max| {
+                self.projected > 0 && self.projected + line.len() as u64 + 1 > max
+            });
+        if rotate_before
+            && self
+                .checkpoints
+                .as_ref()
+                .is_some_and(Schedule::has_unsigned)
+        {
+            // The file's last line is to be a checkpoint of what it holds: seal one on the
+            // current head, then this entry again after it.
+            self.push_checkpoint();
+            line = match chain::seal(&mut entry, &self.tip) {
+                Ok(line) => line,
+                Err(e) => return self.fail("seal", &io::Error::other(e)),
+            };
+        }
+        line.push(b'\n');
+        if rotate_before {
+            self.projected = 0;
+        }
+        self.projected += line.len() as u64;
+        self.seq += 1;
+        let copy = self.stdout_ocsf.then(|| ocsf::line(&entry));
+        if let Some(otlp) = &self.otlp {
+            otlp.emit(&entry);
+        }
+        self.tip = std::mem::take(&mut entry.hash);
+        self.pending.push_back(Pending {
+            line,
+            copy,
+            rotate_before,
+            keep_in_file: false,
+        });
+        if self.checkpoints.as_mut().is_some_and(Schedule::count_entry) {
+            self.push_checkpoint();
+        }
+    }
+
+    /// Sends the OTLP records still queued and stops the export (blocking, bounded).
+    pub fn finish_export(&self) {
+        if let Some(otlp) = &self.otlp {
+            otlp.shutdown();
         }
     }
 
@@ -173,11 +278,14 @@ impl Sink {
             }
         };
         self.file = Some(file);
-        let first = self.pending.front().map_or(0, |l| l.len() as u64);
-        if self
-            .rotate_bytes
-            .is_some_and(|max| self.len > 0 && self.len + first > max)
-        {
+        let (first, rotate_before, keep) = self.pending.front().map_or((0, false, false), |p| {
+            (p.line.len() as u64, p.rotate_before, p.keep_in_file)
+        });
+        let over = !keep && self.rotate_bytes.is_some_and(|max| self.len + first > max);
+        if self.len > 0 && (rotate_before || over) {
+            if let Some(front) = self.pending.front_mut() {
+                front.rotate_before = false;
+            }
             return self.rotate();
         }
         let mut buf = Vec::new();
@@ -185,14 +293,19 @@ impl Sink {
             buf.push(b'\n');
         }
         let mut count = 0;
-        for line in &self.pending {
-            let fits = self
-                .rotate_bytes
-                .is_none_or(|max| self.len + (buf.len() + line.len()) as u64 <= max);
-            if count > 0 && !fits {
+        let mut copies = Vec::new();
+        for p in &self.pending {
+            let fits = p.keep_in_file
+                || self
+                    .rotate_bytes
+                    .is_none_or(|max| self.len + (buf.len() + p.line.len()) as u64 <= max);
+            if count > 0 && (!fits || p.rotate_before) {
                 break;
             }
-            buf.extend_from_slice(line);
+            buf.extend_from_slice(&p.line);
+            if let Some(copy) = &p.copy {
+                copies.extend_from_slice(copy);
+            }
             count += 1;
         }
         let Some(file) = self.file.as_mut() else {
@@ -211,8 +324,9 @@ impl Sink {
         self.pending.drain(..count);
         self.succeed();
         if self.also_stdout {
+            let copy = if self.stdout_ocsf { &copies } else { &buf };
             let mut out = io::stdout().lock();
-            if let Err(e) = out.write_all(&buf).and_then(|()| out.flush()) {
+            if let Err(e) = out.write_all(copy).and_then(|()| out.flush()) {
                 self.fail("stdout write", &e);
             }
         }

@@ -106,6 +106,10 @@ impl Iterator for Tail {
                     return Some(Err(TailError::Read { path, source }));
                 }
             }
+            // A signed checkpoint ([`super::checkpoint`]) is no exchange: not shown.
+            if line.starts_with(br#"{"hash":"#) && is_checkpoint_line(&line) {
+                continue;
+            }
             match serde_json::from_slice::<AuditEntry>(&line) {
                 Ok(entry) if self.filter.matches(&entry) => return Some(Ok(entry)),
                 Ok(_) => {}
@@ -119,6 +123,13 @@ impl Iterator for Tail {
             }
         }
     }
+}
+
+/// Whether a line is a checkpoint. Only lines starting with `{"hash":` are parsed for it:
+/// an entry always has `bytes_in`, which sorts before `hash`, so no entry starts so.
+fn is_checkpoint_line(line: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(line)
+        .is_ok_and(|v| super::checkpoint::is_checkpoint(&v))
 }
 
 /// One line for people: time, decision, agent, method, URL, status, rule, reason, and what
@@ -222,6 +233,24 @@ mod tests {
             other => panic!("expected a bad line 4, got {other:?}"),
         }
         assert_eq!(tail(&[path], TailFilter::default()).count(), 4);
+    }
+
+    #[test]
+    fn checkpoints_are_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let mut e = entry("1", "bot", Decision::Allow, "a.example");
+        let mut text = String::from_utf8(seal(&mut e, GENESIS_HASH).unwrap()).unwrap();
+        let signer =
+            crate::audit::checkpoint::Signer::new(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
+        let (line, _) = signer.line("kw", 1, &e.hash, "t".into()).unwrap();
+        text.push('\n');
+        text.push_str(&String::from_utf8(line).unwrap());
+        text.push('\n');
+        std::fs::write(&path, text).unwrap();
+        let got: Vec<_> = tail(&[path], TailFilter::default()).collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].as_ref().unwrap().request_id, "1");
     }
 
     #[test]

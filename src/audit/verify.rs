@@ -81,6 +81,40 @@ pub enum BreakReason {
         /// The `prev_hash` in the line.
         found: String,
     },
+    /// The entry's `seq` jumps past entries that are not there.
+    #[error(
+        "entries {from} to {to} of replica {replica} are missing before this line: the log was \
+         cut or lines were deleted (the entry's seq proves they existed)"
+    )]
+    EntriesMissing {
+        /// The replica.
+        replica: String,
+        /// The first missing seq.
+        from: u64,
+        /// The last missing seq.
+        to: u64,
+    },
+    /// A checkpoint that does not hold (forged, edited, another key).
+    #[error(transparent)]
+    Checkpoint(#[from] super::checkpoint::CheckpointError),
+    /// A checkpoint signs a count the chain does not have.
+    #[error(
+        "checkpoint signs {signed} entries but the chain holds {counted}: entries were removed"
+    )]
+    CountMismatch {
+        /// The seq in the checkpoint.
+        signed: u64,
+        /// The seq of the entry before it.
+        counted: u64,
+    },
+    /// A line of another replica inside this replica's files.
+    #[error("line of replica {found} in a file of replica {expected}")]
+    OtherReplica {
+        /// The file's replica.
+        expected: String,
+        /// The line's.
+        found: String,
+    },
 }
 
 /// Why verification failed.
@@ -96,6 +130,25 @@ pub enum VerifyError {
         path: PathBuf,
         /// The I/O error.
         source: io::Error,
+    },
+    /// `--public-key` was given, and a replica's files hold no checkpoint.
+    #[error(
+        "replica {replica}: no signed checkpoint in {path} (checkpoints are not configured, or the \
+         log was cut before the first one)"
+    )]
+    Unsigned {
+        /// The replica.
+        replica: String,
+        /// Its last file.
+        path: PathBuf,
+    },
+    /// The public key file could not be read.
+    #[error("public key {path}: {reason}")]
+    PublicKey {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// The chain breaks here.
     #[error("audit chain broken at {path}:{line}: {reason}")]
@@ -151,7 +204,8 @@ fn verify_file(path: &Path, report: &mut VerifyReport) -> Result<(), VerifyError
             line: line_no,
             reason,
         };
-        let (prev, hash) = check_line(&buf, report.last_hash.as_deref()).map_err(broken)?;
+        let Checked { prev, hash, .. } =
+            check_line(&buf, report.last_hash.as_deref()).map_err(broken)?;
         if report.first_prev_hash.is_none() {
             report.starts_at_genesis = prev == GENESIS_HASH;
             report.first_prev_hash = Some(prev);
@@ -162,9 +216,19 @@ fn verify_file(path: &Path, report: &mut VerifyReport) -> Result<(), VerifyError
     }
 }
 
+/// A line whose chain link holds.
+pub(super) struct Checked {
+    /// The parsed line.
+    pub value: Value,
+    /// Its `prev_hash`.
+    pub prev: String,
+    /// Its `hash`.
+    pub hash: String,
+}
+
 /// Checks one line against the previous entry's hash (`None` for the first entry, which
-/// may hang from any hash); returns the line's `prev_hash` and `hash`.
-fn check_line(line: &[u8], previous: Option<&str>) -> Result<(String, String), BreakReason> {
+/// may hang from any hash); returns the line with its `prev_hash` and `hash`.
+pub(super) fn check_line(line: &[u8], previous: Option<&str>) -> Result<Checked, BreakReason> {
     if line.is_empty() {
         return Err(BreakReason::BadJson("empty line".to_owned()));
     }
@@ -192,7 +256,11 @@ fn check_line(line: &[u8], previous: Option<&str>) -> Result<(String, String), B
     if computed != stored {
         return Err(BreakReason::HashMismatch { stored, computed });
     }
-    Ok((prev, stored))
+    Ok(Checked {
+        value,
+        prev,
+        hash: stored,
+    })
 }
 
 #[cfg(test)]

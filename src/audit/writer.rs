@@ -16,9 +16,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::checkpoint::Signer;
+use super::checkpoint::schedule::{CheckpointConfig, Schedule};
 use super::entry::AuditEntry;
+use super::export::otlp::{OtlpConfig, OtlpError, OtlpExport};
 use super::handle::{AuditHandle, Command};
-use super::sink::{OpenError, Sink};
+use super::sink::{OpenError, Sink, SinkSettings};
 
 /// Most messages handled per write: bounds the latency of one batch.
 const BATCH_MAX: usize = 512;
@@ -56,6 +59,24 @@ pub struct AuditConfig {
     pub channel_capacity: usize,
     /// Also write every line to stdout, for a cluster log pipeline.
     pub also_stdout: bool,
+    /// The form of the stdout copy.
+    pub stdout_format: LineFormat,
+    /// The id written into every entry (`None`: the host name).
+    pub replica: Option<String>,
+    /// Signed checkpoints (`None`: none are written).
+    pub checkpoints: Option<CheckpointConfig>,
+    /// Export to an OTLP collector (`None`: none).
+    pub otlp: Option<OtlpConfig>,
+}
+
+/// The form of the stdout copy of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LineFormat {
+    /// The log's own lines, chain hashes included.
+    #[default]
+    Keyward,
+    /// OCSF HTTP Activity events ([`super::export::ocsf`]), checkpoints left out.
+    Ocsf,
 }
 
 impl AuditConfig {
@@ -67,6 +88,10 @@ impl AuditConfig {
             rotate_bytes: None,
             channel_capacity: DEFAULT_CHANNEL_CAPACITY,
             also_stdout: false,
+            stdout_format: LineFormat::Keyward,
+            replica: None,
+            checkpoints: None,
+            otlp: None,
         }
     }
 }
@@ -86,6 +111,12 @@ pub enum AuditError {
         /// The entry that was not recorded.
         request_id: String,
     },
+    /// The checkpoint signing key could not be loaded.
+    #[error(transparent)]
+    Key(#[from] super::checkpoint::schedule::SignerError),
+    /// The OTLP exporter could not start.
+    #[error(transparent)]
+    Otlp(#[from] OtlpError),
     /// `try_record` found the channel full.
     #[error("audit channel full; entry {request_id} not recorded")]
     Full {
@@ -105,18 +136,40 @@ pub struct AuditWriter {
 
 impl AuditWriter {
     /// Opens the log (continuing an existing chain) and spawns the writer on the current
-    /// tokio runtime. Fails if the file cannot be opened or its last line is corrupt.
+    /// tokio runtime, without checkpoints. Fails if the file cannot be opened or its last
+    /// line is corrupt.
     pub fn start(config: AuditConfig) -> Result<(AuditHandle, JoinHandle<()>), AuditError> {
+        Self::start_signed(config, None)
+    }
+
+    /// [`AuditWriter::start`], signing checkpoints with `signer` as `config.checkpoints`
+    /// says (the key is read by the caller: [`CheckpointConfig::load_signer`]).
+    pub fn start_signed(
+        config: AuditConfig,
+        signer: Option<Signer>,
+    ) -> Result<(AuditHandle, JoinHandle<()>), AuditError> {
         if config.channel_capacity == 0 {
             return Err(AuditError::ZeroCapacity(config.channel_capacity));
         }
         let healthy = Arc::new(AtomicBool::new(false));
-        let sink = Sink::open(
-            &config.path,
-            config.rotate_bytes,
-            config.also_stdout,
-            healthy.clone(),
-        )?;
+        let checkpoints = match (signer, &config.checkpoints) {
+            (Some(signer), Some(c)) => Some(Schedule::new(signer, c, 0)),
+            _ => None,
+        };
+        let replica = config.replica.clone().unwrap_or_else(default_replica);
+        let otlp = match &config.otlp {
+            Some(c) => Some(OtlpExport::start(c, &replica)?),
+            None => None,
+        };
+        let settings = SinkSettings {
+            rotate_bytes: config.rotate_bytes,
+            also_stdout: config.also_stdout,
+            stdout_ocsf: config.stdout_format == LineFormat::Ocsf,
+            replica,
+            checkpoints,
+            otlp,
+        };
+        let sink = Sink::open(&config.path, settings, healthy.clone())?;
         let (tx, rx) = mpsc::channel(config.channel_capacity);
         let writer = AuditWriter {
             rx,
@@ -182,6 +235,7 @@ impl AuditWriter {
             }
         }
         let sync = self.fsync != FsyncPolicy::Never;
+        sink.checkpoint_now();
         let Some(sink) = write_batch(sink, Vec::new(), sync).await else {
             return;
         };
@@ -191,6 +245,8 @@ impl AuditWriter {
                 "audit writer stopped with entries it could not write"
             );
         }
+        // The collector gets what was written before the writer reports closed.
+        let _ = tokio::task::spawn_blocking(move || sink.finish_export()).await;
         for reply in closers {
             let _ = reply.send(());
         }
@@ -204,10 +260,10 @@ impl AuditWriter {
             FsyncPolicy::Interval(every) if sink.is_dirty() => Some(last_sync + every),
             _ => None,
         };
-        match (retry, sync) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [retry, sync, sink.checkpoint_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 
@@ -221,6 +277,7 @@ async fn write_batch(mut sink: Sink, entries: Vec<AuditEntry>, sync: bool) -> Op
         for entry in entries {
             sink.push(entry);
         }
+        sink.checkpoint_if_due();
         sink.write_pending();
         return Some(sink);
     }
@@ -229,6 +286,7 @@ async fn write_batch(mut sink: Sink, entries: Vec<AuditEntry>, sync: bool) -> Op
         for entry in entries {
             sink.push(entry);
         }
+        sink.checkpoint_if_due();
         sink.write_pending();
         if sync {
             sink.sync();
@@ -245,6 +303,15 @@ async fn write_batch(mut sink: Sink, entries: Vec<AuditEntry>, sync: bool) -> Op
     }
 }
 
+/// The host name, the default replica id (`keyward` when it cannot be read).
+fn default_replica() -> String {
+    hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "keyward".to_owned())
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
@@ -254,3 +321,6 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod checkpoint_tests;

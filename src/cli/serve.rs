@@ -115,7 +115,11 @@ impl ServeArgs {
             config.admin_token = Some(v);
         }
         if let Some(v) = self.audit_log {
-            config.audit = Some(crate::audit::AuditConfig::new(v));
+            // The flag moves the log; the rest of `audit:` (checkpoints, replica) stays.
+            match config.audit.as_mut() {
+                Some(audit) => audit.path = v,
+                None => config.audit = Some(crate::audit::AuditConfig::new(v)),
+            }
         }
         if self.audit_stdout
             && let Some(audit) = config.audit.as_mut()

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{
-    Approver, Config, ConfigError, DEFAULT_AUDIT_LOG, Limits, LogFormat, RedisUrl, StateConfig,
-};
-use crate::audit::{AuditConfig, FsyncPolicy};
+use super::audit::FileAudit;
+use super::{Approver, Config, ConfigError, Limits, LogFormat, RedisUrl, StateConfig};
+use crate::audit::AuditConfig;
 
 /// Keys of `keyward.yaml`; every key is optional and flags override it.
 #[derive(Debug, Default, Deserialize)]
@@ -53,59 +52,6 @@ pub struct FileState {
     pub password: Option<String>,
     /// PEM roots for a `rediss://` server with a private CA.
     pub ca: Option<PathBuf>,
-}
-
-/// `audit:` in `keyward.yaml`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileAudit {
-    /// The live log file.
-    pub path: Option<PathBuf>,
-    /// `always`, `never`, or an interval such as `1s`.
-    pub fsync: Option<String>,
-    /// Rotate before the file grows past this many bytes.
-    pub rotate_bytes: Option<u64>,
-    /// Also write every entry to stdout (JSON lines, for a cluster log pipeline).
-    pub stdout: Option<bool>,
-    /// `false` turns the audit log off (exchanges are then only logged).
-    pub enabled: Option<bool>,
-}
-
-impl FileAudit {
-    fn apply(self, config: &mut Config) -> Result<(), ConfigError> {
-        if self.enabled == Some(false) {
-            config.audit = None;
-            return Ok(());
-        }
-        let mut audit = config
-            .audit
-            .take()
-            .unwrap_or_else(|| AuditConfig::new(DEFAULT_AUDIT_LOG));
-        if let Some(path) = self.path {
-            audit.path = path;
-        }
-        if let Some(fsync) = self.fsync {
-            audit.fsync = match fsync.as_str() {
-                "always" => FsyncPolicy::Always,
-                "never" => FsyncPolicy::Never,
-                other => FsyncPolicy::Interval(humantime::parse_duration(other).map_err(|e| {
-                    ConfigError::Duration {
-                        key: "audit.fsync".into(),
-                        value: other.to_owned(),
-                        reason: e.to_string(),
-                    }
-                })?),
-            };
-        }
-        if let Some(bytes) = self.rotate_bytes {
-            audit.rotate_bytes = Some(bytes);
-        }
-        if let Some(stdout) = self.stdout {
-            audit.also_stdout = stdout;
-        }
-        config.audit = Some(audit);
-        Ok(())
-    }
 }
 
 /// `limits:` in `keyward.yaml`; durations as `30s`, `500ms`, `2m`.

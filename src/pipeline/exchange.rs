@@ -112,6 +112,8 @@ pub struct Exchange {
     pub mcp_session: Option<String>,
     /// The action keyward's own MCP listener sent this request for (a verified header).
     pub action: Option<crate::actions::handoff::HandedCall>,
+    /// The agent's `traceparent`, when it sent a valid one.
+    pub trace: Option<super::trace_context::TraceContext>,
     /// Who approved or denied a held request, and when.
     pub approval: Option<ApprovalRecord>,
     /// Set in learn mode: the entry's mode is `learn`.
@@ -153,6 +155,7 @@ impl Exchange {
             upstream_ms: None,
             mcp_session: None,
             action: None,
+            trace: None,
             agent,
             approval: None,
             learn: false,

@@ -70,6 +70,10 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
         e.action = Some(call.name.clone());
         e.action_input = call.input.as_deref().cloned();
     }
+    if let Some(trace) = &x.trace {
+        e.trace_id = Some(trace.trace_id.clone());
+        e.span_id = Some(trace.span_id.clone());
+    }
     if let Some(calls) = x.decision.as_ref().and_then(|d| d.mcp.as_ref()) {
         if let Some(call) = calls.deciding_call() {
             e.mcp_method = Some(call.call.method.clone());
