@@ -3,7 +3,8 @@
 //! default command)
 //! are read from deploy/, their container paths mapped into a temporary root, their listen
 //! addresses to port 0; the real binary then starts with them, listens, and its `/readyz`
-//! answers 200 (and, where a token is mounted, the admin API accepts it).
+//! answers 200 (and, where a token is mounted, the admin API accepts it). The replicated
+//! Deployment, which needs Redis, is started by `deploy_kube.rs` with these functions.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,12 +18,12 @@ fn deploy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
 }
 
-fn yaml(path: &Path) -> Vec<Value> {
+pub(crate) fn yaml(path: &Path) -> Vec<Value> {
     serde_saphyr::from_multiple::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// Every Kubernetes object of deploy/kubernetes.
-fn objects() -> Vec<Value> {
+pub(crate) fn objects() -> Vec<Value> {
     let mut out = Vec::new();
     let mut dirs = vec![deploy().join("kubernetes")];
     while let Some(dir) = dirs.pop() {
@@ -38,14 +39,14 @@ fn objects() -> Vec<Value> {
     out
 }
 
-fn object<'a>(all: &'a [Value], kind: &str, name: &str) -> &'a Value {
+pub(crate) fn object<'a>(all: &'a [Value], kind: &str, name: &str) -> &'a Value {
     all.iter()
         .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 
 /// What a mounted path holds.
-enum Content {
+pub(crate) enum Content {
     /// Files by name.
     Files(BTreeMap<String, String>),
     /// A CA made by `keyward ca init`.
@@ -56,16 +57,16 @@ enum Content {
 }
 
 /// A unit as shipped: its arguments, mounts, working directory and environment.
-struct Unit {
-    name: &'static str,
-    args: Vec<String>,
-    mounts: Vec<(String, Content)>,
-    workdir: String,
-    env: Vec<(String, String)>,
+pub(crate) struct Unit {
+    pub(crate) name: &'static str,
+    pub(crate) args: Vec<String>,
+    pub(crate) mounts: Vec<(String, Content)>,
+    pub(crate) workdir: String,
+    pub(crate) env: Vec<(String, String)>,
     /// The path the unit's readiness check asks for.
-    ready: String,
+    pub(crate) ready: String,
     /// The admin token a client of the unit would use, when one is mounted.
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 /// Flags whose value is an address to listen on (mapped to 127.0.0.1:0).
@@ -119,7 +120,7 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn string_map(v: &Value) -> BTreeMap<String, String> {
+pub(crate) fn string_map(v: &Value) -> BTreeMap<String, String> {
     v.as_object()
         .map(|m| {
             m.iter()
@@ -130,7 +131,7 @@ fn string_map(v: &Value) -> BTreeMap<String, String> {
 }
 
 /// The keyward container of a Deployment (its first container, or its native sidecar).
-fn kubernetes_unit(name: &'static str, deployment: &str) -> Unit {
+pub(crate) fn kubernetes_unit(name: &'static str, deployment: &str) -> Unit {
     let all = objects();
     let pod = &object(&all, "Deployment", deployment)["spec"]["template"]["spec"];
     let container = pod["containers"]
@@ -281,6 +282,11 @@ fn copy_rules(to: &Path) {
 }
 
 async fn start(unit: Unit) {
+    start_prepared(unit, |_| {}).await;
+}
+
+/// Starts `unit` once its mounts are written and `prepare` has seen the temporary root.
+pub(crate) async fn start_prepared(unit: Unit, prepare: impl FnOnce(&Path)) {
     let root = tempfile::tempdir().unwrap();
     let at = |p: &str| root.path().join(p.trim_start_matches('/'));
     for (path, content) in &unit.mounts {
@@ -304,6 +310,7 @@ async fn start(unit: Unit) {
             Content::Empty => {}
         }
     }
+    prepare(root.path());
     let workdir = at(&unit.workdir);
     std::fs::create_dir_all(&workdir).unwrap();
     let args = map_args(&unit.args, root.path());
@@ -316,14 +323,12 @@ async fn start(unit: Unit) {
     let logs = tempfile::tempdir().unwrap();
     let mut keyward = child::spawn(command, logs.path()).await;
     let admin = keyward.admin().await;
-    let ready = support::admin_get(&admin, &unit.ready).await;
-    assert_eq!(
-        ready.status,
-        StatusCode::OK,
-        "{}: {}",
-        unit.name,
-        unit.ready
-    );
+    let what = format!("{}: {} answers 200", unit.name, unit.ready);
+    support::eventually_async(&what, std::time::Duration::from_secs(10), async || {
+        let ready = support::admin_get(&admin, &unit.ready).await;
+        (ready.status == StatusCode::OK).then_some(())
+    })
+    .await;
     if args.iter().any(|a| a.starts_with("--transparent-listen")) {
         refuses_direct_connections(&keyward).await;
     }
@@ -362,13 +367,6 @@ async fn refuses_direct_connections(keyward: &child::Child) {
     .await
     .expect("the transparent listener closed the connection in time");
     assert!(read.is_err() || answer.is_empty(), "{answer:?}");
-}
-
-#[tokio::test]
-async fn kubernetes_deployment_starts_with_its_arguments_and_mounts() {
-    let unit = kubernetes_unit("Deployment", "keyward");
-    assert!(unit.token.is_some(), "the Deployment mounts an admin token");
-    start(unit).await;
 }
 
 #[tokio::test]

@@ -30,6 +30,7 @@ mod aws_sigv4;
 mod cli;
 mod clients;
 mod deploy;
+mod deploy_kube;
 mod deploy_units;
 mod dns;
 mod exhaustion;
