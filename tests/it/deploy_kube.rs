@@ -119,6 +119,38 @@ fn kustomization_lists_every_manifest_and_secrets_are_created_by_its_commands() 
 }
 
 #[test]
+fn kustomize_builds_every_listed_object_into_the_namespace() {
+    let text = std::fs::read_to_string(kubernetes().join("kustomization.yaml")).unwrap();
+    let kustomization: Value = serde_saphyr::from_str(&text).unwrap();
+    let mut listed: Vec<(String, String)> = Vec::new();
+    for resource in kustomization["resources"].as_array().unwrap() {
+        let path = kubernetes().join(resource.as_str().unwrap());
+        for o in crate::deploy_units::yaml(&path) {
+            listed.push((o["kind"].to_string(), o["metadata"]["name"].to_string()));
+        }
+    }
+    // scripts/test installs kubectl (kubernetes-client), whose `kustomize` needs no cluster.
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(kubernetes())
+        .output()
+        .expect("kubectl is not installed (scripts/test installs kubernetes-client)");
+    assert!(out.status.success(), "{out:?}");
+    let built =
+        serde_saphyr::from_multiple::<Value>(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    let mut names: Vec<(String, String)> = built
+        .iter()
+        .map(|o| {
+            assert_eq!(o["metadata"]["namespace"], "agents", "{o}");
+            (o["kind"].to_string(), o["metadata"]["name"].to_string())
+        })
+        .collect();
+    names.sort();
+    listed.sort();
+    assert_eq!(names, listed);
+}
+
+#[test]
 fn replicas_are_spread_probed_and_budgeted() {
     let all = objects();
     let deployment = object(&all, "Deployment", "keyward");
