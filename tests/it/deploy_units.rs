@@ -282,11 +282,12 @@ fn copy_rules(to: &Path) {
 }
 
 async fn start(unit: Unit) {
-    start_prepared(unit, |_| {}).await;
+    let _ = start_prepared(unit, |_| {}).await;
 }
 
-/// Starts `unit` once its mounts are written and `prepare` has seen the temporary root.
-pub(crate) async fn start_prepared(unit: Unit, prepare: impl FnOnce(&Path)) {
+/// Starts `unit` once its mounts are written and `prepare` has seen the temporary root;
+/// returns what it wrote (stdout, stderr and the files under its working directory).
+pub(crate) async fn start_prepared(unit: Unit, prepare: impl FnOnce(&Path)) -> String {
     let root = tempfile::tempdir().unwrap();
     let at = |p: &str| root.path().join(p.trim_start_matches('/'));
     for (path, content) in &unit.mounts {
@@ -346,6 +347,19 @@ pub(crate) async fn start_prepared(unit: Unit, prepare: impl FnOnce(&Path)) {
     assert!(keyward.terminate().await.success(), "{}", unit.name);
     let stderr = std::fs::read_to_string(&keyward.stderr).unwrap();
     assert!(!stderr.contains("ERROR"), "{}: {stderr}", unit.name);
+    let mut written = std::fs::read_to_string(&keyward.stdout).unwrap() + &stderr;
+    let mut dirs = vec![workdir];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                written.push_str(&text);
+            }
+        }
+    }
+    written
 }
 
 /// The transparent listener the banner names closes a connection that was not redirected

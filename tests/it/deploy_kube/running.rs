@@ -50,17 +50,24 @@ fn rewritten(text: &str, root: &Path, url: &str) -> String {
 async fn deployment_starts_with_its_config_and_mounts_against_redis() {
     let all = objects();
     let password = redis_password(&all);
-    let redis = RedisServer::start_with(vec!["--requirepass".into(), password], None).await;
+    let redis = RedisServer::start_with(vec!["--requirepass".into(), password.clone()], None).await;
     let unit = kubernetes_unit("Deployment", "keyward");
     assert!(unit.token.is_some(), "the Deployment mounts an admin token");
+    let mut secrets = vec![password.clone(), unit.token.clone().unwrap()];
+    secrets.extend(
+        string_map(&object(&all, "Secret", "keyward-approvers")["stringData"]).into_values(),
+    );
     let url = redis.url();
-    start_prepared(unit, |root| {
+    let written = start_prepared(unit, |root| {
         let config = root.join("etc/keyward/config/keyward.yaml");
         let text = std::fs::read_to_string(&config).unwrap();
         std::fs::write(&config, rewritten(&text, root, &url)).unwrap();
         keygen(&root.join("var/run/keyward/audit-key"));
     })
     .await;
+    for secret in secrets {
+        assert!(!written.contains(&secret), "a secret was written");
+    }
 }
 
 const LIMITED: &str = r#"
@@ -77,7 +84,7 @@ async fn two_replicas_of_the_config_map_share_a_rate_limit_and_verify_their_audi
     let all = objects();
     let (files, _) = mounted(&all);
     let password = redis_password(&all);
-    let redis = RedisServer::start_with(vec!["--requirepass".into(), password], None).await;
+    let redis = RedisServer::start_with(vec!["--requirepass".into(), password.clone()], None).await;
     let ca = TestCa::new();
     let upstream = Upstream::https(&ca, &["api.example.com"], &[b"http/1.1"], echo()).await;
     let rules = tempfile::tempdir().unwrap();
@@ -162,5 +169,8 @@ async fn two_replicas_of_the_config_map_share_a_rate_limit_and_verify_their_audi
             stdout.contains(&format!("ok: replica keyward-{i}")),
             "{stdout}"
         );
+        let log = std::fs::read_to_string(&logs[i]).unwrap();
+        assert_eq!(log.matches("\"rule\":\"limited\"").count(), 5, "{log}");
+        assert!(!log.contains(&password), "the Redis password was written");
     }
 }
