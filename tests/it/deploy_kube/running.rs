@@ -164,12 +164,12 @@ async fn two_replicas_of_the_config_map_share_a_rate_limit_and_verify_their_audi
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{out:?}");
-    for i in 0..2 {
+    for (i, log) in logs.iter().enumerate() {
         assert!(
             stdout.contains(&format!("ok: replica keyward-{i}")),
             "{stdout}"
         );
-        let log = std::fs::read_to_string(&logs[i]).unwrap();
+        let log = std::fs::read_to_string(log).unwrap();
         assert_eq!(log.matches("\"rule\":\"limited\"").count(), 5, "{log}");
         assert!(!log.contains(&password), "the Redis password was written");
     }
