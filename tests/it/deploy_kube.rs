@@ -170,6 +170,16 @@ fn replicas_are_spread_probed_and_budgeted() {
         args.contains("--config=/etc/keyward/config/keyward.yaml"),
         "{args}"
     );
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyward.yaml");
+    std::fs::write(&path, keyward_yaml(&all)).unwrap();
+    let mut config = keyward::config::Config::default();
+    FileConfig::load(&path).unwrap().apply(&mut config).unwrap();
+    assert!(
+        std::time::Duration::from_secs(grace) > config.limits.shutdown_grace,
+        "the kubelet waits for keyward's drain ({grace} s)"
+    );
     let pdb = object(&all, "PodDisruptionBudget", "keyward");
     assert_eq!(pdb["apiVersion"], "policy/v1");
     let spec = &pdb["spec"];
