@@ -53,6 +53,8 @@ pub struct CredentialStore {
     credentials: Vec<Credential>,
     /// Finds any placeholder in any encoding (raw, URL, JSON, base64).
     placeholders: Arc<Scrubber>,
+    /// Whether any source renews its value when an upstream refuses it (OAuth 2.0).
+    renewing: bool,
 }
 
 impl CredentialStore {
@@ -67,10 +69,17 @@ impl CredentialStore {
                 .zip(credentials.iter())
                 .map(|(v, c)| (v, c.placeholder.as_str())),
         ));
+        let renewing = credentials.iter().any(|c| c.source.renews());
         Self {
             credentials,
             placeholders,
+            renewing,
         }
+    }
+
+    /// Whether any secret's source renews its value when an upstream refuses it.
+    pub fn has_renewing(&self) -> bool {
+        self.renewing
     }
 
     pub fn is_empty(&self) -> bool {
