@@ -299,22 +299,35 @@ fn secret_kind(ctx: &mut Ctx<'_>, name: &SStr, secret: &RawSecret) -> SecretKind
     kind
 }
 
-/// `env:NAME`, `file:PATH`, an argv list or `{exec: [argv]}`.
+/// `env:NAME`, `file:PATH`, an argv list, `{exec: [argv]}` or a secret manager.
 fn credential_source(ctx: &mut Ctx<'_>, raw: &Spanned<RawSource>) -> Option<CredentialSource> {
-    let result = match &raw.value {
+    source_at(ctx, &raw.value, raw)
+}
+
+/// The source `raw`, its errors reported at `at`.
+pub(super) fn source_at<T>(
+    ctx: &mut Ctx<'_>,
+    raw: &RawSource,
+    at: &Spanned<T>,
+) -> Option<CredentialSource> {
+    let result = match raw {
         RawSource::Text(text) => match text.split_once(':') {
             Some(("env", name)) if !name.is_empty() => Ok(CredentialSource::Env(name.to_owned())),
             Some(("file", path)) if !path.is_empty() => Ok(CredentialSource::File(path.to_owned())),
             _ => Err(format!(
-                "invalid credential source `{text}` (use env:NAME, file:PATH or an argv list)"
+                "invalid credential source `{text}` (use env:NAME, file:PATH, an argv list, aws_secrets_manager: or vault:)"
             )),
         },
         RawSource::Argv(argv) | RawSource::Exec { exec: argv } => match argv.first() {
             Some(program) if !program.is_empty() => Ok(CredentialSource::Exec(argv.clone())),
             _ => Err("exec credential source needs a program".to_owned()),
         },
+        RawSource::AwsSecretsManager {
+            aws_secrets_manager,
+        } => return super::managers::aws_sm(ctx, aws_secrets_manager, at),
+        RawSource::Vault { vault } => return super::managers::vault(ctx, vault, at),
     };
-    result.map_err(|e| ctx.error_at(raw, e)).ok()
+    result.map_err(|e| ctx.error_at(at, e)).ok()
 }
 
 /// An upper-case HTTP method token.
