@@ -66,13 +66,17 @@ async fn audit_without(k: &Keyward, n: usize, secrets: &[&str]) -> Vec<serde_jso
 
 const AWS_RULES: &str = r#"
 secrets:
+  aws:
+    kind: aws
+    from: file:CREDS
+    hosts: [aws.keyward.test]
   gh:
     from:
       aws_secrets_manager:
         secret_id: prod/github
         region: us-east-1
         field: token
-        credentials: file:CREDS
+        credentials: aws
         endpoint: https://aws.keyward.test
     placeholder: keyward:gh:0a1b2c3d4e5f6a7b
     hosts: [api.github.com]

@@ -2,6 +2,7 @@
 //! Their keys are read from a kept value, so an unknown or missing key is reported by name
 //! at the `from:` it belongs to.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,6 +13,9 @@ use crate::policy::decls::{AwsSmDecl, CredentialSource, RoleId, VaultAuth, Vault
 use crate::policy::raw::{RawAwsSm, RawSource, RawVault};
 use crate::policy::units::parse_duration;
 
+/// The `from:` of each `kind: aws` secret, by name.
+pub(super) type AwsKeySources<'r> = HashMap<String, &'r RawSource>;
+
 /// How long a secret manager's value is reused unless `ttl:` says otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
@@ -20,6 +24,7 @@ pub(super) fn aws_sm<T>(
     ctx: &mut Ctx<'_>,
     value: &Value,
     at: &Spanned<T>,
+    aws_keys: &AwsKeySources<'_>,
 ) -> Option<CredentialSource> {
     let raw: RawAwsSm = read(ctx, value, at, "aws_secrets_manager")?;
     let before = ctx.errors_len();
@@ -43,7 +48,20 @@ pub(super) fn aws_sm<T>(
         .as_deref()
         .and_then(|e| url(ctx, at, "aws_secrets_manager: endpoint", e));
     let ttl = ttl(ctx, at, raw.ttl.as_deref()).unwrap_or(DEFAULT_TTL);
-    let credentials = nested(ctx, &raw.credentials, at);
+    let credentials = match &raw.credentials {
+        // The name of a `kind: aws` secret: its source (which names no further secret).
+        RawSource::Text(name) if super::decls::is_name(name) => match aws_keys.get(name) {
+            Some(source) => nested(ctx, source, at, &AwsKeySources::new()),
+            None => {
+                let message = format!(
+                    "aws_secrets_manager: credentials `{name}` is not a secret of kind aws (name one, or give a source: env:NAME, file:PATH, an argv list)"
+                );
+                ctx.error_at(at, message);
+                None
+            }
+        },
+        other => nested(ctx, other, at, aws_keys),
+    };
     if raw.field.as_deref() == Some("") {
         ctx.error_at(at, "aws_secrets_manager: empty field");
     }
@@ -65,6 +83,7 @@ pub(super) fn vault<T>(
     ctx: &mut Ctx<'_>,
     value: &Value,
     at: &Spanned<T>,
+    aws_keys: &AwsKeySources<'_>,
 ) -> Option<CredentialSource> {
     let raw: RawVault = read(ctx, value, at, "vault")?;
     let before = ctx.errors_len();
@@ -85,15 +104,15 @@ pub(super) fn vault<T>(
     }
     let ttl = ttl(ctx, at, raw.ttl.as_deref());
     let auth = match (&raw.auth.token, &raw.auth.approle) {
-        (Some(token), None) => nested(ctx, token, at).map(VaultAuth::Token),
+        (Some(token), None) => nested(ctx, token, at, aws_keys).map(VaultAuth::Token),
         (None, Some(approle)) => {
             let role_id = match &approle.role_id {
                 RawSource::Text(text) if !text.contains(':') && !text.is_empty() => {
                     Some(RoleId::Text(text.clone()))
                 }
-                other => nested(ctx, other, at).map(RoleId::Source),
+                other => nested(ctx, other, at, aws_keys).map(RoleId::Source),
             };
-            let secret_id = nested(ctx, &approle.secret_id, at);
+            let secret_id = nested(ctx, &approle.secret_id, at, aws_keys);
             role_id
                 .zip(secret_id)
                 .map(|(role_id, secret_id)| VaultAuth::AppRole { role_id, secret_id })
@@ -133,8 +152,13 @@ fn read<R: serde::de::DeserializeOwned, T>(
 }
 
 /// A source given inside a secret manager's source (its credentials).
-fn nested<T>(ctx: &mut Ctx<'_>, raw: &RawSource, at: &Spanned<T>) -> Option<CredentialSource> {
-    super::decls::source_at(ctx, raw, at)
+fn nested<T>(
+    ctx: &mut Ctx<'_>,
+    raw: &RawSource,
+    at: &Spanned<T>,
+    aws_keys: &AwsKeySources<'_>,
+) -> Option<CredentialSource> {
+    super::decls::source_at(ctx, raw, at, aws_keys)
 }
 
 /// An `https:` URL, or `http:` to a loopback address (a local test server).

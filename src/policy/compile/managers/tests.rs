@@ -158,3 +158,24 @@ fn secret_manager_mistakes_are_positioned_and_named() {
         assert!(all.contains(want), "{to}: want {want} in:\n{all}");
     }
 }
+
+#[test]
+fn aws_credentials_may_name_a_secret_of_kind_aws() {
+    let text = AWS.replace("file:/run/aws.json", "aws-keys")
+        + "  aws-keys:\n    kind: aws\n    from: file:/run/aws-keys.json\n    hosts: [sts.amazonaws.com]\n";
+    let set = compile(&text).unwrap();
+    let CredentialSource::AwsSecretsManager(d) = &set.secrets()[0].source else {
+        panic!("{:?}", set.secrets()[0].source);
+    };
+    assert_eq!(
+        d.credentials,
+        CredentialSource::File("/run/aws-keys.json".into())
+    );
+    let all = compile(&AWS.replace("file:/run/aws.json", "nokeys")).unwrap_err();
+    assert_eq!(
+        all,
+        [
+            "r.yaml:4:7: aws_secrets_manager: credentials `nokeys` is not a secret of kind aws (name one, or give a source: env:NAME, file:PATH, an argv list)"
+        ]
+    );
+}
