@@ -392,3 +392,40 @@ async fn a_value_from_vault_is_injected_with_an_approle_login_and_failures_answe
     );
     audit_log::verify(&k.audit_path());
 }
+
+#[tokio::test]
+async fn secrets_list_names_the_managers_without_a_value() {
+    let work = tempfile::tempdir().unwrap();
+    let rules = work.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(work.path().join("token"), "hvs.listed-token-3e2d1c").unwrap();
+    let yaml = format!(
+        "secrets:\n  gh:\n    from:\n      vault:\n        address: https://127.0.0.1:1\n        path: secret/data/github\n        field: token\n        auth: {{ token: file:{dir}/token }}\n    hosts: [api.github.com]\n  sm:\n    from:\n      aws_secrets_manager:\n        secret_id: prod/github\n        region: eu-west-1\n        field: token\n        credentials: file:{dir}/none.json\n        endpoint: https://127.0.0.1:1\n    hosts: [api.github.com]\n",
+        dir = work.path().display()
+    );
+    std::fs::write(rules.join("secrets.yaml"), yaml).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["secrets", "list", "--rules"])
+        .arg(&rules)
+        .arg("--ca-dir")
+        .arg(work.path().join("certs"))
+        .output();
+    let out = tokio::time::timeout(WAIT, out).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("source: vault:https://127.0.0.1:1/v1/secret/data/github#token\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("source: aws_secrets_manager:eu-west-1/prod/github#token\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("status: does not resolve: ").count(),
+        2,
+        "{stdout}"
+    );
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains("hvs.listed-token-3e2d1c"), "{all}");
+}
