@@ -3,6 +3,8 @@
 //! carrying a placeholder keyward did not replace.
 
 pub mod agents;
+mod api_client;
+pub mod aws_sm;
 pub mod declared;
 mod guard;
 mod inject;
@@ -12,6 +14,7 @@ pub mod sign;
 pub mod sigv4;
 pub mod source;
 mod store;
+pub mod vault;
 
 pub use guard::{ExfilGuard, Exfiltration};
 pub use inject::{InjectError, Injected, inject};

@@ -15,7 +15,7 @@
 //! | [`policy`] | the rule engine: compile, normalise, decide (pure); `--allow` host rules; drafts of rules from recorded traffic |
 //! | [`actions`] | `actions:` of rule files: input schemas, request templates rendered into requests the rules decide, response shaping |
 //! | [`control`] | what changes decisions at run time: the rules in force, reload, approvals, rate-limit counters and token budgets (in memory, or shared by replicas in Redis), the token-protected admin API |
-//! | [`credentials`] | secret sources (OAuth 2.0 token endpoints among them), placeholder injection, request signing (HMAC, AWS SigV4 re-signing), the exfiltration guard, agents' proxy tokens |
+//! | [`credentials`] | secret sources (OAuth 2.0 token endpoints, AWS Secrets Manager and Vault among them), placeholder injection, request signing (HMAC, AWS SigV4 re-signing), the exfiltration guard, agents' proxy tokens |
 //! | [`redact`] | secrets and rule patterns scrubbed from responses (compressed bodies decoded) |
 //! | [`content_coding`] | the one `Content-Encoding` decoder, for rule inspection and redaction, and its bomb caps |
 //! | [`upstream`] | pooled verified client, destination guard, rules' private allowances, `--resolve` pins |

@@ -54,7 +54,10 @@ pub mod url_pattern;
 pub use body::BodyError;
 pub use compile::Source;
 pub use decision::{ConditionTrace, Decision, Mode, ShadowOutcome, Verdict};
-pub use decls::{AgentDecl, CredentialSource, OAuth2Decl, SecretDecl, SecretKind};
+pub use decls::{
+    AgentDecl, AwsSmDecl, CredentialSource, OAuth2Decl, RoleId, SecretDecl, SecretKind, VaultAuth,
+    VaultDecl,
+};
 pub use engine::NO_RULE;
 pub use error::{CompileError, CompileErrors, Pos};
 pub use explain::explain;

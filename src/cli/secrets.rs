@@ -1,6 +1,6 @@
 //! `keyward secrets list`: each declared secret's name, source, placeholder, bound hosts and
-//! whether its source resolves now (an OAuth 2.0 secret asks its token endpoint) — never the
-//! value.
+//! whether its source resolves now (an OAuth 2.0 secret asks its token endpoint, a secret
+//! manager is read) — never the value.
 
 use std::io::Write;
 use std::path::PathBuf;

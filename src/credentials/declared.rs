@@ -1,12 +1,17 @@
 //! The source a declaration names, built: an environment variable, a file, a command, or an
-//! OAuth 2.0 token endpoint (whose own client secret and refresh token are sources too).
+//! OAuth 2.0 token endpoint (whose own client secret and refresh token are sources too), AWS
+//! Secrets Manager or Vault (whose credentials are sources too).
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use super::SecretSource;
+use super::api_client::{ApiClient, UpstreamApi};
+use super::aws_sm::AwsSmSource;
 use super::oauth2::{ClientAuth, Grant, OAuth2Source, TokenClient, UpstreamEndpoint};
 use super::source::{DEFAULT_EXEC_TTL, EnvSource, ExecSource, FileSource};
-use crate::policy::CredentialSource;
+use super::vault::{AppRole, RoleIdText, VaultLogin, VaultSource};
+use crate::policy::{CredentialSource, RoleId, VaultAuth};
 
 /// The source `declared` names; `tokens` is the client token endpoints are reached with.
 pub fn source(declared: &CredentialSource, tokens: &TokenClient) -> Box<dyn SecretSource> {
@@ -33,6 +38,30 @@ pub fn source(declared: &CredentialSource, tokens: &TokenClient) -> Box<dyn Secr
             };
             Box::new(OAuth2Source::new(grant, Box::new(endpoint)))
         }
+        CredentialSource::AwsSecretsManager(d) => {
+            let keys = source(&d.credentials, tokens);
+            let api = Box::new(UpstreamApi(tokens.clone()));
+            Box::new(AwsSmSource::new((**d).clone(), keys, api))
+        }
+        CredentialSource::Vault(d) => {
+            let api: Arc<dyn ApiClient> = Arc::new(UpstreamApi(tokens.clone()));
+            let login = match &d.auth {
+                VaultAuth::Token(token) => VaultLogin::Token(source(token, tokens)),
+                VaultAuth::AppRole { role_id, secret_id } => VaultLogin::AppRole(AppRole {
+                    address: d.address.to_string().trim_end_matches('/').to_owned(),
+                    namespace: d.namespace.clone(),
+                    role_id: match role_id {
+                        RoleId::Text(text) => Box::new(RoleIdText(text.clone())),
+                        RoleId::Source(s) => source(s, tokens),
+                    },
+                    secret_id: source(secret_id, tokens),
+                    api: api.clone(),
+                    token: Mutex::new(None),
+                    logging_in: tokio::sync::Mutex::new(()),
+                }),
+            };
+            Box::new(VaultSource::new((**d).clone(), login, api))
+        }
     }
 }
 
@@ -48,5 +77,16 @@ pub fn env_vars(declared: &CredentialSource) -> Vec<String> {
             .chain(&o.refresh_token)
             .flat_map(env_vars)
             .collect(),
+        CredentialSource::AwsSecretsManager(d) => env_vars(&d.credentials),
+        CredentialSource::Vault(d) => match &d.auth {
+            VaultAuth::Token(token) => env_vars(token),
+            VaultAuth::AppRole { role_id, secret_id } => match role_id {
+                RoleId::Source(r) => env_vars(r),
+                RoleId::Text(_) => Vec::new(),
+            }
+            .into_iter()
+            .chain(env_vars(secret_id))
+            .collect(),
+        },
     }
 }

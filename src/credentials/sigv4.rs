@@ -11,7 +11,7 @@ mod keys;
 mod presigned;
 mod resign;
 
-pub use canonical::{Scope, sha256_hex, signature};
+pub use canonical::{ALGORITHM, Scope, Signed, sha256_hex, signature};
 pub use keys::{AwsKeys, AwsPlaceholders, KeysError};
 pub use resign::{AwsRequest, Body, Resigned, resign};
 

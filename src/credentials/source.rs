@@ -1,6 +1,6 @@
 //! Where a secret's value comes from: the environment, a file (re-read when it changes, so
 //! rotated tokens apply without restart) or a command (output trimmed, cached for a TTL).
-//! A trait, so vaults and cloud secret managers can be added as further sources.
+//! A trait: AWS Secrets Manager and HashiCorp Vault are further sources (`aws_sm`, `vault`).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -51,6 +51,8 @@ pub enum SourceError {
     Invalid(String),
     #[error("OAuth 2.0 token endpoint {url} failed: {reason}")]
     OAuth2 { url: String, reason: String },
+    #[error("secret manager {source_name} failed: {reason}")]
+    Manager { source_name: String, reason: String },
     #[error("secret from {from} is not an AWS key pair: {reason}")]
     AwsKeys {
         from: String,

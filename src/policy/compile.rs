@@ -9,6 +9,7 @@ mod checks;
 mod decls;
 pub(crate) mod extras;
 mod graphql;
+mod managers;
 mod mcp;
 mod rule;
 mod samples;

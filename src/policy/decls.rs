@@ -16,6 +16,61 @@ pub enum CredentialSource {
     Exec(Vec<String>),
     /// `oauth2:` on a secret: access tokens from a token endpoint (never an agent's token).
     OAuth2(Box<OAuth2Decl>),
+    /// `{aws_secrets_manager: {…}}`: a secret read from AWS Secrets Manager.
+    AwsSecretsManager(Box<AwsSmDecl>),
+    /// `{vault: {…}}`: a field of a HashiCorp Vault KV v2 secret.
+    Vault(Box<VaultDecl>),
+}
+
+/// `aws_secrets_manager:` of a source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsSmDecl {
+    /// The secret's name or ARN.
+    pub secret_id: String,
+    pub region: String,
+    /// A key of the secret's JSON value to use instead of the whole value.
+    pub field: Option<String>,
+    /// The key pair GetSecretValue is signed with (another secret of kind aws's source).
+    pub credentials: CredentialSource,
+    /// The service's URL (`None`: `https://secretsmanager.REGION.amazonaws.com/`).
+    pub endpoint: Option<http::Uri>,
+    /// How long a value read is reused.
+    pub ttl: std::time::Duration,
+}
+
+/// `vault:` of a source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaultDecl {
+    /// The server (`https://vault:8200`).
+    pub address: http::Uri,
+    /// The KV v2 path as the API names it: `MOUNT/data/PATH`.
+    pub path: String,
+    /// The key of the secret's data whose value is used.
+    pub field: String,
+    pub auth: VaultAuth,
+    /// `X-Vault-Namespace` (Vault Enterprise, OpenBao).
+    pub namespace: Option<String>,
+    /// How long a value read is reused (`None`: its lease, else five minutes).
+    pub ttl: Option<std::time::Duration>,
+}
+
+/// How keyward authenticates to Vault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VaultAuth {
+    /// A client token read from a source.
+    Token(CredentialSource),
+    /// AppRole login with a role id (text or a source) and a secret id's source.
+    AppRole {
+        role_id: RoleId,
+        secret_id: CredentialSource,
+    },
+}
+
+/// An AppRole role id: not secret, so it may be written as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleId {
+    Text(String),
+    Source(CredentialSource),
 }
 
 /// `oauth2:` of a secret.

@@ -323,7 +323,65 @@ pub(crate) struct RawAgent {
 pub(crate) enum RawSource {
     Text(String),
     Argv(Vec<String>),
-    Exec { exec: Vec<String> },
+    Exec {
+        exec: Vec<String>,
+    },
+    /// Kept as a value and read into [`RawAwsSm`] by the compiler, so an unknown or
+    /// missing key is reported by name.
+    AwsSecretsManager {
+        aws_secrets_manager: Value,
+    },
+    /// Read into [`RawVault`] by the compiler.
+    Vault {
+        vault: Value,
+    },
+}
+
+/// `aws_secrets_manager:` of a source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAwsSm {
+    pub secret_id: String,
+    pub region: String,
+    #[serde(default)]
+    pub field: Option<String>,
+    pub credentials: RawSource,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub ttl: Option<String>,
+}
+
+/// `vault:` of a source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawVault {
+    pub address: String,
+    pub path: String,
+    pub field: String,
+    pub auth: RawVaultAuth,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub ttl: Option<String>,
+}
+
+/// `auth:` of a `vault:` source: exactly one method.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawVaultAuth {
+    #[serde(default)]
+    pub token: Option<RawSource>,
+    #[serde(default)]
+    pub approle: Option<RawAppRole>,
+}
+
+/// `approle:` of a `vault:` source's `auth:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAppRole {
+    pub role_id: RawSource,
+    pub secret_id: RawSource,
 }
 
 /// One entry of `tests:`.

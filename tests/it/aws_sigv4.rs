@@ -17,7 +17,7 @@ use crate::support::{TestCa, audit_log, eventually};
 /// How long moto may take to start, and the client to finish.
 const WAIT: Duration = Duration::from_secs(90);
 /// The name the agent uses for AWS (keyward maps it to moto).
-const HOST: &str = "aws.keyward.test";
+pub(crate) const HOST: &str = "aws.keyward.test";
 /// A host the rules allow but the secret is not bound to (mapped to moto too).
 const OTHER: &str = "other.keyward.test";
 
@@ -52,7 +52,7 @@ rules:
 "#;
 
 /// Python with boto3, moto's server and the AWS CLI.
-fn available() -> bool {
+pub(crate) fn available() -> bool {
     let python = std::process::Command::new("python3")
         .args(["-c", "import boto3, moto.server, werkzeug, requests"])
         .output()
@@ -71,18 +71,18 @@ fn script(name: &str) -> PathBuf {
 }
 
 /// moto on a loopback port, killed by its PID when dropped.
-struct Moto {
+pub(crate) struct Moto {
     child: tokio::process::Child,
-    port: u16,
+    pub(crate) port: u16,
     /// One JSON line per request that reached moto.
     log: PathBuf,
     /// The real key pair, as JSON.
-    creds: PathBuf,
+    pub(crate) creds: PathBuf,
     stderr: PathBuf,
 }
 
 impl Moto {
-    async fn start(ca: &TestCa, dir: &Path) -> Moto {
+    pub(crate) async fn start(ca: &TestCa, dir: &Path) -> Moto {
         let (cert, key) = ca.leaf_files(&[HOST, OTHER, "127.0.0.1"], dir);
         let (log, creds) = (dir.join("moto-requests.jsonl"), dir.join("aws-creds.json"));
         let (stdout, stderr) = (dir.join("moto.out"), dir.join("moto.err"));
@@ -117,7 +117,7 @@ impl Moto {
         }
     }
 
-    fn requests(&self) -> Vec<Value> {
+    pub(crate) fn requests(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -125,7 +125,7 @@ impl Moto {
             .collect()
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(WAIT, self.child.wait()).await;
     }

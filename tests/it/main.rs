@@ -63,6 +63,7 @@ mod replicas_counters;
 mod replicas_failures;
 mod rules;
 mod runtime;
+mod secret_managers;
 mod secret_scope;
 mod signing;
 mod smuggling;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
+use super::managers::AwsKeySources;
 use super::{Compiled, Ctx, Names, REGEX_SIZE_LIMIT, regex_error};
 use crate::policy::decls::{AgentDecl, CredentialSource, OAuth2Decl, SecretDecl, SecretKind};
 use crate::policy::error::{Errors, Pos};
@@ -26,6 +27,13 @@ pub(super) fn compile_decls(
         aws_secrets: HashSet::new(),
     };
     let mut first_seen: HashMap<(&str, String), Pos> = HashMap::new();
+    // The sources of `kind: aws` secrets, which a secret manager's `credentials:` may name.
+    let aws_keys: AwsKeySources<'_> = files
+        .iter()
+        .flat_map(|(_, raw)| &raw.secrets.0)
+        .filter(|(_, s)| s.kind.as_ref().is_some_and(|k| k.value == "aws"))
+        .filter_map(|(name, s)| Some((name.value.clone(), &s.from.as_ref()?.value)))
+        .collect();
     for (file, raw) in files {
         let mut ctx = Ctx { file, errors };
         for (name, regexes) in &raw.patterns.0 {
@@ -43,7 +51,7 @@ pub(super) fn compile_decls(
                 continue;
             }
             let before = ctx.errors_len();
-            let source = secret_source(&mut ctx, name, secret);
+            let source = secret_source(&mut ctx, name, secret, &aws_keys);
             let kind = secret_kind(&mut ctx, name, secret);
             if secret.hosts.is_empty() {
                 ctx.error_at(
@@ -182,9 +190,14 @@ fn pattern_set(ctx: &mut Ctx<'_>, name: &SStr, regexes: &[SStr]) -> Option<Patte
 }
 
 /// A secret's `from:` or its `oauth2:`, exactly one of them.
-fn secret_source(ctx: &mut Ctx<'_>, name: &SStr, secret: &RawSecret) -> Option<CredentialSource> {
+fn secret_source(
+    ctx: &mut Ctx<'_>,
+    name: &SStr,
+    secret: &RawSecret,
+    aws_keys: &AwsKeySources<'_>,
+) -> Option<CredentialSource> {
     match (&secret.from, &secret.oauth2) {
-        (Some(from), None) => credential_source(ctx, from),
+        (Some(from), None) => source_at(ctx, &from.value, from, aws_keys),
         (None, Some(oauth2)) => oauth2_source(ctx, oauth2),
         (Some(_), Some(_)) => {
             let message = format!(
@@ -299,22 +312,37 @@ fn secret_kind(ctx: &mut Ctx<'_>, name: &SStr, secret: &RawSecret) -> SecretKind
     kind
 }
 
-/// `env:NAME`, `file:PATH`, an argv list or `{exec: [argv]}`.
+/// `env:NAME`, `file:PATH`, an argv list, `{exec: [argv]}` or a secret manager.
 fn credential_source(ctx: &mut Ctx<'_>, raw: &Spanned<RawSource>) -> Option<CredentialSource> {
-    let result = match &raw.value {
+    source_at(ctx, &raw.value, raw, &AwsKeySources::new())
+}
+
+/// The source `raw`, its errors reported at `at`; a secret manager's `credentials:` may name
+/// a secret of `aws_keys`.
+pub(super) fn source_at<T>(
+    ctx: &mut Ctx<'_>,
+    raw: &RawSource,
+    at: &Spanned<T>,
+    aws_keys: &AwsKeySources<'_>,
+) -> Option<CredentialSource> {
+    let result = match raw {
         RawSource::Text(text) => match text.split_once(':') {
             Some(("env", name)) if !name.is_empty() => Ok(CredentialSource::Env(name.to_owned())),
             Some(("file", path)) if !path.is_empty() => Ok(CredentialSource::File(path.to_owned())),
             _ => Err(format!(
-                "invalid credential source `{text}` (use env:NAME, file:PATH or an argv list)"
+                "invalid credential source `{text}` (use env:NAME, file:PATH, an argv list, aws_secrets_manager: or vault:)"
             )),
         },
         RawSource::Argv(argv) | RawSource::Exec { exec: argv } => match argv.first() {
             Some(program) if !program.is_empty() => Ok(CredentialSource::Exec(argv.clone())),
             _ => Err("exec credential source needs a program".to_owned()),
         },
+        RawSource::AwsSecretsManager {
+            aws_secrets_manager,
+        } => return super::managers::aws_sm(ctx, aws_secrets_manager, at, aws_keys),
+        RawSource::Vault { vault } => return super::managers::vault(ctx, vault, at, aws_keys),
     };
-    result.map_err(|e| ctx.error_at(raw, e)).ok()
+    result.map_err(|e| ctx.error_at(at, e)).ok()
 }
 
 /// An upper-case HTTP method token.
