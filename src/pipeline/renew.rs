@@ -26,12 +26,14 @@ pub struct Replay {
 /// A copy of the request to send again, when it could be: an idempotent method, no body,
 /// and a secret in force whose source renews (checked again after the answer).
 pub fn replay(in_force: &InForce, parts: &Parts, body: &AgentBody) -> Option<Replay> {
-    (in_force.credentials.has_renewing() && parts.method.is_idempotent() && body.is_empty()).then(|| Replay {
-        method: parts.method.clone(),
-        uri: parts.uri.clone(),
-        version: parts.version,
-        headers: parts.headers.clone(),
-    })
+    (in_force.credentials.has_renewing() && parts.method.is_idempotent() && body.is_empty()).then(
+        || Replay {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            version: parts.version,
+            headers: parts.headers.clone(),
+        },
+    )
 }
 
 /// What sending again takes.
