@@ -94,6 +94,7 @@ pub async fn serve_tunnel(
         sni_mismatch,
         activity,
         agent: agent.clone(),
+        pause: ingress.pauses.watch(agent.as_ref()),
     };
     serve_decrypted(ingress, start, &cert_host, conn, "tunnel").await;
 }
@@ -168,6 +169,7 @@ pub(super) async fn serve_decrypted<IO>(
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let activity = conn.activity.clone();
     let agent = conn.agent.clone();
+    let pause = conn.pause.clone();
     let conn = Arc::new(conn);
     let findings = Arc::new(Findings::default());
     let service = {
@@ -182,15 +184,14 @@ pub(super) async fn serve_decrypted<IO>(
     let io = HeadScan::new(tls, ingress.head_limit(), !h2, findings.clone());
     let served = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     let lifecycle = &ingress.lifecycle;
-    let ended = connection::drive(
-        served,
-        lifecycle.shutdown(),
-        lifecycle.stop_now(),
-        &activity,
-        limits.idle_timeout,
-        what,
-    )
-    .await;
+    let watch = connection::Watch {
+        shutdown: lifecycle.shutdown(),
+        stop_now: lifecycle.stop_now(),
+        activity: &activity,
+        idle: limits.idle_timeout,
+        pause: pause.ended(),
+    };
+    let ended = connection::drive(served, watch, what).await;
     let place = Place {
         client,
         target: Some(&target),
