@@ -311,15 +311,12 @@ impl Approvals {
                 by: Some(paused.by.clone()),
                 reason: Some(paused.to_string()),
             };
-            if self.resolve(&id, resolution).await.unwrap_or(false)
-                || self.deliver(
-                    &id,
-                    Resolution::Denied {
-                        by: Some(paused.by.clone()),
-                        reason: Some(paused.to_string()),
-                    },
-                )
-            {
+            // The shared store unreachable: the hold here is still denied (fail closed).
+            let resolved = match self.resolve(&id, resolution.clone()).await {
+                Ok(found) => found,
+                Err(_) => self.deliver(&id, resolution),
+            };
+            if resolved {
                 denied += 1;
             }
         }

@@ -173,6 +173,7 @@ fn connect(
         exchange.finish();
         return resp;
     }
+    let pause = conn.pause.clone();
     let on_upgrade = hyper::upgrade::on(req);
     let tunnel_ingress = ingress.clone();
     // The tunnel holds the connection's place under the limit for as long as it is open.
@@ -181,7 +182,8 @@ fn connect(
         let _place = place;
         match on_upgrade.await {
             Ok(upgraded) => {
-                tunnel::serve_tunnel(tunnel_ingress, client, target, agent, upgraded, activity)
+                let ingress = tunnel_ingress;
+                tunnel::serve_tunnel(ingress, client, target, agent, upgraded, activity, pause)
                     .await
             }
             Err(err) => tracing::debug!(%client, %target, error = %err, "CONNECT upgrade failed"),

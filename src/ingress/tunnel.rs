@@ -16,6 +16,7 @@ use super::Ingress;
 use super::head_scan::{Findings, HeadScan};
 use super::malformed::{self, Malformed};
 use super::rewind::Rewind;
+use crate::control::pause::PauseWatch;
 use crate::pipeline::exchange::{ConnInfo, RequestId, Scheme};
 use crate::pipeline::record::Place;
 use crate::pipeline::refusal::Misdirected;
@@ -27,7 +28,8 @@ use crate::target::{Host, Target};
 /// First byte of a TLS record carrying a handshake message.
 pub(super) const TLS_HANDSHAKE: u8 = 0x16;
 
-/// Serves a CONNECT tunnel after the 200 went out.
+/// Serves a CONNECT tunnel after the 200 went out; `pause` was taken when the CONNECT was
+/// admitted, so a pause made meanwhile closes it too.
 pub async fn serve_tunnel(
     ingress: Arc<Ingress>,
     client: std::net::SocketAddr,
@@ -35,6 +37,7 @@ pub async fn serve_tunnel(
     agent: Option<AgentId>,
     upgraded: Upgraded,
     activity: Arc<Activity>,
+    pause: PauseWatch,
 ) {
     let limits = &ingress.limits;
     let mut io = TokioIo::new(upgraded);
@@ -94,7 +97,7 @@ pub async fn serve_tunnel(
         sni_mismatch,
         activity,
         agent: agent.clone(),
-        pause: ingress.pauses.watch(agent.as_ref()),
+        pause,
     };
     serve_decrypted(ingress, start, &cert_host, conn, "tunnel").await;
 }
