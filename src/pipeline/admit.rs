@@ -1,7 +1,7 @@
-//! Admission, the checks made before any decision: a paused agent, what the raw head showed, methods never
-//! forwarded, every request pinned to its tunnel's target (SNI, URI authority and Host must
-//! all name it), message framing keyward will not reinterpret, and an audit trail able to
-//! record the exchange.
+//! Admission, the checks made before any decision: a paused agent, what the raw head showed,
+//! methods never forwarded, every request pinned to its tunnel's target (SNI, URI authority
+//! and Host must all name it), message framing keyward will not reinterpret, and an audit
+//! trail able to record the exchange.
 
 use http::{HeaderMap, Method, Request, header};
 

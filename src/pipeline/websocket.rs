@@ -4,8 +4,9 @@
 //! they carry a secret or a placeholder (close 1008 to both sides, recorded, nothing of the
 //! message forwarded); a message over [`MAX_MESSAGE`] closes both sides with 1009. The bridge
 //! ends when both sides have closed, after `idle` of silence, when its agent is paused
-//! (close 1008, recorded), or when the shutdown grace period is over. Only `websocket` upgrades reach it: normalisation drops any other. On a
-//! URL `mcp:` rules select, messages are also decided as JSON-RPC (`mcp`).
+//! (close 1008, recorded), or when the shutdown grace period is over. Only `websocket`
+//! upgrades reach it: normalisation drops any other. On a URL `mcp:` rules select, messages
+//! are also decided as JSON-RPC (`mcp`).
 
 mod mcp;
 mod message;
@@ -84,7 +85,7 @@ enum End {
     /// The shutdown grace period is over.
     Shutdown,
     /// The agent (or every agent) was paused.
-    Paused(Option<crate::control::pause::Paused>),
+    Paused(crate::control::pause::Paused),
     /// A message from `Side` broke a rule: both sides are closed with its code.
     Violation(Side, Violation),
 }
@@ -160,7 +161,7 @@ pub fn bridge(bridge: Bridge<'_>, exchange: &Exchange, client: OnUpgrade, upstre
                     },
                     () = activity.idle_for(idle) => break End::Idle,
                     () = stop_now.cancelled() => break End::Shutdown,
-                    () = pause.paused() => break End::Paused(pause.reason()),
+                    paused = pause.ended() => break End::Paused(paused),
                 }
                 if agent_done && upstream_done {
                     break End::Closed;
@@ -320,12 +321,7 @@ fn record(
 }
 
 /// The audit entry and log line of a bridge closed because its agent was paused.
-fn record_paused(
-    recorder: &Recorder,
-    origin: &Origin,
-    paused: Option<crate::control::pause::Paused>,
-) {
-    let why = paused.map_or_else(|| "agent paused".to_owned(), |p| p.to_string());
+fn record_paused(recorder: &Recorder, origin: &Origin, why: crate::control::pause::Paused) {
     tracing::warn!(
         request_id = origin.id.as_str(),
         target = %origin.conn.target,
