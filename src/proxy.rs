@@ -339,12 +339,18 @@ impl Proxy {
             ));
         }
         if let Some(state) = handles.state.clone() {
-            tokio::spawn(state.watch_health(shutdown.clone()));
+            tokio::spawn(state.clone().watch_health(shutdown.clone()));
             let listen = crate::control::shared_state::approvals::listen(
                 handles.approvals.clone(),
                 shutdown.clone(),
             );
             tokio::spawn(listen);
+            tokio::spawn(crate::control::shared_state::pauses::listen(
+                handles.pauses.clone(),
+                handles.approvals.clone(),
+                state.clone(),
+                shutdown.clone(),
+            ));
         }
         if let Some((listener, server)) = self.actions {
             let serve = crate::actions::listener::serve(server, listener, shutdown.clone());

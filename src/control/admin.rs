@@ -232,13 +232,13 @@ async fn route(
         }
         (&Method::GET, ["agents"]) => agents::list(shared),
         (&Method::POST, ["agents", "pause"]) => agents::pause(shared, peer, &who, None, req).await,
-        (&Method::POST, ["agents", "resume"]) => agents::resume(shared, peer, &who, None),
+        (&Method::POST, ["agents", "resume"]) => agents::resume(shared, peer, &who, None).await,
         (&Method::POST, ["agents", name, "pause"]) => {
             let name = name.to_string();
             agents::pause(shared, peer, &who, Some(&name), req).await
         }
         (&Method::POST, ["agents", name, "resume"]) => {
-            agents::resume(shared, peer, &who, Some(name))
+            agents::resume(shared, peer, &who, Some(name)).await
         }
         (&Method::POST, ["reload"]) => {
             match shared

@@ -2,8 +2,9 @@
 //! `keyward agents pause`. While paused, the agent's new requests and CONNECTs are refused
 //! with 403 and the pause's reason; on pause, what the agent has open ends at once: its
 //! tunnels and connections close, its held requests are denied, its upgraded streams
-//! close. Pauses live in this process's memory: they end with it, and each replica is
-//! paused on its own.
+//! close. Pauses live in this process's memory; with a shared state (Redis) they are also
+//! kept there and announced to every replica
+//! ([`shared_state::pauses`](crate::control::shared_state::pauses)).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -224,6 +225,17 @@ impl Pauses {
             Scope::Agent(a) => inner.list.agents.remove(a.as_str()).is_some(),
             Scope::All => inner.list.all.take().is_some(),
         }
+    }
+
+    /// Whether `scope` is paused by `by` for `reason` already (a replica's announcement of
+    /// a pause this process made or took before).
+    pub fn is_paused_by(&self, scope: &Scope, by: &str, reason: Option<&str>) -> bool {
+        let list = self.list();
+        let record = match scope {
+            Scope::Agent(a) => list.agents.get(a.as_str()),
+            Scope::All => list.all.as_ref(),
+        };
+        record.is_some_and(|r| r.by == by && r.reason.as_deref() == reason)
     }
 
     /// The pauses in force.

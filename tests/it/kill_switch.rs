@@ -351,3 +351,36 @@ async fn a_wrong_or_missing_admin_token_cannot_pause() {
     let (status, _) = admin(addr, "POST", "/agents/alice/resume", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "alice was never paused");
 }
+
+#[tokio::test]
+async fn a_pause_on_one_replica_reaches_every_replica() {
+    let c = crate::replicas::Cluster::start(2).await;
+    let (mut kept, kept_task) = tunnel(&c.replicas[1].agent()).await;
+    assert_eq!(read_on(&mut kept).await, StatusCode::OK);
+    let (status, body) = admin(c.admin(0), "POST", "/agents/pause", r#"{"reason":"drill"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#""replicas":"shared""#), "{body}");
+    tokio::time::timeout(WAIT, kept_task)
+        .await
+        .expect("the tunnel on the other replica is closed")
+        .unwrap();
+    let (status, _, reason) = refused_connect(&c.replicas[1].agent()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(reason, "all agents are paused by admin: drill");
+    let before = c.upstream.count();
+
+    let (status, _) = admin(c.admin(1), "POST", "/agents/resume", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let agent = c.replicas[0].agent();
+    crate::support::eventually_async("the resume reaching replica 1", WAIT, async || {
+        agent
+            .connect("api.example.com:443")
+            .await
+            .is_ok()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(c.upstream.count(), before, "nothing forwarded while paused");
+    let (_, list) = admin(c.admin(0), "GET", "/agents", "").await;
+    assert!(list.contains(r#""all":null"#), "{list}");
+}

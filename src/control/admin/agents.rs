@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{AdminState, json, read_json};
 use crate::body::ProxyBody;
 use crate::control::pause::{PauseEvent, PauseRecord, Scope};
+use crate::control::shared_state::pauses::{self, Change, Held};
 use crate::policy::AgentId;
 
 #[derive(Deserialize, Default)]
@@ -89,7 +90,12 @@ pub(super) async fn pause(
         Err(resp) => return resp,
     };
     let reason = body.reason.filter(|r| !r.trim().is_empty());
-    let paused = shared.pauses.pause(&scope, who, reason);
+    let paused = shared.pauses.pause(&scope, who, reason.clone());
+    let held = Held {
+        by: who.to_owned(),
+        reason,
+    };
+    let replicas = announce(shared, &Change::of(&scope, Some(held))).await;
     let agent = match &scope {
         Scope::Agent(a) => Some(a),
         Scope::All => None,
@@ -101,12 +107,28 @@ pub(super) async fn pause(
     record(shared, peer, agent, &path, true, why);
     json(
         StatusCode::OK,
-        &serde_json::json!({"paused": name.unwrap_or("all"), "by": who, "held_denied": denied}),
+        &serde_json::json!({"paused": name.unwrap_or("all"), "by": who, "held_denied": denied, "replicas": replicas}),
     )
 }
 
+/// Records and announces `change` to the other replicas, when a shared state is configured:
+/// `"shared"` once announced, `"not shared: …"` when Redis cannot be reached (this replica
+/// is changed all the same), `"none"` without a shared state.
+async fn announce(shared: &AdminState, change: &Change) -> String {
+    let Some(state) = &shared.state else {
+        return "none".to_owned();
+    };
+    match pauses::publish(state, change).await {
+        Ok(()) => "shared".to_owned(),
+        Err(e) => {
+            tracing::error!(error = %e, "pause not shared with the other replicas");
+            format!("not shared: {e}")
+        }
+    }
+}
+
 /// `POST /agents[/{name}]/resume`: the agent's requests are decided by the rules again.
-pub(super) fn resume(
+pub(super) async fn resume(
     shared: &AdminState,
     peer: SocketAddr,
     who: &str,
@@ -126,13 +148,14 @@ pub(super) fn resume(
         Scope::Agent(a) => Some(a),
         Scope::All => None,
     };
+    let replicas = announce(shared, &Change::of(&scope, None)).await;
     tracing::warn!(by = %who, agents = whom, "agents resumed");
     let path = path_of(name, "resume");
     let why = format!("resume: {whom} resumed by {who}");
     record(shared, peer, agent, &path, false, why);
     json(
         StatusCode::OK,
-        &serde_json::json!({"resumed": whom, "by": who}),
+        &serde_json::json!({"resumed": whom, "by": who, "replicas": replicas}),
     )
 }
 
