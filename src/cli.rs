@@ -1,7 +1,8 @@
-//! The command line (serve, run, env, ca, check, explain, test, rules, audit, secrets, mcp), parsed
-//! with clap. Commands return anyhow errors; `main` maps them to exit codes.
+//! The command line (serve, run, env, ca, check, explain, test, rules, approvals, agents,
+//! audit, secrets, mcp), parsed with clap. Commands return anyhow errors; `main` maps them to exit codes.
 
 mod actions;
+mod agents;
 mod approvals;
 mod audit;
 mod ca;
@@ -50,6 +51,8 @@ pub enum Command {
     Rules(suggest::RulesCommand),
     /// List, approve or deny requests held for a person (talks to the admin API).
     Approvals(approvals::ApprovalsArgs),
+    /// List, pause or resume agents: the kill switch (talks to the admin API).
+    Agents(agents::AgentsArgs),
     /// Verify or read the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -91,6 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Rules(cmd) => suggest::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Approvals(args) => approvals::run(args),
+        Command::Agents(args) => agents::run(args),
         Command::Secrets(cmd) => secrets::run(cmd),
         Command::Mcp(args) => mcp::run(args),
         #[cfg(target_os = "linux")]

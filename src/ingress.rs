@@ -23,6 +23,7 @@ use hyper_util::server::conn::auto;
 
 use crate::ca::ServerConfigCache;
 use crate::config::{Config, Limits};
+use crate::control::pause::Pauses;
 use crate::control::rules_in_force::RulesInForce;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
@@ -53,6 +54,8 @@ pub struct Ingress {
     learn: bool,
     /// Connection and tunnel tasks, shutdown and the end of the grace period.
     lifecycle: Lifecycle,
+    /// Paused agents: their CONNECTs are refused, their connections watch for a pause.
+    pauses: Arc<Pauses>,
     /// Serves the proxy protocol on client connections.
     outer: hyper::server::conn::http1::Builder,
     /// Serves decrypted HTTP/1.1 in tunnels.
@@ -69,6 +72,7 @@ pub struct IngressParts {
     pub certs: Arc<ServerConfigCache>,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Lifecycle,
+    pub pauses: Arc<Pauses>,
 }
 
 impl Ingress {
@@ -84,6 +88,7 @@ impl Ingress {
             transparent_agent: config.transparent_agent.clone(),
             learn: config.learn,
             lifecycle: parts.lifecycle,
+            pauses: parts.pauses,
             outer: builders::outer_builder(config),
             tunnel_h1: builders::tunnel_builder(config, false),
             tunnel_h2: builders::tunnel_builder(config, true),

@@ -14,7 +14,7 @@
 //! | [`pipeline`] | one file a phase over one exchange context: admit, normalise, read the body, decide (learn mode lets denials through), hold, inject, forward, respond (WebSocket messages bridged: redacted, guarded, size-capped; LLM token usage read for audit, metrics and budgets); the refusal and the record |
 //! | [`policy`] | the rule engine: compile, normalise, decide (pure); `--allow` host rules; drafts of rules from recorded traffic |
 //! | [`actions`] | `actions:` of rule files: input schemas, request templates rendered into requests the rules decide, response shaping |
-//! | [`control`] | what changes decisions at run time: the rules in force, reload, approvals, rate-limit counters and token budgets (in memory, or shared by replicas in Redis), the token-protected admin API |
+//! | [`control`] | what changes decisions at run time: the rules in force, reload, approvals, paused agents (the kill switch), rate-limit counters and token budgets (in memory, or shared by replicas in Redis), the token-protected admin API |
 //! | [`credentials`] | secret sources (OAuth 2.0 token endpoints, AWS Secrets Manager and Vault among them), placeholder injection, request signing (HMAC, AWS SigV4 re-signing), the exfiltration guard, agents' proxy tokens |
 //! | [`redact`] | secrets and rule patterns scrubbed from responses (compressed bodies decoded) |
 //! | [`content_coding`] | the one `Content-Encoding` decoder, for rule inspection and redaction, and its bomb caps |

@@ -1,6 +1,6 @@
 //! The request path, for plain-HTTP and decrypted-HTTPS requests alike, as named phases over
-//! one exchange context: admit, normalise, read the body, decide (hold for a person, rate
-//! limit, token budget; in learn mode, let a denial or hold through), inject credentials
+//! one exchange context: admit (a paused agent is refused here), normalise, read the body,
+//! decide (hold for a person, rate limit, token budget; in learn mode, let a denial or hold through), inject credentials
 //! and guard against exfiltration, forward, respond (redact, bridge upgrades, read LLM
 //! usage). A phase that refuses returns the [`Refusal`]; [`Pipeline::handle`]
 //! answers it, and the exchange's record is written once whatever happened: at the refusal,
@@ -38,6 +38,7 @@ use hyper::body::Incoming;
 
 use crate::body::{self, ProxyBody};
 use crate::control::approvals::Approvals;
+use crate::control::pause::Pauses;
 use crate::control::rate_limits::Counters;
 use crate::control::rules_in_force::RulesInForce;
 use crate::metrics::Metrics;
@@ -76,6 +77,8 @@ pub struct Pipeline {
     handoff: Arc<crate::actions::handoff::Handoff>,
     /// Learn mode: what the rules would deny or hold is forwarded and recorded.
     learn: bool,
+    /// Paused agents, whose requests admission refuses.
+    pauses: Arc<Pauses>,
 }
 
 /// The handles a [`Pipeline`] is built from.
@@ -94,6 +97,7 @@ pub struct PipelineParts {
     pub handoff: Arc<crate::actions::handoff::Handoff>,
     /// Learn mode (`--learn`).
     pub learn: bool,
+    pub pauses: Arc<Pauses>,
 }
 
 impl Pipeline {
@@ -111,6 +115,7 @@ impl Pipeline {
             idle_timeout: parts.idle_timeout,
             handoff: parts.handoff,
             learn: parts.learn,
+            pauses: parts.pauses,
         }
     }
 
@@ -166,7 +171,7 @@ impl Pipeline {
     ) -> Result<Response<ProxyBody>, Refusal> {
         let conn = exchange.conn.clone();
         exchange.learn = self.learn;
-        admit::admit(&req, &conn, &self.recorder)?;
+        admit::admit(&req, &conn, &self.recorder, &self.pauses)?;
         let in_force = self.rules.current();
         let (mut request, incoming) = normalise::normalise(req, &conn, &in_force.rules)?;
         exchange.action = self.handoff.take(&mut request.parts.headers);

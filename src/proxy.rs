@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::control::admin::AdminState;
 use crate::control::admin::tokens::AdminTokens;
 use crate::control::approvals::Approvals;
+use crate::control::pause::Pauses;
 use crate::control::rate_limits::Counters;
 use crate::control::reload::Reloader;
 use crate::control::rules_in_force::RulesInForce;
@@ -36,6 +37,7 @@ use crate::upstream::{Upstream, upstream_roots};
 
 mod actions;
 mod listeners;
+mod pause_record;
 mod running;
 mod start_error;
 
@@ -198,6 +200,7 @@ impl Proxy {
         let (approvals, counters) = (Arc::new(approvals), Arc::new(counters));
         let certs = Arc::new(certs);
         let legacy_streams = Arc::new(crate::pipeline::LegacyStreams::default());
+        let pauses = Arc::new(Pauses::default());
         // One ingress per serving thread, each with upstream pools of its own; the rest is
         // shared.
         let ingresses: Vec<Arc<Ingress>> = (0..workers::count(config.workers))
@@ -219,6 +222,7 @@ impl Proxy {
                     idle_timeout: config.limits.idle_timeout,
                     handoff: handoff.clone(),
                     learn: config.learn,
+                    pauses: pauses.clone(),
                 }));
                 Arc::new(Ingress::new(
                     &config,
@@ -229,6 +233,7 @@ impl Proxy {
                         certs: certs.clone(),
                         metrics: metrics.clone(),
                         lifecycle: lifecycle.clone(),
+                        pauses: pauses.clone(),
                     },
                 ))
             })
@@ -242,6 +247,7 @@ impl Proxy {
             metrics: metrics.clone(),
             certs,
             lifecycle,
+            pauses,
         };
         let dns = dns_sockets
             .map(|dns| listeners::serve_dns(dns, &handles, transparent_agent, config.learn))
@@ -322,6 +328,9 @@ impl Proxy {
                 approvals: handles.approvals.clone(),
                 state: handles.state.clone(),
                 reloader: handles.reloader.clone(),
+                rules: handles.rules.clone(),
+                pauses: handles.pauses.clone(),
+                record_pause: pause_record::writer(handles.recorder.clone()),
             };
             tokio::spawn(crate::control::admin::serve(
                 state,
@@ -330,12 +339,18 @@ impl Proxy {
             ));
         }
         if let Some(state) = handles.state.clone() {
-            tokio::spawn(state.watch_health(shutdown.clone()));
+            tokio::spawn(state.clone().watch_health(shutdown.clone()));
             let listen = crate::control::shared_state::approvals::listen(
                 handles.approvals.clone(),
                 shutdown.clone(),
             );
             tokio::spawn(listen);
+            tokio::spawn(crate::control::shared_state::pauses::listen(
+                handles.pauses.clone(),
+                handles.approvals.clone(),
+                state.clone(),
+                shutdown.clone(),
+            ));
         }
         if let Some((listener, server)) = self.actions {
             let serve = crate::actions::listener::serve(server, listener, shutdown.clone());

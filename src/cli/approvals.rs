@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -67,7 +67,11 @@ pub fn run(args: ApprovalsArgs) -> anyhow::Result<u8> {
             serde_json::json!({ "reason": reason }),
         ),
     };
-    let token = admin_token(&args)?;
+    let token = admin_token(
+        args.token.as_deref(),
+        args.token_file.as_deref(),
+        &args.ca_dir,
+    )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -79,20 +83,22 @@ pub fn run(args: ApprovalsArgs) -> anyhow::Result<u8> {
 }
 
 /// The token from KEYWARD_ADMIN_TOKEN, `--token-file`, or the CA directory.
-fn admin_token(args: &ApprovalsArgs) -> anyhow::Result<SecretValue> {
-    if let Some(token) = args.token.as_deref().filter(|t| !t.is_empty()) {
+pub(super) fn admin_token(
+    token: Option<&str>,
+    token_file: Option<&Path>,
+    ca_dir: &Path,
+) -> anyhow::Result<SecretValue> {
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
         return Ok(SecretValue::new(token.trim()));
     }
-    let path = args
-        .token_file
-        .clone()
-        .unwrap_or_else(|| args.ca_dir.join(GENERATED_TOKEN_FILE));
+    let path = token_file.map_or_else(|| ca_dir.join(GENERATED_TOKEN_FILE), Path::to_path_buf);
     read_token_file(&path).with_context(|| {
         "no admin token: set KEYWARD_ADMIN_TOKEN, pass --token-file, or --ca-dir of the keyward that generated one"
     })
 }
 
-async fn call(
+/// One call of the admin API at `admin`: its status and body.
+pub(super) async fn call(
     admin: &str,
     token: &[u8],
     method: &str,

@@ -9,10 +9,14 @@
 //! | POST | `/approvals/{id}/approve` | body `{"for": "10m"}` (optional: a follow-up window) |
 //! | POST | `/approvals/{id}/deny` | body `{"reason": "…"}` (optional) |
 //! | POST | `/reload` | recompile the rules; 200 with the summary, 422 with the errors |
+//! | GET | `/agents` | the declared agents and their pauses |
+//! | POST | `/agents/{name}/pause`, `/agents/pause` | body `{"reason": "…"}` (optional): pause one agent, or all ([`agents`]) |
+//! | POST | `/agents/{name}/resume`, `/agents/resume` | end that pause |
 //!
 //! Every path but `/healthz` and `/readyz` needs `Authorization: Bearer TOKEN`, always: the
-//! token's name (see [`tokens`]) is who approved, denied or reloaded.
+//! token's name (see [`tokens`]) is who approved, denied, paused or reloaded.
 
+mod agents;
 pub mod tokens;
 
 use std::convert::Infallible;
@@ -33,7 +37,9 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::AuditHandle;
 use crate::body::{self, ProxyBody};
 use crate::control::approvals::{Approvals, Resolution};
+use crate::control::pause::{Pauses, RecordPause};
 use crate::control::reload::Reloader;
+use crate::control::rules_in_force::RulesInForce;
 use crate::control::shared_state::SharedState;
 use crate::metrics::Metrics;
 use tokens::AdminTokens;
@@ -73,6 +79,12 @@ pub struct AdminState {
     pub state: Option<SharedState>,
     /// `POST /reload`.
     pub reloader: Reloader,
+    /// The agents to list, pause and resume.
+    pub rules: Arc<RulesInForce>,
+    /// The pauses in force (the kill switch).
+    pub pauses: Arc<Pauses>,
+    /// Writes the audit entry of a pause or resume.
+    pub record_pause: RecordPause,
 }
 
 /// Serves admin requests until `shutdown`.
@@ -83,12 +95,14 @@ pub async fn serve(state: AdminState, listener: TcpListener, shutdown: Cancellat
             a = listener.accept() => a,
             () = shutdown.cancelled() => return,
         };
-        let Ok((stream, _)) = accepted else { continue };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(route(&shared, req).await) }
+                async move { Ok::<_, Infallible>(route(&shared, peer, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -110,7 +124,11 @@ struct DenyBody {
     reason: Option<String>,
 }
 
-async fn route(shared: &AdminState, req: Request<Incoming>) -> Response<ProxyBody> {
+async fn route(
+    shared: &AdminState,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     match (&method, path.as_str()) {
@@ -211,6 +229,16 @@ async fn route(shared: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
                 },
             )
             .await
+        }
+        (&Method::GET, ["agents"]) => agents::list(shared),
+        (&Method::POST, ["agents", "pause"]) => agents::pause(shared, peer, &who, None, req).await,
+        (&Method::POST, ["agents", "resume"]) => agents::resume(shared, peer, &who, None).await,
+        (&Method::POST, ["agents", name, "pause"]) => {
+            let name = name.to_string();
+            agents::pause(shared, peer, &who, Some(&name), req).await
+        }
+        (&Method::POST, ["agents", name, "resume"]) => {
+            agents::resume(shared, peer, &who, Some(name)).await
         }
         (&Method::POST, ["reload"]) => {
             match shared

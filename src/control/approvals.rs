@@ -15,8 +15,10 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::audit::{ApprovalDecision, ApprovalRecord};
+use crate::control::pause::Paused;
 use crate::control::shared_state::StateError;
 use crate::control::shared_state::approvals::RedisApprovals;
+use crate::policy::AgentId;
 
 mod store;
 
@@ -290,6 +292,35 @@ impl Approvals {
         if self.forget(id) {
             self.store.finish(id);
         }
+    }
+
+    /// Denies every request this process holds for `agent` (for every agent: `None`) with
+    /// the pause's reason, as the kill switch does; how many were denied.
+    pub async fn deny_paused(&self, agent: Option<&AgentId>, paused: &Paused) -> usize {
+        let ids: Vec<String> = match self.pending.lock() {
+            Ok(pending) => pending
+                .iter()
+                .filter(|(_, p)| agent.is_none_or(|a| p.info.agent.as_deref() == Some(a.as_str())))
+                .map(|(id, _)| id.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut denied = 0;
+        for id in ids {
+            let resolution = Resolution::Denied {
+                by: Some(paused.by.clone()),
+                reason: Some(paused.to_string()),
+            };
+            // The shared store unreachable: the hold here is still denied (fail closed).
+            let resolved = match self.resolve(&id, resolution.clone()).await {
+                Ok(found) => found,
+                Err(_) => self.deliver(&id, resolution),
+            };
+            if resolved {
+                denied += 1;
+            }
+        }
+        denied
     }
 
     /// The ids this process holds.

@@ -1,11 +1,13 @@
 //! The state replicas share (`state: { redis: … }` in `keyward.yaml`): one Redis holds the
-//! rate-limit counters, token budgets, held requests and approval windows of every replica.
+//! rate-limit counters, token budgets, held requests, approval windows and paused agents of
+//! every replica.
 //! This file holds the connection: the URL and its password source, a connection manager
 //! that reconnects with bounded back-off, every call bounded in time, and the health that
 //! `/readyz` reports. Without `state:` nothing here runs and the in-memory stores serve.
 
 pub mod approvals;
 pub mod counters;
+pub mod pauses;
 mod scripts;
 
 use std::future::Future;

@@ -55,6 +55,11 @@ impl AgentRegistry {
         Self { agents }
     }
 
+    /// The declared agents' names, in declaration order.
+    pub fn names(&self) -> impl Iterator<Item = &AgentId> {
+        self.agents.iter().map(|(name, _)| name)
+    }
+
     /// Whether agents must authenticate (any agent declared).
     pub fn required(&self) -> bool {
         !self.agents.is_empty()

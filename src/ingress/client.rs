@@ -1,5 +1,6 @@
 //! One client connection on the proxy port: the raw-head scan beside hyper, idle tracking,
-//! and the proxy protocol served until the connection ends, idles out or shutdown.
+//! and the proxy protocol served until the connection ends, idles out, every agent is paused
+//! or shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,15 +44,17 @@ pub async fn serve(ingress: Arc<Ingress>, stream: TcpStream, client: SocketAddr,
     };
     let conn = ingress.outer.serve_connection(io, service).with_upgrades();
     let lifecycle = &ingress.lifecycle;
-    let ended = connection::drive(
-        conn,
-        lifecycle.shutdown(),
-        lifecycle.stop_now(),
-        &activity,
-        ingress.limits.idle_timeout,
-        "client",
-    )
-    .await;
+    // Agents authenticate per request on the proxy port: only pausing every agent ends
+    // the connection itself (a tunnel it became watches its own agent).
+    let pause = ingress.pauses.watch(None);
+    let watch = connection::Watch {
+        shutdown: lifecycle.shutdown(),
+        stop_now: lifecycle.stop_now(),
+        activity: &activity,
+        idle: ingress.limits.idle_timeout,
+        pause: pause.ended(),
+    };
+    let ended = connection::drive(conn, watch, "client").await;
     let place = Place {
         client,
         target: None,

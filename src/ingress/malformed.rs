@@ -6,9 +6,11 @@
 use std::error::Error as StdError;
 
 use crate::audit::Decision as AuditDecision;
+use crate::control::pause::Paused;
 use crate::ingress::head_scan::Findings;
 use crate::pipeline::exchange::RequestId;
 use crate::pipeline::record::{Place, Recorder, Refused};
+use crate::server::connection::Ended;
 
 /// What the peer did wrong and what keyward answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,20 +76,27 @@ pub fn record(
 
 /// Records how a served connection ended when the peer was at fault: a request line too
 /// long to parse (414, under the id its answer carried), or a malformed head or protocol
-/// violation. An ordinary end (closed, reset, idle) records nothing.
+/// violation, or its agent's pause closed it. An ordinary end (closed, reset, idle) records
+/// nothing.
 pub fn record_end(
     recorder: &Recorder,
     place: Place<'_>,
     findings: &Findings,
-    ended: Option<Box<dyn StdError + Send + Sync>>,
+    ended: Ended<Paused>,
 ) {
-    if let Some(too_long) = findings.take_too_long() {
+    if let Some(paused) = ended.paused {
+        let what = Malformed {
+            reason: format!("connection closed: {paused}"),
+            status: None,
+        };
+        record(recorder, place, "-", what, &RequestId::new());
+    } else if let Some(too_long) = findings.take_too_long() {
         let what = Malformed {
             reason: too_long.reason,
             status: Some(414),
         };
         record(recorder, place, "-", what, &too_long.id);
-    } else if let Some(what) = ended.as_deref().and_then(|e| malformed(e)) {
+    } else if let Some(what) = ended.error.as_deref().and_then(|e| malformed(e)) {
         record(recorder, place, "-", what, &RequestId::new());
     }
 }

@@ -76,6 +76,7 @@ pub async fn handle(
                 scheme: Scheme::Http,
                 sni_mismatch: None,
                 activity: conn.activity,
+                pause: ingress.pauses.watch(agent.as_ref()),
                 agent,
             });
             ingress.pipeline.clone().handle(conn, req).await
@@ -161,6 +162,7 @@ fn connect(
         sni_mismatch: None,
         activity: activity.clone(),
         agent: agent.clone(),
+        pause: ingress.pauses.watch(agent.as_ref()),
     });
     if let Some(refusal) = early_refusal(&ingress, &target, agent.as_ref()) {
         let recorder = ingress.recorder.clone();
@@ -171,6 +173,7 @@ fn connect(
         exchange.finish();
         return resp;
     }
+    let pause = conn.pause.clone();
     let on_upgrade = hyper::upgrade::on(req);
     let tunnel_ingress = ingress.clone();
     // The tunnel holds the connection's place under the limit for as long as it is open.
@@ -179,7 +182,8 @@ fn connect(
         let _place = place;
         match on_upgrade.await {
             Ok(upgraded) => {
-                tunnel::serve_tunnel(tunnel_ingress, client, target, agent, upgraded, activity)
+                let ingress = tunnel_ingress;
+                tunnel::serve_tunnel(ingress, client, target, agent, upgraded, activity, pause)
                     .await
             }
             Err(err) => tracing::debug!(%client, %target, error = %err, "CONNECT upgrade failed"),
@@ -190,11 +194,17 @@ fn connect(
     resp
 }
 
-/// Refusals decided from the CONNECT line alone: no rule could match the host and port (not
-/// in learn mode), or
+/// Refusals decided from the CONNECT line alone: the agent (or every agent) is paused, no
+/// rule could match the host and port (not in learn mode), or
 /// an IP literal the destination guard refuses (and the operator did not pin) that no rule
 /// which could match opens with `allow_private:` (each request is still checked when dialled).
 fn early_refusal(ingress: &Ingress, target: &Target, agent: Option<&AgentId>) -> Option<Refusal> {
+    if let Err(paused) = ingress.pauses.check(agent) {
+        return Some(Refusal::Denied {
+            rule: None,
+            reason: paused.into(),
+        });
+    }
     let active = ingress.rules.current();
     let host = target.host.to_string();
     if !ingress.learn && !active.rules.admits_connect(&host, target.port, agent) {

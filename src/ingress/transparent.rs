@@ -158,6 +158,7 @@ async fn serve_tls(ingress: Arc<Ingress>, io: ActivityIo<TcpStream>, conn: Redir
         scheme: Scheme::Https,
         sni_mismatch: None,
         activity,
+        pause: ingress.pauses.watch(agent.as_ref()),
         agent,
     };
     tunnel::serve_decrypted(ingress, start, &host, conn, "transparent").await;
@@ -185,15 +186,15 @@ async fn serve_plain(ingress: Arc<Ingress>, io: ActivityIo<TcpStream>, conn: Red
     };
     let served = ingress.outer.serve_connection(io, service).with_upgrades();
     let lifecycle = &ingress.lifecycle;
-    let ended = connection::drive(
-        served,
-        lifecycle.shutdown(),
-        lifecycle.stop_now(),
-        &conn.activity,
-        ingress.limits.idle_timeout,
-        "transparent",
-    )
-    .await;
+    let pause = ingress.pauses.watch(conn.agent.as_ref());
+    let watch = connection::Watch {
+        shutdown: lifecycle.shutdown(),
+        stop_now: lifecycle.stop_now(),
+        activity: &conn.activity,
+        idle: ingress.limits.idle_timeout,
+        pause: pause.ended(),
+    };
+    let ended = connection::drive(served, watch, "transparent").await;
     let place = Place {
         client: conn.client,
         target: Some(&conn.destination),
@@ -219,6 +220,7 @@ async fn handle_plain(
                 sni_mismatch: None,
                 activity: conn.activity.clone(),
                 agent: conn.agent.clone(),
+                pause: ingress.pauses.watch(conn.agent.as_ref()),
             });
             ingress.pipeline.clone().handle(info, req).await
         }

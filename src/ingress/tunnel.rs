@@ -16,6 +16,7 @@ use super::Ingress;
 use super::head_scan::{Findings, HeadScan};
 use super::malformed::{self, Malformed};
 use super::rewind::Rewind;
+use crate::control::pause::PauseWatch;
 use crate::pipeline::exchange::{ConnInfo, RequestId, Scheme};
 use crate::pipeline::record::Place;
 use crate::pipeline::refusal::Misdirected;
@@ -27,7 +28,8 @@ use crate::target::{Host, Target};
 /// First byte of a TLS record carrying a handshake message.
 pub(super) const TLS_HANDSHAKE: u8 = 0x16;
 
-/// Serves a CONNECT tunnel after the 200 went out.
+/// Serves a CONNECT tunnel after the 200 went out; `pause` was taken when the CONNECT was
+/// admitted, so a pause made meanwhile closes it too.
 pub async fn serve_tunnel(
     ingress: Arc<Ingress>,
     client: std::net::SocketAddr,
@@ -35,6 +37,7 @@ pub async fn serve_tunnel(
     agent: Option<AgentId>,
     upgraded: Upgraded,
     activity: Arc<Activity>,
+    pause: PauseWatch,
 ) {
     let limits = &ingress.limits;
     let mut io = TokioIo::new(upgraded);
@@ -94,6 +97,7 @@ pub async fn serve_tunnel(
         sni_mismatch,
         activity,
         agent: agent.clone(),
+        pause,
     };
     serve_decrypted(ingress, start, &cert_host, conn, "tunnel").await;
 }
@@ -168,6 +172,7 @@ pub(super) async fn serve_decrypted<IO>(
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let activity = conn.activity.clone();
     let agent = conn.agent.clone();
+    let pause = conn.pause.clone();
     let conn = Arc::new(conn);
     let findings = Arc::new(Findings::default());
     let service = {
@@ -182,15 +187,14 @@ pub(super) async fn serve_decrypted<IO>(
     let io = HeadScan::new(tls, ingress.head_limit(), !h2, findings.clone());
     let served = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     let lifecycle = &ingress.lifecycle;
-    let ended = connection::drive(
-        served,
-        lifecycle.shutdown(),
-        lifecycle.stop_now(),
-        &activity,
-        limits.idle_timeout,
-        what,
-    )
-    .await;
+    let watch = connection::Watch {
+        shutdown: lifecycle.shutdown(),
+        stop_now: lifecycle.stop_now(),
+        activity: &activity,
+        idle: limits.idle_timeout,
+        pause: pause.ended(),
+    };
+    let ended = connection::drive(served, watch, what).await;
     let place = Place {
         client,
         target: Some(&target),

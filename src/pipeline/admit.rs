@@ -1,10 +1,11 @@
-//! Admission, the checks made before any decision: what the raw head showed, methods never
-//! forwarded, every request pinned to its tunnel's target (SNI, URI authority and Host must
-//! all name it), message framing keyward will not reinterpret, and an audit trail able to
-//! record the exchange.
+//! Admission, the checks made before any decision: a paused agent, what the raw head showed,
+//! methods never forwarded, every request pinned to its tunnel's target (SNI, URI authority
+//! and Host must all name it), message framing keyward will not reinterpret, and an audit
+//! trail able to record the exchange.
 
 use http::{HeaderMap, Method, Request, header};
 
+use crate::control::pause::Pauses;
 use crate::pipeline::exchange::{ConnInfo, Scheme};
 use crate::pipeline::record::Recorder;
 use crate::pipeline::refusal::{BadRequest, MethodRefused, Misdirected, Refusal, Unavailable};
@@ -17,7 +18,18 @@ use crate::target::Target;
 pub struct HeadFinding(pub String);
 
 /// Every admission check, in order; the first that fails is the refusal.
-pub fn admit<B>(req: &Request<B>, conn: &ConnInfo, recorder: &Recorder) -> Result<(), Refusal> {
+pub fn admit<B>(
+    req: &Request<B>,
+    conn: &ConnInfo,
+    recorder: &Recorder,
+    pauses: &Pauses,
+) -> Result<(), Refusal> {
+    pauses
+        .check(conn.agent.as_ref())
+        .map_err(|paused| Refusal::Denied {
+            rule: None,
+            reason: paused.into(),
+        })?;
     check_head(req)?;
     check_method(req.method(), conn.scheme)?;
     check_pinned(conn, req)?;

@@ -12,6 +12,7 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 
 use crate::audit::{ApprovalRecord, Observed, WouldRecord};
+use crate::control::pause::PauseWatch;
 use crate::pipeline::refusal::{Misdirected, Refusal};
 use crate::pipeline::usage::UsageSlot;
 use crate::policy::{AgentId, Decision, SecretName};
@@ -56,6 +57,9 @@ pub struct ConnInfo {
     pub activity: Arc<Activity>,
     /// The authenticated agent (carried from the CONNECT to every request in its tunnel).
     pub agent: Option<AgentId>,
+    /// Fires when the agent (or every agent) is paused: the connection and its upgraded
+    /// streams end.
+    pub pause: PauseWatch,
 }
 
 /// What happened to an exchange, for its closing record.

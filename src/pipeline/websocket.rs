@@ -3,9 +3,10 @@
 //! the upstream's messages redacted of every secret keyward knows, the agent's refused when
 //! they carry a secret or a placeholder (close 1008 to both sides, recorded, nothing of the
 //! message forwarded); a message over [`MAX_MESSAGE`] closes both sides with 1009. The bridge
-//! ends when both sides have closed, after `idle` of silence, or when the shutdown grace
-//! period is over. Only `websocket` upgrades reach it: normalisation drops any other. On a
-//! URL `mcp:` rules select, messages are also decided as JSON-RPC (`mcp`).
+//! ends when both sides have closed, after `idle` of silence, when its agent is paused
+//! (close 1008, recorded), or when the shutdown grace period is over. Only `websocket`
+//! upgrades reach it: normalisation drops any other. On a URL `mcp:` rules select, messages
+//! are also decided as JSON-RPC (`mcp`).
 
 mod mcp;
 mod message;
@@ -83,6 +84,8 @@ enum End {
     Idle,
     /// The shutdown grace period is over.
     Shutdown,
+    /// The agent (or every agent) was paused.
+    Paused(crate::control::pause::Paused),
     /// A message from `Side` broke a rule: both sides are closed with its code.
     Violation(Side, Violation),
 }
@@ -114,6 +117,7 @@ pub fn bridge(bridge: Bridge<'_>, exchange: &Exchange, client: OnUpgrade, upstre
     let mcp = bridge.mcp;
     let idle = bridge.idle;
     let stop_now = bridge.lifecycle.stop_now().clone();
+    let pause = origin.conn.pause.clone();
     bridge.lifecycle.tasks().spawn(async move {
         let target = &origin.conn.target;
         let (client, upstream) = match tokio::try_join!(client, upstream) {
@@ -157,6 +161,7 @@ pub fn bridge(bridge: Bridge<'_>, exchange: &Exchange, client: OnUpgrade, upstre
                     },
                     () = activity.idle_for(idle) => break End::Idle,
                     () = stop_now.cancelled() => break End::Shutdown,
+                    paused = pause.ended() => break End::Paused(paused),
                 }
                 if agent_done && upstream_done {
                     break End::Closed;
@@ -176,6 +181,10 @@ pub fn bridge(bridge: Bridge<'_>, exchange: &Exchange, client: OnUpgrade, upstre
                 // Dropped at once: the grace period is over, no close handshake is awaited.
                 tracing::debug!(%target, "upgraded connection closed: shutdown grace period over");
                 return;
+            }
+            End::Paused(paused) => {
+                record_paused(&recorder, &origin, paused);
+                CloseCode::Policy
             }
             End::Violation(side, violation) => {
                 let code = violation.close_code();
@@ -306,6 +315,25 @@ fn record(
         path: &origin.path,
         decision: AuditDecision::Deny,
         reason,
+        status: None,
+    };
+    recorder.refused(refused, &origin.id);
+}
+
+/// The audit entry and log line of a bridge closed because its agent was paused.
+fn record_paused(recorder: &Recorder, origin: &Origin, why: crate::control::pause::Paused) {
+    tracing::warn!(
+        request_id = origin.id.as_str(),
+        target = %origin.conn.target,
+        reason = %why,
+        "WebSocket connection closed: agent paused"
+    );
+    let refused = Refused {
+        place: Place::of(&origin.conn),
+        method: &origin.method,
+        path: &origin.path,
+        decision: AuditDecision::Deny,
+        reason: format!("websocket closed with 1008: {why}"),
         status: None,
     };
     recorder.refused(refused, &origin.id);

@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use crate::audit::AuditHandle;
 use crate::ca::ServerConfigCache;
 use crate::control::approvals::Approvals;
+use crate::control::pause::Pauses;
 use crate::control::reload::Reloader;
 use crate::control::rules_in_force::RulesInForce;
 use crate::control::shared_state::SharedState;
@@ -36,6 +37,8 @@ pub struct Handles {
     pub certs: Arc<ServerConfigCache>,
     /// Shutdown, the grace period's end, the connection tasks.
     pub lifecycle: Lifecycle,
+    /// Paused agents (the kill switch).
+    pub pauses: Arc<Pauses>,
 }
 
 impl Handles {

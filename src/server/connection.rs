@@ -1,5 +1,6 @@
-//! Drives one served connection to its end: until it finishes, goes idle, or shutdown asks
-//! it to finish its in-flight exchanges and close (at once when the grace period is over).
+//! Drives one served connection to its end: until it finishes, goes idle, its agent is
+//! paused, or shutdown asks it to finish its in-flight exchanges and close (at once when the
+//! grace period is over).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,6 +10,38 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::activity::Activity;
+
+/// How long a paused agent's connection may take to deliver the answers already decided
+/// (a held request's denial) before it is closed.
+const PAUSE_GRACE: Duration = Duration::from_secs(2);
+
+/// How a driven connection ended, for the caller to record.
+pub struct Ended<R> {
+    /// The error the connection ended with (a malformed request is recorded; a reset is
+    /// not).
+    pub error: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Why the pause that closed it began.
+    pub paused: Option<R>,
+}
+
+impl<R> Ended<R> {
+    fn plain(error: Option<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            error,
+            paused: None,
+        }
+    }
+}
+
+/// What [`drive`] watches besides the connection itself.
+pub struct Watch<'a, P> {
+    pub shutdown: &'a CancellationToken,
+    pub stop_now: &'a CancellationToken,
+    pub activity: &'a Arc<Activity>,
+    pub idle: Duration,
+    /// Completes, with the reason, when the connection's agent (or every agent) is paused.
+    pub pause: P,
+}
 
 /// A hyper connection that can be asked to stop taking requests and finish the current ones.
 pub trait Graceful: Future {
@@ -43,41 +76,45 @@ where
     }
 }
 
-/// Runs `conn` until it ends; closes it after `idle` of inactivity; on shutdown lets it
-/// finish in-flight exchanges until `stop_now` (the end of the grace period) closes it at
-/// once, dropping them (their guards record them). Returns the error the connection ended
-/// with, for the caller to judge (a malformed request is recorded; a reset is not).
-pub async fn drive<C, T, E>(
-    conn: C,
-    shutdown: &CancellationToken,
-    stop_now: &CancellationToken,
-    activity: &Arc<Activity>,
-    idle: Duration,
-    what: &str,
-) -> Option<Box<dyn std::error::Error + Send + Sync>>
+/// Runs `conn` until it ends; closes it after `idle` of inactivity; when its agent is
+/// paused, lets it deliver what was already answered for at most [`PAUSE_GRACE`], then
+/// closes it; on shutdown lets it finish in-flight exchanges until `stop_now` (the end of
+/// the grace period) closes it at once, dropping them (their guards record them).
+pub async fn drive<C, T, E, P>(conn: C, watch: Watch<'_, P>, what: &str) -> Ended<P::Output>
 where
     C: Graceful<Output = Result<T, E>>,
+    P: Future,
+    P::Output: std::fmt::Display,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         res = conn.as_mut() => res,
-        () = shutdown.cancelled() => {
+        () = watch.shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();
             tokio::select! {
                 res = conn.as_mut() => res,
-                () = stop_now.cancelled() => {
+                () = watch.stop_now.cancelled() => {
                     tracing::debug!(what, "connection closed: shutdown grace period over");
-                    return None;
+                    return Ended::plain(None);
                 }
             }
         }
-        () = activity.idle_for(idle) => {
+        paused = watch.pause => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(PAUSE_GRACE, conn.as_mut()).await;
+            tracing::info!(what, reason = %paused, "connection closed: agent paused");
+            return Ended { error: None, paused: Some(paused) };
+        }
+        () = watch.activity.idle_for(watch.idle) => {
             tracing::debug!(what, "connection idle; closed");
-            return None;
+            return Ended::plain(None);
         }
     };
-    let err: Box<dyn std::error::Error + Send + Sync> = result.err()?.into();
+    let Some(err) = result.err() else {
+        return Ended::plain(None);
+    };
+    let err: Box<dyn std::error::Error + Send + Sync> = err.into();
     tracing::debug!(what, error = %err, "connection ended with an error");
-    Some(err)
+    Ended::plain(Some(err))
 }

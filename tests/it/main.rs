@@ -42,6 +42,7 @@ mod injection;
 
 mod inspection;
 mod jail;
+mod kill_switch;
 mod kube_volumes;
 mod leak;
 mod learn;

@@ -26,6 +26,7 @@ fn exchange(stopped: &CancellationToken) -> (Exchange, mpsc::Receiver<Command>, 
         sni_mismatch: None,
         activity: Activity::new(),
         agent: None,
+        pause: crate::control::pause::PauseWatch::default(),
     });
     let uri: http::Uri = "/transfer".parse().unwrap();
     let mut x = Exchange::start(conn, Method::POST, &uri, recorder);

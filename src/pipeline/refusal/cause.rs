@@ -34,6 +34,9 @@ pub enum Denial {
     /// A held request was not approved.
     #[error(transparent)]
     NotApproved(#[from] NotApproved),
+    /// The agent (or every agent) is paused by an operator.
+    #[error(transparent)]
+    Paused(#[from] crate::control::pause::Paused),
 }
 
 impl From<String> for Denial {
