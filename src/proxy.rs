@@ -2,7 +2,7 @@
 //! in force, the audit trail, the upstream client; each layer ([`server`](crate::server),
 //! [`ingress`](crate::ingress), [`pipeline`](crate::pipeline), the admin API) is given the
 //! handles it uses. Binds the listeners (or takes sockets bound elsewhere, [`Listeners`]),
-//! runs, and stops in order.
+//! runs ([`serving`]), and stops in order.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,6 @@ use crate::actions::listener::ActionsServer;
 use crate::audit::{AuditError, AuditWriter};
 use crate::ca::{CertificateAuthority, LeafIssuer, ServerConfigCache};
 use crate::config::Config;
-use crate::control::admin::AdminState;
 use crate::control::admin::tokens::AdminTokens;
 use crate::control::approvals::Approvals;
 use crate::control::pause::Pauses;
@@ -27,18 +26,19 @@ use crate::control::rules_in_force::RulesInForce;
 use crate::control::shared_state::SharedState;
 use crate::control::shared_state::approvals::RedisApprovals;
 use crate::control::shared_state::counters::RedisCounters;
-use crate::ingress::{Ingress, IngressParts, client, transparent};
+use crate::ingress::{Ingress, IngressParts};
 use crate::metrics::Metrics;
 use crate::pipeline::record::Recorder;
 use crate::pipeline::{Pipeline, PipelineParts};
-use crate::server::workers::{self, Workers};
-use crate::server::{Lifecycle, drain};
+use crate::server::Lifecycle;
+use crate::server::workers;
 use crate::upstream::{Upstream, upstream_roots};
 
 mod actions;
 mod listeners;
 mod pause_record;
 mod running;
+mod serving;
 mod start_error;
 
 pub use listeners::{DnsSockets, Listeners};
@@ -312,118 +312,4 @@ impl Proxy {
     pub fn config(&self) -> &Config {
         &self.config
     }
-
-    /// Accepts until shutdown, then stops in order: waits up to the grace period for
-    /// in-flight exchanges, closes the connections still open (their exchanges' guards
-    /// record them), then closes the audit trail and waits until every entry is written and
-    /// synced. Only then does it return.
-    pub async fn run(self) {
-        let handles = self.handles;
-        let shutdown = handles.lifecycle.shutdown().clone();
-        if let Some((listener, tokens)) = self.admin {
-            let state = AdminState {
-                tokens,
-                audit: handles.audit().cloned(),
-                metrics: handles.metrics.clone(),
-                approvals: handles.approvals.clone(),
-                state: handles.state.clone(),
-                reloader: handles.reloader.clone(),
-                rules: handles.rules.clone(),
-                pauses: handles.pauses.clone(),
-                record_pause: pause_record::writer(handles.recorder.clone()),
-            };
-            tokio::spawn(crate::control::admin::serve(
-                state,
-                listener,
-                shutdown.clone(),
-            ));
-        }
-        if let Some(state) = handles.state.clone() {
-            tokio::spawn(state.clone().watch_health(shutdown.clone()));
-            let listen = crate::control::shared_state::approvals::listen(
-                handles.approvals.clone(),
-                shutdown.clone(),
-            );
-            tokio::spawn(listen);
-            tokio::spawn(crate::control::shared_state::pauses::listen(
-                handles.pauses.clone(),
-                handles.approvals.clone(),
-                state.clone(),
-                shutdown.clone(),
-            ));
-        }
-        if let Some((listener, server)) = self.actions {
-            let serve = crate::actions::listener::serve(server, listener, shutdown.clone());
-            tokio::spawn(serve);
-        }
-        if handles.rules.dir().exists() {
-            let watch = crate::control::reload::watch(handles.reloader.clone(), shutdown.clone());
-            tokio::spawn(watch);
-        }
-        if let Some((sockets, responder)) = self.dns {
-            for socket in sockets {
-                let serve = crate::ingress::dns::serve(socket, responder.clone(), shutdown.clone());
-                handles.lifecycle.tasks().spawn(serve);
-            }
-        }
-        // Listener 0 is the proxy port, the others are transparent.
-        let serves = self
-            .ingresses
-            .into_iter()
-            .map(|ingress| {
-                move |which: usize, stream, peer, slot| -> ServeFuture {
-                    let ingress = ingress.clone();
-                    if which == 0 {
-                        Box::pin(client::serve(ingress, stream, peer, slot))
-                    } else {
-                        Box::pin(transparent::serve(ingress, stream, peer, slot))
-                    }
-                }
-            })
-            .collect();
-        let max_connections = self.config.limits.max_connections;
-        let lifecycle = &handles.lifecycle;
-        let mut listeners = vec![self.listener];
-        listeners.extend(self.transparent);
-        let workers = match Workers::start(listeners, max_connections, lifecycle, serves) {
-            Ok(workers) => Some(workers),
-            Err(error) => {
-                tracing::error!(%error, "cannot serve; stopping");
-                lifecycle.shutdown().cancel();
-                None
-            }
-        };
-        lifecycle.shutdown().cancelled().await;
-        drain(lifecycle, self.config.limits.shutdown_grace).await;
-        if let Some(workers) = workers {
-            workers.stop().await;
-        }
-        if let Some(audit) = handles.audit().cloned() {
-            audit.close().await;
-        }
-        if let Some(task) = self.audit_task
-            && let Err(error) = task.await
-        {
-            tracing::error!(%error, "audit writer task failed");
-        }
-    }
-
-    /// Runs the proxy on a task.
-    pub fn spawn(self) -> RunningProxy {
-        let addr = self.addr;
-        let admin = self.admin_addr();
-        let actions = self.actions_addr();
-        let handles = self.handles.clone();
-        let handle = tokio::spawn(self.run());
-        RunningProxy {
-            addr,
-            admin,
-            actions,
-            handles,
-            handle,
-        }
-    }
 }
-
-/// One accepted connection being served, on the proxy port or a transparent listener.
-type ServeFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
