@@ -36,6 +36,7 @@ pub mod entry;
 pub mod export;
 pub mod handle;
 pub mod learn;
+pub mod recent;
 pub mod resume;
 pub mod rotate;
 pub mod sink;

@@ -2,6 +2,7 @@
 //! audit, secrets, mcp), parsed with clap. Commands return anyhow errors; `main` maps them to exit codes.
 
 mod actions;
+mod admin_client;
 mod agents;
 mod approvals;
 mod audit;

@@ -146,6 +146,23 @@ impl Metrics {
         self.learn_mode.set(i64::from(on));
     }
 
+    /// How many exchanges `rule` decided `decision` on, summed over `agents` (`""` for
+    /// exchanges of no declared agent) since the process started.
+    pub fn rule_count(&self, rule: &str, decision: &str, agents: &[&str]) -> u64 {
+        agents
+            .iter()
+            .filter_map(|agent| {
+                self.requests
+                    .get(&RequestLabels {
+                        decision: decision.to_owned(),
+                        rule: rule.to_owned(),
+                        agent: (*agent).to_owned(),
+                    })
+                    .map(|c| c.get())
+            })
+            .sum()
+    }
+
     /// One exchange learn mode forwarded that the rules would have decided `would` on.
     pub fn learn_let_through(&self, would: &str) {
         self.learn_let_through

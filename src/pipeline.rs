@@ -176,8 +176,11 @@ impl Pipeline {
         let (mut request, incoming) = normalise::normalise(req, &conn, &in_force.rules)?;
         exchange.action = self.handoff.take(&mut request.parts.headers);
         let need = decide::body_need(&in_force.rules, &request, &conn);
-        // Learn mode reads bodies ahead too, for the names of a JSON body's fields.
-        let scan = !in_force.credentials.is_empty() || self.learn;
+        // Learn mode reads bodies ahead too, for the names of a JSON body's fields; so does a
+        // request a rule may hold, for the approver's preview.
+        let scan = !in_force.credentials.is_empty()
+            || self.learn
+            || decide::may_hold(&in_force.rules, &request, &conn);
         let body = read_body::read_ahead(incoming, need, scan, self.read_timeout).await?;
         let decision = decide::decide(&in_force.rules, &request, &body, &conn, need, exchange);
         let body =

@@ -19,6 +19,8 @@ pub struct TailFilter {
     pub decision: Option<Decision>,
     /// Only entries for this host (ASCII case-insensitive).
     pub host: Option<String>,
+    /// Only entries this rule decided (exact match).
+    pub rule: Option<String>,
 }
 
 impl TailFilter {
@@ -32,6 +34,10 @@ impl TailFilter {
                 .host
                 .as_ref()
                 .is_none_or(|h| entry.host.eq_ignore_ascii_case(h))
+            && self
+                .rule
+                .as_ref()
+                .is_none_or(|r| entry.rule.as_ref().is_some_and(|id| id.as_str() == r))
     }
 }
 
@@ -127,7 +133,7 @@ impl Iterator for Tail {
 
 /// Whether a line is a checkpoint. Only lines starting with `{"hash":` are parsed for it:
 /// an entry always has `bytes_in`, which sorts before `hash`, so no entry starts so.
-fn is_checkpoint_line(line: &[u8]) -> bool {
+pub(super) fn is_checkpoint_line(line: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(line)
         .is_ok_and(|v| super::checkpoint::is_checkpoint(&v))
 }
@@ -224,6 +230,7 @@ mod tests {
             agent: Some("bot".into()),
             decision: Some(Decision::Deny),
             host: Some("a.example".into()),
+            rule: None,
         };
         let got: Vec<_> = tail(std::slice::from_ref(&path), filter).collect();
         assert_eq!(got.len(), 2);

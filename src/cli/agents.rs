@@ -3,28 +3,16 @@
 //! approvals`; its name is who paused).
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
 
-use super::approvals::{admin_token, call};
+use super::admin_client::AdminArgs;
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
-    /// The admin API of the running keyward.
-    #[arg(long, default_value = "http://127.0.0.1:3129", global = true)]
-    pub admin: String,
-    /// The admin token, from the environment only (a token on the command line would be
-    /// visible to every process).
-    #[arg(skip = std::env::var("KEYWARD_ADMIN_TOKEN").ok())]
-    pub token: Option<String>,
-    /// A file holding the admin token [default: admin-token in the CA directory].
-    #[arg(long, value_name = "FILE", global = true)]
-    pub token_file: Option<PathBuf>,
-    /// keyward's CA directory, where it generates its admin token [default: certs].
-    #[arg(long, value_name = "DIR", default_value = "certs", global = true)]
-    pub ca_dir: PathBuf,
+    #[command(flatten)]
+    pub admin: AdminArgs,
     #[command(subcommand)]
     pub command: AgentsCommand,
 }
@@ -81,16 +69,7 @@ pub fn run(args: AgentsArgs) -> anyhow::Result<u8> {
             serde_json::Value::Null,
         ),
     };
-    let token = admin_token(
-        args.token.as_deref(),
-        args.token_file.as_deref(),
-        &args.ca_dir,
-    )?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (status, text) =
-        runtime.block_on(call(&args.admin, token.expose(), method, &path, &body))?;
+    let (status, text) = args.admin.call(method, &path, &body)?;
     let mut out = std::io::stdout().lock();
     if status.is_success()
         && matches!(args.command, AgentsCommand::List)

@@ -50,6 +50,9 @@ pub enum AuditCommand {
         decision: Option<Decision>,
         #[arg(long)]
         host: Option<String>,
+        /// Only entries this rule decided.
+        #[arg(long)]
+        rule: Option<String>,
     },
 }
 
@@ -112,12 +115,14 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<u8> {
             agent,
             decision,
             host,
+            rule,
         } => {
             let files = log_files(&file)?;
             let filter = TailFilter {
                 agent,
                 decision,
                 host,
+                rule,
             };
             for entry in tail(&files, filter) {
                 match entry {

@@ -12,11 +12,14 @@
 //! | GET | `/agents` | the declared agents and their pauses |
 //! | POST | `/agents/{name}/pause`, `/agents/pause` | body `{"reason": "…"}` (optional): pause one agent, or all ([`agents`]) |
 //! | POST | `/agents/{name}/resume`, `/agents/resume` | end that pause |
+//! | GET | `/console` | the approvals console, a web page ([`console`]) |
 //!
-//! Every path but `/healthz` and `/readyz` needs `Authorization: Bearer TOKEN`, always: the
-//! token's name (see [`tokens`]) is who approved, denied, paused or reloaded.
+//! Every path but `/healthz`, `/readyz` and the console's needs `Authorization: Bearer
+//! TOKEN`, always: the token's name (see [`tokens`]) is who approved, denied, paused or
+//! reloaded. The console signs in with the same tokens and keeps a session cookie.
 
 mod agents;
+pub mod console;
 pub mod tokens;
 
 use std::convert::Infallible;
@@ -85,6 +88,8 @@ pub struct AdminState {
     pub pauses: Arc<Pauses>,
     /// Writes the audit entry of a pause or resume.
     pub record_pause: RecordPause,
+    /// The approvals console's sessions and feed.
+    pub console: console::Console,
 }
 
 /// Serves admin requests until `shutdown`.
@@ -149,6 +154,9 @@ async fn route(
             };
         }
         _ => {}
+    }
+    if path == "/console" || path.starts_with("/console/") {
+        return console::route(shared, peer, req).await;
     }
     let authorization = req
         .headers()

@@ -37,6 +37,10 @@ pub struct PendingInfo {
     pub method: String,
     pub url: String,
     pub rule: String,
+    /// The names of the request's headers, as the agent sent them (values are not shown:
+    /// they may hold placeholders the approver needs no part of).
+    #[serde(default)]
+    pub headers: Vec<String>,
     /// The first bytes of the body as the agent sent it (agents hold placeholders, never
     /// secret values).
     pub body_preview: String,
@@ -54,6 +58,9 @@ pub struct PendingInfo {
     pub action_input: Option<serde_json::Value>,
     /// Seconds since the request arrived.
     pub waiting_secs: u64,
+    /// How long the request is held before it is denied as timed out, in seconds.
+    #[serde(default)]
+    pub timeout_secs: u64,
 }
 
 /// The MCP call a held request makes, as the approver sees it.

@@ -37,6 +37,13 @@ pub fn body_need(rules: &RuleSet, request: &Normalised, conn: &ConnInfo) -> Body
     rules.body_need_normalized(&request.target, &head, conn.agent.as_ref())
 }
 
+/// Whether a rule may hold the request for a person: its body is then read ahead (as for the
+/// exfiltration guard), so the approver is shown a preview.
+pub fn may_hold(rules: &RuleSet, request: &Normalised, conn: &ConnInfo) -> bool {
+    let head = request.head(conn.scheme, conn.target.port);
+    rules.approval_possible(&request.target, &head, conn.agent.as_ref())
+}
+
 /// The rules' decision, kept in the exchange for its record. In learn mode a denial or
 /// hold becomes an allow, and what the rules would have decided is kept beside it.
 pub fn decide(

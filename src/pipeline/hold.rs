@@ -120,6 +120,7 @@ impl Hold<'_> {
                 parts.uri.path()
             ),
             rule: rule_id.clone(),
+            headers: header_names(&parts.headers),
             body_preview: preview(body, self.known),
             mcp: call.map(|c| PendingCall {
                 arguments: c.arguments.map(|a| scrub_json_strings(&a, self.known)),
@@ -132,6 +133,7 @@ impl Hold<'_> {
             action_input: action.as_ref().and_then(|a| a.input.as_deref().cloned()),
             action: action.map(|a| a.name),
             waiting_secs: 0,
+            timeout_secs: timeout.as_secs(),
         };
         let webhook = approval.and_then(|a| a.webhook);
         let announce = |info: &PendingInfo| {
@@ -160,6 +162,11 @@ impl Hold<'_> {
             e => decide::denial(decision, e.into(), parts.headers.get(ACCEPT)),
         })
     }
+}
+
+/// The names of `headers`, each once.
+fn header_names(headers: &http::HeaderMap) -> Vec<String> {
+    headers.keys().map(|n| n.as_str().to_owned()).collect()
 }
 
 /// The held MCP call of `decision`, for the approver.

@@ -217,6 +217,22 @@ pub(crate) fn body_need_normalized(
     .map_or(BodyNeed::None, |max_size| BodyNeed::Inspect { max_size })
 }
 
+/// Whether a rule that holds requests for a person (`decision: approve`) selects the
+/// request: its body is then read ahead, so the approver sees a preview of it.
+pub(crate) fn approval_possible(
+    rules: &[Rule],
+    index: &HostIndex,
+    target: &NormalizedTarget,
+    head: &RequestHead<'_>,
+    agent: Option<&AgentId>,
+) -> bool {
+    selected(rules, index, target, head, agent, |rule| {
+        rule.verdict == Verdict::Approve
+    })
+    .next()
+    .is_some()
+}
+
 /// Whether a rule with `mcp:` (shadow included) has a selector matching the request.
 pub(crate) fn mcp_rule_matches(
     rules: &[Rule],

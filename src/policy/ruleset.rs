@@ -217,6 +217,17 @@ impl RuleSet {
         engine::body_need_normalized(&self.rules, &self.index, target, head, agent)
     }
 
+    /// Whether an approve rule selects this request (method, URL and agent), for a target
+    /// already normalised.
+    pub fn approval_possible(
+        &self,
+        target: &NormalizedTarget,
+        head: &RequestHead<'_>,
+        agent: Option<&AgentId>,
+    ) -> bool {
+        engine::approval_possible(&self.rules, &self.index, target, head, agent)
+    }
+
     /// Whether a rule with `mcp:` could select calls of this request (its method, URL and
     /// agent match), for a target already normalised.
     pub fn mcp_rule_matches(

@@ -27,6 +27,9 @@ impl Proxy {
                 rules: handles.rules.clone(),
                 pauses: handles.pauses.clone(),
                 record_pause: pause_record::writer(handles.recorder.clone()),
+                console: crate::control::admin::console::Console::new(
+                    self.config.audit.as_ref().map(|a| a.path.clone()),
+                ),
             };
             tokio::spawn(crate::control::admin::serve(
                 state,

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod audit_log;
+pub mod browser;
 pub mod child;
 /// The content-coding encoders the crate's unit tests compress bodies with (one
 /// implementation).

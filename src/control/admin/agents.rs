@@ -34,6 +34,11 @@ struct AgentState<'a> {
 
 /// `GET /agents`: every declared agent and its pause, and the pause of all agents.
 pub(super) fn list(shared: &AdminState) -> Response<ProxyBody> {
+    json(StatusCode::OK, &snapshot(shared))
+}
+
+/// Every declared agent and its pause, and the pause of all agents (`{"all", "agents"}`).
+pub(super) fn snapshot(shared: &AdminState) -> serde_json::Value {
     let pauses = shared.pauses.list();
     let in_force = shared.rules.current();
     let agents: Vec<AgentState<'_>> = in_force
@@ -48,10 +53,7 @@ pub(super) fn list(shared: &AdminState) -> Response<ProxyBody> {
             }
         })
         .collect();
-    json(
-        StatusCode::OK,
-        &serde_json::json!({"all": pauses.all, "agents": agents}),
-    )
+    serde_json::json!({"all": pauses.all, "agents": agents})
 }
 
 /// The scope a path names: `None` for `all`, or the agent; `None` for an undeclared agent.
@@ -82,14 +84,25 @@ pub(super) async fn pause(
     name: Option<&str>,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
-    let Some(scope) = scope(shared, name) else {
-        return undeclared(name);
-    };
     let body: PauseBody = match read_json(req).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let reason = body.reason.filter(|r| !r.trim().is_empty());
+    pause_with(shared, peer, who, name, body.reason).await
+}
+
+/// Pauses the agent `name` (all agents for `None`) for `reason`, as `who`.
+pub(super) async fn pause_with(
+    shared: &AdminState,
+    peer: SocketAddr,
+    who: &str,
+    name: Option<&str>,
+    reason: Option<String>,
+) -> Response<ProxyBody> {
+    let Some(scope) = scope(shared, name) else {
+        return undeclared(name);
+    };
+    let reason = reason.filter(|r| !r.trim().is_empty());
     let paused = shared.pauses.pause(&scope, who, reason.clone());
     let held = Held {
         by: who.to_owned(),

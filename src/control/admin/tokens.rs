@@ -107,7 +107,12 @@ impl AdminTokens {
     /// The name of the token in `Authorization: Bearer TOKEN`, or `None` when the header
     /// is missing or no token matches. Every token is compared in constant time.
     pub fn authenticate(&self, authorization: Option<&[u8]>) -> Option<&str> {
-        let given = authorization?.strip_prefix(b"Bearer ")?;
+        self.name_of(authorization?.strip_prefix(b"Bearer ")?)
+    }
+
+    /// The name of `given` when it is one of the tokens (the console's sign-in), compared in
+    /// constant time with every token.
+    pub fn name_of(&self, given: &[u8]) -> Option<&str> {
         let mut found = None;
         for named in &self.tokens {
             if bool::from(named.token.expose().ct_eq(given)) {

@@ -8,12 +8,14 @@ fn info(id: &str) -> PendingInfo {
         method: "POST".into(),
         url: "https://payments.example/v1/refunds".into(),
         rule: "refund-large".into(),
+        headers: vec!["content-type".into()],
         body_preview: "{}".into(),
         mcp: None,
         graphql: None,
         action: None,
         action_input: None,
         waiting_secs: 0,
+        timeout_secs: 300,
     }
 }
 
