@@ -192,51 +192,11 @@ async fn route(
         },
         (&Method::POST, ["approvals", id, "approve"]) => {
             let id = id.to_string();
-            let body: ApproveBody = match read_json(req).await {
-                Ok(b) => b,
-                Err(e) => return e,
-            };
-            let window = match body
-                .window
-                .as_deref()
-                .map(humantime::parse_duration)
-                .transpose()
-            {
-                Ok(w) => w,
-                Err(e) => {
-                    return json(
-                        StatusCode::BAD_REQUEST,
-                        &serde_json::json!({"error": format!("invalid duration: {e}")}),
-                    );
-                }
-            };
-            resolve(
-                shared,
-                &id,
-                &who,
-                Resolution::Approved {
-                    by: Some(who.clone()),
-                    window,
-                },
-            )
-            .await
+            approve(shared, &id, &who, req).await
         }
         (&Method::POST, ["approvals", id, "deny"]) => {
             let id = id.to_string();
-            let body: DenyBody = match read_json(req).await {
-                Ok(b) => b,
-                Err(e) => return e,
-            };
-            resolve(
-                shared,
-                &id,
-                &who,
-                Resolution::Denied {
-                    by: Some(who.clone()),
-                    reason: body.reason,
-                },
-            )
-            .await
+            deny(shared, &id, &who, req).await
         }
         (&Method::GET, ["agents"]) => agents::list(shared),
         (&Method::POST, ["agents", "pause"]) => agents::pause(shared, peer, &who, None, req).await,
@@ -271,6 +231,58 @@ async fn route(
             &serde_json::json!({"error": "not found"}),
         ),
     }
+}
+
+/// Approves the held request `id` as `who`, for the window the body names (`{"for": "10m"}`;
+/// none, or `once`: this request only).
+async fn approve(
+    shared: &AdminState,
+    id: &str,
+    who: &str,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let body: ApproveBody = match read_json(req).await {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let window = match body
+        .window
+        .as_deref()
+        .filter(|w| !w.is_empty() && *w != "once")
+        .map(humantime::parse_duration)
+        .transpose()
+    {
+        Ok(w) => w,
+        Err(e) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({"error": format!("invalid duration: {e}")}),
+            );
+        }
+    };
+    let resolution = Resolution::Approved {
+        by: Some(who.to_owned()),
+        window,
+    };
+    resolve(shared, id, who, resolution).await
+}
+
+/// Denies the held request `id` as `who`, for the body's reason (`{"reason": "…"}`).
+async fn deny(
+    shared: &AdminState,
+    id: &str,
+    who: &str,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let body: DenyBody = match read_json(req).await {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let resolution = Resolution::Denied {
+        by: Some(who.to_owned()),
+        reason: body.reason.filter(|r| !r.trim().is_empty()),
+    };
+    resolve(shared, id, who, resolution).await
 }
 
 /// The shared state failed: 503 with the reason.

@@ -42,6 +42,25 @@ pub use harness::Harness;
 pub use test_ca::TestCa;
 pub use upstream::{Handler, Upstream};
 
+/// The `node_modules` directory scripts/test installs the tests' npm packages in
+/// (`KEYWARD_TEST_NODE_DIR`, default `~/.cache/keyward-test-node`), holding each of `packages`.
+pub fn node_modules(packages: &[&str]) -> PathBuf {
+    let dir = std::env::var_os("KEYWARD_TEST_NODE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/keyward-test-node")
+        });
+    let modules = dir.join("node_modules");
+    for package in packages {
+        assert!(
+            modules.join(package).exists(),
+            "{package} is required in {} (scripts/test installs it)",
+            modules.display()
+        );
+    }
+    modules
+}
+
 /// The admin token every in-process keyward of these tests accepts (as `admin`).
 pub const ADMIN_TOKEN: &str = "test-admin-token-7d1f0c9b2e";
 

@@ -92,7 +92,7 @@ pub(super) async fn pause(
 }
 
 /// Pauses the agent `name` (all agents for `None`) for `reason`, as `who`.
-pub(super) async fn pause_with(
+async fn pause_with(
     shared: &AdminState,
     peer: SocketAddr,
     who: &str,

@@ -26,7 +26,6 @@ use serde::Deserialize;
 
 use super::{AdminState, agents, json, read_json};
 use crate::body::ProxyBody;
-use crate::control::approvals::Resolution;
 use sessions::{COOKIE, Session, Sessions};
 
 /// What the console keeps: its sessions, and the audit log its feed reads.
@@ -51,19 +50,6 @@ impl Console {
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     token: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ApproveBody {
-    #[serde(rename = "for")]
-    window: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ReasonBody {
-    reason: Option<String>,
 }
 
 /// Answers a request whose path is `/console` or under it.
@@ -190,48 +176,10 @@ async fn change(
 ) -> Response<ProxyBody> {
     let who = session.name.as_str();
     match segments {
-        ["approvals", id, "approve"] => {
-            let id = (*id).to_owned();
-            let body: ApproveBody = match read_json(req).await {
-                Ok(b) => b,
-                Err(resp) => return resp,
-            };
-            let window = match body
-                .window
-                .as_deref()
-                .filter(|w| !w.is_empty() && *w != "once")
-                .map(humantime::parse_duration)
-                .transpose()
-            {
-                Ok(w) => w,
-                Err(e) => {
-                    return json(
-                        StatusCode::BAD_REQUEST,
-                        &serde_json::json!({"error": format!("invalid duration: {e}")}),
-                    );
-                }
-            };
-            let resolution = Resolution::Approved {
-                by: Some(who.to_owned()),
-                window,
-            };
-            super::resolve(shared, &id, who, resolution).await
-        }
-        ["approvals", id, "deny"] => {
-            let id = (*id).to_owned();
-            let body: ReasonBody = match read_json(req).await {
-                Ok(b) => b,
-                Err(resp) => return resp,
-            };
-            let reason = body.reason.filter(|r| !r.trim().is_empty());
-            let resolution = Resolution::Denied {
-                by: Some(who.to_owned()),
-                reason,
-            };
-            super::resolve(shared, &id, who, resolution).await
-        }
-        ["agents", "pause"] => pause(shared, peer, who, None, req).await,
-        ["agents", name, "pause"] => pause(shared, peer, who, Some(name), req).await,
+        ["approvals", id, "approve"] => super::approve(shared, id, who, req).await,
+        ["approvals", id, "deny"] => super::deny(shared, id, who, req).await,
+        ["agents", "pause"] => agents::pause(shared, peer, who, None, req).await,
+        ["agents", name, "pause"] => agents::pause(shared, peer, who, Some(name), req).await,
         ["agents", "resume"] => agents::resume(shared, peer, who, None).await,
         ["agents", name, "resume"] => agents::resume(shared, peer, who, Some(name)).await,
         _ => json(
@@ -239,21 +187,6 @@ async fn change(
             &serde_json::json!({"error": "not found"}),
         ),
     }
-}
-
-/// Pauses `name` (all agents for `None`) for the body's reason.
-async fn pause(
-    shared: &AdminState,
-    peer: SocketAddr,
-    who: &str,
-    name: Option<&str>,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
-    let body: ReasonBody = match read_json(req).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    agents::pause_with(shared, peer, who, name, body.reason).await
 }
 
 /// [`read_json`] where an empty body is refused.

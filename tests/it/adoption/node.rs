@@ -47,18 +47,7 @@ async function viaHttps() {
 
 /// Where scripts/test installs undici and global-agent with npm.
 fn node_modules() -> PathBuf {
-    let dir = std::env::var_os("KEYWARD_TEST_NODE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/keyward-test-node")
-        });
-    let modules = dir.join("node_modules");
-    assert!(
-        modules.join("undici").exists() && modules.join("global-agent").exists(),
-        "undici and global-agent are required in {} (scripts/test installs them)",
-        modules.display()
-    );
-    modules
+    crate::support::node_modules(&["undici", "global-agent"])
 }
 
 /// Whether this Node's `fetch` reads the proxy variables under NODE_USE_ENV_PROXY=1.

@@ -12,24 +12,13 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 /// How long one command may take (Chromium's start included in the first).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Where scripts/test installs playwright-core with npm.
+/// Where scripts/test installs playwright-core with npm; Debian's Chromium is there too.
 fn node_modules() -> PathBuf {
-    let dir = std::env::var_os("KEYWARD_TEST_NODE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/keyward-test-node")
-        });
-    let modules = dir.join("node_modules");
-    assert!(
-        modules.join("playwright-core").exists(),
-        "playwright-core is required in {} (scripts/test installs it)",
-        modules.display()
-    );
     assert!(
         std::path::Path::new("/usr/bin/chromium").exists(),
         "/usr/bin/chromium is required (scripts/test installs Debian's chromium)"
     );
-    modules
+    crate::support::node_modules(&["playwright-core"])
 }
 
 /// A browser with one page open on a URL.
