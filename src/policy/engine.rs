@@ -226,6 +226,9 @@ pub(crate) fn approval_possible(
     head: &RequestHead<'_>,
     agent: Option<&AgentId>,
 ) -> bool {
+    if !rules.iter().any(|rule| rule.verdict == Verdict::Approve) {
+        return false;
+    }
     selected(rules, index, target, head, agent, |rule| {
         rule.verdict == Verdict::Approve
     })
