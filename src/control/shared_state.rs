@@ -263,9 +263,71 @@ impl SharedState {
     }
 }
 
+/// How one subscription to a replicas' channel ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Subscription {
+    /// Shutdown: do not subscribe again.
+    ShutDown,
+    /// Lost, or never made; `subscribed` when it had been made (the back-off starts over).
+    Lost { subscribed: bool },
+}
+
+/// First wait before subscribing again.
+const RESUBSCRIBE_MIN: Duration = Duration::from_millis(100);
+/// Longest wait between attempts.
+const RESUBSCRIBE_MAX: Duration = Duration::from_secs(5);
+
+/// Runs `subscription` until shutdown, again after each loss: at once the first time, then
+/// after a wait that doubles from 100 ms to 5 s while no subscription is made, and starts
+/// over from 100 ms once one was.
+pub(crate) async fn resubscribing<F, Fut>(shutdown: &CancellationToken, mut subscription: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Subscription>,
+{
+    let mut wait = RESUBSCRIBE_MIN;
+    loop {
+        match subscription().await {
+            Subscription::ShutDown => return,
+            Subscription::Lost { subscribed: true } => wait = RESUBSCRIBE_MIN,
+            Subscription::Lost { subscribed: false } => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.cancelled() => return,
+        }
+        wait = (wait * 2).min(RESUBSCRIBE_MAX);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn resubscribing_backs_off_and_starts_over_once_subscribed() {
+        use Subscription::{Lost, ShutDown};
+        let outcomes = [
+            Lost { subscribed: false },
+            Lost { subscribed: false },
+            Lost { subscribed: false },
+            Lost { subscribed: true },
+            Lost { subscribed: false },
+            ShutDown,
+        ];
+        let shutdown = CancellationToken::new();
+        let start = tokio::time::Instant::now();
+        let attempts = std::sync::Mutex::new(Vec::new());
+        resubscribing(&shutdown, || {
+            let mut seen = attempts.lock().unwrap();
+            let outcome = outcomes[seen.len()];
+            seen.push(start.elapsed().as_millis());
+            async move { outcome }
+        })
+        .await;
+        // 100, 200, 400 ms while nothing subscribes; from 100 ms again after a subscription.
+        assert_eq!(*attempts.lock().unwrap(), [0, 100, 300, 700, 800, 1000]);
+    }
 
     #[test]
     fn a_password_in_the_url_is_never_shown() {

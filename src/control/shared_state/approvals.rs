@@ -13,16 +13,13 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{KEY_PREFIX, SharedState, StateError, scripts};
+use super::{KEY_PREFIX, SharedState, StateError, Subscription, resubscribing, scripts};
 use crate::control::approvals::{ApprovalStore, Approvals, PendingInfo, Resolution};
 
 /// The pub/sub channel answers are announced on.
 const CHANNEL: &str = "keyward:approvals:answers";
 /// The sorted set of held ids, scored by their deadline.
 const PENDING_SET: &str = "keyward:approvals";
-/// First and longest wait before the subscription is made again.
-const RESUBSCRIBE_MIN: Duration = Duration::from_millis(100);
-const RESUBSCRIBE_MAX: Duration = Duration::from_secs(5);
 /// How often a holder also looks for a kept answer, in case its announcement was lost (a
 /// subscription that broke without a sign).
 const ANSWER_POLL: Duration = Duration::from_secs(1);
@@ -280,38 +277,26 @@ pub async fn listen(approvals: Arc<Approvals>, shutdown: CancellationToken) {
     let Some(store) = approvals.shared_store().cloned() else {
         return;
     };
-    let mut wait = RESUBSCRIBE_MIN;
-    loop {
-        if let Some(()) = subscribed(&approvals, &store, &shutdown, &mut wait).await {
-            return;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = shutdown.cancelled() => return,
-        }
-        wait = (wait * 2).min(RESUBSCRIBE_MAX);
-    }
+    resubscribing(&shutdown, || subscribed(&approvals, &store, &shutdown)).await;
 }
 
-/// One subscription's life; `Some` once shut down.
+/// One subscription's life.
 async fn subscribed(
     approvals: &Approvals,
     store: &RedisApprovals,
     shutdown: &CancellationToken,
-    wait: &mut Duration,
-) -> Option<()> {
+) -> Subscription {
     let mut pubsub = match store.state.pubsub().await {
         Ok(p) => p,
         Err(error) => {
             tracing::debug!(%error, "approval answers: cannot subscribe yet");
-            return None;
+            return Subscription::Lost { subscribed: false };
         }
     };
     if let Err(error) = pubsub.subscribe(CHANNEL).await {
         tracing::warn!(error = %error, "approval answers: subscription refused");
-        return None;
+        return Subscription::Lost { subscribed: false };
     }
-    *wait = RESUBSCRIBE_MIN;
     for id in approvals.held_ids() {
         if let Ok(Some(resolution)) = store.answer(&id).await {
             approvals.deliver(&id, resolution);
@@ -321,11 +306,11 @@ async fn subscribed(
     loop {
         let message = tokio::select! {
             m = messages.next() => m,
-            () = shutdown.cancelled() => return Some(()),
+            () = shutdown.cancelled() => return Subscription::ShutDown,
         };
         let Some(message) = message else {
             tracing::warn!("approval answers: subscription lost; subscribing again");
-            return None;
+            return Subscription::Lost { subscribed: true };
         };
         let Ok(payload) = message.get_payload::<String>() else {
             continue;

@@ -5,13 +5,12 @@
 //! after a lost subscription) takes the hash as it is.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::{SharedState, StateError};
+use super::{SharedState, StateError, Subscription, resubscribing};
 use crate::control::approvals::Approvals;
 use crate::control::pause::{Pauses, Scope};
 use crate::policy::AgentId;
@@ -22,8 +21,6 @@ const KEY: &str = "keyward:pauses";
 const CHANNEL: &str = "keyward:pauses:changes";
 /// The hash field of the pause of every agent (not a valid agent name).
 const ALL: &str = "*";
-const RESUBSCRIBE_MIN: Duration = Duration::from_millis(100);
-const RESUBSCRIBE_MAX: Duration = Duration::from_secs(5);
 
 /// A pause (with who and why) or a resume, as replicas announce it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,44 +106,35 @@ pub async fn listen(
     state: SharedState,
     shutdown: CancellationToken,
 ) {
-    let mut wait = RESUBSCRIBE_MIN;
-    loop {
-        if let Some(()) = subscribed(&pauses, &approvals, &state, &shutdown, &mut wait).await {
-            return;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = shutdown.cancelled() => return,
-        }
-        wait = (wait * 2).min(RESUBSCRIBE_MAX);
-    }
+    resubscribing(&shutdown, || {
+        subscribed(&pauses, &approvals, &state, &shutdown)
+    })
+    .await;
 }
 
-/// One subscription's life; `Some` once shut down.
+/// One subscription's life.
 async fn subscribed(
     pauses: &Pauses,
     approvals: &Approvals,
     state: &SharedState,
     shutdown: &CancellationToken,
-    wait: &mut Duration,
-) -> Option<()> {
+) -> Subscription {
     let mut pubsub = match state.pubsub().await {
         Ok(p) => p,
         Err(error) => {
             tracing::debug!(%error, "pauses: cannot subscribe yet");
-            return None;
+            return Subscription::Lost { subscribed: false };
         }
     };
     if let Err(error) = pubsub.subscribe(CHANNEL).await {
         tracing::warn!(error = %error, "pauses: subscription refused");
-        return None;
+        return Subscription::Lost { subscribed: false };
     }
-    *wait = RESUBSCRIBE_MIN;
     let in_force: Vec<(String, String)> = match state.query(redis::cmd("HGETALL").arg(KEY)).await {
         Ok(all) => all,
         Err(error) => {
             tracing::warn!(%error, "pauses: cannot read the pauses in force");
-            return None;
+            return Subscription::Lost { subscribed: true };
         }
     };
     for (agent, held) in in_force {
@@ -162,11 +150,11 @@ async fn subscribed(
     loop {
         let message = tokio::select! {
             m = messages.next() => m,
-            () = shutdown.cancelled() => return Some(()),
+            () = shutdown.cancelled() => return Subscription::ShutDown,
         };
         let Some(message) = message else {
             tracing::warn!("pauses: subscription lost; subscribing again");
-            return None;
+            return Subscription::Lost { subscribed: true };
         };
         let Ok(payload) = message.get_payload::<String>() else {
             continue;
