@@ -3,18 +3,17 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-/// Headers that describe one hop and never cross keyward (names, not text: comparing two
-/// standard names is comparing two tags).
-const HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    PROXY_CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHORIZATION,
-    header::PROXY_AUTHENTICATE,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
+/// Headers that describe one hop and never cross keyward.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 ];
 
 /// `Proxy-Connection`, which some clients send in place of `Connection`.
@@ -25,48 +24,33 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 /// is removed: keyward reads every message, so none is compressed (`permessage-deflate`) or
 /// otherwise transformed by an extension it would have to undo.
 pub fn strip(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
-    // One pass over the names (a handful per message) rather than a hashed lookup per
-    // hop-by-hop name: most messages carry none of them, or only `Connection`.
-    let mut lists = false;
-    let mut any = false;
-    for name in headers.keys() {
-        if HOP_BY_HOP.contains(name) {
-            any = true;
-            lists |= name == header::CONNECTION || name == PROXY_CONNECTION;
-        }
-    }
-    if any {
-        remove_hop_by_hop(headers, lists);
+    // One pass over the names (a handful per message) rather than a hashed removal per
+    // hop-by-hop name: most messages carry none of them.
+    let named: Vec<HeaderName> =
+        if headers.contains_key(header::CONNECTION) || headers.contains_key(PROXY_CONNECTION) {
+            headers
+                .get_all(header::CONNECTION)
+                .iter()
+                .chain(headers.get_all(PROXY_CONNECTION).iter())
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| HOP_BY_HOP.contains(&name.as_str()) || named.contains(name))
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
     }
     if let Some(protocol) = upgrade {
         headers.insert(header::UPGRADE, protocol.clone());
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
-    }
-}
-
-/// Removes the hop-by-hop headers, and when `lists` (a `Connection` or `Proxy-Connection`
-/// is there) every header they name.
-fn remove_hop_by_hop(headers: &mut HeaderMap, lists: bool) {
-    let named: Vec<HeaderName> = if lists {
-        headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .chain(headers.get_all(PROXY_CONNECTION).iter())
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let doomed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| HOP_BY_HOP.contains(name) || named.contains(name))
-        .cloned()
-        .collect();
-    for name in doomed {
-        headers.remove(name);
     }
 }
 
