@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::request::Parts;
+use http::uri::{self, Authority, PathAndQuery};
 use http::{Request, Response, Uri, header};
 use hyper::body::Incoming;
 
@@ -57,36 +59,88 @@ pub async fn send(
     Ok(resp)
 }
 
-/// Rewrites `parts` for the upstream.
+/// Rewrites `parts` for the upstream: the agent's path and query, already parsed, are kept
+/// as they are under the pinned target's scheme and authority (nothing is re-parsed).
 fn upstream_parts(conn: &ConnInfo, parts: &mut Parts) -> Result<(), Refusal> {
     let path = parts
         .uri
         .path_and_query()
-        .map(|p| p.as_str())
-        .filter(|p| p.starts_with('/'))
-        .unwrap_or("/");
-    let uri = format!(
-        "{}://{}{}",
-        conn.scheme.as_str(),
-        authority(&conn.target, conn.scheme),
-        path
-    );
-    parts.uri = uri
-        .parse::<Uri>()
+        .filter(|p| p.as_str().starts_with('/'))
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let authority = Authority::from_maybe_shared(authority(&conn.target, conn.scheme))
         .map_err(|e| BadRequest::UpstreamUri(e.to_string()))?;
+    let mut uri = uri::Parts::default();
+    uri.scheme = Some(match conn.scheme {
+        Scheme::Https => uri::Scheme::HTTPS,
+        Scheme::Http => uri::Scheme::HTTP,
+    });
+    uri.authority = Some(authority);
+    uri.path_and_query = Some(path);
+    parts.uri = Uri::from_parts(uri).map_err(|e| BadRequest::UpstreamUri(e.to_string()))?;
     parts.headers.remove(header::HOST);
     Ok(())
 }
 
 /// `host[:port]`, the port omitted when it is the scheme's default.
-fn authority(target: &Target, scheme: Scheme) -> String {
+fn authority(target: &Target, scheme: Scheme) -> Bytes {
     let host = match &target.host {
         Host::Name(n) => n.clone(),
         Host::Ip(_) => target.host.to_string(),
     };
     if target.port == scheme.default_port() {
-        host
+        Bytes::from(host)
     } else {
-        format!("{host}:{}", target.port)
+        Bytes::from(format!("{host}:{}", target.port))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::server::activity::Activity;
+
+    fn conn(target: &str, scheme: Scheme) -> ConnInfo {
+        ConnInfo {
+            client: "127.0.0.1:5000".parse().unwrap(),
+            target: Target::parse_authority(target).unwrap(),
+            scheme,
+            sni_mismatch: None,
+            activity: Activity::new(),
+            agent: None,
+            pause: crate::control::pause::PauseWatch::default(),
+        }
+    }
+
+    fn rewritten(conn: &ConnInfo, target: &str) -> Parts {
+        let (mut parts, ()) = Request::get(target)
+            .header(header::HOST, "elsewhere.example")
+            .body(())
+            .unwrap()
+            .into_parts();
+        upstream_parts(conn, &mut parts).unwrap();
+        parts
+    }
+
+    #[test]
+    fn the_upstream_uri_is_the_pinned_target_with_the_agents_path() {
+        let https = conn("api.example.com:443", Scheme::Https);
+        let parts = rewritten(&https, "/v1/items?a=1&b=%2F");
+        assert_eq!(parts.uri, "https://api.example.com/v1/items?a=1&b=%2F");
+        assert!(!parts.headers.contains_key(header::HOST));
+        // An absolute-form target inside a tunnel keeps only its path: the pin decides.
+        let parts = rewritten(&https, "https://other.example/x");
+        assert_eq!(parts.uri, "https://api.example.com/x");
+        let parts = rewritten(&https, "*");
+        assert_eq!(parts.uri, "https://api.example.com/");
+    }
+
+    #[test]
+    fn a_port_other_than_the_schemes_default_is_kept() {
+        let http = conn("127.0.0.1:8080", Scheme::Http);
+        assert_eq!(rewritten(&http, "/a").uri, "http://127.0.0.1:8080/a");
+        let v6 = conn("[::1]:8443", Scheme::Https);
+        assert_eq!(rewritten(&v6, "/").uri, "https://[::1]:8443/");
     }
 }

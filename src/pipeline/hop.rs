@@ -102,6 +102,23 @@ mod tests {
     }
 
     #[test]
+    fn proxy_connection_names_go_and_a_message_without_hop_headers_stays_whole() {
+        let mut h = map(&[
+            ("proxy-connection", "X-Hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("accept", "*/*"),
+        ]);
+        strip(&mut h, None);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("accept"));
+        let plain = map(&[("accept", "*/*"), ("x-custom", "1"), ("x-custom", "2")]);
+        let mut h = plain.clone();
+        strip(&mut h, None);
+        assert_eq!(h, plain);
+    }
+
+    #[test]
     fn websocket_upgrade_needs_exact_token_and_connection_upgrade() {
         let ok = map(&[
             ("connection", "keep-alive, Upgrade"),

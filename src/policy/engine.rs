@@ -153,15 +153,16 @@ fn decide_among(
 /// differs.
 fn conclude(evaluated: &[Evaluated<'_>], trace: Vec<ConditionTrace>) -> Decision {
     let enforced = resolve(evaluated.iter().filter(|e| e.rule.mode == Mode::Enforce));
-    let all = resolve(evaluated.iter());
-    let shadow =
-        (all.verdict != enforced.verdict || rule_of(&all) != rule_of(&enforced)).then(|| {
-            ShadowOutcome {
-                verdict: all.verdict,
-                rule: rule_of(&all).cloned(),
-                reason: all.reason.clone(),
-                failed_condition: all.failed_condition.clone(),
-            }
+    // Without a shadow rule among them, all the rules resolve as the enforced ones did.
+    let any_shadow = evaluated.iter().any(|e| e.rule.mode != Mode::Enforce);
+    let all = any_shadow.then(|| resolve(evaluated.iter()));
+    let shadow = all
+        .filter(|all| all.verdict != enforced.verdict || rule_of(all) != rule_of(&enforced))
+        .map(|all| ShadowOutcome {
+            verdict: all.verdict,
+            rule: rule_of(&all).cloned(),
+            reason: all.reason,
+            failed_condition: all.failed_condition,
         });
     let (inject, captures) = match enforced.by {
         Some(e) if enforced.verdict != Verdict::Deny => (e.rule.inject.clone(), e.captures.clone()),
