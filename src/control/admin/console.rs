@@ -81,8 +81,15 @@ async fn login(shared: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
     if let Err(refused) = guard::same_origin_json(&req) {
         return refused.response();
     }
-    let body: LoginBody = match read_json_required(req).await {
-        Ok(b) => b,
+    // An empty body reads as `None`: a sign-in needs one.
+    let body: LoginBody = match read_json::<Option<LoginBody>>(req).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({"error": "a JSON body is required"}),
+            );
+        }
         Err(resp) => return resp,
     };
     let Some(name) = shared.tokens.name_of(body.token.trim().as_bytes()) else {
@@ -186,33 +193,5 @@ async fn change(
             StatusCode::NOT_FOUND,
             &serde_json::json!({"error": "not found"}),
         ),
-    }
-}
-
-/// [`read_json`] where an empty body is refused.
-async fn read_json_required<T: for<'de> Deserialize<'de>>(
-    req: Request<Incoming>,
-) -> Result<T, Response<ProxyBody>> {
-    let body: Option<T> = read_json::<Wrapped<T>>(req).await?.0;
-    body.ok_or_else(|| {
-        json(
-            StatusCode::BAD_REQUEST,
-            &serde_json::json!({"error": "a JSON body is required"}),
-        )
-    })
-}
-
-/// `Option<T>` that deserializes from the body itself (`None` for an empty body).
-struct Wrapped<T>(Option<T>);
-
-impl<T> Default for Wrapped<T> {
-    fn default() -> Self {
-        Self(None)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Wrapped<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        T::deserialize(d).map(|t| Self(Some(t)))
     }
 }

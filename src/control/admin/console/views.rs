@@ -15,6 +15,7 @@ use crate::audit::recent::recent;
 use crate::audit::tail::TailFilter;
 use crate::body::ProxyBody;
 use crate::control::approvals::PendingInfo;
+use crate::policy::RuleId;
 
 /// Most entries the feed returns.
 const MAX_FEED: usize = 500;
@@ -46,12 +47,8 @@ struct RuleCounts {
 pub(super) async fn state(shared: &AdminState, session: &Session) -> Response<ProxyBody> {
     let in_force = shared.rules.current();
     let description = |rule: &str| {
-        in_force
-            .rules
-            .rules()
-            .iter()
-            .find(|r| r.id().as_str() == rule)
-            .and_then(|r| r.description().map(str::to_owned))
+        let rule = in_force.rules.rule(&RuleId::new(rule))?;
+        rule.description().map(str::to_owned)
     };
     let (pending, pending_error) = match shared.approvals.list().await {
         Ok(list) => (list, None),
