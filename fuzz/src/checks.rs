@@ -178,13 +178,22 @@ pub fn stream_redactor(data: &[u8]) {
     let mut out = Vec::new();
     let mut at = 0;
     let mut sizes = rest.iter().cycle();
+    // Half the inputs end with the last chunk given as the stream's last.
+    let last_whole = rest.first().is_some_and(|b| b % 2 == 0);
     while at < body.len() {
         let size = 1 + usize::from(*sizes.next().unwrap_or(&0)) % 13;
         let end = (at + size).min(body.len());
-        out.extend_from_slice(&stream.push(&body[at..end]));
+        let chunk = bytes::Bytes::copy_from_slice(&body[at..end]);
+        if last_whole && end == body.len() {
+            out.extend_from_slice(&stream.push_last(chunk));
+        } else {
+            out.extend_from_slice(&stream.push(chunk));
+        }
         at = end;
     }
-    out.extend_from_slice(&stream.finish());
+    if !last_whole || body.is_empty() {
+        out.extend_from_slice(&stream.finish());
+    }
     assert!(
         !out.windows(secret.len()).any(|w| w == secret.as_slice()),
         "secret leaked"

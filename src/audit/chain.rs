@@ -77,7 +77,9 @@ pub fn seal(entry: &mut AuditEntry, prev_hash: &str) -> Result<Vec<u8>, ChainErr
     entry.hash = String::new();
     entry.duration_ms = normalise_ms(entry.duration_ms);
     entry.upstream_ms = entry.upstream_ms.map(normalise_ms);
-    let mut canonical = serde_json::to_vec(&CanonicalEntry::from(&*entry)).map_err(|source| {
+    // Sized for a typical line and its `hash` member, so the buffer is allocated once.
+    let mut canonical = Vec::with_capacity(LINE_CAPACITY);
+    serde_json::to_writer(&mut canonical, &CanonicalEntry::from(&*entry)).map_err(|source| {
         ChainError::Serialize {
             request_id: entry.request_id.clone(),
             source,
@@ -93,10 +95,20 @@ pub fn seal(entry: &mut AuditEntry, prev_hash: &str) -> Result<Vec<u8>, ChainErr
         request_id: entry.request_id.clone(),
         source: serde::ser::Error::custom("the canonical form has no host member"),
     })?;
-    let member = format!(r#","hash":"{}""#, entry.hash);
-    canonical.splice(at..at, member.into_bytes());
+    let member = HASH_MEMBER
+        .iter()
+        .chain(entry.hash.as_bytes())
+        .chain(b"\"")
+        .copied();
+    canonical.splice(at..at, member);
     Ok(canonical)
 }
+
+/// The start of the `hash` member as it is spliced into a line.
+const HASH_MEMBER: &[u8] = br#","hash":""#;
+
+/// Bytes reserved for a line: most entries are well under this, a larger one grows.
+const LINE_CAPACITY: usize = 1024;
 
 /// Where the `hash` member goes in a line: before this, the first member sorting after it.
 const HOST_MEMBER: &[u8] = br#","host":"#;

@@ -197,7 +197,7 @@ impl AuditWriter {
             let mut next = first;
             while let Some(msg) = next {
                 match msg {
-                    Command::Entry(e) => entries.push(*e),
+                    Command::Entry(e) => entries.push(e),
                     Command::Flush(reply) => flushers.push(reply),
                     Command::Close(reply) => {
                         // Stop taking new messages; the ones already queued still drain.

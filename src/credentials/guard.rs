@@ -55,7 +55,10 @@ impl ExfilGuard<'_> {
         };
         let uri = parts.uri.to_string();
         scan(uri.as_bytes());
-        scan(&percent_encoding::percent_decode_str(&uri).collect::<Vec<u8>>());
+        if uri.contains('%') {
+            // Without an escape the decoded form is the same bytes, already scanned.
+            scan(&percent_encoding::percent_decode_str(&uri).collect::<Vec<u8>>());
+        }
         for value in parts.headers.values() {
             scan(value.as_bytes());
             if let Some(encoded) = value.as_bytes().strip_prefix(b"Basic ")

@@ -69,13 +69,13 @@ impl ScrubbedBody {
     }
 
     /// Decodes (if needed) and scrubs one piece of input.
-    fn process(&mut self, data: &[u8]) -> Result<Bytes, BoxError> {
+    fn process(&mut self, data: Bytes) -> Result<Bytes, BoxError> {
         match &mut self.decoder {
             None => Ok(self.scrubber.push(data)),
             Some(decoder) => {
-                decoder.feed(data);
+                decoder.feed(&data);
                 let decoded = decoder.decode(FRAME_TARGET)?;
-                Ok(self.scrubber.push(&decoded))
+                Ok(self.scrubber.push(decoded.into()))
             }
         }
     }
@@ -85,7 +85,7 @@ impl ScrubbedBody {
         let mut out = Vec::new();
         if let Some(decoder) = self.decoder.take() {
             let rest = decoder.finish()?;
-            out.extend_from_slice(&self.scrubber.push(&rest));
+            out.extend_from_slice(&self.scrubber.push(rest.into()));
         }
         out.extend_from_slice(&self.scrubber.finish());
         self.record();
@@ -114,7 +114,7 @@ impl Body for ScrubbedBody {
                     Ok(d) => d,
                     Err(e) => return Poll::Ready(Some(Err(e.into()))),
                 };
-                let out = self.scrubber.push(&decoded);
+                let out = self.scrubber.push(decoded.into());
                 if !out.is_empty() {
                     return Poll::Ready(Some(Ok(Frame::data(out))));
                 }
@@ -124,7 +124,17 @@ impl Body for ScrubbedBody {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                    Ok(data) => match self.process(&data) {
+                    // The last frame of a plain body: scrubbed whole and sent as one.
+                    Ok(data) if self.decoder.is_none() && self.inner.is_end_stream() => {
+                        self.done = true;
+                        let out = self.scrubber.push_last(data);
+                        self.record();
+                        if out.is_empty() {
+                            return Poll::Ready(None);
+                        }
+                        return Poll::Ready(Some(Ok(Frame::data(out))));
+                    }
+                    Ok(data) => match self.process(data) {
                         Ok(out) if out.is_empty() => continue,
                         Ok(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
                         Err(e) => return Poll::Ready(Some(Err(e))),

@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
+use http::HeaderMap;
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderName, HeaderValue};
 use http::response::Parts;
 
 use super::{RedactionCounts, ScrubbedBody, Scrubber, StreamScrubber, Tally};
@@ -35,30 +36,7 @@ pub fn scrub_response(
         return Ok(body);
     }
     let mut counts = RedactionCounts::default();
-    let names: Vec<_> = parts.headers.keys().cloned().collect();
-    for name in names {
-        let values: Vec<HeaderValue> = parts.headers.get_all(&name).iter().cloned().collect();
-        let mut cleaned = Vec::with_capacity(values.len());
-        let mut changed = false;
-        for value in &values {
-            match scrubber.scrub(value.as_bytes(), &mut counts) {
-                Cow::Borrowed(_) => cleaned.push(value.clone()),
-                Cow::Owned(clean) => {
-                    changed = true;
-                    // A placeholder is always valid in a header; otherwise drop the value.
-                    if let Ok(v) = HeaderValue::from_bytes(&clean) {
-                        cleaned.push(v);
-                    }
-                }
-            }
-        }
-        if changed {
-            parts.headers.remove(&name);
-            for v in cleaned {
-                parts.headers.append(name.clone(), v);
-            }
-        }
-    }
+    scrub_headers(&mut parts.headers, scrubber, &mut counts);
     if let Ok(mut t) = tally.lock() {
         t.merge(counts);
     }
@@ -82,6 +60,36 @@ pub fn scrub_response(
         tally.clone(),
     );
     Ok(crate::body::stream(scrubbed))
+}
+
+/// Scrubs every header value in place; replacements are counted in `counts`. A header
+/// with nothing to replace is neither copied nor touched (one scan per value).
+fn scrub_headers(headers: &mut HeaderMap, scrubber: &Scrubber, counts: &mut RedactionCounts) {
+    let mut dirty: Vec<HeaderName> = Vec::new();
+    for (name, value) in headers.iter() {
+        if matches!(scrubber.scrub(value.as_bytes(), counts), Cow::Owned(_))
+            && !dirty.contains(name)
+        {
+            dirty.push(name.clone());
+        }
+    }
+    for name in dirty {
+        // Counted above: this pass only rebuilds the values.
+        let mut recount = RedactionCounts::default();
+        let cleaned: Vec<HeaderValue> = headers
+            .get_all(&name)
+            .iter()
+            .filter_map(|value| match scrubber.scrub(value.as_bytes(), &mut recount) {
+                Cow::Borrowed(_) => Some(value.clone()),
+                // A placeholder is always valid in a header; otherwise drop the value.
+                Cow::Owned(clean) => HeaderValue::from_bytes(&clean).ok(),
+            })
+            .collect();
+        headers.remove(&name);
+        for value in cleaned {
+            headers.append(name.clone(), value);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -132,6 +140,27 @@ mod tests {
             );
             assert!(parts.headers.get(CONTENT_ENCODING).is_none());
         }
+    }
+
+    #[test]
+    fn only_header_values_holding_a_secret_are_rewritten_in_their_order() {
+        let secret = SecretValue::new(SECRET);
+        let placeholder = "keyward:t:0123456789abcdef";
+        let scrubber = Scrubber::new([(&secret, placeholder)]);
+        let mut headers = HeaderMap::new();
+        headers.append("set-cookie", HeaderValue::from_static("a=1"));
+        headers.append("set-cookie", HeaderValue::from_str(&format!("t={SECRET}")).unwrap());
+        headers.append("set-cookie", HeaderValue::from_static("b=2"));
+        headers.append("location", HeaderValue::from_str(&format!("/x?k={SECRET}&j={SECRET}")).unwrap());
+        headers.append("x-clean", HeaderValue::from_static("nothing here"));
+        let mut counts = RedactionCounts::default();
+        scrub_headers(&mut headers, &scrubber, &mut counts);
+        let cookies: Vec<_> = headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(cookies, ["a=1", &format!("t={placeholder}"), "b=2"]);
+        assert_eq!(headers["location"], format!("/x?k={placeholder}&j={placeholder}").as_str());
+        assert_eq!(headers["x-clean"], "nothing here");
+        assert_eq!(counts.raw, 3, "each replacement counted once");
+        assert_eq!(headers.len(), 5);
     }
 
     #[tokio::test]

@@ -60,6 +60,10 @@ impl RuleRedaction {
     fn scan(&self, buf: &[u8], last: bool, count: &mut u64) -> (Vec<u8>, usize) {
         let hold = if last { 0 } else { PATTERN_WINDOW };
         let mut cut = buf.len().saturating_sub(hold);
+        if cut == 0 && !last {
+            // Nothing can be final yet: the next scan would find the same matches again.
+            return (Vec::new(), 0);
+        }
         // Collect every match of every set, leftmost first, without overlaps.
         let mut found: Vec<(usize, usize, &str)> = Vec::new();
         for (name, regexes) in &self.patterns {
@@ -167,6 +171,11 @@ impl Body for RuleRedactedBody {
                         continue;
                     };
                     self.buf.extend_from_slice(&data);
+                    if self.inner.is_end_stream() && (!self.json || self.buf.len() <= JSON_CAP) {
+                        // The last frame: redacted whole now, not after another poll.
+                        self.done = true;
+                        return last_frame(self.finish());
+                    }
                     if self.json {
                         if self.buf.len() > JSON_CAP {
                             return Poll::Ready(Some(Err(
@@ -191,6 +200,10 @@ impl Body for RuleRedactedBody {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
     }
 
     fn size_hint(&self) -> SizeHint {

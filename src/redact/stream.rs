@@ -23,12 +23,22 @@ impl StreamScrubber {
         }
     }
 
-    /// Takes the next chunk; returns what can be sent now (possibly empty).
-    pub fn push(&mut self, chunk: &[u8]) -> Bytes {
+    /// Takes the next chunk; returns what can be sent now (possibly empty). A chunk with no
+    /// secret in it, and nothing held back before it, is passed on without a copy.
+    pub fn push(&mut self, chunk: Bytes) -> Bytes {
         if self.scrubber.is_empty() {
-            return Bytes::copy_from_slice(chunk);
+            return chunk;
         }
-        self.carry.extend_from_slice(chunk);
+        if self.carry.is_empty() {
+            let hold = self.scrubber.pending_prefix(&chunk);
+            let safe = chunk.len().saturating_sub(hold);
+            let first = self.scrubber.matches(&chunk[..]).next();
+            if first.is_none_or(|m| m.start >= safe) {
+                self.carry.extend_from_slice(&chunk[safe..]);
+                return chunk.slice(..safe);
+            }
+        }
+        self.carry.extend_from_slice(&chunk);
         let buf = std::mem::take(&mut self.carry);
         // Only a tail that could begin a secret waits for the next chunk (a small event of a
         // stream goes out at once). A match starting before `safe` cannot grow or be preceded
@@ -50,6 +60,23 @@ impl StreamScrubber {
         out.extend_from_slice(&buf[emitted..cut]);
         self.carry.extend_from_slice(&buf[cut..]);
         out.freeze()
+    }
+
+    /// Takes the stream's last chunk and ends it: the chunk and what was held back,
+    /// scrubbed whole (a body that arrives in one chunk goes out in one, uncopied when it
+    /// holds no secret).
+    pub fn push_last(&mut self, chunk: Bytes) -> Bytes {
+        if self.scrubber.is_empty() {
+            return chunk;
+        }
+        if !self.carry.is_empty() {
+            self.carry.extend_from_slice(&chunk);
+            return self.finish();
+        }
+        match self.scrubber.scrub(&chunk, &mut self.counts) {
+            std::borrow::Cow::Borrowed(_) => chunk,
+            std::borrow::Cow::Owned(clean) => Bytes::from(clean),
+        }
     }
 
     /// Ends the stream: scrubs and returns what was held back.
@@ -77,9 +104,22 @@ mod tests {
         let mut s = StreamScrubber::new(scrubber.clone());
         let mut out = Vec::new();
         for c in chunks {
-            out.extend_from_slice(&s.push(c));
+            out.extend_from_slice(&s.push(Bytes::copy_from_slice(c)));
         }
         out.extend_from_slice(&s.finish());
+        (out, s.counts())
+    }
+
+    /// As `run`, with the last chunk given as the stream's last.
+    fn run_last(chunks: &[&[u8]], scrubber: &Arc<Scrubber>) -> (Vec<u8>, RedactionCounts) {
+        let mut s = StreamScrubber::new(scrubber.clone());
+        let mut out = Vec::new();
+        if let Some((last, rest)) = chunks.split_last() {
+            for c in rest {
+                out.extend_from_slice(&s.push(Bytes::copy_from_slice(c)));
+            }
+            out.extend_from_slice(&s.push_last(Bytes::copy_from_slice(last)));
+        }
         (out, s.counts())
     }
 
@@ -93,13 +133,16 @@ mod tests {
     ) {
         for a in 0..bytes.len() {
             for b in a..bytes.len() {
-                let (out, counts) = run(&[&bytes[..a], &bytes[a..b], &bytes[b..]], scrubber);
-                assert_eq!(
-                    String::from_utf8(out).unwrap(),
-                    expected,
-                    "split at {a},{b}"
-                );
-                check(counts);
+                let chunks = [&bytes[..a], &bytes[a..b], &bytes[b..]];
+                for runner in [run, run_last] {
+                    let (out, counts) = runner(&chunks, scrubber);
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        expected,
+                        "split at {a},{b}"
+                    );
+                    check(counts);
+                }
             }
         }
     }
@@ -146,14 +189,49 @@ mod tests {
         let secret = SecretValue::new(SECRET);
         let scrubber = Arc::new(Scrubber::new([(&secret, PLACEHOLDER)]));
         let mut s = StreamScrubber::new(scrubber);
-        assert_eq!(&s.push(b"data: hi\n\n")[..], b"data: hi\n\n");
-        assert_eq!(&s.push(b"data: sk_li")[..], b"data: ");
+        assert_eq!(&s.push(Bytes::from_static(b"data: hi\n\n"))[..], b"data: hi\n\n");
+        assert_eq!(&s.push(Bytes::from_static(b"data: sk_li"))[..], b"data: ");
         assert_eq!(
-            &s.push(b"ve_51HxQzTopSecretValue!")[..],
+            &s.push(Bytes::from_static(b"ve_51HxQzTopSecretValue!"))[..],
             format!("{PLACEHOLDER}!").as_bytes()
         );
-        assert_eq!(&s.push(b"sk_live")[..], b"");
+        assert_eq!(&s.push(Bytes::from_static(b"sk_live"))[..], b"");
         assert_eq!(&s.finish()[..], b"sk_live");
+    }
+
+    #[test]
+    fn the_last_chunk_is_scrubbed_with_what_was_held_back() {
+        let secret = SecretValue::new(SECRET);
+        let scrubber = Arc::new(Scrubber::new([(&secret, PLACEHOLDER)]));
+        let mut s = StreamScrubber::new(scrubber.clone());
+        assert_eq!(&s.push(Bytes::from_static(b"a sk_li"))[..], b"a ");
+        assert_eq!(
+            &s.push_last(Bytes::from_static(b"ve_51HxQzTopSecretValue!"))[..],
+            format!("{PLACEHOLDER}!").as_bytes()
+        );
+        assert_eq!(s.counts().raw, 1);
+
+        let mut s = StreamScrubber::new(scrubber.clone());
+        let whole = format!("x {SECRET}");
+        assert_eq!(
+            &s.push_last(Bytes::from(whole))[..],
+            format!("x {PLACEHOLDER}").as_bytes(),
+            "a secret at the very end is not held back"
+        );
+
+        // Clean data is passed on as the same bytes, not a copy.
+        let mut s = StreamScrubber::new(scrubber);
+        let clean = Bytes::from_static(b"nothing to see, ends in sk_");
+        let sent = s.push(clean.clone());
+        assert_eq!(sent.as_ptr(), clean.as_ptr());
+        assert_eq!(&sent[..], b"nothing to see, ends in ");
+        let last = Bytes::from_static(b"all clean");
+        let out = s.push_last(last.clone());
+        assert_eq!(&out[..], b"sk_all clean");
+        let mut s = StreamScrubber::new(Arc::new(Scrubber::new([(&SecretValue::new(SECRET), PLACEHOLDER)])));
+        let out = s.push_last(last.clone());
+        assert_eq!(out.as_ptr(), last.as_ptr());
+        assert_eq!(s.counts().total(), 0);
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl Rig {
         let mut entries = Vec::new();
         while let Ok(command) = self.entries.try_recv() {
             match command {
-                Command::Entry(entry) => entries.push(*entry),
+                Command::Entry(entry) => entries.push(entry),
                 other => panic!("unexpected {other:?}"),
             }
         }

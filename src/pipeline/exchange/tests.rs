@@ -41,7 +41,7 @@ fn entries(rx: &mut mpsc::Receiver<Command>) -> Vec<AuditEntry> {
     let mut out = Vec::new();
     while let Ok(cmd) = rx.try_recv() {
         match cmd {
-            Command::Entry(e) => out.push(*e),
+            Command::Entry(e) => out.push(e),
             other => panic!("unexpected {other:?}"),
         }
     }

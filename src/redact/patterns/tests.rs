@@ -129,7 +129,7 @@ fn streamed(
     let mut out = Vec::new();
     let mut from = 0;
     for cut in cuts.into_iter().chain([text.len()]) {
-        out.extend_from_slice(&stream.push(&text[from..cut]));
+        out.extend_from_slice(&stream.push(bytes::Bytes::copy_from_slice(&text[from..cut])));
         from = cut;
     }
     out.extend_from_slice(&stream.finish());
