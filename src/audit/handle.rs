@@ -12,7 +12,10 @@ use super::writer::AuditError;
 
 /// A message to the writer task.
 #[derive(Debug)]
-#[expect(clippy::large_enum_variant, reason = "entries are sent by value, see `Entry`")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "entries are sent by value, see `Entry`"
+)]
 pub(crate) enum Command {
     /// Seal and append this entry. Sent by value: the channel's slots are allocated in
     /// blocks and reused, where a boxed entry (just over the allocator's per-thread cache

@@ -116,8 +116,15 @@ pub async fn inject(
         }
     };
 
-    let header_names: Vec<HeaderName> = parts.headers.keys().cloned().collect();
-    for header in header_names {
+    // Only the headers that may hold a placeholder are rewritten (most requests carry one,
+    // or none, among a dozen headers).
+    let mut dirty: Vec<HeaderName> = Vec::new();
+    for (name, value) in parts.headers.iter() {
+        if may_hold_placeholder(name, value.as_bytes(), &values) && !dirty.contains(name) {
+            dirty.push(name.clone());
+        }
+    }
+    for header in dirty {
         let current: Vec<HeaderValue> = parts.headers.get_all(&header).iter().cloned().collect();
         let mut replaced = Vec::with_capacity(current.len());
         let mut changed = false;
@@ -230,17 +237,16 @@ fn replace_in_header(
     values: &Values,
     used: &mut impl FnMut(&SecretName),
 ) -> Result<Option<HeaderValue>, InjectError> {
-    let mut out = value.to_vec();
-    let mut changed = false;
+    let mut out: Option<Vec<u8>> = None;
     for (name, placeholder, secret) in &values.0 {
-        if let Some(next) = replace_all(&out, placeholder.as_str().as_bytes(), secret.expose()) {
-            out = next;
-            changed = true;
+        let current = out.as_deref().unwrap_or(value);
+        if let Some(next) = replace_all(current, placeholder.as_str().as_bytes(), secret.expose()) {
+            out = Some(next);
             used(name);
         }
     }
     if header == AUTHORIZATION
-        && let Some(encoded) = out.strip_prefix(b"Basic ")
+        && let Some(encoded) = out.as_deref().unwrap_or(value).strip_prefix(b"Basic ")
         && let Ok(decoded) = STANDARD.decode(encoded.trim_ascii())
     {
         let mut inner = decoded;
@@ -255,13 +261,12 @@ fn replace_in_header(
             }
         }
         if inner_changed {
-            out = format!("Basic {}", STANDARD.encode(&inner)).into_bytes();
-            changed = true;
+            out = Some(format!("Basic {}", STANDARD.encode(&inner)).into_bytes());
         }
     }
-    if !changed {
+    let Some(out) = out else {
         return Ok(None);
-    }
+    };
     let mut value = HeaderValue::from_bytes(&out).map_err(|_| InjectError::Header {
         header: header.to_string(),
     })?;
@@ -270,22 +275,30 @@ fn replace_in_header(
 }
 
 /// `haystack` with every `needle` replaced, or `None` when there is none.
-fn replace_all(haystack: &[u8], needle: &[u8], replacement: &[u8]) -> Option<Vec<u8>> {
-    if needle.is_empty() || haystack.len() < needle.len() {
+pub(super) fn replace_all(haystack: &[u8], needle: &[u8], replacement: &[u8]) -> Option<Vec<u8>> {
+    if needle.is_empty() {
         return None;
     }
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    let mut found = false;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            out.extend_from_slice(replacement);
-            i += needle.len();
-            found = true;
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
+    let mut found = memchr::memmem::find_iter(haystack, needle).peekable();
+    found.peek()?;
+    let mut out = Vec::with_capacity(haystack.len() + replacement.len());
+    let mut last = 0;
+    // Non-overlapping, leftmost first.
+    for at in found {
+        out.extend_from_slice(&haystack[last..at]);
+        out.extend_from_slice(replacement);
+        last = at + needle.len();
     }
-    found.then_some(out)
+    out.extend_from_slice(&haystack[last..]);
+    Some(out)
+}
+
+/// Whether `value` of header `name` may hold one of the placeholders: it holds one as is,
+/// or it is `Authorization: Basic`, whose decoded form is searched too.
+fn may_hold_placeholder(name: &HeaderName, value: &[u8], values: &Values) -> bool {
+    (name == AUTHORIZATION && value.starts_with(b"Basic "))
+        || values
+            .0
+            .iter()
+            .any(|(_, p, _)| memchr::memmem::find(value, p.as_str().as_bytes()).is_some())
 }

@@ -247,3 +247,56 @@ fn secrets_are_bound_to_exact_hosts_and_subdomain_patterns_only() {
     assert!(!wild.bound_to("github.com"));
     assert!(!wild.bound_to("evilgithub.com"));
 }
+
+#[tokio::test]
+async fn only_headers_holding_a_placeholder_are_rewritten_every_occurrence_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let clean_basic = format!("Basic {}", STANDARD.encode("user:no-placeholder"));
+    let mut p = parts(
+        Request::get("https://api.github.com/x")
+            .header("x-multi", "first")
+            .header("x-multi", format!("{GITHUB_PH}/{GITHUB_PH}"))
+            .header("x-multi", "last")
+            .header("authorization", clean_basic.as_str())
+            .header("x-clean", "keyward:github:not-this-one")
+            .body(())
+            .unwrap(),
+    );
+    let injected = inject(&store, &github(), &[], &mut p, None, &[])
+        .await
+        .unwrap();
+    assert_eq!(injected.names, github());
+    let multi: Vec<_> = p
+        .headers
+        .get_all("x-multi")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        multi,
+        ["first", &format!("{GITHUB_VALUE}/{GITHUB_VALUE}"), "last"]
+    );
+    assert!(
+        !p.headers["x-multi"].is_sensitive(),
+        "an untouched value keeps its flags"
+    );
+    assert_eq!(p.headers["authorization"], clean_basic.as_str());
+    assert_eq!(p.headers["x-clean"], "keyward:github:not-this-one");
+    assert_eq!(p.headers.len(), 5);
+}
+
+#[test]
+fn replace_all_replaces_every_non_overlapping_occurrence() {
+    assert_eq!(
+        super::inject::replace_all(b"aXbXXc", b"X", b"yy"),
+        Some(b"ayybyyyyc".to_vec())
+    );
+    assert_eq!(
+        super::inject::replace_all(b"aaaa", b"aa", b"b"),
+        Some(b"bb".to_vec())
+    );
+    assert_eq!(super::inject::replace_all(b"abc", b"abcd", b"z"), None);
+    assert_eq!(super::inject::replace_all(b"abc", b"", b"z"), None);
+    assert_eq!(super::inject::replace_all(b"", b"a", b"z"), None);
+}

@@ -79,11 +79,13 @@ fn scrub_headers(headers: &mut HeaderMap, scrubber: &Scrubber, counts: &mut Reda
         let cleaned: Vec<HeaderValue> = headers
             .get_all(&name)
             .iter()
-            .filter_map(|value| match scrubber.scrub(value.as_bytes(), &mut recount) {
-                Cow::Borrowed(_) => Some(value.clone()),
-                // A placeholder is always valid in a header; otherwise drop the value.
-                Cow::Owned(clean) => HeaderValue::from_bytes(&clean).ok(),
-            })
+            .filter_map(
+                |value| match scrubber.scrub(value.as_bytes(), &mut recount) {
+                    Cow::Borrowed(_) => Some(value.clone()),
+                    // A placeholder is always valid in a header; otherwise drop the value.
+                    Cow::Owned(clean) => HeaderValue::from_bytes(&clean).ok(),
+                },
+            )
             .collect();
         headers.remove(&name);
         for value in cleaned {
@@ -149,15 +151,28 @@ mod tests {
         let scrubber = Scrubber::new([(&secret, placeholder)]);
         let mut headers = HeaderMap::new();
         headers.append("set-cookie", HeaderValue::from_static("a=1"));
-        headers.append("set-cookie", HeaderValue::from_str(&format!("t={SECRET}")).unwrap());
+        headers.append(
+            "set-cookie",
+            HeaderValue::from_str(&format!("t={SECRET}")).unwrap(),
+        );
         headers.append("set-cookie", HeaderValue::from_static("b=2"));
-        headers.append("location", HeaderValue::from_str(&format!("/x?k={SECRET}&j={SECRET}")).unwrap());
+        headers.append(
+            "location",
+            HeaderValue::from_str(&format!("/x?k={SECRET}&j={SECRET}")).unwrap(),
+        );
         headers.append("x-clean", HeaderValue::from_static("nothing here"));
         let mut counts = RedactionCounts::default();
         scrub_headers(&mut headers, &scrubber, &mut counts);
-        let cookies: Vec<_> = headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+        let cookies: Vec<_> = headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
         assert_eq!(cookies, ["a=1", &format!("t={placeholder}"), "b=2"]);
-        assert_eq!(headers["location"], format!("/x?k={placeholder}&j={placeholder}").as_str());
+        assert_eq!(
+            headers["location"],
+            format!("/x?k={placeholder}&j={placeholder}").as_str()
+        );
         assert_eq!(headers["x-clean"], "nothing here");
         assert_eq!(counts.raw, 3, "each replacement counted once");
         assert_eq!(headers.len(), 5);

@@ -189,7 +189,10 @@ mod tests {
         let secret = SecretValue::new(SECRET);
         let scrubber = Arc::new(Scrubber::new([(&secret, PLACEHOLDER)]));
         let mut s = StreamScrubber::new(scrubber);
-        assert_eq!(&s.push(Bytes::from_static(b"data: hi\n\n"))[..], b"data: hi\n\n");
+        assert_eq!(
+            &s.push(Bytes::from_static(b"data: hi\n\n"))[..],
+            b"data: hi\n\n"
+        );
         assert_eq!(&s.push(Bytes::from_static(b"data: sk_li"))[..], b"data: ");
         assert_eq!(
             &s.push(Bytes::from_static(b"ve_51HxQzTopSecretValue!"))[..],
@@ -228,7 +231,10 @@ mod tests {
         let last = Bytes::from_static(b"all clean");
         let out = s.push_last(last.clone());
         assert_eq!(&out[..], b"sk_all clean");
-        let mut s = StreamScrubber::new(Arc::new(Scrubber::new([(&SecretValue::new(SECRET), PLACEHOLDER)])));
+        let mut s = StreamScrubber::new(Arc::new(Scrubber::new([(
+            &SecretValue::new(SECRET),
+            PLACEHOLDER,
+        )])));
         let out = s.push_last(last.clone());
         assert_eq!(out.as_ptr(), last.as_ptr());
         assert_eq!(s.counts().total(), 0);
