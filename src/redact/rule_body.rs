@@ -171,17 +171,15 @@ impl Body for RuleRedactedBody {
                         continue;
                     };
                     self.buf.extend_from_slice(&data);
-                    if self.inner.is_end_stream() && (!self.json || self.buf.len() <= JSON_CAP) {
+                    if self.json && self.buf.len() > JSON_CAP {
+                        return Poll::Ready(Some(Err("JSON response too large to redact".into())));
+                    }
+                    if self.inner.is_end_stream() {
                         // The last frame: redacted whole now, not after another poll.
                         self.done = true;
                         return last_frame(self.finish());
                     }
                     if self.json {
-                        if self.buf.len() > JSON_CAP {
-                            return Poll::Ready(Some(Err(
-                                "JSON response too large to redact".into()
-                            )));
-                        }
                         continue;
                     }
                     let mut count = self.count;
