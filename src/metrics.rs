@@ -3,31 +3,48 @@
 
 use std::sync::atomic::AtomicU64;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::audit::Decision;
+use crate::policy::{AgentId, RuleId};
+
+/// The labels of an exchange: built for every exchange without copying a name (a rule id
+/// and an agent name are shared; no rule or agent is the empty label).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    decision: String,
-    rule: String,
-    agent: String,
+    decision: &'static str,
+    rule: Option<RuleId>,
+    agent: Option<AgentId>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TokenLabels {
     /// `input` or `output`.
-    direction: String,
-    rule: String,
-    agent: String,
+    direction: &'static str,
+    rule: Option<RuleId>,
+    agent: Option<AgentId>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DecisionLabel {
-    decision: String,
+    decision: &'static str,
+}
+
+impl EncodeLabelValue for RuleId {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+impl EncodeLabelValue for AgentId {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -148,15 +165,15 @@ impl Metrics {
 
     /// How many exchanges `rule` decided `decision` on, summed over `agents` (`""` for
     /// exchanges of no declared agent) since the process started.
-    pub fn rule_count(&self, rule: &str, decision: &str, agents: &[&str]) -> u64 {
+    pub fn rule_count(&self, rule: &RuleId, decision: Decision, agents: &[Option<AgentId>]) -> u64 {
         agents
             .iter()
             .filter_map(|agent| {
                 self.requests
                     .get(&RequestLabels {
-                        decision: decision.to_owned(),
-                        rule: rule.to_owned(),
-                        agent: (*agent).to_owned(),
+                        decision: decision.as_str(),
+                        rule: Some(rule.clone()),
+                        agent: agent.clone(),
                     })
                     .map(|c| c.get())
             })
@@ -164,40 +181,45 @@ impl Metrics {
     }
 
     /// One exchange learn mode forwarded that the rules would have decided `would` on.
-    pub fn learn_let_through(&self, would: &str) {
+    pub fn learn_let_through(&self, would: Decision) {
         self.learn_let_through
             .get_or_create(&DecisionLabel {
-                decision: would.to_owned(),
+                decision: would.as_str(),
             })
             .inc();
     }
 
     /// The LLM tokens one exchange's response reported.
-    pub fn tokens(&self, rule: Option<&str>, agent: Option<&str>, input: u64, output: u64) {
+    pub fn tokens(&self, rule: Option<&RuleId>, agent: Option<&AgentId>, input: u64, output: u64) {
         for (direction, n) in [("input", input), ("output", output)] {
             self.tokens
                 .get_or_create(&TokenLabels {
-                    direction: direction.to_owned(),
-                    rule: rule.unwrap_or("").to_owned(),
-                    agent: agent.unwrap_or("").to_owned(),
+                    direction,
+                    rule: rule.cloned(),
+                    agent: agent.cloned(),
                 })
                 .inc_by(n);
         }
     }
 
     /// One finished exchange.
-    pub fn exchange(&self, decision: &str, rule: Option<&str>, agent: Option<&str>, seconds: f64) {
+    pub fn exchange(
+        &self,
+        decision: Decision,
+        rule: Option<&RuleId>,
+        agent: Option<&AgentId>,
+        seconds: f64,
+    ) {
+        let decision = decision.as_str();
         self.requests
             .get_or_create(&RequestLabels {
-                decision: decision.to_owned(),
-                rule: rule.unwrap_or("").to_owned(),
-                agent: agent.unwrap_or("").to_owned(),
+                decision,
+                rule: rule.cloned(),
+                agent: agent.cloned(),
             })
             .inc();
         self.duration
-            .get_or_create(&DecisionLabel {
-                decision: decision.to_owned(),
-            })
+            .get_or_create(&DecisionLabel { decision })
             .observe(seconds);
     }
 

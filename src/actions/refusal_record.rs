@@ -51,7 +51,7 @@ pub fn of_unknown(name: &str, agent: Option<&AgentId>, reason: &str) -> AuditEnt
 
 fn fill(entry: &mut AuditEntry, name: &str, agent: Option<&AgentId>, reason: &str) {
     entry.action = Some(name.to_owned());
-    entry.agent = agent.map(ToString::to_string);
+    entry.agent = agent.cloned();
     entry.decision = Decision::Deny;
     entry.reason = Some(reason.to_owned());
 }

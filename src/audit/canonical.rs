@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::decision::{Decision, Mode};
 use super::entry::{ApprovalDecision, ApprovalRecord, AuditEntry};
 use super::learn::{Observed, WouldRecord};
-use crate::policy::{RuleId, SecretName};
+use crate::policy::{AgentId, RuleId, SecretName};
 
 /// [`AuditEntry`] without `hash`, fields sorted by name.
 #[derive(Serialize)]
@@ -182,7 +182,7 @@ impl<'a> From<&'a AuditEntry> for CanonicalEntry<'a> {
         CanonicalEntry {
             action: action.as_deref(),
             action_input: action_input.as_ref().map(SortedValue),
-            agent: agent.as_deref(),
+            agent: agent.as_ref().map(AgentId::as_str),
             approval: approval.as_ref().map(CanonicalApproval::from),
             bytes_in: *bytes_in,
             bytes_out: *bytes_out,

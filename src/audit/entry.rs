@@ -50,7 +50,7 @@ pub struct AuditEntry {
     pub request_id: String,
     /// The authenticated agent, when agents are declared.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub agent: Option<String>,
+    pub agent: Option<crate::policy::AgentId>,
     /// The client's socket address (`127.0.0.1:52814`).
     pub client: String,
     /// The HTTP method as sent.

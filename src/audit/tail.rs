@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::decision::{Decision, Mode};
 use super::entry::AuditEntry;
+use crate::policy::AgentId;
 
 /// Which entries `tail` yields; `None` fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,7 +29,7 @@ impl TailFilter {
     pub fn matches(&self, entry: &AuditEntry) -> bool {
         self.agent
             .as_ref()
-            .is_none_or(|a| entry.agent.as_ref() == Some(a))
+            .is_none_or(|a| entry.agent.as_ref().map(AgentId::as_str) == Some(a.as_str()))
             && self.decision.is_none_or(|d| entry.decision == d)
             && self
                 .host
@@ -154,7 +155,7 @@ pub fn render(entry: &AuditEntry) -> String {
         out,
         "{} {decision:<12} {} {} {}://{}:{}{}",
         clean(&entry.time),
-        clean(entry.agent.as_deref().unwrap_or("-")),
+        clean(entry.agent.as_ref().map_or("-", AgentId::as_str)),
         clean(&entry.method),
         clean(&entry.scheme),
         clean(&entry.host),

@@ -25,6 +25,9 @@ use super::sink::{OpenError, Sink, SinkSettings};
 
 /// Most messages handled per write: bounds the latency of one batch.
 const BATCH_MAX: usize = 512;
+/// Entries' room the batch keeps between batches (about 64 KiB); a larger batch's is
+/// given back.
+const BATCH_KEPT: usize = 64;
 /// How long to wait before retrying queued lines when nothing new arrives.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 /// After a batch smaller than [`BATCH_MAX`] and than half the channel the writer pauses this long before it looks
@@ -183,6 +186,9 @@ impl AuditWriter {
     async fn run(mut self, mut sink: Sink) {
         let mut last_sync = Instant::now();
         let mut closers = Vec::new();
+        // Reused from batch to batch: an entry is a kilobyte, and a growing batch would
+        // move every entry taken so far each time it doubled.
+        let mut entries = Vec::with_capacity(BATCH_KEPT);
         loop {
             let wake = self.next_wake(&sink, last_sync);
             let first = tokio::select! {
@@ -192,7 +198,6 @@ impl AuditWriter {
                 },
                 () = sleep_until(wake) => None,
             };
-            let mut entries = Vec::new();
             let mut flushers = Vec::new();
             let mut next = first;
             while let Some(msg) = next {
@@ -220,10 +225,12 @@ impl AuditWriter {
             };
             let taken = entries.len() + flushers.len();
             let full = taken >= BATCH_MAX || taken * 2 >= self.capacity;
-            let Some(back) = write_batch(sink, entries, sync).await else {
+            let Some((back, emptied)) = write_batch(sink, entries, sync).await else {
                 return;
             };
             sink = back;
+            entries = emptied;
+            entries.shrink_to(BATCH_KEPT);
             if sync {
                 last_sync = Instant::now();
             }
@@ -236,7 +243,7 @@ impl AuditWriter {
         }
         let sync = self.fsync != FsyncPolicy::Never;
         sink.checkpoint_now();
-        let Some(sink) = write_batch(sink, Vec::new(), sync).await else {
+        let Some((sink, _)) = write_batch(sink, Vec::new(), sync).await else {
             return;
         };
         if sink.has_pending() {
@@ -272,18 +279,22 @@ impl AuditWriter {
 /// blocking pool per batch cost more than the write (a third of keyward's CPU per request at
 /// low rates). An fsync goes to the blocking pool. `None` if that task was lost (runtime
 /// shutting down).
-async fn write_batch(mut sink: Sink, entries: Vec<AuditEntry>, sync: bool) -> Option<Sink> {
+async fn write_batch(
+    mut sink: Sink,
+    mut entries: Vec<AuditEntry>,
+    sync: bool,
+) -> Option<(Sink, Vec<AuditEntry>)> {
     if !sync {
-        for entry in entries {
+        for entry in entries.drain(..) {
             sink.push(entry);
         }
         sink.checkpoint_if_due();
         sink.write_pending();
-        return Some(sink);
+        return Some((sink, entries));
     }
     let healthy = sink.health_flag();
     let job = tokio::task::spawn_blocking(move || {
-        for entry in entries {
+        for entry in entries.drain(..) {
             sink.push(entry);
         }
         sink.checkpoint_if_due();
@@ -291,10 +302,10 @@ async fn write_batch(mut sink: Sink, entries: Vec<AuditEntry>, sync: bool) -> Op
         if sync {
             sink.sync();
         }
-        sink
+        (sink, entries)
     });
     match job.await {
-        Ok(sink) => Some(sink),
+        Ok(done) => Some(done),
         Err(e) => {
             healthy.store(false, Ordering::SeqCst);
             tracing::error!(error = %e, "audit writer lost its blocking task; stopping");

@@ -35,6 +35,8 @@ pub struct InForce {
     known: tokio::sync::Mutex<Option<(Instant, Arc<Scrubber>)>>,
     /// Finds placeholders in streamed request bodies.
     placeholders: Arc<Scrubber>,
+    /// The scrubber of no secret, shared by every exchange when no credential is declared.
+    no_secrets: Arc<Scrubber>,
     /// Each rule's response redaction, built once for this generation.
     redactions: HashMap<RuleId, Arc<RuleRedaction>>,
 }
@@ -61,6 +63,7 @@ impl InForce {
             agents,
             known: tokio::sync::Mutex::new(None),
             placeholders,
+            no_secrets: Arc::new(Scrubber::empty()),
             redactions,
         }
     }
@@ -79,7 +82,7 @@ impl InForce {
     /// once when `must_cover` holds a value it does not know yet (a just-rotated secret).
     pub async fn known_secrets(&self, must_cover: &[SecretValue]) -> Arc<Scrubber> {
         if self.credentials.is_empty() {
-            return Arc::new(Scrubber::empty());
+            return self.no_secrets.clone();
         }
         let mut known = self.known.lock().await;
         if let Some((at, scrubber)) = known.as_ref()

@@ -84,29 +84,34 @@ pub fn check_pinned<B>(conn: &ConnInfo, req: &Request<B>) -> Result<(), Refusal>
         return Err(mismatch.clone().into());
     }
     let default = conn.scheme.default_port();
-    let mut named = Vec::with_capacity(2);
-    if let Some(authority) = req.uri().authority() {
-        named.push(("request target", authority.as_str().to_owned()));
+    let hosts = req.headers().get_all(header::HOST);
+    if hosts.iter().any(|host| host.to_str().is_err()) {
+        return Err(BadRequest::HostNotText.into());
     }
-    for host in req.headers().get_all(header::HOST) {
-        let text = host.to_str().map_err(|_| BadRequest::HostNotText)?;
-        named.push(("Host header", text.to_owned()));
-    }
-    if named.is_empty() {
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| ("request target", a.as_str()));
+    let headers = hosts
+        .iter()
+        .filter_map(|host| host.to_str().ok())
+        .map(|text| ("Host header", text));
+    let mut named = authority.into_iter().chain(headers).peekable();
+    if named.peek().is_none() {
         return Err(BadRequest::NoHost.into());
     }
     for (what, raw) in named {
-        let parsed = Target::parse_with_default(&raw, Some(default)).map_err(|source| {
+        let parsed = Target::parse_with_default(raw, Some(default)).map_err(|source| {
             BadRequest::Authority {
                 what,
-                raw: raw.clone(),
+                raw: raw.to_owned(),
                 source,
             }
         })?;
         if parsed != conn.target {
             return Err(Misdirected::NotTunnelTarget {
                 what,
-                raw,
+                raw: raw.to_owned(),
                 target: conn.target.clone(),
             }
             .into());

@@ -114,7 +114,7 @@ pub fn decide(
             );
         }
     }
-    exchange.decision = Some(decision.clone());
+    exchange.decision = Some(decision.for_record());
     decision
 }
 

@@ -25,11 +25,20 @@ pub use crate::policy::Scheme;
 
 /// A random id given to every exchange, returned to the agent and logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(String);
+pub struct RequestId(Arc<str>);
 
 impl RequestId {
     pub fn new() -> Self {
-        Self(format!("{:016x}", rand::random::<u64>()))
+        let mut text = [0u8; 16];
+        let digits = b"0123456789abcdef";
+        let mut n = rand::random::<u64>();
+        for slot in text.iter_mut().rev() {
+            *slot = digits.get((n & 0xf) as usize).copied().unwrap_or(b'0');
+            n >>= 4;
+        }
+        Self(Arc::from(
+            std::str::from_utf8(&text).unwrap_or("0000000000000000"),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -97,7 +106,7 @@ pub struct Exchange {
     pub(in crate::pipeline) stage: Stage,
     /// Set by the closing step: the record is written, and dropping writes no other.
     closed: bool,
-    /// The policy decision, once made.
+    /// The policy decision, once made, as its record keeps it ([`Decision::for_record`]).
     pub decision: Option<Decision>,
     /// Names of the secrets injected.
     pub credentials: Vec<SecretName>,
@@ -111,7 +120,7 @@ pub struct Exchange {
     /// Time spent waiting for the upstream's response head.
     pub upstream_ms: Option<f64>,
     /// The agent, when agents authenticate.
-    pub agent: Option<String>,
+    pub agent: Option<AgentId>,
     /// The `Mcp-Session-Id` header of a request decided as MCP calls, for the audit entry.
     pub mcp_session: Option<String>,
     /// The action keyward's own MCP listener sent this request for (a verified header).
@@ -138,7 +147,7 @@ impl Exchange {
         uri: &http::Uri,
         recorder: Arc<Recorder>,
     ) -> Self {
-        let agent = conn_agent(&conn);
+        let agent = conn.agent.clone();
         Self {
             id: RequestId::new(),
             conn,
@@ -200,10 +209,6 @@ impl Drop for Exchange {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-fn conn_agent(conn: &ConnInfo) -> Option<String> {
-    conn.agent.as_ref().map(|a| a.to_string())
 }
 
 /// `a=1&b=2` → `a=[redacted]&b=[redacted]`: names are kept, values never logged.

@@ -31,7 +31,7 @@ macro_rules! exchange_line {
             $level,
             request_id = %$entry.request_id,
             client = %$entry.client,
-            agent = $entry.agent.as_deref().unwrap_or(""),
+            agent = $entry.agent.as_ref().map_or("", AgentId::as_str),
             method = %$entry.method,
             scheme = %$entry.scheme,
             host = %$entry.host,
@@ -170,20 +170,20 @@ impl Recorder {
             exchange_line!(tracing::Level::INFO, entry);
         }
         self.metrics.exchange(
-            entry.decision.as_str(),
-            entry.rule.as_ref().map(RuleId::as_str),
-            entry.agent.as_deref(),
+            entry.decision,
+            entry.rule.as_ref(),
+            entry.agent.as_ref(),
             entry.duration_ms / 1000.0,
         );
         if entry.mode == AuditMode::Learn
             && let Some(would) = &entry.would
         {
-            self.metrics.learn_let_through(would.decision.as_str());
+            self.metrics.learn_let_through(would.decision);
         }
         if entry.tokens_in.is_some() || entry.tokens_out.is_some() {
             self.metrics.tokens(
-                entry.rule.as_ref().map(RuleId::as_str),
-                entry.agent.as_deref(),
+                entry.rule.as_ref(),
+                entry.agent.as_ref(),
                 entry.tokens_in.unwrap_or(0),
                 entry.tokens_out.unwrap_or(0),
             );

@@ -108,6 +108,24 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// What an exchange's record keeps of the decision: all of it but the trace, the
+    /// secrets to inject and the URL captures, which only the request path uses.
+    pub fn for_record(&self) -> Decision {
+        Decision {
+            verdict: self.verdict,
+            mode: self.mode,
+            rule: self.rule.clone(),
+            reason: self.reason.clone(),
+            failed_condition: self.failed_condition.clone(),
+            trace: Vec::new(),
+            inject: Vec::new(),
+            captures: Vec::new(),
+            shadow: self.shadow.clone(),
+            mcp: self.mcp.clone(),
+            graphql: self.graphql.clone(),
+        }
+    }
+
     /// A deny without a rule (invalid target, default deny).
     pub(crate) fn deny(reason: impl Into<String>) -> Decision {
         Decision {

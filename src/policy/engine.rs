@@ -56,7 +56,7 @@ pub(crate) fn decide(
         Err(e) => return Decision::deny(format!("invalid request target: {e}")),
     };
     let candidates = index.candidates(&target.host);
-    if let Err(e) = check_spellings(rules, &candidates, &target) {
+    if let Err(e) = check_spellings(rules, candidates.as_slice(), &target) {
         return Decision::deny(e.to_string());
     }
     let request = Request {
@@ -65,7 +65,7 @@ pub(crate) fn decide(
         body,
         agent,
     };
-    decide_among(rules, &candidates, &request, tracing)
+    decide_among(rules, candidates.as_slice(), &request, tracing)
 }
 
 /// Decides one request whose target the caller normalised and whose spelling it checked.
@@ -76,7 +76,7 @@ pub(crate) fn decide_normalized(
     tracing: bool,
 ) -> Decision {
     let candidates = index.candidates(&request.target.host);
-    decide_among(rules, &candidates, request, tracing)
+    decide_among(rules, candidates.as_slice(), request, tracing)
 }
 
 /// One request as the engine sees it: the normalised target beside the head it came from.
@@ -260,7 +260,6 @@ pub(crate) fn host_has_mcp_rules(
 ) -> bool {
     index
         .candidates(&target.host)
-        .into_iter()
         .filter_map(|i| rules.get(i))
         .any(|rule| rule.mcp.is_some() && rule.applies_to(agent))
 }
@@ -277,7 +276,6 @@ fn selected<'r>(
     let readings = spelling::readings(&target.segments);
     index
         .candidates(&target.host)
-        .into_iter()
         .filter_map(|i| rules.get(i))
         .filter(move |rule| keep(rule))
         .filter(move |rule| {
@@ -337,11 +335,13 @@ where
     }
     for verdict in [Verdict::Deny, Verdict::Approve, Verdict::Allow] {
         if let Some(e) = first(&|e| e.outcome == Outcome::Held && e.rule.verdict == verdict) {
+            // Joined rather than formatted: one allocation of the exact length.
+            let id = e.rule.id.as_str();
             let reason = match (verdict, &e.rule.description) {
-                (Verdict::Approve, _) => format!("approval required by rule `{}`", e.rule.id),
-                (Verdict::Deny, Some(d)) => format!("denied by rule `{}`: {d}", e.rule.id),
-                (Verdict::Deny, None) => format!("denied by rule `{}`", e.rule.id),
-                (Verdict::Allow, _) => format!("allowed by rule `{}`", e.rule.id),
+                (Verdict::Approve, _) => ["approval required by rule `", id, "`"].concat(),
+                (Verdict::Deny, Some(d)) => ["denied by rule `", id, "`: ", d].concat(),
+                (Verdict::Deny, None) => ["denied by rule `", id, "`"].concat(),
+                (Verdict::Allow, _) => ["allowed by rule `", id, "`"].concat(),
             };
             return Resolved {
                 verdict,

@@ -1,6 +1,7 @@
 //! Rules indexed by host, so that a decision only looks at the rules of its host:
 //! an exact-host map plus a map of `*.suffix` patterns probed once per label of the host.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::policy::rule::Rule;
@@ -34,29 +35,62 @@ impl HostIndex {
         self.exact.len() + self.subdomains.len()
     }
 
-    /// The rules whose host pattern matches the normalised `host`, in declaration order.
-    pub(crate) fn candidates(&self, host: &str) -> Vec<usize> {
-        let mut lists: Vec<&Vec<usize>> = Vec::new();
-        if let Some(list) = self.exact.get(host) {
-            lists.push(list);
-        }
-        if !self.subdomains.is_empty() {
-            for (i, byte) in host.bytes().enumerate() {
-                if byte == b'.'
-                    && let Some(list) = host.get(i + 1..).and_then(|s| self.subdomains.get(s))
-                {
-                    lists.push(list);
+    /// The rules whose host pattern matches the normalised `host`, in declaration order:
+    /// borrowed from the index when one pattern matches (the usual case), merged when
+    /// several do.
+    pub(crate) fn candidates(&self, host: &str) -> Candidates<'_> {
+        let mut lists = self
+            .exact
+            .get(host)
+            .into_iter()
+            .chain(self.suffix_lists(host));
+        let list = match (lists.next(), lists.next()) {
+            (None, _) => Cow::Borrowed(&[][..]),
+            (Some(only), None) => Cow::Borrowed(only.as_slice()),
+            (Some(first), Some(second)) => {
+                let mut all: Vec<usize> = first.iter().chain(second).copied().collect();
+                for list in lists {
+                    all.extend_from_slice(list);
                 }
-            }
-        }
-        match lists.as_slice() {
-            [] => Vec::new(),
-            [one] => (*one).clone(),
-            many => {
-                let mut all: Vec<usize> = many.iter().flat_map(|l| l.iter().copied()).collect();
                 all.sort_unstable();
-                all
+                Cow::Owned(all)
             }
-        }
+        };
+        Candidates { list, next: 0 }
+    }
+
+    /// The lists of the `*.suffix` patterns that match `host`, from the longest suffix.
+    fn suffix_lists<'s>(&'s self, host: &str) -> impl Iterator<Item = &'s Vec<usize>> {
+        let dots = if self.subdomains.is_empty() {
+            "".match_indices('.')
+        } else {
+            host.match_indices('.')
+        };
+        dots.filter_map(move |(i, _)| host.get(i + 1..).and_then(|s| self.subdomains.get(s)))
+    }
+}
+
+/// A host's candidate rule indices, in declaration order.
+#[derive(Default)]
+pub(crate) struct Candidates<'a> {
+    list: Cow<'a, [usize]>,
+    /// The position [`Iterator::next`] yields from.
+    next: usize,
+}
+
+impl Candidates<'_> {
+    /// All of them, whatever was iterated.
+    pub(crate) fn as_slice(&self) -> &[usize] {
+        &self.list
+    }
+}
+
+impl Iterator for Candidates<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let i = self.list.get(self.next).copied()?;
+        self.next += 1;
+        Some(i)
     }
 }

@@ -188,7 +188,11 @@ impl RuleSet {
     /// unless a rule of its host admits it (the proxy answers 400). [`RuleSet::decide`]
     /// denies the same targets.
     pub fn check_spellings(&self, target: &NormalizedTarget) -> Result<(), AmbiguousPath> {
-        engine::check_spellings(&self.rules, &self.index.candidates(&target.host), target)
+        engine::check_spellings(
+            &self.rules,
+            self.index.candidates(&target.host).as_slice(),
+            target,
+        )
     }
 
     /// Must the proxy read the body before deciding, and how much of it?

@@ -16,7 +16,7 @@ use crate::audit::{AuditEntry, Decision as AuditDecision};
 use crate::policy::compile::Source;
 use crate::policy::ruleset::RuleSet;
 use crate::policy::sample::SampleRequest;
-use crate::policy::{RuleId, Verdict};
+use crate::policy::{AgentId, RuleId, Verdict};
 use render::{Plan, Test};
 use shape::Seg;
 
@@ -161,7 +161,7 @@ fn learnable(e: &AuditEntry, filter: &Filter) -> bool {
     let agent = filter
         .agent
         .as_ref()
-        .is_none_or(|a| e.agent.as_ref() == Some(a));
+        .is_none_or(|a| e.agent.as_ref().map(AgentId::as_str) == Some(a.as_str()));
     forwarded && http && e.method != "CONNECT" && e.path.starts_with('/') && agent
 }
 

@@ -13,24 +13,27 @@ use super::guard;
 /// equal allowances compare (and pool) equal. The default allows nothing private.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PrivateAllowance {
-    /// The rule's `allow_private:` ranges.
-    ranges: Arc<[IpNet]>,
+    /// The rule's `allow_private:` ranges; `None` for none (most requests: no allocation).
+    ranges: Option<Arc<[IpNet]>>,
 }
 
 impl PrivateAllowance {
     /// The allowance of a rule whose `allow_private:` lists `ranges`.
     pub fn new(ranges: &[IpNet]) -> Self {
+        if ranges.is_empty() {
+            return Self { ranges: None };
+        }
         let mut ranges = ranges.to_vec();
         ranges.sort_unstable();
         ranges.dedup();
         Self {
-            ranges: ranges.into(),
+            ranges: Some(ranges.into()),
         }
     }
 
     /// True when no private address is opened.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.ranges.is_none()
     }
 
     /// May `ip`, an address the destination guard refuses, be dialled? Yes when a range
@@ -48,6 +51,7 @@ impl PrivateAllowance {
         let block = explicit_block(ip);
         self.ranges
             .iter()
+            .flat_map(|ranges| ranges.iter())
             .any(|range| range.contains(&ip) && block.is_none_or(|b| b.contains(range)))
     }
 }

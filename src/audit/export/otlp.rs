@@ -118,7 +118,7 @@ impl OtlpExport {
         r.add_attribute("keyward.decision", e.decision.as_str());
         r.add_attribute("keyward.duration_ms", e.duration_ms);
         let optional = [
-            ("keyward.agent", e.agent.clone()),
+            ("keyward.agent", e.agent.as_ref().map(ToString::to_string)),
             ("keyward.rule", e.rule.as_ref().map(ToString::to_string)),
             ("keyward.reason", e.reason.clone()),
             ("keyward.action", e.action.clone()),

@@ -184,7 +184,10 @@ fn an_agent_scoped_host_resolves_for_its_agent_only() {
     let mut bot = Rig::new(Some("bot"));
     let (reply, entry) = bot.ask(&query("internal.example.com.", RecordType::A));
     assert_eq!(reply.unwrap().answers.len(), 1);
-    assert_eq!(entry.agent.as_deref(), Some("bot"));
+    assert_eq!(
+        entry.agent.as_ref().map(crate::policy::AgentId::as_str),
+        Some("bot")
+    );
     assert_eq!(entry.decision, AuditDecision::Allow);
 
     let mut anonymous = Rig::new(None);

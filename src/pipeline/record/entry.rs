@@ -3,6 +3,8 @@
 //! and who ended it. Also the entries of refusals outside any exchange and of queries to the
 //! jail's DNS.
 
+use std::net::SocketAddr;
+
 use crate::audit::{AuditEntry, Decision as AuditDecision, Mode as AuditMode, WouldRecord};
 use crate::pipeline::exchange::{Exchange, Outcome, RequestId, Stage};
 use crate::pipeline::refusal::Refusal;
@@ -12,6 +14,8 @@ use super::{DnsQuery, Refused};
 
 /// The scheme of a DNS query's entry.
 const DNS_SCHEME: &str = "dns";
+/// The longest socket address text: `[` + 39 (IPv6) + `%` + 10 (scope) + `]:` + 5.
+const ADDRESS_TEXT_MAX: usize = 58;
 /// The port of a DNS query's entry: the port the jail's queries are sent to.
 const DNS_PORT: u16 = 53;
 
@@ -19,7 +23,7 @@ const DNS_PORT: u16 = 53;
 /// name as the host (whole: DNS bounds it to 255 bytes), port 53 and an empty path.
 pub fn dns(q: DnsQuery<'_>) -> AuditEntry {
     let id = RequestId::new();
-    let client = q.client.to_string();
+    let client = address_text(q.client);
     let mut entry = AuditEntry::new(
         id.as_str(),
         client,
@@ -29,7 +33,7 @@ pub fn dns(q: DnsQuery<'_>) -> AuditEntry {
         DNS_PORT,
         "",
     );
-    entry.agent = q.agent.map(ToString::to_string);
+    entry.agent = q.agent.cloned();
     entry.decision = q.decision;
     entry.reason = Some(q.reason);
     entry.duration_ms = q.duration_ms;
@@ -43,28 +47,29 @@ pub(crate) fn refused(r: Refused<'_>, id: &RequestId) -> AuditEntry {
         Some(t) => (t.host.to_string(), t.port, r.place.scheme.as_str()),
         None => ("-".to_owned(), 0, "-"),
     };
-    let client = r.place.client.to_string();
+    let client = address_text(r.place.client);
     let mut entry = AuditEntry::new(id.as_str(), client, r.method, scheme, host, port, r.path);
-    entry.agent = r.place.agent.map(ToString::to_string);
+    entry.agent = r.place.agent.cloned();
     entry.decision = r.decision;
     entry.reason = Some(r.reason);
     entry.status = r.status;
     entry
 }
 
-/// The entry for `x` as it stands now.
-pub(crate) fn build(x: &Exchange) -> AuditEntry {
+/// The entry for `x` as it stands now, for its closing record: the exchange's own strings
+/// (path, query, reason, the names it injected) move into the entry.
+pub(crate) fn build(x: &mut Exchange) -> AuditEntry {
     let target = &x.conn.target;
     let mut e = AuditEntry::new(
         x.id.as_str(),
-        x.conn.client.to_string(),
+        address_text(x.conn.client),
         x.method.as_str(),
         x.conn.scheme.as_str(),
         target.host.to_string(),
         target.port,
-        x.path.clone(),
+        std::mem::take(&mut x.path),
     );
-    e.query = x.query.clone();
+    e.query = x.query.take();
     e.agent = x.agent.clone();
     if let Some(call) = &x.action {
         e.action = Some(call.name.clone());
@@ -114,8 +119,8 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
             e.decision = forwarded(x);
             e.reason = x
                 .decision
-                .as_ref()
-                .map(|d| d.reason.clone())
+                .as_mut()
+                .map(|d| std::mem::take(&mut d.reason))
                 .filter(|r| !r.is_empty());
         }
         Some(Outcome::Refused(r)) => {
@@ -134,8 +139,8 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
     if x.exfiltration {
         e.reason = e.reason.map(|r| format!("exfiltration attempt: {r}"));
     }
-    e.credentials = x.credentials.clone();
-    e.approval = x.approval.clone();
+    e.credentials = std::mem::take(&mut x.credentials);
+    e.approval = x.approval.take();
     e.status = x.status.map(|s| s.as_u16());
     e.bytes_in = x.bytes_in;
     e.bytes_out = x.bytes_out;
@@ -160,6 +165,15 @@ pub(crate) fn build(x: &Exchange) -> AuditEntry {
     e.duration_ms = x.started.elapsed().as_secs_f64() * 1000.0;
     e.upstream_ms = x.upstream_ms;
     e
+}
+
+/// `ip:port` (`[ip]:port` for IPv6) in one allocation.
+fn address_text(addr: SocketAddr) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(ADDRESS_TEXT_MAX);
+    // Writing to a String cannot fail.
+    let _ = write!(text, "{addr}");
+    text
 }
 
 /// What shadow rules would have decided, as the entry records it.

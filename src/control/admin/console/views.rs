@@ -15,7 +15,7 @@ use crate::audit::recent::recent;
 use crate::audit::tail::TailFilter;
 use crate::body::ProxyBody;
 use crate::control::approvals::PendingInfo;
-use crate::policy::RuleId;
+use crate::policy::{AgentId, RuleId};
 
 /// Most entries the feed returns.
 const MAX_FEED: usize = 500;
@@ -62,8 +62,9 @@ pub(super) async fn state(shared: &AdminState, session: &Session) -> Response<Pr
             info,
         })
         .collect();
-    let mut agent_names: Vec<&str> = in_force.agents.names().map(|a| a.as_str()).collect();
-    agent_names.push("");
+    let mut agent_names: Vec<Option<AgentId>> =
+        in_force.agents.names().cloned().map(Some).collect();
+    agent_names.push(None);
     let rules: Vec<RuleCounts> = in_force
         .rules
         .rules()
@@ -74,9 +75,7 @@ pub(super) async fn state(shared: &AdminState, session: &Session) -> Response<Pr
             counts: Decision::ALL
                 .iter()
                 .map(|d| {
-                    let n = shared
-                        .metrics
-                        .rule_count(r.id().as_str(), d.as_str(), &agent_names);
+                    let n = shared.metrics.rule_count(r.id(), *d, &agent_names);
                     (d.as_str().to_owned(), n.into())
                 })
                 .collect(),
@@ -131,7 +130,7 @@ impl From<AuditEntry> for FeedEntry {
             url,
             time: e.time,
             request_id: e.request_id,
-            agent: e.agent,
+            agent: e.agent.map(|a| a.as_str().to_owned()),
             decision: e.decision,
             mode: e.mode,
             method: e.method,
