@@ -29,16 +29,7 @@ pub struct RequestId(Arc<str>);
 
 impl RequestId {
     pub fn new() -> Self {
-        let mut text = [0u8; 16];
-        let digits = b"0123456789abcdef";
-        let mut n = rand::random::<u64>();
-        for slot in text.iter_mut().rev() {
-            *slot = digits.get((n & 0xf) as usize).copied().unwrap_or(b'0');
-            n >>= 4;
-        }
-        Self(Arc::from(
-            std::str::from_utf8(&text).unwrap_or("0000000000000000"),
-        ))
+        Self(format!("{:016x}", rand::random::<u64>()).into())
     }
 
     pub fn as_str(&self) -> &str {

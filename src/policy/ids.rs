@@ -9,7 +9,10 @@ macro_rules! name_type {
         $(#[$doc])*
         ///
         /// Shared, not copied: a decision, an exchange and its audit entry hold the same name.
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(
+            Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(transparent)]
         pub struct $name(Arc<str>);
 
         impl $name {
@@ -39,18 +42,6 @@ macro_rules! name_type {
         impl From<String> for $name {
             fn from(name: String) -> Self {
                 Self(name.into())
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                String::deserialize(deserializer).map(Self::from)
             }
         }
     };

@@ -61,12 +61,10 @@ impl HostIndex {
 
     /// The lists of the `*.suffix` patterns that match `host`, from the longest suffix.
     fn suffix_lists<'s>(&'s self, host: &str) -> impl Iterator<Item = &'s Vec<usize>> {
-        let dots = if self.subdomains.is_empty() {
-            "".match_indices('.')
-        } else {
-            host.match_indices('.')
-        };
-        dots.filter_map(move |(i, _)| host.get(i + 1..).and_then(|s| self.subdomains.get(s)))
+        // Without a `*.suffix` pattern there is nothing to probe.
+        let host = if self.subdomains.is_empty() { "" } else { host };
+        host.match_indices('.')
+            .filter_map(move |(i, _)| host.get(i + 1..).and_then(|s| self.subdomains.get(s)))
     }
 }
 
