@@ -72,7 +72,7 @@ pub fn start(
         Policy::AllowOnly => command.args(["--allow", HOST]),
     };
     if let Some(n) = workers {
-        command.env("TOKIO_WORKER_THREADS", n.to_string());
+        command.arg("--workers").arg(n.to_string());
     }
     if audit_off {
         let config = dir.join("keyward.yaml");

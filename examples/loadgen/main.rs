@@ -66,8 +66,7 @@ struct Args {
     /// (body inspection, injection, redaction), to see what the policy costs.
     #[arg(long)]
     allow_only: bool,
-    /// keyward's runtime worker threads (`TOKIO_WORKER_THREADS` for the child only);
-    /// default: one per core.
+    /// keyward's serving threads (`keyward serve --workers`); default: one per core.
     #[arg(long)]
     keyward_workers: Option<usize>,
     /// A no-op MITM proxy binary (benches/hudsucker-baseline) to run the keep-alive and
